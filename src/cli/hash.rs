@@ -1,0 +1,90 @@
+//! `depcache hash`: prints the key `fetch` would send, to debug misses.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::client::{ProjectSpec, load_project};
+use crate::error::CliError;
+use crate::protocol::Manager;
+
+#[derive(Debug, Args)]
+pub struct HashArgs {
+    /// npm or composer.
+    pub manager: Manager,
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Also print what went into the key.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+/// The project options `hash` and `fetch` share.
+#[derive(Debug, Clone, Args)]
+pub struct ProjectArgs {
+    /// Project root (default: the current folder).
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// Comma-separated manifest/lockfile names (default: manifest + the lockfile present).
+    #[arg(long)]
+    pub files: Option<String>,
+    #[arg(long, value_name = "VERSION")]
+    pub node_version: Option<String>,
+    #[arg(long, value_name = "VERSION")]
+    pub npm_version: Option<String>,
+    #[arg(long, value_name = "VERSION")]
+    pub php_version: Option<String>,
+    #[arg(long, value_name = "VERSION")]
+    pub composer_version: Option<String>,
+    /// os-arch-libc, e.g. linux-x64-glibc (default: this machine's).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Leave devDependencies out (npm --omit=dev, composer --no-dev).
+    #[arg(long, alias = "no-dev")]
+    pub omit_dev: bool,
+}
+
+impl ProjectArgs {
+    pub fn spec(&self, manager: Manager) -> ProjectSpec {
+        let versions = [
+            ("node", &self.node_version),
+            ("npm", &self.npm_version),
+            ("php", &self.php_version),
+            ("composer", &self.composer_version),
+        ]
+        .into_iter()
+        .filter_map(|(name, v)| v.as_ref().map(|v| (name.to_string(), v.clone())))
+        .collect();
+        ProjectSpec {
+            manager,
+            dir: self.dir.clone(),
+            files: self.files.as_deref().map(super::split_list),
+            versions,
+            platform: self.platform.clone(),
+            omit_dev: self.omit_dev,
+        }
+    }
+}
+
+pub fn run(args: HashArgs) -> Result<(), CliError> {
+    let request = load_project(&args.project.spec(args.manager))?;
+    if args.explain {
+        println!("manager  {}", request.manager);
+        for (name, value) in &request.versions {
+            println!("version  {name}={value}");
+        }
+        if let Some(p) = &request.platform {
+            println!("platform {p}");
+        }
+        if let Some(o) = &request.options {
+            for (name, value) in o.canonical_pairs() {
+                println!("option   {name}={value}");
+            }
+        }
+        for (name, bytes) in &request.files {
+            println!("file     {name} ({} bytes)", bytes.len());
+        }
+    }
+    println!("{}", request.hash);
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! `depcache serve`: resolves flags, keys and tool versions into a
+//! `ServerConfig`, binds, and serves until SIGINT/SIGTERM.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::units::{parse_duration, parse_size};
+use crate::error::CliError;
+use crate::install::{InstallSettings, detect_host_tools};
+use crate::protocol::current_platform;
+use crate::server::{ApiKeys, ServerConfig, VersionPolicy, parse_node_pairs, serve};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TCP port to listen on.
+    #[arg(default_value_t = 8080)]
+    pub port: u16,
+    /// Store directory (created when missing).
+    #[arg(
+        long,
+        alias = "cache_dir",
+        env = "DEPCACHE_CACHE_DIR",
+        default_value = "depcache-store"
+    )]
+    pub cache_dir: PathBuf,
+    /// Address to bind.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+    /// Base of the download URLs handed out (default: the Host the client used).
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// Supported node:npm pairs, e.g. 20.20.2:11.19.1 (default: the host's).
+    #[arg(long, value_name = "NODE:NPM,...")]
+    pub supported_versions_node: Option<String>,
+    /// Supported PHP versions (default: the host's).
+    #[arg(long, value_name = "PHP,...")]
+    pub supported_versions_php: Option<String>,
+    /// Install other versions in a container (not in this build: such requests get 400).
+    #[arg(long)]
+    pub use_docker_on_version_mismatch: bool,
+    /// No API key needed.
+    #[arg(long, alias = "is_public")]
+    pub is_public: bool,
+    /// Comma-separated API keys (prefer --api-keys-file or DEPCACHE_API_KEYS: argv shows in ps).
+    #[arg(long, value_name = "K1,K2")]
+    pub api_keys: Option<String>,
+    /// File with one API key per line (# comments).
+    #[arg(long, value_name = "FILE")]
+    pub api_keys_file: Option<PathBuf>,
+    /// Registry npm installs from.
+    #[arg(long, value_name = "URL")]
+    pub npm_registry: Option<String>,
+    /// Largest accepted request body.
+    #[arg(long, default_value = "32MiB", value_parser = parse_size)]
+    pub max_body_size: u64,
+    /// Kill an install (and all it started) after this long.
+    #[arg(long, default_value = "15m", value_parser = parse_duration)]
+    pub install_timeout: Duration,
+    /// Installs running at once.
+    #[arg(long, default_value_t = 2)]
+    pub max_concurrent_installs: usize,
+    /// Distinct misses allowed to wait for an install slot before 503.
+    #[arg(long, default_value_t = 32)]
+    pub max_queued_installs: usize,
+}
+
+pub fn run(args: ServeArgs) -> Result<(), CliError> {
+    let keys = collect_keys(&args)?;
+    if !args.is_public && keys.is_empty() {
+        return Err(CliError::Usage(
+            "refusing to start without API keys: pass --api-keys-file, set DEPCACHE_API_KEYS, \
+or run an open server with --is-public"
+                .to_string(),
+        ));
+    }
+    let host = detect_host_tools();
+    let node_pairs = parse_node_pairs(&split(&args.supported_versions_node))
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let php = split(&args.supported_versions_php);
+    for v in &php {
+        crate::protocol::check_version("php", v).map_err(|e| CliError::Usage(e.to_string()))?;
+    }
+    let policy = VersionPolicy::new(
+        &host,
+        &node_pairs,
+        &php,
+        current_platform(),
+        args.use_docker_on_version_mismatch,
+    )
+    .map_err(|e| CliError::Usage(e.to_string()))?;
+    tracing::info!(npm = %policy.describe_npm(), composer = %policy.describe_php(), "supported versions");
+
+    let store = crate::store::open(&args.cache_dir).map_err(|e| {
+        CliError::Failure(format!(
+            "cannot open the store at {}: {e}",
+            args.cache_dir.display()
+        ))
+    })?;
+    let config = ServerConfig {
+        work_dir: store.staging_dir().to_path_buf(),
+        store,
+        public_url: args.public_url.clone(),
+        public: args.is_public,
+        api_keys: ApiKeys::new(&keys),
+        policy,
+        install: InstallSettings {
+            npm_registry: args.npm_registry.clone(),
+            tool_cache: args.cache_dir.join("tool-cache"),
+            timeout: args.install_timeout,
+        },
+        max_body_size: args.max_body_size as usize,
+        max_concurrent_installs: args.max_concurrent_installs,
+        max_queued_installs: args.max_queued_installs,
+    };
+    let addr = SocketAddr::new(args.bind, args.port);
+    super::runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| CliError::Failure(format!("cannot listen on {addr}: {e}")))?;
+        eprintln!("depcache: serving on http://{}", listener.local_addr()?);
+        serve(listener, config, shutdown_signal())
+            .await
+            .map_err(|e| CliError::Failure(format!("server failed: {e}")))
+    })
+}
+
+fn split(list: &Option<String>) -> Vec<String> {
+    list.as_deref().map(super::split_list).unwrap_or_default()
+}
+
+/// Keys from the flag, the file and the environment, all accepted.
+fn collect_keys(args: &ServeArgs) -> Result<Vec<String>, CliError> {
+    let mut keys = split(&args.api_keys);
+    if let Some(path) = &args.api_keys_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CliError::Usage(format!("cannot read API keys from {}: {e}", path.display()))
+        })?;
+        keys.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_string),
+        );
+    }
+    if let Ok(env) = std::env::var("DEPCACHE_API_KEYS") {
+        keys.extend(super::split_list(&env));
+    }
+    Ok(keys)
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,39 @@
+//! composer: `composer install` with scripts and plugins off (both run code from
+//! the packages being installed) and dist archives preferred.
+
+use std::path::Path;
+
+use super::{CommandSpec, InstallSettings, base_env};
+
+pub(super) fn command(project: &Path, omit_dev: bool, settings: &InstallSettings) -> CommandSpec {
+    let mut args: Vec<String> = [
+        "install",
+        "--no-scripts",
+        "--no-plugins",
+        "--no-interaction",
+        "--no-progress",
+        "--no-ansi",
+        "--prefer-dist",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if omit_dev {
+        args.push("--no-dev".to_string());
+    }
+    let mut env = base_env(project);
+    let home = settings.tool_cache.join("composer");
+    env.push(("COMPOSER_HOME".to_string(), home.display().to_string()));
+    env.push((
+        "COMPOSER_CACHE_DIR".to_string(),
+        home.join("cache").display().to_string(),
+    ));
+    // The server may well run as root in a container; composer only warns.
+    env.push(("COMPOSER_ALLOW_SUPERUSER".to_string(), "1".to_string()));
+    CommandSpec {
+        program: "composer".to_string(),
+        args,
+        cwd: project.to_path_buf(),
+        env,
+    }
+}

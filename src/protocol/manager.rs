@@ -1,0 +1,92 @@
+//! The package managers depcache knows, and what each one may send and needs.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Manager {
+    Npm,
+    Composer,
+}
+
+impl Manager {
+    pub const ALL: [Manager; 2] = [Manager::Npm, Manager::Composer];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Manager::Npm => "npm",
+            Manager::Composer => "composer",
+        }
+    }
+
+    /// The folder the manager installs into, relative to the project root;
+    /// bundles are rooted at it.
+    pub fn output_dir(self) -> &'static str {
+        match self {
+            Manager::Npm => "node_modules",
+            Manager::Composer => "vendor",
+        }
+    }
+
+    /// The only file names a request may upload: manifests and lockfiles. Anything
+    /// else could smuggle configuration (`.npmrc`, `auth.json`) into the install.
+    pub fn allowed_files(self) -> &'static [&'static str] {
+        match self {
+            Manager::Npm => &["package.json", "package-lock.json", "npm-shrinkwrap.json"],
+            Manager::Composer => &["composer.json", "composer.lock"],
+        }
+    }
+
+    /// The manifest every request must carry.
+    pub fn manifest(self) -> &'static str {
+        match self {
+            Manager::Npm => "package.json",
+            Manager::Composer => "composer.json",
+        }
+    }
+
+    /// Lockfiles in order of preference.
+    pub fn lockfiles(self) -> &'static [&'static str] {
+        match self {
+            Manager::Npm => &["npm-shrinkwrap.json", "package-lock.json"],
+            Manager::Composer => &["composer.lock"],
+        }
+    }
+
+    /// Tool versions a request must name: they decide the tree.
+    pub fn required_versions(self) -> &'static [&'static str] {
+        match self {
+            Manager::Npm => &["node", "npm"],
+            Manager::Composer => &["php"],
+        }
+    }
+
+    /// Tool versions a request may name in addition; when named they must match
+    /// the tool that installs.
+    pub fn optional_versions(self) -> &'static [&'static str] {
+        match self {
+            Manager::Npm => &[],
+            Manager::Composer => &["composer"],
+        }
+    }
+}
+
+impl fmt::Display for Manager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Manager {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Manager::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| format!("unknown package manager {s:?}; known: npm, composer"))
+    }
+}

@@ -1,0 +1,26 @@
+//! The contract shared by server, client and admin: wire types, the cache-key
+//! recipe, the index format and validation of everything a request may carry.
+
+mod index;
+mod key;
+mod manager;
+mod paths;
+mod platform;
+mod validate;
+mod wire;
+
+pub use index::{Entry, FileEntry, INDEX_FORMAT, Index};
+pub use key::{KEY_RECIPE_TAG, KeyInput, compute_key};
+pub use manager::Manager;
+pub use paths::{PathError, check_entry_path, check_symlink_target};
+pub use platform::current_platform;
+pub use validate::{
+    ValidationError, check_file_name, check_key, check_platform, check_version, check_versions,
+};
+pub use wire::{
+    CacheRequest, CacheResponse, ErrorBody, HealthResponse, InstallOptions, ValidRequest,
+    encode_file,
+};
+
+/// The API version prefix; bumped only with an incompatible wire change.
+pub const API_PREFIX: &str = "/v1";

@@ -1,0 +1,91 @@
+//! Path rules for index and bundle entries: relative, normalized, and never
+//! pointing outside the root folder, not even through a symlink.
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    #[error(
+        "entry path {0:?} is empty, absolute, or has an empty, '.', '..', NUL or backslash component"
+    )]
+    Unsafe(String),
+    #[error("symlink {path:?} points to {target:?}, outside the root folder")]
+    EscapingSymlink { path: String, target: String },
+}
+
+/// A path relative to the root folder: `/`-separated, no empty, `.` or `..`
+/// components, no NUL or backslash.
+pub fn check_entry_path(path: &str) -> Result<(), PathError> {
+    let bad = path.is_empty()
+        || path.starts_with('/')
+        || path.contains('\0')
+        || path.contains('\\')
+        || path
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..");
+    if bad {
+        Err(PathError::Unsafe(path.to_string()))
+    } else {
+        Ok(())
+    }
+}
+
+/// A symlink at `path` (relative to the root) may point only to a relative
+/// target that stays inside the root when resolved lexically from its folder.
+/// Lexical resolution is enough because every other symlink in the tree obeys
+/// the same rule.
+pub fn check_symlink_target(path: &str, target: &str) -> Result<(), PathError> {
+    let escaping = || PathError::EscapingSymlink {
+        path: path.to_string(),
+        target: target.to_string(),
+    };
+    if target.is_empty() || target.starts_with('/') || target.contains('\0') {
+        return Err(escaping());
+    }
+    let mut depth: i64 = path.split('/').count() as i64 - 1;
+    for component in target.split('/') {
+        match component {
+            "" | "." => {}
+            ".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err(escaping());
+                }
+            }
+            _ => depth += 1,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_paths() {
+        for good in ["a", ".bin/x", "@scope/pkg/index.js", "a/.hidden"] {
+            assert!(check_entry_path(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "/etc",
+            "../x",
+            "a/../../x",
+            "a//b",
+            "a/./b",
+            "a\\b",
+            "a\0",
+        ] {
+            assert!(check_entry_path(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn symlinks() {
+        assert!(check_symlink_target(".bin/tool", "../tool/bin/cli.js").is_ok());
+        assert!(check_symlink_target("a/b/c", "../../x").is_ok());
+        assert!(check_symlink_target(".bin/tool", "../../etc/passwd").is_err());
+        assert!(check_symlink_target("x", "/etc/passwd").is_err());
+        assert!(check_symlink_target("x", "..").is_err());
+        assert!(check_symlink_target("a/x", "..").is_ok());
+    }
+}

@@ -1,0 +1,143 @@
+//! JSON bodies of the HTTP API, used by both server and client.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use super::{Manager, check_file_name, check_key, check_platform, check_versions};
+
+/// `POST /v1/cache` body. Unknown fields are refused: a field the server would
+/// ignore could otherwise change the client's idea of the tree silently.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheRequest {
+    pub manager: String,
+    pub hash: String,
+    /// File name to base64 content.
+    pub files: BTreeMap<String, String>,
+    pub versions: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<InstallOptions>,
+}
+
+/// Install options that change the tree; each one is part of the key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstallOptions {
+    /// Leave out devDependencies (`npm ci --omit=dev`, `composer install --no-dev`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub omit_dev: Option<bool>,
+}
+
+impl InstallOptions {
+    /// The options as sorted `(name, value)` text pairs, as the key encodes them.
+    pub fn canonical_pairs(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        if let Some(v) = self.omit_dev {
+            pairs.push(("omit_dev", v.to_string()));
+        }
+        pairs
+    }
+
+    pub fn omits_dev(options: Option<&InstallOptions>) -> bool {
+        options.and_then(|o| o.omit_dev).unwrap_or(false)
+    }
+}
+
+/// `POST /v1/cache` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CacheResponse {
+    pub download_url: String,
+    pub cache_hit: bool,
+    #[serde(default)]
+    pub key: String,
+    #[serde(default)]
+    pub index_url: String,
+    /// Regular files in the tree.
+    #[serde(default)]
+    pub files: u64,
+    /// Sum of the regular files' sizes.
+    #[serde(default)]
+    pub size: u64,
+    /// Exact size of the ZIP bundle.
+    #[serde(default)]
+    pub bundle_size: u64,
+}
+
+/// Every error answer of the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HealthResponse {
+    pub status: String,
+}
+
+/// A request whose every field passed validation, files decoded.
+#[derive(Debug, Clone)]
+pub struct ValidRequest {
+    pub manager: Manager,
+    pub hash: String,
+    pub files: BTreeMap<String, Vec<u8>>,
+    pub versions: BTreeMap<String, String>,
+    pub platform: Option<String>,
+    pub options: Option<InstallOptions>,
+}
+
+impl CacheRequest {
+    /// Validates names, versions, key shape and file names, and decodes the files.
+    /// Errors are sentences for the `message` of a 400.
+    pub fn validate(self) -> Result<ValidRequest, String> {
+        let manager: Manager = self.manager.parse()?;
+        check_key(&self.hash).map_err(|e| e.to_string())?;
+        check_versions(manager, &self.versions).map_err(|e| e.to_string())?;
+        if let Some(p) = &self.platform {
+            check_platform(p).map_err(|e| e.to_string())?;
+        }
+        let mut files = BTreeMap::new();
+        for (name, b64) in self.files {
+            check_file_name(manager, &name).map_err(|e| e.to_string())?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64.as_bytes())
+                .map_err(|e| format!("file {name} is not valid base64: {e}"))?;
+            files.insert(name, bytes);
+        }
+        if !files.contains_key(manager.manifest()) {
+            return Err(format!(
+                "{manager} requests must include {}",
+                manager.manifest()
+            ));
+        }
+        Ok(ValidRequest {
+            manager,
+            hash: self.hash,
+            files,
+            versions: self.versions,
+            platform: self.platform,
+            options: self.options,
+        })
+    }
+}
+
+impl ValidRequest {
+    pub fn key_input(&self) -> super::KeyInput<'_> {
+        super::KeyInput {
+            manager: self.manager,
+            versions: &self.versions,
+            platform: self.platform.as_deref(),
+            options: self.options.as_ref(),
+            files: &self.files,
+        }
+    }
+}
+
+/// Base64 encoding used for `files`, so client and server agree.
+pub fn encode_file(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}

@@ -1,0 +1,190 @@
+//! `GET /download/{key}.zip`: the bundle, assembled on the fly from packed
+//! blobs and streamed with an exact `Content-Length`, `ETag` and `Range`.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tokio_stream_shim::ReceiverStream;
+
+use super::{ApiError, AppState};
+use crate::bundle;
+
+pub async fn download(
+    State(state): State<Arc<AppState>>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let key = file.strip_suffix(".zip").ok_or_else(|| {
+        ApiError::bad_request("invalid_key", format!("{file:?} is not <key>.zip"))
+    })?;
+    let index = state.load_index(key).await?;
+    let plan = Arc::new(
+        tokio::task::spawn_blocking(move || bundle::plan(&index))
+            .await
+            .map_err(|e| ApiError::internal(format!("bundle layout panicked: {e}")))?,
+    );
+    let total = plan.len();
+    let etag = format!("\"{key}\"");
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        None => None,
+        Some(spec) => match parse_range(spec, total) {
+            RangeSpec::Satisfiable(r) => Some(r),
+            RangeSpec::Ignored => None,
+            RangeSpec::Unsatisfiable => {
+                let mut response = ApiError::new(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "range_not_satisfiable",
+                    format!("the bundle has {total} bytes; {spec:?} asks for none of them"),
+                )
+                .into_response();
+                response.headers_mut().insert(
+                    header::CONTENT_RANGE,
+                    HeaderValue::from_str(&format!("bytes */{total}")).unwrap(),
+                );
+                return Ok(response);
+            }
+        },
+    };
+    let (status, byte_range) = match &range {
+        Some(r) => (StatusCode::PARTIAL_CONTENT, r.clone()),
+        None => (StatusCode::OK, 0..total),
+    };
+    state.metrics_bytes_served.fetch_add(
+        byte_range.end - byte_range.start,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    let rx = plan.stream(state.store.clone(), byte_range.clone());
+    let mut response = Response::new(Body::from_stream(ReceiverStream::new(rx)));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    h.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(byte_range.end - byte_range.start),
+    );
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::ETAG, HeaderValue::from_str(&etag).unwrap());
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&format!("attachment; filename=\"{key}.zip\"")).unwrap(),
+    );
+    if range.is_some() {
+        h.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&format!(
+                "bytes {}-{}/{total}",
+                byte_range.start,
+                byte_range.end - 1
+            ))
+            .unwrap(),
+        );
+    }
+    Ok(response)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum RangeSpec {
+    Satisfiable(Range<u64>),
+    /// Malformed or multi-range: answered with the whole bundle, as RFC 9110
+    /// allows.
+    Ignored,
+    Unsatisfiable,
+}
+
+/// One `bytes=` range: `a-b`, `a-` or `-n`.
+fn parse_range(spec: &str, total: u64) -> RangeSpec {
+    let Some(set) = spec.trim().strip_prefix("bytes=") else {
+        return RangeSpec::Ignored;
+    };
+    if set.contains(',') {
+        return RangeSpec::Ignored;
+    }
+    let Some((start, end)) = set.trim().split_once('-') else {
+        return RangeSpec::Ignored;
+    };
+    let parse = |s: &str| s.trim().parse::<u64>().ok();
+    let range = match (start.trim().is_empty(), end.trim().is_empty()) {
+        (true, false) => match parse(end) {
+            Some(0) => return RangeSpec::Unsatisfiable,
+            Some(n) => total.saturating_sub(n)..total,
+            None => return RangeSpec::Ignored,
+        },
+        (false, true) => match parse(start) {
+            Some(s) => s..total,
+            None => return RangeSpec::Ignored,
+        },
+        (false, false) => match (parse(start), parse(end)) {
+            (Some(s), Some(e)) if s <= e => s..(e + 1).min(total),
+            _ => return RangeSpec::Ignored,
+        },
+        (true, true) => return RangeSpec::Ignored,
+    };
+    if range.start >= total || range.is_empty() {
+        RangeSpec::Unsatisfiable
+    } else {
+        RangeSpec::Satisfiable(range)
+    }
+}
+
+/// Adapts the bundle channel to the `Stream` axum's body wants.
+mod tokio_stream_shim {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use tokio::sync::mpsc::Receiver;
+
+    pub struct ReceiverStream<T>(Receiver<T>);
+
+    impl<T> ReceiverStream<T> {
+        pub fn new(rx: Receiver<T>) -> Self {
+            ReceiverStream(rx)
+        }
+    }
+
+    impl<T> futures::Stream for ReceiverStream<T> {
+        type Item = T;
+
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+            self.0.poll_recv(cx)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RangeSpec, parse_range};
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-9", 100), RangeSpec::Satisfiable(0..10));
+        assert_eq!(
+            parse_range("bytes=90-", 100),
+            RangeSpec::Satisfiable(90..100)
+        );
+        assert_eq!(
+            parse_range("bytes=-10", 100),
+            RangeSpec::Satisfiable(90..100)
+        );
+        assert_eq!(
+            parse_range("bytes=50-500", 100),
+            RangeSpec::Satisfiable(50..100)
+        );
+        assert_eq!(parse_range("bytes=100-", 100), RangeSpec::Unsatisfiable);
+        assert_eq!(parse_range("bytes=0-1,5-6", 100), RangeSpec::Ignored);
+        assert_eq!(parse_range("items=0-1", 100), RangeSpec::Ignored);
+    }
+}

@@ -1,0 +1,180 @@
+//! Misses: one install per key however many requests wait for it
+//! (single-flight), a bound on installs running at once, and a bound on the
+//! queue behind them so overload answers 503 instead of piling up.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::http::StatusCode;
+use futures::future::{BoxFuture, FutureExt, Shared};
+use tokio::sync::Semaphore;
+
+use super::ApiError;
+use crate::install::{InstallSettings, RunError, install};
+use crate::protocol::{Index, ValidRequest};
+use crate::store::{Store, ingest_tree};
+
+type InstallFuture = Shared<BoxFuture<'static, Result<Arc<Index>, ApiError>>>;
+
+pub struct Installer {
+    store: Arc<dyn Store>,
+    settings: InstallSettings,
+    /// Where install folders are made; emptied at start-up with the store's
+    /// staging area.
+    work_root: PathBuf,
+    permits: Arc<Semaphore>,
+    /// Distinct keys allowed to wait or run at once.
+    max_pending: usize,
+    pending: Mutex<HashMap<String, InstallFuture>>,
+}
+
+impl Installer {
+    pub fn new(
+        store: Arc<dyn Store>,
+        settings: InstallSettings,
+        work_root: PathBuf,
+        max_concurrent: usize,
+        max_queued: usize,
+    ) -> Arc<Self> {
+        Arc::new(Installer {
+            store,
+            settings,
+            work_root,
+            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            max_pending: max_concurrent.max(1) + max_queued,
+            pending: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.pending.lock().unwrap().len()
+    }
+
+    /// Installs and stores the tree of `request`, or joins the install already
+    /// running for its key. The install runs in its own task: a client that
+    /// hangs up does not cancel it for the others.
+    pub async fn install(self: &Arc<Self>, request: ValidRequest) -> Result<Arc<Index>, ApiError> {
+        let key = request.hash.clone();
+        let future = {
+            let mut pending = self.pending.lock().unwrap();
+            if let Some(existing) = pending.get(&key) {
+                existing.clone()
+            } else {
+                if pending.len() >= self.max_pending {
+                    return Err(ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "install_queue_full",
+                        format!(
+                            "{} installs are already running or queued; retry shortly",
+                            pending.len()
+                        ),
+                    ));
+                }
+                let this = self.clone();
+                let task_key = key.clone();
+                let task = tokio::spawn(async move {
+                    let result = this.run(request).await;
+                    this.pending.lock().unwrap().remove(&task_key);
+                    result
+                });
+                let future = async move {
+                    task.await.unwrap_or_else(|e| {
+                        Err(ApiError::internal(format!("install task failed: {e}")))
+                    })
+                }
+                .boxed()
+                .shared();
+                pending.insert(key, future.clone());
+                future
+            }
+        };
+        future.await
+    }
+
+    async fn run(&self, request: ValidRequest) -> Result<Arc<Index>, ApiError> {
+        let _permit = self.permits.acquire().await.map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the server is shutting down",
+            )
+        })?;
+        // A twin request may have finished while this one queued.
+        if let Some(index) = self.lookup(&request.hash).await? {
+            return Ok(Arc::new(index));
+        }
+        let work = tempfile::Builder::new()
+            .prefix("install-")
+            .tempdir_in(&self.work_root)
+            .map_err(|e| ApiError::internal(format!("could not create an install folder: {e}")))?;
+        let project = work.path().join("project");
+        let log = work.path().join("install.log");
+        let prepared = std::fs::create_dir(&project).and_then(|()| {
+            request
+                .files
+                .iter()
+                .try_for_each(|(name, bytes)| std::fs::write(project.join(name), bytes))
+        });
+        prepared
+            .map_err(|e| ApiError::internal(format!("could not write the project files: {e}")))?;
+
+        let started = std::time::Instant::now();
+        tracing::info!(key = %request.hash, manager = %request.manager, "installing");
+        let result = install(
+            request.manager,
+            &project,
+            &request.files,
+            request.options.as_ref(),
+            &self.settings,
+            &log,
+        )
+        .await;
+        let outcome = match result {
+            Ok(()) => {
+                let store = self.store.clone();
+                let tree = project.join(request.manager.output_dir());
+                tokio::task::spawn_blocking(move || {
+                    ingest_tree(&*store, &tree, &request).map(Arc::new)
+                })
+                .await
+                .map_err(|e| ApiError::internal(format!("ingestion panicked: {e}")))?
+                .map_err(|e| ApiError::internal(e.to_string()))
+            }
+            Err(e) => Err(install_error(e)),
+        };
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            ok = outcome.is_ok(),
+            "install finished"
+        );
+        // Removing a tree of thousands of files blocks; keep it off the runtime.
+        tokio::task::spawn_blocking(move || drop(work));
+        outcome
+    }
+
+    async fn lookup(&self, key: &str) -> Result<Option<Index>, ApiError> {
+        let store = self.store.clone();
+        let key = key.to_string();
+        tokio::task::spawn_blocking(move || store.get_index(&key))
+            .await
+            .map_err(|e| ApiError::internal(format!("index lookup panicked: {e}")))?
+            .map_err(|e| ApiError::internal(format!("could not read an index: {e}")))
+    }
+}
+
+fn install_error(e: RunError) -> ApiError {
+    match e {
+        RunError::Failed { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "install_failed",
+            e.to_string(),
+        ),
+        RunError::TimedOut { .. } => ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "install_timeout",
+            e.to_string(),
+        ),
+        RunError::Spawn { .. } | RunError::Log { .. } => ApiError::internal(e.to_string()),
+    }
+}

@@ -1,0 +1,243 @@
+//! The embedded default backend: a directory laid out as DESIGN.md says.
+//!
+//! ```text
+//! objects/aa/bb/<sha256>                       blobs
+//! indexes/aa/<key>.<manager>.<versions>.index  indexes (JSON)
+//! tmp/                                         staging, emptied at open
+//! ```
+
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::{BLOB_HEADER_LEN, BlobInfo, Store};
+use crate::protocol::{Index, check_key};
+
+pub struct DirStore {
+    root: PathBuf,
+    tmp: PathBuf,
+}
+
+impl DirStore {
+    /// Opens (creating when needed) a store and empties its staging area: what
+    /// a crash left there was never visible and never will be.
+    pub fn open(root: &Path) -> io::Result<DirStore> {
+        fs::create_dir_all(root.join("objects"))?;
+        fs::create_dir_all(root.join("indexes"))?;
+        let tmp = root.join("tmp");
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp)?;
+        }
+        fs::create_dir_all(&tmp)?;
+        Ok(DirStore {
+            root: root.to_path_buf(),
+            tmp,
+        })
+    }
+
+    /// Opens an existing store without touching its staging area, for tools
+    /// that may run beside a live server.
+    pub fn open_existing(root: &Path) -> io::Result<DirStore> {
+        if !root.join("objects").is_dir() || !root.join("indexes").is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "{} is not a depcache store (no objects/ and indexes/)",
+                    root.display()
+                ),
+            ));
+        }
+        Ok(DirStore {
+            root: root.to_path_buf(),
+            tmp: root.join("tmp"),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn blob_path(&self, sha256: &str) -> PathBuf {
+        self.root
+            .join("objects")
+            .join(&sha256[0..2])
+            .join(&sha256[2..4])
+            .join(sha256)
+    }
+
+    fn index_dir(&self, key: &str) -> PathBuf {
+        self.root.join("indexes").join(&key[0..2])
+    }
+
+    /// The index file of `key`, whatever manager and versions its name carries.
+    pub fn index_path(&self, key: &str) -> io::Result<Option<PathBuf>> {
+        check_key(key).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let dir = self.index_dir(key);
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let prefix = format!("{key}.");
+        for entry in entries {
+            let name = entry?.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(&prefix) && name.ends_with(".index") {
+                return Ok(Some(dir.join(&*name)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `<key>.<manager>.<name>-<version>_...index`: readable by operators who
+    /// `ls` the store, as in the seed.
+    fn index_file_name(index: &Index) -> String {
+        let versions: Vec<String> = index
+            .versions
+            .iter()
+            .map(|(name, value)| format!("{name}-{value}"))
+            .collect();
+        format!(
+            "{}.{}.{}.index",
+            index.key,
+            index.manager,
+            versions.join("_")
+        )
+    }
+}
+
+fn sha_bytes(sha256: &str) -> io::Result<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(sha256, &mut out).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{sha256:?} is not a sha256"),
+        )
+    })?;
+    Ok(out)
+}
+
+/// Makes a rename durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl Store for DirStore {
+    fn blob_info(&self, sha256: &str) -> io::Result<Option<BlobInfo>> {
+        let sha = sha_bytes(sha256)?;
+        let mut file = match File::open(self.blob_path(sha256)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut header = [0u8; BLOB_HEADER_LEN as usize];
+        file.read_exact(&mut header)?;
+        BlobInfo::decode_header(sha, &header).map(Some)
+    }
+
+    fn put_blob(&self, info: &BlobInfo, staged: tempfile::NamedTempFile) -> io::Result<()> {
+        let path = self.blob_path(&info.sha256_hex());
+        let parent = path.parent().expect("blob paths have parents");
+        fs::create_dir_all(parent)?;
+        staged.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    fn open_packed(&self, sha256: &str, offset: u64) -> io::Result<Box<dyn Read + Send>> {
+        sha_bytes(sha256)?;
+        let mut file = File::open(self.blob_path(sha256))?;
+        file.seek(SeekFrom::Start(BLOB_HEADER_LEN + offset))?;
+        Ok(Box::new(file))
+    }
+
+    fn get_index(&self, key: &str) -> io::Result<Option<Index>> {
+        let Some(path) = self.index_path(key)? else {
+            return Ok(None);
+        };
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            // Deleted between listing and reading (gc): a miss, not an error.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("index {} is corrupt: {e}", path.display()),
+            )
+        })
+    }
+
+    fn put_index(&self, index: &Index) -> io::Result<()> {
+        check_key(&index.key).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let dir = self.index_dir(&index.key);
+        fs::create_dir_all(&dir)?;
+        let mut staged = tempfile::Builder::new()
+            .prefix("index-")
+            .tempfile_in(&self.tmp)?;
+        serde_json::to_writer(io::BufWriter::new(staged.as_file_mut()), index)?;
+        staged.as_file_mut().flush()?;
+        staged.as_file().sync_all()?;
+        staged
+            .persist(dir.join(Self::index_file_name(index)))
+            .map_err(|e| e.error)?;
+        sync_dir(&dir)
+    }
+
+    fn staging_dir(&self) -> &Path {
+        &self.tmp
+    }
+
+    fn list_keys(&self) -> io::Result<Vec<String>> {
+        let mut keys = Vec::new();
+        for shard in fs::read_dir(self.root.join("indexes"))? {
+            let shard = shard?;
+            if !shard.file_type()?.is_dir() {
+                continue;
+            }
+            for entry in fs::read_dir(shard.path())? {
+                let name = entry?.file_name();
+                let name = name.to_string_lossy();
+                if let Some((key, _)) = name.split_once('.') {
+                    if name.ends_with(".index") && check_key(key).is_ok() {
+                        keys.push(key.to_string());
+                    }
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    fn delete_index(&self, key: &str) -> io::Result<bool> {
+        match self.index_path(key)? {
+            Some(path) => match fs::remove_file(path) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(e),
+            },
+            None => Ok(false),
+        }
+    }
+
+    fn delete_blob(&self, sha256: &str) -> io::Result<bool> {
+        sha_bytes(sha256)?;
+        match fs::remove_file(self.blob_path(sha256)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        // One syncfs makes every blob rename of an ingestion durable before
+        // the index that names them, instead of a directory fsync per blob.
+        let dir = File::open(&self.root)?;
+        use std::os::fd::AsRawFd;
+        // SAFETY: syncfs only reads the descriptor, which `dir` keeps open.
+        if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
