@@ -96,16 +96,14 @@ impl VersionPolicy {
 
     /// 400 unless this server can install exactly what the request names.
     pub fn check(&self, request: &ValidRequest) -> Result<(), ApiError> {
-        if let Some(p) = &request.platform {
-            if *p != self.platform {
-                return Err(ApiError::bad_request(
-                    "unsupported_platform",
-                    format!(
-                        "this server installs for {}, not {p}; trees are platform-specific",
-                        self.platform
-                    ),
-                ));
-            }
+        if let Some(p) = request.platform.as_ref().filter(|p| **p != self.platform) {
+            return Err(ApiError::bad_request(
+                "unsupported_platform",
+                format!(
+                    "this server installs for {}, not {p}; trees are platform-specific",
+                    self.platform
+                ),
+            ));
         }
         let v = |name: &str| request.versions.get(name).cloned().unwrap_or_default();
         let supported = match request.manager {

@@ -198,10 +198,10 @@ impl Store for DirStore {
             for entry in fs::read_dir(shard.path())? {
                 let name = entry?.file_name();
                 let name = name.to_string_lossy();
-                if let Some((key, _)) = name.split_once('.') {
-                    if name.ends_with(".index") && check_key(key).is_ok() {
-                        keys.push(key.to_string());
-                    }
+                let key = name.split_once('.').map(|(key, _)| key);
+                if let Some(key) = key.filter(|k| name.ends_with(".index") && check_key(k).is_ok())
+                {
+                    keys.push(key.to_string());
                 }
             }
         }

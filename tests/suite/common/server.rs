@@ -1,0 +1,208 @@
+//! An in-process `depcache serve` on 127.0.0.1:0 with its own store, and small
+//! HTTP helpers to talk to it.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use depcache::install::{HostTools, InstallSettings, detect_host_tools};
+use depcache::protocol::{
+    CacheRequest, KeyInput, Manager, compute_key, current_platform, encode_file,
+};
+use depcache::server::{ApiKeys, ServerConfig, VersionPolicy, serve};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+pub const API_KEY: &str = "test-key-1";
+
+pub struct ServerOptions {
+    pub public: bool,
+    pub api_keys: Vec<String>,
+    pub install_timeout: Duration,
+    pub max_body_size: usize,
+    pub npm_registry: Option<String>,
+    pub max_concurrent_installs: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            public: false,
+            api_keys: vec![API_KEY.to_string()],
+            install_timeout: Duration::from_secs(300),
+            max_body_size: 1 << 20,
+            npm_registry: None,
+            max_concurrent_installs: 2,
+        }
+    }
+}
+
+pub struct TestServer {
+    pub url: String,
+    pub store: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Tool detection runs node, npm, php and composer: once per test process.
+pub fn host_tools() -> &'static HostTools {
+    static TOOLS: OnceLock<HostTools> = OnceLock::new();
+    TOOLS.get_or_init(detect_host_tools)
+}
+
+impl TestServer {
+    pub async fn start(options: ServerOptions) -> TestServer {
+        let store_dir = tempfile::tempdir().unwrap();
+        let store = depcache::store::open(store_dir.path()).unwrap();
+        let policy = VersionPolicy::new(host_tools(), &[], &[], current_platform(), false).unwrap();
+        let config = ServerConfig {
+            work_dir: store.staging_dir().to_path_buf(),
+            store,
+            public_url: None,
+            public: options.public,
+            api_keys: ApiKeys::new(&options.api_keys),
+            policy,
+            install: InstallSettings {
+                npm_registry: options.npm_registry,
+                tool_cache: store_dir.path().join("tool-cache"),
+                timeout: options.install_timeout,
+            },
+            max_body_size: options.max_body_size,
+            max_concurrent_installs: options.max_concurrent_installs,
+            max_queued_installs: 16,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, config, async {
+            let _ = rx.await;
+        }));
+        TestServer {
+            url,
+            store: store_dir,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+
+    /// Number of files under `objects/` (blobs), counted on disk.
+    pub fn blob_count(&self) -> usize {
+        count_files(&self.store.path().join("objects"))
+    }
+
+    pub fn index_count(&self) -> usize {
+        count_files(&self.store.path().join("indexes"))
+    }
+}
+
+pub fn count_files(dir: &std::path::Path) -> usize {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .count()
+}
+
+pub fn http() -> reqwest::Client {
+    static INSTALL: OnceLock<()> = OnceLock::new();
+    INSTALL.get_or_init(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()
+        .unwrap()
+}
+
+/// The host's versions for `manager`, as a client on this machine sends them.
+pub fn host_versions(manager: Manager) -> BTreeMap<String, String> {
+    let tools = host_tools();
+    let names: &[&str] = match manager {
+        Manager::Npm => &["node", "npm"],
+        Manager::Composer => &["php", "composer"],
+    };
+    names
+        .iter()
+        .filter_map(|n| tools.get(n).map(|v| (n.to_string(), v.to_string())))
+        .collect()
+}
+
+/// A well-formed request for `files`, keyed correctly.
+pub fn cache_request(manager: Manager, files: &[(&str, Vec<u8>)]) -> CacheRequest {
+    cache_request_with(manager, files, host_versions(manager), None)
+}
+
+pub fn cache_request_with(
+    manager: Manager,
+    files: &[(&str, Vec<u8>)],
+    versions: BTreeMap<String, String>,
+    options: Option<depcache::protocol::InstallOptions>,
+) -> CacheRequest {
+    let decoded: BTreeMap<String, Vec<u8>> = files
+        .iter()
+        .map(|(n, b)| (n.to_string(), b.clone()))
+        .collect();
+    let platform = current_platform();
+    let hash = compute_key(KeyInput {
+        manager,
+        versions: &versions,
+        platform: Some(&platform),
+        options: options.as_ref(),
+        files: &decoded,
+    });
+    CacheRequest {
+        manager: manager.name().to_string(),
+        hash,
+        files: decoded
+            .iter()
+            .map(|(n, b)| (n.clone(), encode_file(b)))
+            .collect(),
+        versions,
+        platform: Some(platform),
+        options,
+    }
+}
+
+/// POSTs a JSON value to /v1/cache; returns status and parsed body.
+pub async fn post_cache(server: &TestServer, key: Option<&str>, body: &Value) -> (u16, Value) {
+    post_raw(server, key, serde_json::to_vec(body).unwrap()).await
+}
+
+pub async fn post_raw(server: &TestServer, key: Option<&str>, body: Vec<u8>) -> (u16, Value) {
+    let mut request = http()
+        .post(format!("{}/v1/cache", server.url))
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("non-JSON answer ({status}): {e}: {text}"));
+    (status, value)
+}
+
+/// Downloads `url` into `dest`.
+pub async fn download(url: &str, key: Option<&str>, dest: &std::path::Path) -> reqwest::StatusCode {
+    let mut request = http().get(url);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let bytes = response.bytes().await.unwrap();
+    std::fs::write(dest, &bytes).unwrap();
+    status
+}

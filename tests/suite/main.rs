@@ -1,0 +1,5 @@
+//! The integration suite: one binary, real servers on 127.0.0.1:0, the real
+//! npm and composer against local fixtures.
+
+mod common;
+mod server_errors;
