@@ -2,7 +2,6 @@
 //! or install on a miss, and hand back where to download the bundle.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -10,6 +9,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 
+use super::metrics::Metrics;
 use super::{ApiError, AppState};
 use crate::bundle;
 use crate::protocol::{CacheRequest, CacheResponse, Index, compute_key};
@@ -60,11 +60,12 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
         Some(index) => (Arc::new(index), true),
         None => (state.installer.install(request).await?, false),
     };
-    if hit {
-        state.metrics_hits.fetch_add(1, Ordering::Relaxed);
+    let counter = if hit {
+        &state.metrics.hits
     } else {
-        state.metrics_misses.fetch_add(1, Ordering::Relaxed);
-    }
+        &state.metrics.misses
+    };
+    Metrics::add(counter, 1);
     tracing::info!(key = %computed, hit, "cache request");
     let base = state.base_url(&headers);
     Ok(Json(response(&base, &index, hit)))

@@ -60,9 +60,9 @@ pub async fn download(
         Some(r) => (StatusCode::PARTIAL_CONTENT, r.clone()),
         None => (StatusCode::OK, 0..total),
     };
-    state.metrics_bytes_served.fetch_add(
+    super::metrics::Metrics::add(
+        &state.metrics.bytes_served,
         byte_range.end - byte_range.start,
-        std::sync::atomic::Ordering::Relaxed,
     );
     let rx = plan.stream(state.store.clone(), byte_range.clone());
     let mut response = Response::new(Body::from_stream(ReceiverStream::new(rx)));

@@ -11,6 +11,7 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use tokio::sync::Semaphore;
 
 use super::ApiError;
+use super::metrics::Metrics;
 use crate::install::{InstallSettings, RunError, install};
 use crate::protocol::{Index, ValidRequest};
 use crate::store::{Store, ingest_tree};
@@ -18,6 +19,7 @@ use crate::store::{Store, ingest_tree};
 type InstallFuture = Shared<BoxFuture<'static, Result<Arc<Index>, ApiError>>>;
 
 pub struct Installer {
+    metrics: Arc<Metrics>,
     store: Arc<dyn Store>,
     settings: InstallSettings,
     /// Where install folders are made; emptied at start-up with the store's
@@ -31,6 +33,7 @@ pub struct Installer {
 
 impl Installer {
     pub fn new(
+        metrics: Arc<Metrics>,
         store: Arc<dyn Store>,
         settings: InstallSettings,
         work_root: PathBuf,
@@ -38,6 +41,7 @@ impl Installer {
         max_queued: usize,
     ) -> Arc<Self> {
         Arc::new(Installer {
+            metrics,
             store,
             settings,
             work_root,
@@ -119,6 +123,7 @@ impl Installer {
         prepared
             .map_err(|e| ApiError::internal(format!("could not write the project files: {e}")))?;
 
+        Metrics::add(&self.metrics.installs_started, 1);
         let started = std::time::Instant::now();
         tracing::info!(key = %request.hash, manager = %request.manager, "installing");
         let result = install(

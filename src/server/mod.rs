@@ -9,13 +9,13 @@ mod error;
 mod health;
 mod index;
 mod installs;
+mod metrics;
 mod versions;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -53,9 +53,7 @@ pub struct AppState {
     public_url: Option<String>,
     local_addr: SocketAddr,
     max_body_size: usize,
-    metrics_hits: AtomicU64,
-    metrics_misses: AtomicU64,
-    metrics_bytes_served: AtomicU64,
+    metrics: Arc<metrics::Metrics>,
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and lets running
@@ -67,7 +65,9 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let local_addr = listener.local_addr()?;
     std::fs::create_dir_all(&config.work_dir)?;
+    let metrics = Arc::new(metrics::Metrics::default());
     let installer = Installer::new(
+        metrics.clone(),
         config.store.clone(),
         config.install,
         config.work_dir,
@@ -83,9 +83,7 @@ pub async fn serve(
         public_url: config.public_url,
         local_addr,
         max_body_size: config.max_body_size,
-        metrics_hits: AtomicU64::new(0),
-        metrics_misses: AtomicU64::new(0),
-        metrics_bytes_served: AtomicU64::new(0),
+        metrics,
     });
     let app = router(state);
     tracing::info!(%local_addr, "depcache serving");
@@ -106,6 +104,7 @@ fn router(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(state.max_body_size));
     Router::new()
         .route("/health", get(health::health))
+        .route("/metrics", get(metrics::metrics))
         .merge(protected)
         .with_state(state)
 }
