@@ -3,3 +3,5 @@
 
 mod common;
 mod server_errors;
+mod server_npm;
+mod server_restart;
