@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand, each turning its arguments into
 //! a call on the library.
 
+mod generate;
 mod hash;
 mod serve;
 mod units;
@@ -44,6 +45,10 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Print the cache key a client would send for a project.
     Hash(hash::HashArgs),
+    /// Print shell completions (or write them all with --dir).
+    Completions(generate::CompletionsArgs),
+    /// Print the man page (or write one per subcommand with --dir).
+    Man(generate::ManArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -52,6 +57,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Hash(args) => hash::run(args),
+        Command::Completions(args) => generate::completions(args),
+        Command::Man(args) => generate::man(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

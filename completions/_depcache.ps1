@@ -1,0 +1,127 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'depcache'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'depcache' {
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the cache server')
+            [CompletionResult]::new('hash', 'hash', [CompletionResultType]::ParameterValue, 'Print the cache key a client would send for a project')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions (or write them all with --dir)')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (or write one per subcommand with --dir)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'depcache;serve' {
+            [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Store directory (created when missing)')
+            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Address to bind')
+            [CompletionResult]::new('--public-url', '--public-url', [CompletionResultType]::ParameterName, 'Base of the download URLs handed out (default: the Host the client used)')
+            [CompletionResult]::new('--supported-versions-node', '--supported-versions-node', [CompletionResultType]::ParameterName, 'Supported node:npm pairs, e.g. 20.20.2:11.19.1 (default: the host''s)')
+            [CompletionResult]::new('--supported-versions-php', '--supported-versions-php', [CompletionResultType]::ParameterName, 'Supported PHP versions (default: the host''s)')
+            [CompletionResult]::new('--api-keys', '--api-keys', [CompletionResultType]::ParameterName, 'Comma-separated API keys (prefer --api-keys-file or DEPCACHE_API_KEYS: argv shows in ps)')
+            [CompletionResult]::new('--api-keys-file', '--api-keys-file', [CompletionResultType]::ParameterName, 'File with one API key per line (# comments)')
+            [CompletionResult]::new('--npm-registry', '--npm-registry', [CompletionResultType]::ParameterName, 'Registry npm installs from')
+            [CompletionResult]::new('--max-body-size', '--max-body-size', [CompletionResultType]::ParameterName, 'Largest accepted request body')
+            [CompletionResult]::new('--install-timeout', '--install-timeout', [CompletionResultType]::ParameterName, 'Kill an install (and all it started) after this long')
+            [CompletionResult]::new('--max-concurrent-installs', '--max-concurrent-installs', [CompletionResultType]::ParameterName, 'Installs running at once')
+            [CompletionResult]::new('--max-queued-installs', '--max-queued-installs', [CompletionResultType]::ParameterName, 'Distinct misses allowed to wait for an install slot before 503')
+            [CompletionResult]::new('--use-docker-on-version-mismatch', '--use-docker-on-version-mismatch', [CompletionResultType]::ParameterName, 'Install other versions in a container (not in this build: such requests get 400)')
+            [CompletionResult]::new('--is-public', '--is-public', [CompletionResultType]::ParameterName, 'No API key needed')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'depcache;hash' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Project root (default: the current folder)')
+            [CompletionResult]::new('--files', '--files', [CompletionResultType]::ParameterName, 'Comma-separated manifest/lockfile names (default: manifest + the lockfile present)')
+            [CompletionResult]::new('--node-version', '--node-version', [CompletionResultType]::ParameterName, 'node-version')
+            [CompletionResult]::new('--npm-version', '--npm-version', [CompletionResultType]::ParameterName, 'npm-version')
+            [CompletionResult]::new('--php-version', '--php-version', [CompletionResultType]::ParameterName, 'php-version')
+            [CompletionResult]::new('--composer-version', '--composer-version', [CompletionResultType]::ParameterName, 'composer-version')
+            [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'os-arch-libc, e.g. linux-x64-glibc (default: this machine''s)')
+            [CompletionResult]::new('--omit-dev', '--omit-dev', [CompletionResultType]::ParameterName, 'Leave devDependencies out (npm --omit=dev, composer --no-dev)')
+            [CompletionResult]::new('--explain', '--explain', [CompletionResultType]::ParameterName, 'Also print what went into the key')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'depcache;completions' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Write every shell''s file into DIR instead of printing one')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'depcache;man' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Write depcache.1 and one page per subcommand into DIR instead of printing depcache.1')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'depcache;help' {
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the cache server')
+            [CompletionResult]::new('hash', 'hash', [CompletionResultType]::ParameterValue, 'Print the cache key a client would send for a project')
+            [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions (or write them all with --dir)')
+            [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (or write one per subcommand with --dir)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'depcache;help;serve' {
+            break
+        }
+        'depcache;help;hash' {
+            break
+        }
+        'depcache;help;completions' {
+            break
+        }
+        'depcache;help;man' {
+            break
+        }
+        'depcache;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

@@ -1,0 +1,111 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[depcache] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'depcache'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'depcache'= {
+            cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand serve 'Run the cache server'
+            cand hash 'Print the cache key a client would send for a project'
+            cand completions 'Print shell completions (or write them all with --dir)'
+            cand man 'Print the man page (or write one per subcommand with --dir)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'depcache;serve'= {
+            cand --cache-dir 'Store directory (created when missing)'
+            cand --bind 'Address to bind'
+            cand --public-url 'Base of the download URLs handed out (default: the Host the client used)'
+            cand --supported-versions-node 'Supported node:npm pairs, e.g. 20.20.2:11.19.1 (default: the host''s)'
+            cand --supported-versions-php 'Supported PHP versions (default: the host''s)'
+            cand --api-keys 'Comma-separated API keys (prefer --api-keys-file or DEPCACHE_API_KEYS: argv shows in ps)'
+            cand --api-keys-file 'File with one API key per line (# comments)'
+            cand --npm-registry 'Registry npm installs from'
+            cand --max-body-size 'Largest accepted request body'
+            cand --install-timeout 'Kill an install (and all it started) after this long'
+            cand --max-concurrent-installs 'Installs running at once'
+            cand --max-queued-installs 'Distinct misses allowed to wait for an install slot before 503'
+            cand --use-docker-on-version-mismatch 'Install other versions in a container (not in this build: such requests get 400)'
+            cand --is-public 'No API key needed'
+            cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'depcache;hash'= {
+            cand --dir 'Project root (default: the current folder)'
+            cand --files 'Comma-separated manifest/lockfile names (default: manifest + the lockfile present)'
+            cand --node-version 'node-version'
+            cand --npm-version 'npm-version'
+            cand --php-version 'php-version'
+            cand --composer-version 'composer-version'
+            cand --platform 'os-arch-libc, e.g. linux-x64-glibc (default: this machine''s)'
+            cand --omit-dev 'Leave devDependencies out (npm --omit=dev, composer --no-dev)'
+            cand --explain 'Also print what went into the key'
+            cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'depcache;completions'= {
+            cand --dir 'Write every shell''s file into DIR instead of printing one'
+            cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'depcache;man'= {
+            cand --dir 'Write depcache.1 and one page per subcommand into DIR instead of printing depcache.1'
+            cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'depcache;help'= {
+            cand serve 'Run the cache server'
+            cand hash 'Print the cache key a client would send for a project'
+            cand completions 'Print shell completions (or write them all with --dir)'
+            cand man 'Print the man page (or write one per subcommand with --dir)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'depcache;help;serve'= {
+        }
+        &'depcache;help;hash'= {
+        }
+        &'depcache;help;completions'= {
+        }
+        &'depcache;help;man'= {
+        }
+        &'depcache;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

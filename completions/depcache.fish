@@ -1,0 +1,77 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_depcache_global_optspecs
+    string join \n v/verbose q/quiet h/help V/version
+end
+
+function __fish_depcache_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_depcache_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_depcache_using_subcommand
+    set -l cmd (__fish_depcache_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c depcache -n "__fish_depcache_needs_command" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+complete -c depcache -n "__fish_depcache_needs_command" -s q -l quiet -d 'Only errors'
+complete -c depcache -n "__fish_depcache_needs_command" -s h -l help -d 'Print help'
+complete -c depcache -n "__fish_depcache_needs_command" -s V -l version -d 'Print version'
+complete -c depcache -n "__fish_depcache_needs_command" -f -a "serve" -d 'Run the cache server'
+complete -c depcache -n "__fish_depcache_needs_command" -f -a "hash" -d 'Print the cache key a client would send for a project'
+complete -c depcache -n "__fish_depcache_needs_command" -f -a "completions" -d 'Print shell completions (or write them all with --dir)'
+complete -c depcache -n "__fish_depcache_needs_command" -f -a "man" -d 'Print the man page (or write one per subcommand with --dir)'
+complete -c depcache -n "__fish_depcache_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l cache-dir -d 'Store directory (created when missing)' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l bind -d 'Address to bind' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l public-url -d 'Base of the download URLs handed out (default: the Host the client used)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l supported-versions-node -d 'Supported node:npm pairs, e.g. 20.20.2:11.19.1 (default: the host\'s)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l supported-versions-php -d 'Supported PHP versions (default: the host\'s)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l api-keys -d 'Comma-separated API keys (prefer --api-keys-file or DEPCACHE_API_KEYS: argv shows in ps)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l api-keys-file -d 'File with one API key per line (# comments)' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l npm-registry -d 'Registry npm installs from' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-body-size -d 'Largest accepted request body' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l install-timeout -d 'Kill an install (and all it started) after this long' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-concurrent-installs -d 'Installs running at once' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-queued-installs -d 'Distinct misses allowed to wait for an install slot before 503' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l use-docker-on-version-mismatch -d 'Install other versions in a container (not in this build: such requests get 400)'
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l is-public -d 'No API key needed'
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -s q -l quiet -d 'Only errors'
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l dir -d 'Project root (default: the current folder)' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l files -d 'Comma-separated manifest/lockfile names (default: manifest + the lockfile present)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l node-version -r
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l npm-version -r
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l php-version -r
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l composer-version -r
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l platform -d 'os-arch-libc, e.g. linux-x64-glibc (default: this machine\'s)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l omit-dev -d 'Leave devDependencies out (npm --omit=dev, composer --no-dev)'
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l explain -d 'Also print what went into the key'
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -s q -l quiet -d 'Only errors'
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -s h -l help -d 'Print help'
+complete -c depcache -n "__fish_depcache_using_subcommand completions" -l dir -d 'Write every shell\'s file into DIR instead of printing one' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand completions" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+complete -c depcache -n "__fish_depcache_using_subcommand completions" -s q -l quiet -d 'Only errors'
+complete -c depcache -n "__fish_depcache_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c depcache -n "__fish_depcache_using_subcommand man" -l dir -d 'Write depcache.1 and one page per subcommand into DIR instead of printing depcache.1' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand man" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+complete -c depcache -n "__fish_depcache_using_subcommand man" -s q -l quiet -d 'Only errors'
+complete -c depcache -n "__fish_depcache_using_subcommand man" -s h -l help -d 'Print help'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve hash completions man help" -f -a "serve" -d 'Run the cache server'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve hash completions man help" -f -a "hash" -d 'Print the cache key a client would send for a project'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve hash completions man help" -f -a "completions" -d 'Print shell completions (or write them all with --dir)'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve hash completions man help" -f -a "man" -d 'Print the man page (or write one per subcommand with --dir)'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve hash completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,100 @@
+//! `depcache completions` and `depcache man`: shell completions and man pages
+//! generated from the same clap definition the binary parses with, so they
+//! cannot drift (a test compares them with the committed `completions/` and
+//! `man/`).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, CommandFactory, ValueEnum};
+use clap_complete::Shell;
+
+use super::Cli;
+use crate::error::CliError;
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to generate for; all of them with --dir.
+    #[arg(value_enum, required_unless_present = "dir")]
+    pub shell: Option<Shell>,
+    /// Write every shell's file into DIR instead of printing one.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write depcache.1 and one page per subcommand into DIR instead of
+    /// printing depcache.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// The command as documented: the plain package version, so pages do not
+/// change with every commit.
+fn documented_command() -> clap::Command {
+    Cli::command().version(env!("CARGO_PKG_VERSION"))
+}
+
+/// The file name each shell looks for.
+pub fn completion_file_name(shell: Shell) -> &'static str {
+    match shell {
+        Shell::Bash => "depcache.bash",
+        Shell::Zsh => "_depcache",
+        Shell::Fish => "depcache.fish",
+        Shell::Elvish => "depcache.elv",
+        Shell::PowerShell => "_depcache.ps1",
+        _ => "depcache.completion",
+    }
+}
+
+pub fn completions(args: CompletionsArgs) -> Result<(), CliError> {
+    let mut cmd = documented_command();
+    match (args.shell, args.dir) {
+        (_, Some(dir)) => {
+            std::fs::create_dir_all(&dir)?;
+            for &shell in Shell::value_variants() {
+                let mut buf = Vec::new();
+                clap_complete::generate(shell, &mut cmd, "depcache", &mut buf);
+                write_file(&dir.join(completion_file_name(shell)), &buf)?;
+            }
+        }
+        (Some(shell), None) => {
+            clap_complete::generate(shell, &mut cmd, "depcache", &mut std::io::stdout());
+        }
+        (None, None) => unreachable!("clap requires a shell or --dir"),
+    }
+    Ok(())
+}
+
+pub fn man(args: ManArgs) -> Result<(), CliError> {
+    let cmd = documented_command();
+    match args.dir {
+        None => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut out)?;
+            std::io::stdout().write_all(&out)?;
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(&dir)?;
+            write_page(&dir, "depcache", cmd.clone())?;
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let name = format!("depcache-{}", sub.get_name());
+                let sub = sub.clone().name(name.clone()).version(env!("CARGO_PKG_VERSION"));
+                write_page(&dir, &name, sub)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_page(dir: &Path, name: &str, cmd: clap::Command) -> Result<(), CliError> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut out)?;
+    write_file(&dir.join(format!("{name}.1")), &out)
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    std::fs::write(path, bytes)
+        .map_err(|e| CliError::Failure(format!("cannot write {}: {e}", path.display())))
+}
