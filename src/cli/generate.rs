@@ -80,7 +80,10 @@ pub fn man(args: ManArgs) -> Result<(), CliError> {
             write_page(&dir, "depcache", cmd.clone())?;
             for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
                 let name = format!("depcache-{}", sub.get_name());
-                let sub = sub.clone().name(name.clone()).version(env!("CARGO_PKG_VERSION"));
+                let sub = sub
+                    .clone()
+                    .name(name.clone())
+                    .version(env!("CARGO_PKG_VERSION"));
                 write_page(&dir, &name, sub)?;
             }
         }

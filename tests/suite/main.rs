@@ -1,7 +1,9 @@
-//! The integration suite: one binary, real servers on 127.0.0.1:0, the real
-//! npm and composer against local fixtures.
+//! The integration suite: one binary, so one in-process npm registry (started
+//! once) serves every test module; real servers on 127.0.0.1:0, the real npm
+//! and composer against local fixtures.
 
 mod common;
+mod fixtures;
 mod server_errors;
 mod server_npm;
 mod server_restart;

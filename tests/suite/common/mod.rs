@@ -1,4 +1,17 @@
-//! Helpers shared by the suite's test modules.
-#![allow(dead_code)]
+//! Shared test fixtures: the in-process npm registry, npm/composer project
+//! generators with reference installs, and tree comparison.
+// Each test module uses only a subset of these helpers and re-exports.
+#![allow(dead_code, unused_imports)]
 
+pub mod composer_project;
+pub mod npm_project;
+pub mod registry;
 pub mod server;
+pub mod tree;
+
+pub use composer_project::{
+    ComposerProject, composer_install_reference, composer_project, composer_project_with,
+};
+pub use npm_project::{npm_ci_reference, npm_project, try_npm_ci, try_npm_project};
+pub use registry::{NpmRegistry, registry};
+pub use tree::{Node, assert_same_tree, tree_manifest, unzip_into};
