@@ -4,6 +4,7 @@
 
 mod common;
 mod fixtures;
+mod server_composer;
 mod server_errors;
 mod server_npm;
 mod server_restart;
