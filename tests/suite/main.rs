@@ -4,6 +4,7 @@
 
 mod common;
 mod fixtures;
+mod generated_docs;
 mod server_composer;
 mod server_errors;
 mod server_npm;

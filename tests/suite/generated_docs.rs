@@ -1,0 +1,68 @@
+//! The committed completions and man pages are what the binary generates now;
+//! a flag added without regenerating them fails here.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+fn files_in(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn assert_fresh(subcommand: &str, committed: &str) {
+    let out = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .args([subcommand, "--dir"])
+        .arg(out.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let committed_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(committed);
+    let fresh = files_in(out.path());
+    let old = files_in(&committed_dir);
+    let stale: Vec<&String> = fresh
+        .keys()
+        .chain(old.keys())
+        .filter(|name| fresh.get(*name) != old.get(*name))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "{committed}/ is stale ({stale:?}); regenerate with: cargo run -- {subcommand} --dir {committed}"
+    );
+}
+
+#[test]
+fn completions_are_fresh() {
+    assert_fresh("completions", "completions");
+}
+
+#[test]
+fn man_pages_are_fresh() {
+    assert_fresh("man", "man");
+}
+
+#[test]
+fn version_names_the_commit() {
+    let out = Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with(&format!("depcache {} (", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    assert!(
+        !text.contains("unknown commit"),
+        "build.rs found no git commit: {text}"
+    );
+}
