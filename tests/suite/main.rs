@@ -5,6 +5,7 @@
 mod common;
 mod fixtures;
 mod generated_docs;
+mod install_script;
 mod server_composer;
 mod server_errors;
 mod server_npm;
