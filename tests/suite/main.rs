@@ -2,6 +2,7 @@
 //! once) serves every test module; real servers on 127.0.0.1:0, the real npm
 //! and composer against local fixtures.
 
+mod bundle_zip;
 mod common;
 mod fixtures;
 mod generated_docs;
