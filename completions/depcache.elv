@@ -40,7 +40,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --supported-versions-php 'Supported PHP versions (default: the host''s)'
             cand --api-keys 'Comma-separated API keys (prefer --api-keys-file or DEPCACHE_API_KEYS: argv shows in ps)'
             cand --api-keys-file 'File with one API key per line (# comments)'
-            cand --npm-registry 'Registry npm installs from'
+            cand --npm-registry 'Registry npm installs from (default: npm''s own configuration)'
             cand --max-body-size 'Largest accepted request body'
             cand --install-timeout 'Kill an install (and all it started) after this long'
             cand --max-concurrent-installs 'Installs running at once'

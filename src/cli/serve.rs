@@ -50,8 +50,8 @@ pub struct ServeArgs {
     /// File with one API key per line (# comments).
     #[arg(long, value_name = "FILE")]
     pub api_keys_file: Option<PathBuf>,
-    /// Registry npm installs from.
-    #[arg(long, value_name = "URL")]
+    /// Registry npm installs from (default: npm's own configuration).
+    #[arg(long, value_name = "URL", env = "DEPCACHE_NPM_REGISTRY")]
     pub npm_registry: Option<String>,
     /// Largest accepted request body.
     #[arg(long, default_value = "32MiB", value_parser = parse_size)]
