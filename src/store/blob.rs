@@ -101,11 +101,15 @@ impl HashedFile {
 /// Packs `path` into a new temp file in `staging`: deflate when that saves
 /// bytes, stored otherwise. The content is re-read and checked against `hashed`
 /// so a file changing under us cannot be stored under the wrong name.
+///
+/// The staged file is not fsynced: ingestion makes all staged blobs durable
+/// with one `Store::sync` before publishing them (one fsync per blob cost
+/// ~2.5 ms each, most of a 16k-file ingestion).
 pub fn pack_file(
     path: &Path,
     hashed: &HashedFile,
     staging: &Path,
-) -> io::Result<(BlobInfo, tempfile::NamedTempFile)> {
+) -> io::Result<(BlobInfo, tempfile::TempPath)> {
     let mut staged = tempfile::Builder::new()
         .prefix("blob-")
         .tempfile_in(staging)?;
@@ -139,8 +143,7 @@ pub fn pack_file(
     let file = staged.as_file_mut();
     file.seek(SeekFrom::Start(0))?;
     file.write_all(&info.encode_header())?;
-    file.sync_all()?;
-    Ok((info, staged))
+    Ok((info, staged.into_temp_path()))
 }
 
 /// Writes header space and packed data; returns the content's sha256 and the

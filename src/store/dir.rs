@@ -135,7 +135,7 @@ impl Store for DirStore {
         BlobInfo::decode_header(sha, &header).map(Some)
     }
 
-    fn put_blob(&self, info: &BlobInfo, staged: tempfile::NamedTempFile) -> io::Result<()> {
+    fn put_blob(&self, info: &BlobInfo, staged: tempfile::TempPath) -> io::Result<()> {
         let path = self.blob_path(&info.sha256_hex());
         let parent = path.parent().expect("blob paths have parents");
         fs::create_dir_all(parent)?;

@@ -2,6 +2,7 @@
 //! and packed in parallel, one at a time each, so memory stays flat whatever the
 //! tree's size; the index is written last.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -9,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
 
-use super::{HashedFile, Store, pack_file};
+use super::{BlobInfo, HashedFile, Store, pack_file};
 use crate::protocol::{
     Entry, FileEntry, INDEX_FORMAT, Index, ValidRequest, check_entry_path, check_symlink_target,
 };
@@ -27,22 +28,63 @@ pub enum IngestError {
 /// Stores the tree under `tree_root` (the `node_modules`/`vendor` folder,
 /// which may be missing for a project without dependencies) and writes the
 /// index for `request`. Returns the index as written.
+///
+/// Order of writes, for crash safety at the cost of two `syncfs` rather than
+/// an fsync per blob: new blobs are staged in `tmp/`, synced, renamed into
+/// `objects/`, synced again, and only then is the index written.
 pub fn ingest_tree(
     store: &dyn Store,
     tree_root: &Path,
     request: &ValidRequest,
 ) -> Result<Index, IngestError> {
     let (mut entries, files) = walk(tree_root)?;
-    let stored: Vec<FileEntry> = files
+    let hashed: Vec<HashedFile> = files
         .par_iter()
-        .map(|(rel, path, mode)| {
-            store_file(store, path, rel, *mode).map_err(|source| IngestError::Store {
-                path: rel.clone(),
-                source,
-            })
+        .map(|(rel, path, _)| HashedFile::of(path).map_err(|e| store_error(rel, e)))
+        .collect::<Result<_, _>>()?;
+
+    // Each distinct content once, packed only when the store lacks it.
+    let mut first_path: BTreeMap<[u8; 32], usize> = BTreeMap::new();
+    for (i, h) in hashed.iter().enumerate() {
+        first_path.entry(h.sha256).or_insert(i);
+    }
+    let distinct: Vec<usize> = first_path.into_values().collect();
+    let prepared: Vec<(BlobInfo, Option<tempfile::TempPath>)> = distinct
+        .par_iter()
+        .map(|&i| {
+            let (rel, path, _) = &files[i];
+            prepare_blob(store, path, &hashed[i]).map_err(|e| store_error(rel, e))
         })
         .collect::<Result<_, _>>()?;
-    entries.extend(stored.into_iter().map(Entry::File));
+    let staged = prepared.iter().any(|(_, staged)| staged.is_some());
+    if staged {
+        store.sync().map_err(|e| store_error("staged blobs", e))?;
+    }
+    let mut infos: BTreeMap<[u8; 32], BlobInfo> = BTreeMap::new();
+    for (info, staged) in prepared {
+        if let Some(staged) = staged {
+            store
+                .put_blob(&info, staged)
+                .map_err(|e| store_error(&info.sha256_hex(), e))?;
+        }
+        infos.insert(info.sha256, info);
+    }
+    if staged {
+        store.sync().map_err(|e| store_error("stored blobs", e))?;
+    }
+
+    entries.extend(files.iter().zip(&hashed).map(|((rel, _, mode), h)| {
+        let info = &infos[&h.sha256];
+        Entry::File(FileEntry {
+            path: rel.clone(),
+            sha256: info.sha256_hex(),
+            size: info.size,
+            mode: *mode,
+            crc32: info.crc32,
+            method: info.method,
+            packed_size: info.packed_size,
+        })
+    }));
     entries.sort_by(|a, b| a.path().cmp(b.path()));
     let index = Index {
         format: INDEX_FORMAT,
@@ -58,13 +100,17 @@ pub fn ingest_tree(
             .unwrap_or(0),
         entries,
     };
-    let store_err = |source| IngestError::Store {
-        path: "index".to_string(),
-        source,
-    };
-    store.sync().map_err(store_err)?;
-    store.put_index(&index).map_err(store_err)?;
+    store
+        .put_index(&index)
+        .map_err(|e| store_error("index", e))?;
     Ok(index)
+}
+
+fn store_error(what: &str, source: io::Error) -> IngestError {
+    IngestError::Store {
+        path: what.to_string(),
+        source,
+    }
 }
 
 type FileJob = (String, PathBuf, u32);
@@ -137,30 +183,24 @@ fn walk(tree_root: &Path) -> Result<(Vec<Entry>, Vec<FileJob>), IngestError> {
     Ok((entries, files))
 }
 
-/// Hashes the file; packs and stores it only when the store lacks the blob.
-fn store_file(store: &dyn Store, path: &Path, rel: &str, mode: u32) -> io::Result<FileEntry> {
-    let hashed = HashedFile::of(path)?;
-    let sha = hex::encode(hashed.sha256);
+/// The stored blob's header when the store has this content already (trusted
+/// by size and CRC-32; `admin verify` rehashes), otherwise a freshly packed,
+/// staged blob.
+fn prepare_blob(
+    store: &dyn Store,
+    path: &Path,
+    hashed: &HashedFile,
+) -> io::Result<(BlobInfo, Option<tempfile::TempPath>)> {
     let existing = store
-        .blob_info(&sha)
+        .blob_info(&hex::encode(hashed.sha256))
         .ok()
         .flatten()
         .filter(|info| info.size == hashed.size && info.crc32 == hashed.crc32);
-    let info = match existing {
-        Some(info) => info,
+    match existing {
+        Some(info) => Ok((info, None)),
         None => {
-            let (info, staged) = pack_file(path, &hashed, store.staging_dir())?;
-            store.put_blob(&info, staged)?;
-            info
+            let (info, staged) = pack_file(path, hashed, store.staging_dir())?;
+            Ok((info, Some(staged)))
         }
-    };
-    Ok(FileEntry {
-        path: rel.to_string(),
-        sha256: sha,
-        size: info.size,
-        mode,
-        crc32: info.crc32,
-        method: info.method,
-        packed_size: info.packed_size,
-    })
+    }
 }

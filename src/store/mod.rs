@@ -24,9 +24,10 @@ pub trait Store: Send + Sync + 'static {
     /// Packing header of a stored blob, or `None` when absent.
     fn blob_info(&self, sha256: &str) -> io::Result<Option<BlobInfo>>;
 
-    /// Stores a blob staged by `pack_file` in `staging_dir()`. Atomic: the blob
-    /// is visible whole or not at all.
-    fn put_blob(&self, info: &BlobInfo, staged: tempfile::NamedTempFile) -> io::Result<()>;
+    /// Publishes a blob staged by `pack_file` in `staging_dir()`, whose data
+    /// the caller has made durable with `sync`. Atomic: the blob is visible
+    /// whole or not at all.
+    fn put_blob(&self, info: &BlobInfo, staged: tempfile::TempPath) -> io::Result<()>;
 
     /// The packed data of a blob from `offset` on (past the header).
     fn open_packed(&self, sha256: &str, offset: u64) -> io::Result<Box<dyn Read + Send>>;
