@@ -5,6 +5,7 @@
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
@@ -24,6 +25,14 @@ pub enum IngestError {
     Store { path: String, source: io::Error },
 }
 
+/// What an ingestion added to the store (for the server's store-size gauge).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestStats {
+    pub new_blobs: u64,
+    /// Bytes of the new blob files (header plus packed data).
+    pub new_blob_bytes: u64,
+}
+
 /// Stores the tree under `tree_root` (the `node_modules`/`vendor` folder,
 /// which may be missing for a project without dependencies) and writes the
 /// index for `request`. Returns the index as written.
@@ -32,14 +41,42 @@ pub fn ingest_tree(
     tree_root: &Path,
     request: &ValidRequest,
 ) -> Result<Index, IngestError> {
+    ingest_tree_counted(store, tree_root, request).map(|(index, _)| index)
+}
+
+/// `ingest_tree`, also saying how many blobs were new.
+pub fn ingest_tree_counted(
+    store: &dyn Store,
+    tree_root: &Path,
+    request: &ValidRequest,
+) -> Result<(Index, IngestStats), IngestError> {
+    let store_err = |source| IngestError::Store {
+        path: "index".to_string(),
+        source,
+    };
     let (mut entries, files) = walk(tree_root)?;
+    // From the first blob lookup until the index is written, gc must not
+    // sweep: a blob found present here (or just written) is referenced by no
+    // index yet. Shared, so ingestions do not wait for one another.
+    let _lock = store.ingest_lock().map_err(store_err)?;
+    let new_blobs = AtomicU64::new(0);
+    let new_bytes = AtomicU64::new(0);
     let stored: Vec<FileEntry> = files
         .par_iter()
         .map(|(rel, path, mode)| {
-            store_file(store, path, rel, *mode).map_err(|source| IngestError::Store {
-                path: rel.clone(),
-                source,
-            })
+            let (entry, fresh) =
+                store_file(store, path, rel, *mode).map_err(|source| IngestError::Store {
+                    path: rel.clone(),
+                    source,
+                })?;
+            if fresh {
+                new_blobs.fetch_add(1, Ordering::Relaxed);
+                new_bytes.fetch_add(
+                    super::BLOB_HEADER_LEN + entry.packed_size,
+                    Ordering::Relaxed,
+                );
+            }
+            Ok(entry)
         })
         .collect::<Result<_, _>>()?;
     entries.extend(stored.into_iter().map(Entry::File));
@@ -58,13 +95,13 @@ pub fn ingest_tree(
             .unwrap_or(0),
         entries,
     };
-    let store_err = |source| IngestError::Store {
-        path: "index".to_string(),
-        source,
-    };
     store.sync().map_err(store_err)?;
     store.put_index(&index).map_err(store_err)?;
-    Ok(index)
+    let stats = IngestStats {
+        new_blobs: new_blobs.into_inner(),
+        new_blob_bytes: new_bytes.into_inner(),
+    };
+    Ok((index, stats))
 }
 
 type FileJob = (String, PathBuf, u32);
@@ -137,8 +174,14 @@ fn walk(tree_root: &Path) -> Result<(Vec<Entry>, Vec<FileJob>), IngestError> {
     Ok((entries, files))
 }
 
-/// Hashes the file; packs and stores it only when the store lacks the blob.
-fn store_file(store: &dyn Store, path: &Path, rel: &str, mode: u32) -> io::Result<FileEntry> {
+/// Hashes the file; packs and stores it only when the store lacks the blob
+/// (then the flag is true).
+fn store_file(
+    store: &dyn Store,
+    path: &Path,
+    rel: &str,
+    mode: u32,
+) -> io::Result<(FileEntry, bool)> {
     let hashed = HashedFile::of(path)?;
     let sha = hex::encode(hashed.sha256);
     let existing = store
@@ -146,15 +189,15 @@ fn store_file(store: &dyn Store, path: &Path, rel: &str, mode: u32) -> io::Resul
         .ok()
         .flatten()
         .filter(|info| info.size == hashed.size && info.crc32 == hashed.crc32);
-    let info = match existing {
-        Some(info) => info,
+    let (info, fresh) = match existing {
+        Some(info) => (info, false),
         None => {
             let (info, staged) = pack_file(path, &hashed, store.staging_dir())?;
             store.put_blob(&info, staged)?;
-            info
+            (info, true)
         }
     };
-    Ok(FileEntry {
+    let entry = FileEntry {
         path: rel.to_string(),
         sha256: sha,
         size: info.size,
@@ -162,5 +205,6 @@ fn store_file(store: &dyn Store, path: &Path, rel: &str, mode: u32) -> io::Resul
         crc32: info.crc32,
         method: info.method,
         packed_size: info.packed_size,
-    })
+    };
+    Ok((entry, fresh))
 }
