@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand, each turning its arguments into
 //! a call on the library.
 
+mod admin;
 mod hash;
 mod serve;
 mod units;
@@ -25,7 +26,7 @@ pub const LONG_VERSION: &str = concat!(
     version = LONG_VERSION,
     about = "Caches installed dependency trees (node_modules, vendor) and restores them in seconds",
     after_help = "Exit codes: 0 ok, 1 failure, 2 usage, 3 server unreachable, 4 auth refused, \
-5 request refused, 6 bundle failed verification, 7 install failed."
+5 request refused, 6 bundle failed verification or admin verify found problems, 7 install failed."
 )]
 pub struct Cli {
     /// More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides).
@@ -44,6 +45,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Print the cache key a client would send for a project.
     Hash(hash::HashArgs),
+    /// Operators' tools on a store: stats, list, gc, verify.
+    Admin(admin::AdminArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -52,6 +55,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Hash(args) => hash::run(args),
+        Command::Admin(args) => admin::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
