@@ -5,3 +5,7 @@ mod common;
 mod server_errors;
 // mod server_npm; // needs common::registry (fixtures branch)
 // mod server_restart; // needs common::registry (fixtures branch)
+mod admin_gc;
+mod admin_stats;
+mod admin_support;
+mod admin_verify;
