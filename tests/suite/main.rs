@@ -6,6 +6,7 @@ mod server_errors;
 // mod server_npm; // needs common::registry (fixtures branch)
 // mod server_restart; // needs common::registry (fixtures branch)
 mod admin_gc;
+mod admin_metrics;
 mod admin_stats;
 mod admin_support;
 mod admin_verify;
