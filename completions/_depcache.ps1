@@ -33,6 +33,7 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             [CompletionResult]::new('hash', 'hash', [CompletionResultType]::ParameterValue, 'Print the cache key a client would send for a project')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions (or write them all with --dir)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (or write one per subcommand with --dir)')
+            [CompletionResult]::new('admin', 'admin', [CompletionResultType]::ParameterValue, 'Operators'' tools on a store: stats, list, gc, verify')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -97,11 +98,98 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'depcache;admin' {
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Keys, blobs, bytes on disk, logical size and deduplication ratio')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Every cached key with manager, versions, platform, size and last use')
+            [CompletionResult]::new('gc', 'gc', [CompletionResultType]::ParameterValue, 'Evict unused or least recently used keys, then delete unreferenced blobs. Safe while a server runs on the same directory')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Rehash every blob and check every index (exit 6 when problems remain)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'depcache;admin;stats' {
+            [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Store directory (the server''s --cache-dir)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output (schema in docs/admin.md)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'depcache;admin;list' {
+            [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Store directory (the server''s --cache-dir)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output (schema in docs/admin.md)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'depcache;admin;gc' {
+            [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Store directory (the server''s --cache-dir)')
+            [CompletionResult]::new('--older-than', '--older-than', [CompletionResultType]::ParameterName, 'Evict keys not used (hit or downloaded) for this long, e.g. 30d')
+            [CompletionResult]::new('--max-size', '--max-size', [CompletionResultType]::ParameterName, 'Evict least recently used keys until the store fits, e.g. 20GiB')
+            [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'Keep unreferenced blobs younger than this (ingestions in progress)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output (schema in docs/admin.md)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Report what would be removed; delete nothing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'depcache;admin;verify' {
+            [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Store directory (the server''s --cache-dir)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output (schema in docs/admin.md)')
+            [CompletionResult]::new('--repair', '--repair', [CompletionResultType]::ParameterName, 'Remove corrupt blobs and the indexes that use them or miss blobs, so those keys are installed afresh on their next request')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'depcache;admin;help' {
+            [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Keys, blobs, bytes on disk, logical size and deduplication ratio')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Every cached key with manager, versions, platform, size and last use')
+            [CompletionResult]::new('gc', 'gc', [CompletionResultType]::ParameterValue, 'Evict unused or least recently used keys, then delete unreferenced blobs. Safe while a server runs on the same directory')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Rehash every blob and check every index (exit 6 when problems remain)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'depcache;admin;help;stats' {
+            break
+        }
+        'depcache;admin;help;list' {
+            break
+        }
+        'depcache;admin;help;gc' {
+            break
+        }
+        'depcache;admin;help;verify' {
+            break
+        }
+        'depcache;admin;help;help' {
+            break
+        }
         'depcache;help' {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the cache server')
             [CompletionResult]::new('hash', 'hash', [CompletionResultType]::ParameterValue, 'Print the cache key a client would send for a project')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions (or write them all with --dir)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (or write one per subcommand with --dir)')
+            [CompletionResult]::new('admin', 'admin', [CompletionResultType]::ParameterValue, 'Operators'' tools on a store: stats, list, gc, verify')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -115,6 +203,25 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             break
         }
         'depcache;help;man' {
+            break
+        }
+        'depcache;help;admin' {
+            [CompletionResult]::new('stats', 'stats', [CompletionResultType]::ParameterValue, 'Keys, blobs, bytes on disk, logical size and deduplication ratio')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'Every cached key with manager, versions, platform, size and last use')
+            [CompletionResult]::new('gc', 'gc', [CompletionResultType]::ParameterValue, 'Evict unused or least recently used keys, then delete unreferenced blobs. Safe while a server runs on the same directory')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Rehash every blob and check every index (exit 6 when problems remain)')
+            break
+        }
+        'depcache;help;admin;stats' {
+            break
+        }
+        'depcache;help;admin;list' {
+            break
+        }
+        'depcache;help;admin;gc' {
+            break
+        }
+        'depcache;help;admin;verify' {
             break
         }
         'depcache;help;help' {

@@ -16,6 +16,9 @@ _depcache() {
             ",$1")
                 cmd="depcache"
                 ;;
+            depcache,admin)
+                cmd="depcache__subcmd__admin"
+                ;;
             depcache,completions)
                 cmd="depcache__subcmd__completions"
                 ;;
@@ -30,6 +33,39 @@ _depcache() {
                 ;;
             depcache,serve)
                 cmd="depcache__subcmd__serve"
+                ;;
+            depcache__subcmd__admin,gc)
+                cmd="depcache__subcmd__admin__subcmd__gc"
+                ;;
+            depcache__subcmd__admin,help)
+                cmd="depcache__subcmd__admin__subcmd__help"
+                ;;
+            depcache__subcmd__admin,list)
+                cmd="depcache__subcmd__admin__subcmd__list"
+                ;;
+            depcache__subcmd__admin,stats)
+                cmd="depcache__subcmd__admin__subcmd__stats"
+                ;;
+            depcache__subcmd__admin,verify)
+                cmd="depcache__subcmd__admin__subcmd__verify"
+                ;;
+            depcache__subcmd__admin__subcmd__help,gc)
+                cmd="depcache__subcmd__admin__subcmd__help__subcmd__gc"
+                ;;
+            depcache__subcmd__admin__subcmd__help,help)
+                cmd="depcache__subcmd__admin__subcmd__help__subcmd__help"
+                ;;
+            depcache__subcmd__admin__subcmd__help,list)
+                cmd="depcache__subcmd__admin__subcmd__help__subcmd__list"
+                ;;
+            depcache__subcmd__admin__subcmd__help,stats)
+                cmd="depcache__subcmd__admin__subcmd__help__subcmd__stats"
+                ;;
+            depcache__subcmd__admin__subcmd__help,verify)
+                cmd="depcache__subcmd__admin__subcmd__help__subcmd__verify"
+                ;;
+            depcache__subcmd__help,admin)
+                cmd="depcache__subcmd__help__subcmd__admin"
                 ;;
             depcache__subcmd__help,completions)
                 cmd="depcache__subcmd__help__subcmd__completions"
@@ -46,6 +82,18 @@ _depcache() {
             depcache__subcmd__help,serve)
                 cmd="depcache__subcmd__help__subcmd__serve"
                 ;;
+            depcache__subcmd__help__subcmd__admin,gc)
+                cmd="depcache__subcmd__help__subcmd__admin__subcmd__gc"
+                ;;
+            depcache__subcmd__help__subcmd__admin,list)
+                cmd="depcache__subcmd__help__subcmd__admin__subcmd__list"
+                ;;
+            depcache__subcmd__help__subcmd__admin,stats)
+                cmd="depcache__subcmd__help__subcmd__admin__subcmd__stats"
+                ;;
+            depcache__subcmd__help__subcmd__admin,verify)
+                cmd="depcache__subcmd__help__subcmd__admin__subcmd__verify"
+                ;;
             *)
                 ;;
         esac
@@ -53,12 +101,194 @@ _depcache() {
 
     case "${cmd}" in
         depcache)
-            opts="-v -q -h -V --verbose --quiet --help --version serve hash completions man help"
+            opts="-v -q -h -V --verbose --quiet --help --version serve hash completions man admin help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__admin)
+            opts="-v -q -h --verbose --quiet --help stats list gc verify help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__admin__subcmd__gc)
+            opts="-v -q -h --cache-dir --json --older-than --max-size --grace --dry-run --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --grace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__admin__subcmd__help)
+            opts="stats list gc verify help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__admin__subcmd__help__subcmd__gc)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__admin__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__admin__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__admin__subcmd__help__subcmd__stats)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__admin__subcmd__help__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__admin__subcmd__list)
+            opts="-v -q -h --cache-dir --json --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__admin__subcmd__stats)
+            opts="-v -q -h --cache-dir --json --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__admin__subcmd__verify)
+            opts="-v -q -h --cache-dir --json --repair --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -127,8 +357,78 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__help)
-            opts="serve hash completions man help"
+            opts="serve hash completions man admin help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__help__subcmd__admin)
+            opts="stats list gc verify"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__help__subcmd__admin__subcmd__gc)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__help__subcmd__admin__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__help__subcmd__admin__subcmd__stats)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__help__subcmd__admin__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -30,6 +30,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand hash 'Print the cache key a client would send for a project'
             cand completions 'Print shell completions (or write them all with --dir)'
             cand man 'Print the man page (or write one per subcommand with --dir)'
+            cand admin 'Operators'' tools on a store: stats, list, gc, verify'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'depcache;serve'= {
@@ -89,11 +90,87 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'depcache;admin'= {
+            cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand stats 'Keys, blobs, bytes on disk, logical size and deduplication ratio'
+            cand list 'Every cached key with manager, versions, platform, size and last use'
+            cand gc 'Evict unused or least recently used keys, then delete unreferenced blobs. Safe while a server runs on the same directory'
+            cand verify 'Rehash every blob and check every index (exit 6 when problems remain)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'depcache;admin;stats'= {
+            cand --cache-dir 'Store directory (the server''s --cache-dir)'
+            cand --json 'Machine-readable output (schema in docs/admin.md)'
+            cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'depcache;admin;list'= {
+            cand --cache-dir 'Store directory (the server''s --cache-dir)'
+            cand --json 'Machine-readable output (schema in docs/admin.md)'
+            cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'depcache;admin;gc'= {
+            cand --cache-dir 'Store directory (the server''s --cache-dir)'
+            cand --older-than 'Evict keys not used (hit or downloaded) for this long, e.g. 30d'
+            cand --max-size 'Evict least recently used keys until the store fits, e.g. 20GiB'
+            cand --grace 'Keep unreferenced blobs younger than this (ingestions in progress)'
+            cand --json 'Machine-readable output (schema in docs/admin.md)'
+            cand --dry-run 'Report what would be removed; delete nothing'
+            cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'depcache;admin;verify'= {
+            cand --cache-dir 'Store directory (the server''s --cache-dir)'
+            cand --json 'Machine-readable output (schema in docs/admin.md)'
+            cand --repair 'Remove corrupt blobs and the indexes that use them or miss blobs, so those keys are installed afresh on their next request'
+            cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'depcache;admin;help'= {
+            cand stats 'Keys, blobs, bytes on disk, logical size and deduplication ratio'
+            cand list 'Every cached key with manager, versions, platform, size and last use'
+            cand gc 'Evict unused or least recently used keys, then delete unreferenced blobs. Safe while a server runs on the same directory'
+            cand verify 'Rehash every blob and check every index (exit 6 when problems remain)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'depcache;admin;help;stats'= {
+        }
+        &'depcache;admin;help;list'= {
+        }
+        &'depcache;admin;help;gc'= {
+        }
+        &'depcache;admin;help;verify'= {
+        }
+        &'depcache;admin;help;help'= {
+        }
         &'depcache;help'= {
             cand serve 'Run the cache server'
             cand hash 'Print the cache key a client would send for a project'
             cand completions 'Print shell completions (or write them all with --dir)'
             cand man 'Print the man page (or write one per subcommand with --dir)'
+            cand admin 'Operators'' tools on a store: stats, list, gc, verify'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'depcache;help;serve'= {
@@ -103,6 +180,20 @@ set edit:completion:arg-completer[depcache] = {|@words|
         &'depcache;help;completions'= {
         }
         &'depcache;help;man'= {
+        }
+        &'depcache;help;admin'= {
+            cand stats 'Keys, blobs, bytes on disk, logical size and deduplication ratio'
+            cand list 'Every cached key with manager, versions, platform, size and last use'
+            cand gc 'Evict unused or least recently used keys, then delete unreferenced blobs. Safe while a server runs on the same directory'
+            cand verify 'Rehash every blob and check every index (exit 6 when problems remain)'
+        }
+        &'depcache;help;admin;stats'= {
+        }
+        &'depcache;help;admin;list'= {
+        }
+        &'depcache;help;admin;gc'= {
+        }
+        &'depcache;help;admin;verify'= {
         }
         &'depcache;help;help'= {
         }

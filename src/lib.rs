@@ -5,6 +5,7 @@
 //! shared; `server`, `client` and `admin` each build on them and never on one
 //! another.
 
+pub mod admin;
 pub mod bundle;
 pub mod cli;
 pub mod client;

@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand, each turning its arguments into
 //! a call on the library.
 
+mod admin;
 mod generate;
 mod hash;
 mod serve;
@@ -26,7 +27,7 @@ pub const LONG_VERSION: &str = concat!(
     version = LONG_VERSION,
     about = "Caches installed dependency trees (node_modules, vendor) and restores them in seconds",
     after_help = "Exit codes: 0 ok, 1 failure, 2 usage, 3 server unreachable, 4 auth refused, \
-5 request refused, 6 bundle failed verification, 7 install failed."
+5 request refused, 6 bundle failed verification or admin verify found problems, 7 install failed."
 )]
 pub struct Cli {
     /// More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides).
@@ -49,6 +50,8 @@ pub enum Command {
     Completions(generate::CompletionsArgs),
     /// Print the man page (or write one per subcommand with --dir).
     Man(generate::ManArgs),
+    /// Operators' tools on a store: stats, list, gc, verify.
+    Admin(admin::AdminArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -59,6 +62,7 @@ pub fn main() -> ExitCode {
         Command::Hash(args) => hash::run(args),
         Command::Completions(args) => generate::completions(args),
         Command::Man(args) => generate::man(args),
+        Command::Admin(args) => admin::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

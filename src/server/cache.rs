@@ -8,8 +8,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 use super::metrics::Metrics;
+use super::observe::RequestNote;
 use super::{ApiError, AppState};
 use crate::bundle;
 use crate::protocol::{CacheRequest, CacheResponse, Index, compute_key};
@@ -18,7 +20,7 @@ pub async fn cache(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<CacheResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let body = body.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -66,9 +68,13 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
         &state.metrics.misses
     };
     Metrics::add(counter, 1);
-    tracing::info!(key = %computed, hit, "cache request");
+    if hit {
+        state.last_use.used(&state.store, &computed);
+    }
     let base = state.base_url(&headers);
-    Ok(Json(response(&base, &index, hit)))
+    let mut answer = Json(response(&base, &index, hit)).into_response();
+    RequestNote::attach(&mut answer, &computed, Some(hit));
+    Ok(answer)
 }
 
 fn response(base: &str, index: &Index, hit: bool) -> CacheResponse {

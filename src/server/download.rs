@@ -22,6 +22,7 @@ pub async fn download(
         ApiError::bad_request("invalid_key", format!("{file:?} is not <key>.zip"))
     })?;
     let index = state.load_index(key).await?;
+    state.last_use.used(&state.store, key);
     let plan = Arc::new(
         tokio::task::spawn_blocking(move || bundle::plan(&index))
             .await
@@ -82,6 +83,8 @@ pub async fn download(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_str(&format!("attachment; filename=\"{key}.zip\"")).unwrap(),
     );
+    super::observe::RequestNote::attach(&mut response, key, None);
+    let h = response.headers_mut();
     if range.is_some() {
         h.insert(
             header::CONTENT_RANGE,

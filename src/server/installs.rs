@@ -14,7 +14,7 @@ use super::ApiError;
 use super::metrics::Metrics;
 use crate::install::{InstallSettings, RunError, install};
 use crate::protocol::{Index, ValidRequest};
-use crate::store::{Store, ingest_tree};
+use crate::store::{Store, ingest_tree_counted};
 
 type InstallFuture = Shared<BoxFuture<'static, Result<Arc<Index>, ApiError>>>;
 
@@ -124,6 +124,8 @@ impl Installer {
             .map_err(|e| ApiError::internal(format!("could not write the project files: {e}")))?;
 
         Metrics::add(&self.metrics.installs_started, 1);
+        Metrics::add(&self.metrics.installs_running, 1);
+        let _running = RunningGuard(&self.metrics);
         let started = std::time::Instant::now();
         tracing::info!(key = %request.hash, manager = %request.manager, "installing");
         let result = install(
@@ -139,15 +141,23 @@ impl Installer {
             Ok(()) => {
                 let store = self.store.clone();
                 let tree = project.join(request.manager.output_dir());
+                let metrics = self.metrics.clone();
                 tokio::task::spawn_blocking(move || {
-                    ingest_tree(&*store, &tree, &request).map(Arc::new)
+                    let (index, stats) = ingest_tree_counted(&*store, &tree, &request)?;
+                    Metrics::add(&metrics.store_blobs, stats.new_blobs);
+                    Metrics::add(&metrics.store_blob_bytes, stats.new_blob_bytes);
+                    Ok(Arc::new(index))
                 })
                 .await
                 .map_err(|e| ApiError::internal(format!("ingestion panicked: {e}")))?
-                .map_err(|e| ApiError::internal(e.to_string()))
+                .map_err(|e: crate::store::IngestError| ApiError::internal(e.to_string()))
             }
             Err(e) => Err(install_error(e)),
         };
+        self.metrics.observe_install(started.elapsed());
+        if outcome.is_err() {
+            Metrics::add(&self.metrics.installs_failed, 1);
+        }
         tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             ok = outcome.is_ok(),
@@ -165,6 +175,15 @@ impl Installer {
             .await
             .map_err(|e| ApiError::internal(format!("index lookup panicked: {e}")))?
             .map_err(|e| ApiError::internal(format!("could not read an index: {e}")))
+    }
+}
+
+/// Keeps the running-installs gauge right however `run` returns.
+struct RunningGuard<'a>(&'a Metrics);
+
+impl Drop for RunningGuard<'_> {
+    fn drop(&mut self) {
+        Metrics::sub(&self.0.installs_running, 1);
     }
 }
 

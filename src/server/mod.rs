@@ -10,6 +10,8 @@ mod health;
 mod index;
 mod installs;
 mod metrics;
+mod observe;
+mod upkeep;
 mod versions;
 
 use std::future::Future;
@@ -54,6 +56,7 @@ pub struct AppState {
     local_addr: SocketAddr,
     max_body_size: usize,
     metrics: Arc<metrics::Metrics>,
+    last_use: upkeep::LastUse,
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and lets running
@@ -83,8 +86,10 @@ pub async fn serve(
         public_url: config.public_url,
         local_addr,
         max_body_size: config.max_body_size,
-        metrics,
+        metrics: metrics.clone(),
+        last_use: upkeep::LastUse::new(),
     });
+    upkeep::spawn_store_scan(state.store.clone(), metrics);
     let app = router(state);
     tracing::info!(%local_addr, "depcache serving");
     axum::serve(listener, app)
@@ -106,5 +111,10 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(health::health))
         .route("/metrics", get(metrics::metrics))
         .merge(protected)
+        // Outermost, so it sees every answer including 401s and 413s.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
         .with_state(state)
 }

@@ -10,7 +10,8 @@ use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::{BLOB_HEADER_LEN, BlobInfo, Store};
+use super::dir_maintenance as maint;
+use super::{BLOB_HEADER_LEN, BlobInfo, BlobMeta, IndexMeta, Store, StoreLock};
 use crate::protocol::{Index, check_key};
 
 pub struct DirStore {
@@ -106,6 +107,23 @@ impl DirStore {
     }
 }
 
+impl DirStore {
+    fn read_index_file(&self, path: &Path) -> io::Result<Option<Index>> {
+        let bytes = match fs::read(path) {
+            Ok(b) => b,
+            // Deleted between listing and reading (gc): a miss, not an error.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("index {} is corrupt: {e}", path.display()),
+            )
+        })
+    }
+}
+
 fn sha_bytes(sha256: &str) -> io::Result<[u8; 32]> {
     let mut out = [0u8; 32];
     hex::decode_to_slice(sha256, &mut out).map_err(|_| {
@@ -154,18 +172,7 @@ impl Store for DirStore {
         let Some(path) = self.index_path(key)? else {
             return Ok(None);
         };
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            // Deleted between listing and reading (gc): a miss, not an error.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("index {} is corrupt: {e}", path.display()),
-            )
-        })
+        self.read_index_file(&path)
     }
 
     fn put_index(&self, index: &Index) -> io::Result<()> {
@@ -239,5 +246,48 @@ impl Store for DirStore {
             return Err(io::Error::last_os_error());
         }
         Ok(())
+    }
+
+    fn ingest_lock(&self) -> io::Result<StoreLock> {
+        maint::lock_shared(&self.root)
+    }
+
+    fn sweep_lock(&self) -> io::Result<StoreLock> {
+        maint::lock_exclusive(&self.root)
+    }
+
+    fn touch_index(&self, key: &str) -> io::Result<()> {
+        match self.index_path(key)? {
+            Some(path) => match maint::touch(&path) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            },
+            None => Ok(()),
+        }
+    }
+
+    fn list_indexes(&self) -> io::Result<Vec<IndexMeta>> {
+        maint::list_indexes(&self.root)
+    }
+
+    fn read_listed_index(&self, meta: &IndexMeta) -> io::Result<Option<Index>> {
+        check_key(&meta.key).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        self.read_index_file(&self.index_dir(&meta.key).join(&meta.name))
+    }
+
+    fn delete_listed_index(&self, meta: &IndexMeta) -> io::Result<bool> {
+        maint::delete_listed_index(self, meta)
+    }
+
+    fn list_blobs(&self, shard: u8) -> io::Result<Vec<BlobMeta>> {
+        maint::list_blobs(&self.root, shard)
+    }
+
+    fn bundle_bytes(&self) -> io::Result<u64> {
+        maint::bundle_bytes(&self.root)
+    }
+
+    fn delete_bundle(&self, key: &str) -> io::Result<u64> {
+        maint::delete_bundle(&self.root, key)
     }
 }

@@ -25,6 +25,14 @@ pub enum IngestError {
     Store { path: String, source: io::Error },
 }
 
+/// What an ingestion added to the store (for the server's store-size gauge).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestStats {
+    pub new_blobs: u64,
+    /// Bytes of the new blob files (header plus packed data).
+    pub new_blob_bytes: u64,
+}
+
 /// Stores the tree under `tree_root` (the `node_modules`/`vendor` folder,
 /// which may be missing for a project without dependencies) and writes the
 /// index for `request`. Returns the index as written.
@@ -37,7 +45,22 @@ pub fn ingest_tree(
     tree_root: &Path,
     request: &ValidRequest,
 ) -> Result<Index, IngestError> {
+    ingest_tree_counted(store, tree_root, request).map(|(index, _)| index)
+}
+
+/// `ingest_tree`, also saying how many blobs were new.
+pub fn ingest_tree_counted(
+    store: &dyn Store,
+    tree_root: &Path,
+    request: &ValidRequest,
+) -> Result<(Index, IngestStats), IngestError> {
     let (mut entries, files) = walk(tree_root)?;
+    // From the first blob lookup until the index is written, gc must not
+    // sweep: a blob found present here (or just written) is referenced by no
+    // index yet. Shared, so ingestions do not wait for one another.
+    let _lock = store
+        .ingest_lock()
+        .map_err(|e| store_error("the gc lock", e))?;
     let hashed: Vec<HashedFile> = files
         .par_iter()
         .map(|(rel, path, _)| HashedFile::of(path).map_err(|e| store_error(rel, e)))
@@ -56,7 +79,12 @@ pub fn ingest_tree(
             prepare_blob(store, path, &hashed[i]).map_err(|e| store_error(rel, e))
         })
         .collect::<Result<_, _>>()?;
-    let staged = prepared.iter().any(|(_, staged)| staged.is_some());
+    let mut stats = IngestStats::default();
+    for (info, _) in prepared.iter().filter(|(_, staged)| staged.is_some()) {
+        stats.new_blobs += 1;
+        stats.new_blob_bytes += super::BLOB_HEADER_LEN + info.packed_size;
+    }
+    let staged = stats.new_blobs > 0;
     if staged {
         store.sync().map_err(|e| store_error("staged blobs", e))?;
     }
@@ -103,7 +131,7 @@ pub fn ingest_tree(
     store
         .put_index(&index)
         .map_err(|e| store_error("index", e))?;
-    Ok(index)
+    Ok((index, stats))
 }
 
 fn store_error(what: &str, source: io::Error) -> IngestError {

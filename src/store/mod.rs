@@ -4,7 +4,9 @@
 
 mod blob;
 mod dir;
+mod dir_maintenance;
 mod ingest;
+mod maintenance;
 
 use std::io::{self, Read};
 use std::path::Path;
@@ -14,7 +16,8 @@ pub use blob::{
     BLOB_HEADER_LEN, BlobInfo, HashedFile, METHOD_DEFLATE, METHOD_STORED, pack_file, unpack,
 };
 pub use dir::DirStore;
-pub use ingest::{IngestError, ingest_tree};
+pub use ingest::{IngestError, IngestStats, ingest_tree, ingest_tree_counted};
+pub use maintenance::{BlobMeta, IndexMeta, StoreLock, unsupported};
 
 use crate::protocol::Index;
 
@@ -52,6 +55,64 @@ pub trait Store: Send + Sync + 'static {
     /// override it.
     fn sync(&self) -> io::Result<()> {
         Ok(())
+    }
+
+    // Optional capabilities (house style, as in sccache: default methods, so a
+    // backend that lacks one still serves). Used by `depcache admin` and by
+    // the server's last-use tracking and metrics.
+
+    /// Held by an ingestion from its first blob lookup until its index is
+    /// written, in shared mode: any number of ingestions run together.
+    fn ingest_lock(&self) -> io::Result<StoreLock> {
+        Ok(StoreLock::none())
+    }
+
+    /// Held exclusively by gc while it computes which blobs are referenced and
+    /// deletes the others, so that no ingestion can start relying on a blob
+    /// (new or reused) in between.
+    fn sweep_lock(&self) -> io::Result<StoreLock> {
+        Ok(StoreLock::none())
+    }
+
+    /// Records that `key` was just used (a hit or a download). Must be cheap
+    /// metadata, not a rewrite; callers throttle it.
+    fn touch_index(&self, _key: &str) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Every index, with size and last use, without parsing any.
+    fn list_indexes(&self) -> io::Result<Vec<IndexMeta>> {
+        Err(unsupported("listing indexes with their metadata"))
+    }
+
+    /// The index `meta` lists; `None` when it disappeared since.
+    fn read_listed_index(&self, meta: &IndexMeta) -> io::Result<Option<Index>> {
+        self.get_index(&meta.key)
+    }
+
+    /// Deletes the index `meta` lists unless it was used or rewritten since
+    /// it was listed: gc decides on a listing and must not evict a key that
+    /// became hot meanwhile.
+    fn delete_listed_index(&self, meta: &IndexMeta) -> io::Result<bool> {
+        self.delete_index(&meta.key)
+    }
+
+    /// Blobs whose sha256 starts with the byte `shard`: 256 independent
+    /// listings that callers can run in parallel and that stay small whatever
+    /// the store's size.
+    fn list_blobs(&self, _shard: u8) -> io::Result<Vec<BlobMeta>> {
+        Err(unsupported("listing blobs"))
+    }
+
+    /// Bytes held by cached bundles (none in the directory store: bundles
+    /// are assembled from blobs).
+    fn bundle_bytes(&self) -> io::Result<u64> {
+        Ok(0)
+    }
+
+    /// Deletes a key's cached bundle; returns the bytes freed.
+    fn delete_bundle(&self, _key: &str) -> io::Result<u64> {
+        Ok(0)
     }
 }
 

@@ -2,6 +2,11 @@
 //! once) serves every test module; real servers on 127.0.0.1:0, the real npm
 //! and composer against local fixtures.
 
+mod admin_gc;
+mod admin_metrics;
+mod admin_stats;
+mod admin_support;
+mod admin_verify;
 mod bundle_zip;
 mod common;
 mod fixtures;

@@ -1,0 +1,118 @@
+//! `depcache admin`: operators' tools on a store (stats, list, gc, verify).
+//! Built on `store` and `protocol` only, never on `server`: they run as a
+//! separate process beside a live server and go through the same `Store`
+//! trait, opened with `DirStore::open_existing` so a live server's staging
+//! area is left alone.
+//!
+//! This file holds what the subcommands share: parallel scans over the
+//! store's 256 blob shards and over its indexes, and human formatting.
+
+pub mod gc;
+pub mod list;
+pub mod stats;
+pub mod verify;
+
+use std::io;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rayon::prelude::*;
+
+use crate::protocol::Index;
+use crate::store::{BlobMeta, IndexMeta, Store};
+
+/// Runs `f` on each of the 256 blob shards in parallel. A shard's listing
+/// holds ~1/256 of the blobs, so memory stays small whatever the store's size.
+pub fn scan_blobs<R, F>(store: &dyn Store, f: F) -> io::Result<Vec<R>>
+where
+    R: Send,
+    F: Fn(Vec<BlobMeta>) -> io::Result<R> + Sync + Send,
+{
+    (0..=255u8)
+        .into_par_iter()
+        .map(|shard| f(store.list_blobs(shard)?))
+        .collect()
+}
+
+/// Reads and hands every listed index to `f` in parallel, one at a time per
+/// thread. `None` when the index vanished since the listing (gc, repair).
+pub fn scan_indexes<R, F>(store: &dyn Store, metas: &[IndexMeta], f: F) -> Vec<R>
+where
+    R: Send,
+    F: Fn(&IndexMeta, io::Result<Option<Index>>) -> R + Sync + Send,
+{
+    metas
+        .par_iter()
+        .map(|meta| f(meta, store.read_listed_index(meta)))
+        .collect()
+}
+
+/// The first 16 bytes of a sha256, as the key of the big in-memory sets
+/// (half the memory of the full hash). A collision could only make gc keep
+/// a blob it might have deleted, never the reverse.
+pub fn short_hash(sha256: &[u8; 32]) -> u128 {
+    u128::from_be_bytes(sha256[..16].try_into().unwrap())
+}
+
+/// Parses a hex sha256 from an index; `None` for a malformed one.
+pub fn parse_sha(hex_text: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex_text, &mut out).ok()?;
+    Some(out)
+}
+
+pub fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `1.5 GiB`, `12 KiB`, `512 B`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// Unix seconds as `2024-05-01 12:00:00 UTC` (no time-zone database needed).
+pub fn human_time(secs: u64) -> String {
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
+        assert_eq!(human_time(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(human_time(1_709_251_200), "2024-03-01 00:00:00 UTC");
+    }
+}

@@ -1,0 +1,208 @@
+//! The directory store's maintenance capabilities: listings from `readdir`
+//! plus one `stat` per entry, last use as the index file's mtime, and the
+//! ingestion/sweep lock as `flock` on `<cache-dir>/gc.lock` (which works
+//! between the server and an `admin gc` process, and between threads, since
+//! every acquisition opens the file anew).
+
+use std::fs::{self, File};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::SystemTime;
+
+use super::{BlobMeta, DirStore, IndexMeta, StoreLock};
+use crate::protocol::check_key;
+
+pub const LOCK_FILE: &str = "gc.lock";
+
+/// Blocks until `flock(mode)` is granted on a fresh descriptor of the lock file.
+pub fn lock(root: &Path, mode: libc::c_int) -> io::Result<StoreLock> {
+    let file = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(root.join(LOCK_FILE))?;
+    loop {
+        // SAFETY: flock only reads the descriptor, which `file` keeps open.
+        if unsafe { libc::flock(file.as_raw_fd(), mode) } == 0 {
+            return Ok(StoreLock::holding(file));
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+pub fn lock_shared(root: &Path) -> io::Result<StoreLock> {
+    lock(root, libc::LOCK_SH)
+}
+
+pub fn lock_exclusive(root: &Path) -> io::Result<StoreLock> {
+    lock(root, libc::LOCK_EX)
+}
+
+/// Sets the index's mtime to now. Opening for writing without truncating and
+/// `futimens` change metadata only: no data block is rewritten.
+pub fn touch(path: &Path) -> io::Result<()> {
+    File::options()
+        .write(true)
+        .open(path)?
+        .set_modified(SystemTime::now())
+}
+
+fn read_dir_or_empty(dir: &Path) -> io::Result<Option<fs::ReadDir>> {
+    match fs::read_dir(dir) {
+        Ok(entries) => Ok(Some(entries)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `indexes/aa/<key>.<manager>.<versions>.index`, stat'ed but not read.
+pub fn list_indexes(root: &Path) -> io::Result<Vec<IndexMeta>> {
+    let mut out = Vec::new();
+    let Some(shards) = read_dir_or_empty(&root.join("indexes"))? else {
+        return Ok(out);
+    };
+    for shard in shards {
+        let shard = shard?;
+        if !shard.file_type()?.is_dir() {
+            continue;
+        }
+        let Some(entries) = read_dir_or_empty(&shard.path())? else {
+            continue;
+        };
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(stem) = name.strip_suffix(".index") else {
+                continue;
+            };
+            let mut parts = stem.splitn(3, '.');
+            let (Some(key), Some(manager)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            if check_key(key).is_err() {
+                continue;
+            }
+            let meta = match entry.metadata() {
+                Ok(m) => m,
+                // Deleted since readdir (gc, repair): not an index any more.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            out.push(IndexMeta {
+                key: key.to_string(),
+                manager: manager.to_string(),
+                name: name.clone(),
+                size: meta.len(),
+                last_used: meta.modified()?,
+                generation: meta.ino(),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+/// `objects/<shard>/*/<sha256>`; names that are not a sha256 in the right
+/// place are skipped (nothing else is ever renamed into `objects/`).
+pub fn list_blobs(root: &Path, shard: u8) -> io::Result<Vec<BlobMeta>> {
+    let mut out = Vec::new();
+    let first = format!("{shard:02x}");
+    let Some(subdirs) = read_dir_or_empty(&root.join("objects").join(&first))? else {
+        return Ok(out);
+    };
+    for sub in subdirs {
+        let sub = sub?;
+        let Some(entries) = read_dir_or_empty(&sub.path())? else {
+            continue;
+        };
+        let second = sub.file_name().to_string_lossy().into_owned();
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let mut sha256 = [0u8; 32];
+            if name.len() != 64
+                || !name.starts_with(&first)
+                || name[2..4] != second
+                || hex::decode_to_slice(name.as_bytes(), &mut sha256).is_err()
+            {
+                continue;
+            }
+            let meta = match entry.metadata() {
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            out.push(BlobMeta {
+                sha256,
+                size: meta.len(),
+                modified: meta.modified()?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes the listed index only if it is still the same file (same inode)
+/// with the same mtime: a key served or reinstalled since the listing stays.
+pub fn delete_listed_index(store: &DirStore, meta: &IndexMeta) -> io::Result<bool> {
+    let path = store
+        .root()
+        .join("indexes")
+        .join(&meta.key[0..2])
+        .join(&meta.name);
+    let current = match fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if current.ino() != meta.generation || current.modified()? != meta.last_used {
+        return Ok(false);
+    }
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Cached bundles under `bundles/`: none are written by this version, but a
+/// store may hold some (older versions, operators).
+pub fn bundle_bytes(root: &Path) -> io::Result<u64> {
+    let dir = root.join("bundles");
+    if !dir.exists() {
+        return Ok(0);
+    }
+    let mut total = 0;
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.map_err(io::Error::from)?;
+        if entry.file_type().is_file() {
+            total += entry.metadata().map_err(io::Error::from)?.len();
+        }
+    }
+    Ok(total)
+}
+
+pub fn delete_bundle(root: &Path, key: &str) -> io::Result<u64> {
+    check_key(key).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let path = root
+        .join("bundles")
+        .join(&key[0..2])
+        .join(format!("{key}.zip"));
+    let size = match fs::metadata(&path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(size),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(e),
+    }
+}
