@@ -17,6 +17,7 @@ pub struct Metrics {
     pub misses: AtomicU64,
     pub installs_started: AtomicU64,
     pub installs_failed: AtomicU64,
+    pub container_installs: AtomicU64,
     pub bytes_served: AtomicU64,
 }
 
@@ -54,6 +55,11 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         "depcache_installs_failed_total",
         "Package manager runs that failed or timed out.",
         m.installs_failed.load(Ordering::Relaxed),
+    );
+    counter(
+        "depcache_container_installs_total",
+        "Installs run in a container (versions the host lacks).",
+        m.container_installs.load(Ordering::Relaxed),
     );
     counter(
         "depcache_bundle_bytes_served_total",

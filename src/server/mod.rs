@@ -10,6 +10,7 @@ mod health;
 mod index;
 mod installs;
 mod metrics;
+mod supported;
 mod versions;
 
 use std::future::Future;
@@ -96,6 +97,7 @@ fn router(state: Arc<AppState>) -> Router {
     let protected = Router::new()
         .route("/v1/cache", post(cache::cache))
         .route("/v1/index/{key}", get(index::get_index))
+        .route("/v1/versions", get(supported::versions))
         .route("/download/{file}", get(download::download))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -3,5 +3,7 @@
 
 mod common;
 mod server_errors;
-mod server_npm;
-mod server_restart;
+// Disabled on the `containers` branch only: they need common::{registry,
+// npm_project, tree}, written on another branch. Re-enable when merging.
+// mod server_npm;
+// mod server_restart;

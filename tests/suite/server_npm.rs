@@ -68,18 +68,28 @@ async fn miss_then_hit_and_the_bundle_equals_a_direct_npm_ci() {
     );
     let reference = npm_ci_reference(project.path(), false);
     let server = TestServer::start(npm_options()).await;
-    let body = serde_json::to_value(cache_request(Manager::Npm, &project_files(project.path()))).unwrap();
+    let body =
+        serde_json::to_value(cache_request(Manager::Npm, &project_files(project.path()))).unwrap();
 
     let (first, out) = fetch_and_unzip(&server, &body).await;
     assert_eq!(first["cache_hit"], false);
     let restored = out.path().join("restored/node_modules");
     assert_same_tree(&restored, &reference.path().join("node_modules"));
     let bin = restored.join(".bin/dc-cli");
-    assert_eq!(std::fs::read_link(&bin).unwrap(), Path::new("../dc-cli/bin/cli.js"));
+    assert_eq!(
+        std::fs::read_link(&bin).unwrap(),
+        Path::new("../dc-cli/bin/cli.js")
+    );
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(restored.join("dc-exec/scripts/run.sh")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(restored.join("dc-exec/scripts/run.sh"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o111, 0o111, "exec bit lost: {mode:o}");
-    assert!(restored.join("dc-dev").is_dir(), "devDependencies are installed by default");
+    assert!(
+        restored.join("dc-dev").is_dir(),
+        "devDependencies are installed by default"
+    );
 
     let (status, second) = post_cache(&server, Some(API_KEY), &body).await;
     assert_eq!(status, 200);
@@ -90,8 +100,15 @@ async fn miss_then_hit_and_the_bundle_equals_a_direct_npm_ci() {
     // The bundle is deterministic and its headers honest.
     let url = first["download_url"].as_str().unwrap();
     let whole = http().get(url).bearer_auth(API_KEY).send().await.unwrap();
-    assert_eq!(whole.headers()["etag"], format!("\"{}\"", first["key"].as_str().unwrap()));
-    let length: u64 = whole.headers()["content-length"].to_str().unwrap().parse().unwrap();
+    assert_eq!(
+        whole.headers()["etag"],
+        format!("\"{}\"", first["key"].as_str().unwrap())
+    );
+    let length: u64 = whole.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let bytes = whole.bytes().await.unwrap();
     assert_eq!(bytes.len() as u64, length);
     assert_eq!(length, first["bundle_size"].as_u64().unwrap());
@@ -121,7 +138,12 @@ async fn miss_then_hit_and_the_bundle_equals_a_direct_npm_ci() {
         .await
         .unwrap();
     assert_eq!(index["root"], "node_modules");
-    let files = index["entries"].as_array().unwrap().iter().filter(|e| e["type"] == "file").count();
+    let files = index["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "file")
+        .count();
     assert_eq!(files as u64, first["files"].as_u64().unwrap());
     server.stop().await;
 }
@@ -129,7 +151,11 @@ async fn miss_then_hit_and_the_bundle_equals_a_direct_npm_ci() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn omitting_dev_dependencies_is_its_own_key_and_tree() {
     let project = tempfile::tempdir().unwrap();
-    npm_project(project.path(), &[("dc-util", "1.1.0")], &[("dc-dev", "1.0.0")]);
+    npm_project(
+        project.path(),
+        &[("dc-util", "1.1.0")],
+        &[("dc-dev", "1.0.0")],
+    );
     let reference = npm_ci_reference(project.path(), true);
     let server = TestServer::start(npm_options()).await;
     let files = project_files(project.path());
@@ -138,7 +164,9 @@ async fn omitting_dev_dependencies_is_its_own_key_and_tree() {
         Manager::Npm,
         &files,
         host_versions(Manager::Npm),
-        Some(InstallOptions { omit_dev: Some(true) }),
+        Some(InstallOptions {
+            omit_dev: Some(true),
+        }),
     );
     assert_ne!(full.hash, lean.hash);
     let (_, out) = fetch_and_unzip(&server, &serde_json::to_value(lean).unwrap()).await;
@@ -162,20 +190,33 @@ fn distinct_contents(tree: &Path) -> BTreeSet<String> {
 async fn files_shared_by_two_lockfiles_are_stored_once() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
-    npm_project(a.path(), &[("dc-shared", "1.0.0"), ("dc-util", "1.0.0")], &[]);
-    npm_project(b.path(), &[("dc-other", "1.0.0"), ("dc-util", "1.0.0")], &[]);
+    npm_project(
+        a.path(),
+        &[("dc-shared", "1.0.0"), ("dc-util", "1.0.0")],
+        &[],
+    );
+    npm_project(
+        b.path(),
+        &[("dc-other", "1.0.0"), ("dc-util", "1.0.0")],
+        &[],
+    );
     let ref_a = npm_ci_reference(a.path(), false);
     let ref_b = npm_ci_reference(b.path(), false);
     let server = TestServer::start(npm_options()).await;
     for project in [&a, &b] {
-        let body = serde_json::to_value(cache_request(Manager::Npm, &project_files(project.path()))).unwrap();
+        let body =
+            serde_json::to_value(cache_request(Manager::Npm, &project_files(project.path())))
+                .unwrap();
         let (status, answer) = post_cache(&server, Some(API_KEY), &body).await;
         assert_eq!(status, 200, "{answer}");
     }
     let in_a = distinct_contents(&ref_a.path().join("node_modules"));
     let in_b = distinct_contents(&ref_b.path().join("node_modules"));
     let shared = in_a.intersection(&in_b).count();
-    assert!(shared >= 3, "the fixtures should share files, found {shared}");
+    assert!(
+        shared >= 3,
+        "the fixtures should share files, found {shared}"
+    );
     let union = in_a.union(&in_b).count();
     assert_eq!(server.blob_count(), union, "every distinct content once");
     assert_eq!(server.index_count(), 2);
@@ -185,10 +226,16 @@ async fn files_shared_by_two_lockfiles_are_stored_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_identical_concurrent_misses_share_one_install() {
     let project = tempfile::tempdir().unwrap();
-    npm_project(project.path(), &[("dc-cli", "1.0.0"), ("dc-big", "1.0.0")], &[]);
+    npm_project(
+        project.path(),
+        &[("dc-cli", "1.0.0"), ("dc-big", "1.0.0")],
+        &[],
+    );
     let server = TestServer::start(npm_options()).await;
-    let body = serde_json::to_value(cache_request(Manager::Npm, &project_files(project.path()))).unwrap();
-    let answers = futures::future::join_all((0..8).map(|_| post_cache(&server, Some(API_KEY), &body))).await;
+    let body =
+        serde_json::to_value(cache_request(Manager::Npm, &project_files(project.path()))).unwrap();
+    let answers =
+        futures::future::join_all((0..8).map(|_| post_cache(&server, Some(API_KEY), &body))).await;
     for (status, answer) in &answers {
         assert_eq!(*status, 200, "{answer}");
         assert_eq!(answer["download_url"], answers[0].1["download_url"]);
@@ -208,13 +255,19 @@ async fn a_failing_install_is_422_with_npms_output_and_stores_nothing() {
     )
     .unwrap();
     let server = TestServer::start(npm_options()).await;
-    let files = vec![("package.json", std::fs::read(project.path().join("package.json")).unwrap())];
+    let files = vec![(
+        "package.json",
+        std::fs::read(project.path().join("package.json")).unwrap(),
+    )];
     let body = serde_json::to_value(cache_request(Manager::Npm, &files)).unwrap();
     let (status, answer) = post_cache(&server, Some(API_KEY), &body).await;
     assert_eq!(status, 422, "{answer}");
     assert_eq!(answer["error"], "install_failed");
     let message = answer["message"].as_str().unwrap();
-    assert!(message.contains("npm") && message.contains("dc-fail"), "{message}");
+    assert!(
+        message.contains("npm") && message.contains("dc-fail"),
+        "{message}"
+    );
     assert_eq!(server.index_count(), 0);
     assert_eq!(server.blob_count(), 0);
     server.stop().await;
@@ -233,14 +286,20 @@ async fn an_install_past_the_timeout_is_killed_with_its_process_group() {
         ..npm_options()
     })
     .await;
-    let files = vec![("package.json", std::fs::read(project.path().join("package.json")).unwrap())];
+    let files = vec![(
+        "package.json",
+        std::fs::read(project.path().join("package.json")).unwrap(),
+    )];
     let body = serde_json::to_value(cache_request(Manager::Npm, &files)).unwrap();
     let started = std::time::Instant::now();
     let (status, answer) = post_cache(&server, Some(API_KEY), &body).await;
     assert_eq!(status, 504, "{answer}");
     assert_eq!(answer["error"], "install_timeout");
     assert!(started.elapsed() < Duration::from_secs(60));
-    assert!(registry().stall_hits() >= 1, "npm never reached the stalling tarball");
+    assert!(
+        registry().stall_hits() >= 1,
+        "npm never reached the stalling tarball"
+    );
     // npm was killed, so its connection to the stalling tarball closes.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while registry().stall_open() > 0 && std::time::Instant::now() < deadline {
@@ -254,6 +313,9 @@ async fn an_install_past_the_timeout_is_killed_with_its_process_group() {
         .filter_map(Result::ok)
         .map(|e| e.file_name())
         .collect();
-    assert!(leftovers.is_empty(), "install folder left behind: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "install folder left behind: {leftovers:?}"
+    );
     server.stop().await;
 }

@@ -16,7 +16,14 @@ use crate::common::tree::{assert_same_tree, unzip_into};
 /// Starts `depcache serve` on a free port and returns it with its base URL.
 fn spawn_server(store: &Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_depcache"))
-        .args(["serve", "0", "--bind", "127.0.0.1", "--is-public", "--cache-dir"])
+        .args([
+            "serve",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--is-public",
+            "--cache-dir",
+        ])
         .arg(store)
         .args(["--npm-registry", &registry().url()])
         .stdin(Stdio::null())
@@ -26,7 +33,10 @@ fn spawn_server(store: &Path) -> (Child, String) {
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let url = loop {
-        let line = lines.next().expect("server exited before listening").unwrap();
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
         if let Some(url) = line.split("serving on ").nth(1) {
             break url.trim().to_string();
         }
@@ -37,13 +47,21 @@ fn spawn_server(store: &Path) -> (Child, String) {
 }
 
 async fn post(url: &str, body: &serde_json::Value) -> reqwest::Result<reqwest::Response> {
-    http().post(format!("{url}/v1/cache")).json(body).send().await
+    http()
+        .post(format!("{url}/v1/cache"))
+        .json(body)
+        .send()
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_ingestion_leaves_no_index_and_recovers() {
     let project = tempfile::tempdir().unwrap();
-    npm_project(project.path(), &[("dc-big", "1.0.0"), ("dc-cli", "1.0.0")], &[]);
+    npm_project(
+        project.path(),
+        &[("dc-big", "1.0.0"), ("dc-cli", "1.0.0")],
+        &[],
+    );
     let reference = npm_ci_reference(project.path(), false);
     let files: Vec<(&str, Vec<u8>)> = ["package.json", "package-lock.json"]
         .into_iter()
@@ -66,15 +84,29 @@ async fn a_server_killed_mid_ingestion_leaves_no_index_and_recovers() {
     }
     server.kill().unwrap();
     server.wait().unwrap();
-    assert!(request.await.unwrap().is_err(), "the request cannot have succeeded");
-    assert_eq!(count_files(&indexes), 0, "an index was written for a partial tree");
+    assert!(
+        request.await.unwrap().is_err(),
+        "the request cannot have succeeded"
+    );
+    assert_eq!(
+        count_files(&indexes),
+        0,
+        "an index was written for a partial tree"
+    );
     let stored = count_files(&objects);
     let total = reference_file_count(&reference.path().join("node_modules"));
-    assert!(stored < total, "killed too late to test anything ({stored} of {total} blobs)");
+    assert!(
+        stored < total,
+        "killed too late to test anything ({stored} of {total} blobs)"
+    );
     assert_whole_blobs(&objects);
 
     let (mut server, url) = spawn_server(store.path());
-    assert_eq!(count_files(&store.path().join("tmp")), 0, "staging not cleaned at start-up");
+    assert_eq!(
+        count_files(&store.path().join("tmp")),
+        0,
+        "staging not cleaned at start-up"
+    );
     let response = post(&url, &body).await.unwrap();
     assert_eq!(response.status(), 200);
     let answer: serde_json::Value = response.json().await.unwrap();
@@ -91,7 +123,10 @@ async fn a_server_killed_mid_ingestion_leaves_no_index_and_recovers() {
         .unwrap();
     std::fs::write(&zip, bytes).unwrap();
     unzip_into(&zip, out.path());
-    assert_same_tree(&out.path().join("node_modules"), &reference.path().join("node_modules"));
+    assert_same_tree(
+        &out.path().join("node_modules"),
+        &reference.path().join("node_modules"),
+    );
     server.kill().unwrap();
     server.wait().unwrap();
 }
@@ -103,13 +138,21 @@ fn reference_file_count(tree: &Path) -> usize {
 /// Every blob that made it under `objects/` is complete: header plus exactly
 /// the packed size it announces.
 fn assert_whole_blobs(objects: &Path) {
-    for entry in walkdir::WalkDir::new(objects).into_iter().filter_map(Result::ok) {
+    for entry in walkdir::WalkDir::new(objects)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
         if !entry.file_type().is_file() {
             continue;
         }
         let bytes = std::fs::read(entry.path()).unwrap();
         assert_eq!(&bytes[0..4], b"DCB1", "{}", entry.path().display());
         let packed = u64::from_le_bytes(bytes[20..28].try_into().unwrap());
-        assert_eq!(bytes.len() as u64, 32 + packed, "partial blob {}", entry.path().display());
+        assert_eq!(
+            bytes.len() as u64,
+            32 + packed,
+            "partial blob {}",
+            entry.path().display()
+        );
     }
 }
