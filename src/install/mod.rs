@@ -6,6 +6,7 @@
 
 mod composer;
 pub mod container;
+mod container_runtime;
 mod detect;
 pub(crate) mod npm;
 mod run;
