@@ -529,7 +529,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__serve)
-            opts="-v -q -h --cache-dir --bind --public-url --supported-versions-node --supported-versions-php --use-docker-on-version-mismatch --is-public --api-keys --api-keys-file --npm-registry --max-body-size --install-timeout --max-concurrent-installs --max-queued-installs --verbose --quiet --help"
+            opts="-v -q -h --cache-dir --bind --public-url --supported-versions-node --supported-versions-php --use-docker-on-version-mismatch --node-toolchain --php-toolchain --container-runtime --node-image --php-image --composer-phar --container-memory --container-cpus --container-pids-limit --container-network --container-global-arg --container-run-arg --is-public --api-keys --api-keys-file --npm-registry --max-body-size --install-timeout --max-concurrent-installs --max-queued-installs --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -552,6 +552,54 @@ _depcache() {
                     return 0
                     ;;
                 --supported-versions-php)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node-toolchain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --php-toolchain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --container-runtime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node-image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --php-image)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --composer-phar)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --container-memory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --container-cpus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --container-pids-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --container-network)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --container-global-arg)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --container-run-arg)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

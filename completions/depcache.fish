@@ -28,7 +28,7 @@ complete -c depcache -n "__fish_depcache_needs_command" -s v -l verbose -d 'More
 complete -c depcache -n "__fish_depcache_needs_command" -s q -l quiet -d 'Only errors'
 complete -c depcache -n "__fish_depcache_needs_command" -s h -l help -d 'Print help'
 complete -c depcache -n "__fish_depcache_needs_command" -s V -l version -d 'Print version'
-complete -c depcache -n "__fish_depcache_needs_command" -f -a "serve" -d 'Run the cache server'
+complete -c depcache -n "__fish_depcache_needs_command" -f -a "serve" -d 'Run the cache server. (Boxed: its many flags would make every other variant as large.)'
 complete -c depcache -n "__fish_depcache_needs_command" -f -a "hash" -d 'Print the cache key a client would send for a project'
 complete -c depcache -n "__fish_depcache_needs_command" -f -a "completions" -d 'Print shell completions (or write them all with --dir)'
 complete -c depcache -n "__fish_depcache_needs_command" -f -a "man" -d 'Print the man page (or write one per subcommand with --dir)'
@@ -39,6 +39,18 @@ complete -c depcache -n "__fish_depcache_using_subcommand serve" -l bind -d 'Add
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l public-url -d 'Base of the download URLs handed out (default: the Host the client used)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l supported-versions-node -d 'Supported node:npm pairs, e.g. 20.20.2:11.19.1 (default: the host\'s)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l supported-versions-php -d 'Supported PHP versions (default: the host\'s)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l node-toolchain -d 'Another node toolchain: VERSION=DIR with DIR/bin/node and DIR/bin/npm (repeatable)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l php-toolchain -d 'Another PHP: VERSION=DIR with DIR/bin/php (and DIR/bin/composer, else the PATH\'s) (repeatable)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l container-runtime -d 'docker or podman (default: docker, else podman, whichever answers)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l node-image -d 'Image for node containers; {version} is the node version' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l php-image -d 'Image for PHP containers; {version} is the PHP version' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l composer-phar -d 'composer.phar mounted read-only into PHP containers (they need one)' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l container-memory -d 'Memory limit of an install container' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l container-cpus -d 'CPU limit of an install container' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l container-pids-limit -d 'Process limit of an install container' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l container-network -d 'Network of install containers, e.g. host to reach a registry on 127.0.0.1' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l container-global-arg -d 'Extra runtime argument before `run`, e.g. --cgroup-manager=cgroupfs (repeatable)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l container-run-arg -d 'Extra argument of `run`, before the image, e.g. --ulimit=nofile=4096 (repeatable)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l api-keys -d 'Comma-separated API keys (prefer --api-keys-file or DEPCACHE_API_KEYS: argv shows in ps)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l api-keys-file -d 'File with one API key per line (# comments)' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l npm-registry -d 'Registry npm installs from (default: npm\'s own configuration)' -r
@@ -46,7 +58,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-body-siz
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l install-timeout -d 'Kill an install (and all it started) after this long' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-concurrent-installs -d 'Installs running at once' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-queued-installs -d 'Distinct misses allowed to wait for an install slot before 503' -r
-complete -c depcache -n "__fish_depcache_using_subcommand serve" -l use-docker-on-version-mismatch -d 'Install other versions in a container (not in this build: such requests get 400)'
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l use-docker-on-version-mismatch -d 'Install versions the host lacks in a container of exactly those versions (see docs/containers.md; a start-up error when no runtime answers)'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l is-public -d 'No API key needed'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -s q -l quiet -d 'Only errors'
@@ -109,7 +121,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "gc" -d 'Evict unused or least recently used keys, then delete unreferenced blobs. Safe while a server runs on the same directory'
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Rehash every blob and check every index (exit 6 when problems remain)'
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve hash completions man admin help" -f -a "serve" -d 'Run the cache server'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve hash completions man admin help" -f -a "serve" -d 'Run the cache server. (Boxed: its many flags would make every other variant as large.)'
 complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve hash completions man admin help" -f -a "hash" -d 'Print the cache key a client would send for a project'
 complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve hash completions man admin help" -f -a "completions" -d 'Print shell completions (or write them all with --dir)'
 complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve hash completions man admin help" -f -a "man" -d 'Print the man page (or write one per subcommand with --dir)'

@@ -5,6 +5,7 @@ mod admin;
 mod generate;
 mod hash;
 mod serve;
+mod serve_containers;
 mod units;
 
 use std::process::ExitCode;
@@ -43,7 +44,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the cache server.
-    Serve(serve::ServeArgs),
+    /// (Boxed: its many flags would make every other variant as large.)
+    Serve(Box<serve::ServeArgs>),
     /// Print the cache key a client would send for a project.
     Hash(hash::HashArgs),
     /// Print shell completions (or write them all with --dir).
@@ -58,7 +60,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Hash(args) => hash::run(args),
         Command::Completions(args) => generate::completions(args),
         Command::Man(args) => generate::man(args),

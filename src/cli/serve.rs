@@ -38,9 +38,12 @@ pub struct ServeArgs {
     /// Supported PHP versions (default: the host's).
     #[arg(long, value_name = "PHP,...")]
     pub supported_versions_php: Option<String>,
-    /// Install other versions in a container (not in this build: such requests get 400).
-    #[arg(long)]
+    /// Install versions the host lacks in a container of exactly those versions
+    /// (see docs/containers.md; a start-up error when no runtime answers).
+    #[arg(long, alias = "use_docker_on_version_mismatch")]
     pub use_docker_on_version_mismatch: bool,
+    #[command(flatten)]
+    pub containers: super::serve_containers::ContainerArgs,
     /// No API key needed.
     #[arg(long, alias = "is_public")]
     pub is_public: bool,
@@ -91,6 +94,12 @@ or run an open server with --is-public"
         args.use_docker_on_version_mismatch,
     )
     .map_err(|e| CliError::Usage(e.to_string()))?;
+    let extra =
+        super::serve_containers::resolve(&args.containers, args.use_docker_on_version_mismatch)?;
+    let mut policy = policy.with_toolchains(extra.node, extra.php);
+    if let Some(container) = extra.container {
+        policy = policy.with_container(container);
+    }
     tracing::info!(npm = %policy.describe_npm(), composer = %policy.describe_php(), "supported versions");
 
     let store = crate::store::open(&args.cache_dir).map_err(|e| {

@@ -34,6 +34,14 @@ pub fn detect_host_tools() -> HostTools {
     }
 }
 
+/// The file `name` resolves to on PATH, as a shell would find it.
+pub fn find_on_path(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
 fn output_of(program: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(program)
         .args(args)
@@ -52,7 +60,7 @@ fn output_of(program: &str, args: &[&str]) -> Option<String> {
 }
 
 /// `Composer version 2.5.5 2023-03-21 11:50:05` → `2.5.5`.
-fn parse_composer_version(out: &str) -> Option<String> {
+pub(super) fn parse_composer_version(out: &str) -> Option<String> {
     let mut words = out.split_whitespace();
     while let Some(word) = words.next() {
         if word == "version" {

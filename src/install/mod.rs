@@ -1,18 +1,26 @@
 //! Running the package managers: version detection, one file per manager, and
 //! the process runner they share (sanitized environment, timeout, process
-//! group). Used by the server on a miss and by the client's local fallback.
+//! group); other local toolchains and the container runner for versions the
+//! PATH tools lack. Used by the server on a miss and by the client's local
+//! fallback.
 
 mod composer;
+pub mod container;
+mod container_runtime;
 mod detect;
-mod npm;
+pub(crate) mod npm;
 mod run;
+pub mod toolchain;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-pub use detect::{HostTools, detect_host_tools};
+pub use container::{ContainerConfig, ContainerPlan};
+pub use detect::{HostTools, detect_host_tools, find_on_path};
 pub use run::{RunError, run_logged};
+pub use toolchain::{NodeToolchain, PhpToolchain, ToolchainRun};
 
 use crate::protocol::{InstallOptions, Manager};
 
@@ -43,6 +51,77 @@ pub async fn install(
         Manager::Composer => composer::command(project, omit_dev, settings),
     };
     run_logged(command, settings.timeout, log).await
+}
+
+/// How an install gets the versions its key names.
+#[derive(Debug, Clone)]
+pub enum Runner {
+    /// The tools on the server's PATH.
+    Native,
+    /// Another local toolchain (`--node-toolchain`, `--php-toolchain`).
+    Toolchain(ToolchainRun),
+    /// A container of exactly the requested versions.
+    Container(Arc<ContainerConfig>, ContainerPlan),
+}
+
+/// `install` through `runner`: the same command, run with another toolchain
+/// first on PATH or wrapped into `<runtime> run ... <image>`.
+pub async fn install_with(
+    runner: &Runner,
+    manager: Manager,
+    project: &Path,
+    files: &BTreeMap<String, Vec<u8>>,
+    options: Option<&InstallOptions>,
+    settings: &InstallSettings,
+    log: &Path,
+) -> Result<(), RunError> {
+    let omit_dev = InstallOptions::omits_dev(options);
+    let command = match manager {
+        Manager::Npm => npm::command(project, files, omit_dev, settings),
+        Manager::Composer => composer::command(project, omit_dev, settings),
+    };
+    let (config, plan) = match runner {
+        Runner::Native => return run_logged(command, settings.timeout, log).await,
+        Runner::Toolchain(run) => {
+            return run_logged(toolchain::apply(command, run), settings.timeout, log).await;
+        }
+        Runner::Container(config, plan) => (config, plan),
+    };
+    let name = container::unique_name();
+    let refused = |message: String| RunError::Spawn {
+        program: config.runtime.clone(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, message),
+    };
+    // The runtime mounts these; they must exist and be the server's.
+    for tool in ["npm", "composer"] {
+        std::fs::create_dir_all(settings.tool_cache.join(tool)).map_err(|e| RunError::Log {
+            path: settings.tool_cache.display().to_string(),
+            source: e,
+        })?;
+    }
+    let spec = match manager {
+        Manager::Npm => {
+            let probe_log = log.with_extension("probe.log");
+            let image_npm = config
+                .image_npm(&plan.image, project, &probe_log, settings.timeout)
+                .await?;
+            config.npm_command(
+                &name,
+                plan,
+                &image_npm,
+                &command.args,
+                settings.npm_registry.as_deref(),
+                project,
+                &settings.tool_cache,
+            )
+        }
+        Manager::Composer => {
+            config.composer_command(&name, plan, &command.args, project, &settings.tool_cache)
+        }
+    }
+    .map_err(refused)?;
+    tracing::info!(image = %plan.image, container = %name, "installing in a container");
+    config.run(spec, &name, settings.timeout, log).await
 }
 
 /// A program with its argument vector and environment: never a shell string.

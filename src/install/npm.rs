@@ -7,7 +7,7 @@ use std::path::Path;
 use super::{CommandSpec, InstallSettings, base_env};
 use crate::protocol::Manager;
 
-pub(super) fn command(
+pub(crate) fn command(
     project: &Path,
     files: &BTreeMap<String, Vec<u8>>,
     omit_dev: bool,

@@ -6,6 +6,7 @@ mod key;
 mod manager;
 mod paths;
 mod platform;
+mod supported;
 mod validate;
 mod wire;
 
@@ -14,6 +15,7 @@ pub use key::{KEY_RECIPE_TAG, KeyInput, compute_key};
 pub use manager::Manager;
 pub use paths::{PathError, check_entry_path, check_symlink_target};
 pub use platform::current_platform;
+pub use supported::{ContainerSupport, ManagerSupport, SupportedVersions};
 pub use validate::{
     ValidationError, check_file_name, check_key, check_platform, check_version, check_versions,
 };

@@ -56,11 +56,11 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
             ),
         ));
     }
-    state.policy.check(&request)?;
+    let runner = state.policy.decide(&request)?;
 
     let (index, hit) = match state.installer_lookup(&computed).await? {
         Some(index) => (Arc::new(index), true),
-        None => (state.installer.install(request).await?, false),
+        None => (state.installer.install(request, runner).await?, false),
     };
     let counter = if hit {
         &state.metrics.hits

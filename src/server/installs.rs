@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 
 use super::ApiError;
 use super::metrics::Metrics;
-use crate::install::{InstallSettings, RunError, install};
+use crate::install::{InstallSettings, RunError, Runner, install_with};
 use crate::protocol::{Index, ValidRequest};
 use crate::store::{Store, ingest_tree_counted};
 
@@ -57,8 +57,13 @@ impl Installer {
 
     /// Installs and stores the tree of `request`, or joins the install already
     /// running for its key. The install runs in its own task: a client that
-    /// hangs up does not cancel it for the others.
-    pub async fn install(self: &Arc<Self>, request: ValidRequest) -> Result<Arc<Index>, ApiError> {
+    /// hangs up does not cancel it for the others. `runner` is how the
+    /// request's versions are provided (`VersionPolicy::decide`).
+    pub async fn install(
+        self: &Arc<Self>,
+        request: ValidRequest,
+        runner: Runner,
+    ) -> Result<Arc<Index>, ApiError> {
         let key = request.hash.clone();
         let future = {
             let mut pending = self.pending.lock().unwrap();
@@ -78,7 +83,7 @@ impl Installer {
                 let this = self.clone();
                 let task_key = key.clone();
                 let task = tokio::spawn(async move {
-                    let result = this.run(request).await;
+                    let result = this.run(request, runner).await;
                     this.pending.lock().unwrap().remove(&task_key);
                     result
                 });
@@ -96,7 +101,7 @@ impl Installer {
         future.await
     }
 
-    async fn run(&self, request: ValidRequest) -> Result<Arc<Index>, ApiError> {
+    async fn run(&self, request: ValidRequest, runner: Runner) -> Result<Arc<Index>, ApiError> {
         let _permit = self.permits.acquire().await.map_err(|_| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -126,9 +131,13 @@ impl Installer {
         Metrics::add(&self.metrics.installs_started, 1);
         Metrics::add(&self.metrics.installs_running, 1);
         let _running = RunningGuard(&self.metrics);
+        if matches!(runner, Runner::Container(..)) {
+            Metrics::add(&self.metrics.container_installs, 1);
+        }
         let started = std::time::Instant::now();
         tracing::info!(key = %request.hash, manager = %request.manager, "installing");
-        let result = install(
+        let result = install_with(
+            &runner,
             request.manager,
             &project,
             &request.files,

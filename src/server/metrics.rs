@@ -27,6 +27,7 @@ pub struct Metrics {
     pub misses: AtomicU64,
     pub installs_started: AtomicU64,
     pub installs_failed: AtomicU64,
+    pub container_installs: AtomicU64,
     pub bytes_served: AtomicU64,
     /// Installs holding a slot (the rest of the pending ones are queued).
     pub installs_running: AtomicU64,
@@ -113,6 +114,11 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
             "depcache_installs_failed_total",
             "Package manager runs that failed or timed out.",
             &m.installs_failed,
+        ),
+        (
+            "depcache_container_installs_total",
+            "Installs run in a container (versions the host lacks).",
+            &m.container_installs,
         ),
         (
             "depcache_bundle_bytes_served_total",

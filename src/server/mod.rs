@@ -11,6 +11,7 @@ mod index;
 mod installs;
 mod metrics;
 mod observe;
+mod supported;
 mod upkeep;
 mod versions;
 
@@ -101,6 +102,7 @@ fn router(state: Arc<AppState>) -> Router {
     let protected = Router::new()
         .route("/v1/cache", post(cache::cache))
         .route("/v1/index/{key}", get(index::get_index))
+        .route("/v1/versions", get(supported::versions))
         .route("/download/{file}", get(download::download))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -1,9 +1,17 @@
-//! Which tool versions this server can really install with. A tree is only
-//! ever stored under the versions (and platform) that produced it.
+//! Which tool versions this server can really install with, and how: the
+//! PATH tools, another local toolchain, a container, or a refusal. A tree is
+//! only ever stored under the versions (and platform) that produced it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
 
 use super::ApiError;
-use crate::install::HostTools;
-use crate::protocol::{Manager, ValidRequest};
+use crate::install::{
+    ContainerConfig, ContainerPlan, HostTools, NodeToolchain, PhpToolchain, Runner,
+};
+use crate::protocol::{ContainerSupport, Manager, ManagerSupport, SupportedVersions, ValidRequest};
 
 #[derive(Debug, Clone)]
 pub struct VersionPolicy {
@@ -15,6 +23,12 @@ pub struct VersionPolicy {
     pub composer: Option<String>,
     pub platform: String,
     pub use_containers: bool,
+    /// Other local toolchains, each checked at start-up.
+    pub node_toolchains: Vec<NodeToolchain>,
+    pub php_toolchains: Vec<PhpToolchain>,
+    /// The runtime for other versions; `None` with `use_containers` means
+    /// none answered (requests then get 503, see `decide`).
+    pub container: Option<Arc<ContainerConfig>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,11 +105,36 @@ impl VersionPolicy {
             composer: host.composer.clone(),
             platform,
             use_containers,
+            node_toolchains: Vec::new(),
+            php_toolchains: Vec::new(),
+            container: None,
         })
+    }
+
+    /// Adds the `--node-toolchain` / `--php-toolchain` directories (checked
+    /// at start-up by `install::toolchain`).
+    pub fn with_toolchains(mut self, node: Vec<NodeToolchain>, php: Vec<PhpToolchain>) -> Self {
+        self.node_toolchains = node;
+        self.php_toolchains = php;
+        self
+    }
+
+    /// The container runtime other versions are installed with; only used
+    /// when `use_containers` is set.
+    pub fn with_container(mut self, config: Arc<ContainerConfig>) -> Self {
+        self.container = Some(config);
+        self
     }
 
     /// 400 unless this server can install exactly what the request names.
     pub fn check(&self, request: &ValidRequest) -> Result<(), ApiError> {
+        self.decide(request).map(|_| ())
+    }
+
+    /// How the request's versions are provided: the PATH tools, another local
+    /// toolchain, a container, or a refusal saying what is supported. Pure:
+    /// looks only at the policy and the request.
+    pub fn decide(&self, request: &ValidRequest) -> Result<Runner, ApiError> {
         if let Some(p) = request.platform.as_ref().filter(|p| **p != self.platform) {
             return Err(ApiError::bad_request(
                 "unsupported_platform",
@@ -106,74 +145,208 @@ impl VersionPolicy {
             ));
         }
         let v = |name: &str| request.versions.get(name).cloned().unwrap_or_default();
-        let supported = match request.manager {
+        let asked = match request.manager {
             Manager::Npm => {
                 let wanted = (v("node"), v("npm"));
                 if self.npm.contains(&wanted) {
-                    return Ok(());
+                    return Ok(Runner::Native);
                 }
-                format!(
-                    "node {} / npm {} is not supported here; supported: {}",
-                    wanted.0,
-                    wanted.1,
-                    self.describe_npm()
-                )
+                let toolchain = self
+                    .node_toolchains
+                    .iter()
+                    .find(|t| (&t.node, &t.npm) == (&wanted.0, &wanted.1));
+                if let Some(t) = toolchain {
+                    return Ok(Runner::Toolchain(t.run()));
+                }
+                format!("node {} / npm {}", wanted.0, wanted.1)
             }
             Manager::Composer => {
                 let php = v("php");
-                let composer_ok = match request.versions.get("composer") {
-                    None => true,
-                    Some(c) => self.composer.as_ref() == Some(c),
-                };
-                if self.php.contains(&php) && composer_ok {
-                    return Ok(());
+                let composer = request.versions.get("composer");
+                let fits = |c: Option<&String>| composer.is_none() || composer == c;
+                if self.php.contains(&php) && fits(self.composer.as_ref()) {
+                    return Ok(Runner::Native);
                 }
-                let asked = match request.versions.get("composer") {
+                let toolchain = self
+                    .php_toolchains
+                    .iter()
+                    .find(|t| t.php == php && fits(t.composer.as_ref()));
+                if let Some(t) = toolchain {
+                    return Ok(Runner::Toolchain(t.run()));
+                }
+                match composer {
                     Some(c) => format!("PHP {php} / composer {c}"),
                     None => format!("PHP {php}"),
-                };
-                format!(
-                    "{asked} is not supported here; supported: {}",
-                    self.describe_php()
-                )
+                }
             }
         };
-        let hint = if self.use_containers {
-            " (container installs for other versions are not available in this build)"
-        } else {
-            ""
+        self.container_for(request, &asked)
+    }
+
+    /// The container fallback, or why there is none.
+    fn container_for(&self, request: &ValidRequest, asked: &str) -> Result<Runner, ApiError> {
+        let supported = self.describe(request.manager);
+        let refuse = |why: &str| {
+            ApiError::bad_request(
+                "unsupported_version",
+                format!("{asked} is not supported here{why}; supported: {supported}"),
+            )
         };
-        Err(ApiError::bad_request(
-            "unsupported_version",
-            format!("{supported}{hint}"),
+        if !self.use_containers {
+            return Err(refuse(
+                " (other versions would need a server started with --use-docker-on-version-mismatch)",
+            ));
+        }
+        let Some(config) = &self.container else {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "container_runtime_unavailable",
+                format!(
+                    "{asked} would be installed in a container, but this server has no working \
+container runtime; supported without one: {supported}"
+                ),
+            ));
+        };
+        let (template, main) = match request.manager {
+            Manager::Npm => (&config.node_image, "node"),
+            Manager::Composer => (&config.php_image, "php"),
+        };
+        if request.manager == Manager::Composer {
+            let Some((_, phar)) = &config.composer_phar else {
+                return Err(refuse(
+                    " (PHP containers need the server's --composer-phar)",
+                ));
+            };
+            if let Some(c) = request.versions.get("composer").filter(|c| *c != phar) {
+                return Err(refuse(&format!(
+                    " (containers run composer {phar}, not {c})"
+                )));
+            }
+        }
+        let version = request.versions.get(main).map(String::as_str).unwrap_or("");
+        let image = config
+            .image(template, main, version)
+            .map_err(|e| ApiError::bad_request("invalid_request", e))?;
+        Ok(Runner::Container(
+            config.clone(),
+            ContainerPlan {
+                image,
+                versions: request.versions.clone(),
+            },
         ))
     }
 
-    pub fn describe_npm(&self) -> String {
-        if self.npm.is_empty() {
-            return "none (no node/npm on this server)".to_string();
+    /// Every option for `manager`, in words, for the 400.
+    pub fn describe(&self, manager: Manager) -> String {
+        let table = self.supported();
+        let support = match manager {
+            Manager::Npm => &table.npm,
+            Manager::Composer => &table.composer,
+        };
+        let words = |set: &BTreeMap<String, String>| {
+            set.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        };
+        let mut parts: Vec<String> = Vec::new();
+        parts.extend(
+            support
+                .native
+                .iter()
+                .map(|s| format!("{} (PATH)", words(s))),
+        );
+        parts.extend(
+            support
+                .toolchains
+                .iter()
+                .map(|s| format!("{} (toolchain)", words(s))),
+        );
+        if let Some(c) = &support.container {
+            let fixed = if c.fixed.is_empty() {
+                String::new()
+            } else {
+                format!(" with {}", words(&c.fixed))
+            };
+            parts.push(format!(
+                "any {} in a container ({} image {}{fixed})",
+                c.any.join(" / "),
+                c.runtime,
+                c.image
+            ));
         }
-        self.npm
-            .iter()
-            .map(|(n, m)| format!("node {n} / npm {m}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        if parts.is_empty() {
+            return "nothing (no tools for this manager on this server)".to_string();
+        }
+        parts.join(", ")
+    }
+
+    /// The table `GET /v1/versions` answers.
+    pub fn supported(&self) -> SupportedVersions {
+        let set = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let php_set = |php: &str, composer: Option<&String>| {
+            let mut s = set(&[("php", php)]);
+            if let Some(c) = composer {
+                s.insert("composer".to_string(), c.clone());
+            }
+            s
+        };
+        let container = self.container.as_ref().filter(|_| self.use_containers);
+        SupportedVersions {
+            platform: self.platform.clone(),
+            npm: ManagerSupport {
+                native: self
+                    .npm
+                    .iter()
+                    .map(|(n, m)| set(&[("node", n), ("npm", m)]))
+                    .collect(),
+                toolchains: self
+                    .node_toolchains
+                    .iter()
+                    .map(|t| set(&[("node", &t.node), ("npm", &t.npm)]))
+                    .collect(),
+                container: container.map(|c| ContainerSupport {
+                    runtime: c.runtime.clone(),
+                    image: c.node_image.clone(),
+                    any: vec!["node".to_string(), "npm".to_string()],
+                    fixed: BTreeMap::new(),
+                }),
+            },
+            composer: ManagerSupport {
+                native: self
+                    .php
+                    .iter()
+                    .map(|p| php_set(p, self.composer.as_ref()))
+                    .collect(),
+                toolchains: self
+                    .php_toolchains
+                    .iter()
+                    .map(|t| php_set(&t.php, t.composer.as_ref()))
+                    .collect(),
+                container: container.and_then(|c| {
+                    let (_, phar) = c.composer_phar.as_ref()?;
+                    Some(ContainerSupport {
+                        runtime: c.runtime.clone(),
+                        image: c.php_image.clone(),
+                        any: vec!["php".to_string()],
+                        fixed: set(&[("composer", phar)]),
+                    })
+                }),
+            },
+        }
+    }
+
+    pub fn describe_npm(&self) -> String {
+        self.describe(Manager::Npm)
     }
 
     pub fn describe_php(&self) -> String {
-        if self.php.is_empty() {
-            return "none (no php/composer on this server)".to_string();
-        }
-        let composer = self
-            .composer
-            .as_ref()
-            .map(|c| format!(" with composer {c}"))
-            .unwrap_or_default();
-        self.php
-            .iter()
-            .map(|p| format!("PHP {p}{composer}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.describe(Manager::Composer)
     }
 }
 
@@ -194,3 +367,7 @@ pub fn parse_node_pairs(list: &[String]) -> Result<Vec<(String, String)>, Policy
         })
         .collect()
 }
+
+#[cfg(test)]
+#[path = "versions_tests.rs"]
+mod tests;

@@ -9,6 +9,8 @@ mod admin_support;
 mod admin_verify;
 mod bundle_zip;
 mod common;
+mod container_e2e;
+mod container_registry;
 mod fixtures;
 mod generated_docs;
 mod install_script;
