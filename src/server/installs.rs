@@ -14,7 +14,7 @@ use super::ApiError;
 use super::metrics::Metrics;
 use crate::install::{InstallSettings, RunError, Runner, install_with};
 use crate::protocol::{Index, ValidRequest};
-use crate::store::{Store, ingest_tree_counted};
+use crate::store::{IngestError, Store, ingest_tree_counted};
 
 type InstallFuture = Shared<BoxFuture<'static, Result<Arc<Index>, ApiError>>>;
 
@@ -159,7 +159,7 @@ impl Installer {
                 })
                 .await
                 .map_err(|e| ApiError::internal(format!("ingestion panicked: {e}")))?
-                .map_err(|e: crate::store::IngestError| ApiError::internal(e.to_string()))
+                .map_err(ingest_error)
             }
             Err(e) => Err(install_error(e)),
         };
@@ -193,6 +193,20 @@ struct RunningGuard<'a>(&'a Metrics);
 impl Drop for RunningGuard<'_> {
     fn drop(&mut self) {
         Metrics::sub(&self.0.installs_running, 1);
+    }
+}
+
+/// A tree the package manager produced but that cannot be restored elsewhere
+/// (absolute or escaping symlinks, special files) is the request's problem,
+/// not the server's.
+fn ingest_error(e: IngestError) -> ApiError {
+    match e {
+        IngestError::Unsupported { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "uncacheable_tree",
+            e.to_string(),
+        ),
+        IngestError::Walk { .. } | IngestError::Store { .. } => ApiError::internal(e.to_string()),
     }
 }
 

@@ -319,3 +319,34 @@ async fn an_install_past_the_timeout_is_killed_with_its_process_group() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tree_with_a_symlink_leaving_it_is_422_and_not_stored() {
+    // `file:` directory dependencies become symlinks to the folder itself:
+    // restored anywhere else they would dangle or point into the host.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(
+        outside.path().join("package.json"),
+        r#"{"name":"local-lib","version":"1.0.0"}"#,
+    )
+    .unwrap();
+    let package = format!(
+        r#"{{"name":"linked","version":"1.0.0","dependencies":{{"local-lib":"file:{}"}}}}"#,
+        outside.path().display()
+    );
+    let server = TestServer::start(npm_options()).await;
+    let body = serde_json::to_value(cache_request(
+        Manager::Npm,
+        &[("package.json", package.into_bytes())],
+    ))
+    .unwrap();
+    let (status, answer) = post_cache(&server, Some(API_KEY), &body).await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["error"], "uncacheable_tree");
+    assert!(
+        answer["message"].as_str().unwrap().contains("local-lib"),
+        "{answer}"
+    );
+    assert_eq!(server.index_count(), 0);
+    server.stop().await;
+}
