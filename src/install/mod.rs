@@ -36,7 +36,8 @@ pub struct InstallSettings {
 }
 
 /// Runs the manager's install in `project` (which holds only the uploaded
-/// files). Output goes to `log`; the tree lands in `project/<output_dir>`.
+/// files) with the tools on PATH. Output goes to `log`; the tree lands in
+/// `project/<output_dir>`.
 pub async fn install(
     manager: Manager,
     project: &Path,
@@ -45,12 +46,16 @@ pub async fn install(
     settings: &InstallSettings,
     log: &Path,
 ) -> Result<(), RunError> {
-    let omit_dev = InstallOptions::omits_dev(options);
-    let command = match manager {
-        Manager::Npm => npm::command(project, files, omit_dev, settings),
-        Manager::Composer => composer::command(project, omit_dev, settings),
-    };
-    run_logged(command, settings.timeout, log).await
+    install_with(
+        &Runner::Native,
+        manager,
+        project,
+        files,
+        options,
+        settings,
+        log,
+    )
+    .await
 }
 
 /// How an install gets the versions its key names.

@@ -23,17 +23,6 @@ fn project() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-async fn scrape(server: &TestServer) -> String {
-    http()
-        .get(format!("{}/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 /// The value of the sample line starting with `series` (name plus labels).
 fn sample(text: &str, series: &str) -> f64 {
     text.lines()
@@ -51,7 +40,7 @@ async fn metrics_follow_hits_misses_and_downloads_and_hits_record_last_use() {
     }
     let server = TestServer::start(ServerOptions::default()).await;
     let body = serde_json::to_value(cache_request(Manager::Npm, &project())).unwrap();
-    let before = scrape(&server).await;
+    let before = metrics_text(&server).await;
     assert_eq!(sample(&before, "depcache_cache_misses_total"), 0.0);
     assert_eq!(sample(&before, "depcache_installs_in_flight"), 0.0);
 
@@ -59,7 +48,7 @@ async fn metrics_follow_hits_misses_and_downloads_and_hits_record_last_use() {
     assert_eq!(status, 200, "{first}");
     assert_eq!(first["cache_hit"], false);
     let key = first["key"].as_str().unwrap().to_string();
-    let m = scrape(&server).await;
+    let m = metrics_text(&server).await;
     assert_eq!(sample(&m, "depcache_cache_misses_total"), 1.0);
     assert_eq!(sample(&m, "depcache_cache_hits_total"), 0.0);
     assert_eq!(sample(&m, "depcache_installs_started_total"), 1.0);
@@ -87,7 +76,7 @@ async fn metrics_follow_hits_misses_and_downloads_and_hits_record_last_use() {
     let (denied, _) = post_cache(&server, None, &body).await;
     assert_eq!(denied, 401);
 
-    let m = scrape(&server).await;
+    let m = metrics_text(&server).await;
     assert_eq!(sample(&m, "depcache_cache_hits_total"), 1.0);
     assert_eq!(sample(&m, "depcache_cache_misses_total"), 1.0);
     assert_eq!(sample(&m, "depcache_installs_started_total"), 1.0);
@@ -173,7 +162,7 @@ async fn a_key_removed_by_repair_is_rebuilt_by_the_next_request() {
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["cache_hit"], false, "rebuilt after repair");
     assert!(admin(&["verify", "--cache-dir", dir]).status.success());
-    let m = scrape(&server).await;
+    let m = metrics_text(&server).await;
     assert_eq!(sample(&m, "depcache_installs_started_total"), 2.0);
     server.stop().await;
 }

@@ -27,22 +27,6 @@ fn project_files(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
         .collect()
 }
 
-async fn metric(server: &TestServer, name: &str) -> u64 {
-    let text = http()
-        .get(format!("{}/metrics", server.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{text}"))
-        .parse()
-        .unwrap()
-}
-
 /// POSTs, downloads the bundle, unzips it with the system `unzip`, and returns
 /// the answer and the folder holding the restored `node_modules`.
 async fn fetch_and_unzip(server: &TestServer, body: &Value) -> (Value, tempfile::TempDir) {

@@ -206,3 +206,25 @@ pub async fn download(url: &str, key: Option<&str>, dest: &std::path::Path) -> r
     std::fs::write(dest, &bytes).unwrap();
     status
 }
+
+/// The server's `/metrics` page.
+pub async fn metrics_text(server: &TestServer) -> String {
+    http()
+        .get(format!("{}/metrics", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// One unlabelled counter or gauge from `/metrics`.
+pub async fn metric(server: &TestServer, name: &str) -> u64 {
+    let text = metrics_text(server).await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{text}"))
+        .parse()
+        .unwrap()
+}
