@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand, each turning its arguments into
 //! a call on the library.
 
+mod fetch;
 mod hash;
 mod serve;
 mod units;
@@ -42,14 +43,19 @@ pub struct Cli {
 pub enum Command {
     /// Run the cache server.
     Serve(serve::ServeArgs),
+    /// Restore node_modules/vendor from the server (CI client).
+    Fetch(fetch::FetchArgs),
     /// Print the cache key a client would send for a project.
     Hash(hash::HashArgs),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose, cli.quiet);
+    // fetch runs in CI logs: only warnings unless -v asks for key, URLs, timings.
+    let quiet_by_default = matches!(cli.command, Command::Fetch(_));
+    init_logging(cli.verbose, cli.quiet, quiet_by_default);
     let result = match cli.command {
+        Command::Fetch(args) => fetch::run(args, cli.quiet),
         Command::Serve(args) => serve::run(args),
         Command::Hash(args) => hash::run(args),
     };
@@ -63,9 +69,10 @@ pub fn main() -> ExitCode {
 }
 
 /// Logs go to stderr; `-v` picks the level unless `RUST_LOG` says otherwise.
-fn init_logging(verbose: u8, quiet: bool) {
+fn init_logging(verbose: u8, quiet: bool, quiet_by_default: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
+        (false, 0) if quiet_by_default => "warn",
         (false, 0) => "warn,depcache=info",
         (false, 1) => "info",
         (false, 2) => "debug",
