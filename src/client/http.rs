@@ -179,7 +179,7 @@ impl Http {
                     return Err(ServerError::Down(format!("{reason}{after}")));
                 }
                 Err(Attempt::Retry(reason)) => {
-                    tracing::warn!("{what} failed ({reason}); retrying in {delay:?}");
+                    tracing::info!("{what} failed ({reason}); retrying in {delay:?}");
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                 }
