@@ -13,9 +13,11 @@ use crate::error::CliError;
 use crate::protocol::Manager;
 
 #[derive(Debug, Args)]
-#[command(after_help = "Exit codes: 0 restored (or installed locally), 2 usage, \
+#[command(
+    after_help = "Exit codes: 0 restored (or installed locally), 2 usage, \
 3 server unreachable and --no-fallback, 4 API key refused, 5 request refused, \
-6 bundle failed verification, 7 install failed (on the server or locally), 1 anything else.")]
+6 bundle failed verification, 7 install failed (on the server or locally), 1 anything else."
+)]
 pub struct FetchArgs {
     /// npm or composer. The seed form `fetch <SERVER_URL> <MANAGER>` works too.
     #[arg(value_name = "MANAGER", num_args = 1..=2, required = true)]
@@ -24,7 +26,12 @@ pub struct FetchArgs {
     #[arg(long, env = "DEPCACHE_SERVER")]
     pub server: Option<String>,
     /// API key sent as a Bearer token; prefer the environment over argv.
-    #[arg(long, alias = "apikey", env = "DEPCACHE_API_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        alias = "apikey",
+        env = "DEPCACHE_API_KEY",
+        hide_env_values = true
+    )]
     pub api_key: Option<String>,
     /// File holding the API key (first line).
     #[arg(long, conflicts_with = "api_key")]
@@ -94,7 +101,10 @@ fn looks_like_url(text: &str) -> bool {
 
 fn read_key_file(path: &PathBuf) -> Result<String, CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        CliError::Usage(format!("cannot read the API key file {}: {e}", path.display()))
+        CliError::Usage(format!(
+            "cannot read the API key file {}: {e}",
+            path.display()
+        ))
     })?;
     Ok(text.lines().next().unwrap_or("").trim().to_string())
 }

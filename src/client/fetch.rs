@@ -61,11 +61,9 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
             Ok(())
         }
         Err(ServerError::Fatal(e)) => Err(e),
-        Err(ServerError::Down(reason)) if !options.fallback => Err(CliError::Unreachable(
-            format!(
-                "the depcache server is unavailable ({reason}) and --no-fallback forbids a local install"
-            ),
-        )),
+        Err(ServerError::Down(reason)) if !options.fallback => Err(CliError::Unreachable(format!(
+            "the depcache server is unavailable ({reason}) and --no-fallback forbids a local install"
+        ))),
         Err(ServerError::Down(reason)) => {
             let shown = fallback::command_line(&request).join(" ");
             // Said even with -q: a silent fallback would hide a slow, uncached build.

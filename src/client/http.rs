@@ -201,7 +201,10 @@ impl Http {
     }
 
     /// Passes 2xx through; sorts everything else into retry or stop.
-    async fn check_status(&self, response: reqwest::Response) -> Result<reqwest::Response, Attempt> {
+    async fn check_status(
+        &self,
+        response: reqwest::Response,
+    ) -> Result<reqwest::Response, Attempt> {
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -234,7 +237,9 @@ impl Http {
             StatusCode::GATEWAY_TIMEOUT => Attempt::Stop(ServerError::Down(format!(
                 "{server} answered 504: {message}"
             ))),
-            s if s.is_server_error() => Attempt::Retry(format!("{server} answered {code}: {message}")),
+            s if s.is_server_error() => {
+                Attempt::Retry(format!("{server} answered {code}: {message}"))
+            }
             _ => Attempt::Stop(ServerError::Fatal(CliError::Failure(format!(
                 "{server} answered an unexpected {code}"
             )))),

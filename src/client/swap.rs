@@ -3,7 +3,7 @@
 //! and tidying what a killed run left beside it.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
@@ -44,9 +44,9 @@ pub fn swap_in(staging: TempDir, target: &Path) -> Result<(), CliError> {
         });
     }
     match exchange(staging.path(), target) {
-        // The staging path now holds the old tree: dropping `staging` deletes it.
+        // The staging path now holds the old tree.
         Ok(()) => {
-            drop(staging);
+            remove_tree(&staging.keep());
             Ok(())
         }
         Err(e) if unsupported(&e) => swap_by_renames(staging, target).map_err(fail),
@@ -67,10 +67,48 @@ fn swap_by_renames(staging: TempDir, target: &Path) -> std::io::Result<()> {
         return Err(e);
     }
     drop(staging);
-    if let Err(e) = fs::remove_dir_all(&aside_path) {
-        tracing::warn!("could not delete the old tree {}: {e}", aside_path.display());
-    }
+    remove_tree(&aside_path);
     Ok(())
+}
+
+/// Deletes an old tree, two levels down in parallel (scopes like `@babel`
+/// hold hundreds of packages; see `io_pool` for why in parallel). A failure
+/// only costs disk space, so it is a warning.
+pub(super) fn remove_tree(path: &Path) {
+    use rayon::prelude::*;
+    let list = |dir: &Path| -> Vec<(PathBuf, bool)> {
+        fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_dir())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let top = list(path);
+    let mut work: Vec<(PathBuf, bool)> = Vec::new();
+    for (child, is_dir) in &top {
+        if *is_dir {
+            work.extend(list(child));
+        } else {
+            work.push((child.clone(), false));
+        }
+    }
+    let remove = |(p, is_dir): &(PathBuf, bool)| {
+        let _ = if *is_dir {
+            fs::remove_dir_all(p)
+        } else {
+            fs::remove_file(p)
+        };
+    };
+    super::extract::io_pool().install(|| {
+        work.par_iter().for_each(remove);
+        top.par_iter().filter(|(_, d)| *d).for_each(remove);
+    });
+    if let Err(e) = fs::remove_dir_all(path) {
+        tracing::warn!("could not delete the old tree {}: {e}", path.display());
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -103,7 +141,10 @@ fn exchange(_: &Path, _: &Path) -> std::io::Result<()> {
 
 fn unsupported(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::Unsupported
-        || matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS | libc::ENOTSUP))
+        || matches!(
+            e.raw_os_error(),
+            Some(libc::EINVAL | libc::ENOSYS | libc::ENOTSUP)
+        )
 }
 
 fn file_name(path: &Path) -> String {
@@ -124,14 +165,14 @@ pub fn clean_leftovers(project: &Path, root: &str) {
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
         if name.starts_with(&staging_prefix(root)) {
-            let _ = fs::remove_dir_all(&path);
+            remove_tree(&path);
         } else if name.starts_with(&download_prefix(root)) {
             let _ = fs::remove_file(&path);
         } else if name.starts_with(&aside_prefix(root)) {
             if fs::symlink_metadata(&target).is_err() && fs::rename(&path, &target).is_ok() {
                 continue;
             }
-            let _ = fs::remove_dir_all(&path);
+            remove_tree(&path);
         } else {
             continue;
         }

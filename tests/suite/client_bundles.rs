@@ -18,8 +18,16 @@ fn good_tree() -> Vec<Item> {
         dir("tool/bin"),
         dir("empty"),
         file("tool/package.json", b"{\"name\":\"tool\"}\n", 0o644),
-        file("tool/index.js", b"module.exports = 42;\n".repeat(50).as_slice(), 0o644),
-        file("tool/bin/cli.js", b"#!/usr/bin/env node\nconsole.log(1)\n", 0o755),
+        file(
+            "tool/index.js",
+            b"module.exports = 42;\n".repeat(50).as_slice(),
+            0o644,
+        ),
+        file(
+            "tool/bin/cli.js",
+            b"#!/usr/bin/env node\nconsole.log(1)\n",
+            0o755,
+        ),
         symlink(".bin/tool", "../tool/bin/cli.js"),
     ]
 }
@@ -41,9 +49,15 @@ fn good_bundle_restores_contents_modes_and_symlinks() {
         b"module.exports = 42;\n".repeat(50)
     );
     let cli = nm.join("tool/bin/cli.js");
-    assert_eq!(fs::metadata(&cli).unwrap().permissions().mode() & 0o777, 0o755);
+    assert_eq!(
+        fs::metadata(&cli).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
     let pkg = nm.join("tool/package.json");
-    assert_eq!(fs::metadata(&pkg).unwrap().permissions().mode() & 0o777, 0o644);
+    assert_eq!(
+        fs::metadata(&pkg).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
     assert_eq!(
         fs::read_link(nm.join(".bin/tool")).unwrap().to_str(),
         Some("../tool/bin/cli.js")
@@ -53,7 +67,10 @@ fn good_bundle_restores_contents_modes_and_symlinks() {
         fs::read(&cli).unwrap()
     );
     assert!(nm.join("empty").is_dir());
-    assert!(!nm.join("old-pkg").exists(), "the old tree must be replaced");
+    assert!(
+        !nm.join("old-pkg").exists(),
+        "the old tree must be replaced"
+    );
     assert_eq!(
         sandbox.project_listing(),
         ["node_modules", "package-lock.json", "package.json"]
@@ -138,8 +155,15 @@ fn file_not_matching_its_hash_is_refused() {
     let index = index_of(&items);
     let mut tampered = items.clone();
     // Same length, other bytes: only the hash can tell.
-    tampered[6] = file("tool/bin/cli.js", b"#!/usr/bin/env node\nconsole.log(2)\n", 0o755);
-    assert_refused(Script::new(index, zip_of(&tampered)), "does not match its index hash");
+    tampered[6] = file(
+        "tool/bin/cli.js",
+        b"#!/usr/bin/env node\nconsole.log(2)\n",
+        0o755,
+    );
+    assert_refused(
+        Script::new(index, zip_of(&tampered)),
+        "does not match its index hash",
+    );
 }
 
 #[test]
@@ -211,7 +235,10 @@ fn kill_during_extraction_leaves_old_or_new_tree_whole() {
             if staging || child.try_wait().unwrap().is_some() {
                 break staging;
             }
-            assert!(started.elapsed() < Duration::from_secs(60), "no staging dir");
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "no staging dir"
+            );
             std::thread::sleep(Duration::from_millis(1));
         };
         std::thread::sleep(Duration::from_millis(delay_ms));

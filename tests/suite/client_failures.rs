@@ -14,7 +14,10 @@ fn unreachable_server_without_fallback_exits_3() {
     let before = sandbox.manifest();
     let out = sandbox.fetch(&closed_port_url(), &["--no-fallback", "--retries", "1"]);
     let err = assert_one_line_failure(&out, 3);
-    assert!(err.contains("unavailable") && err.contains("--no-fallback"), "{err}");
+    assert!(
+        err.contains("unavailable") && err.contains("--no-fallback"),
+        "{err}"
+    );
     assert_eq!(sandbox.manifest(), before);
 }
 
@@ -83,7 +86,11 @@ fn persistent_server_errors_end_in_exit_3_without_fallback() {
 
 #[test]
 fn unreachable_server_falls_back_to_npm_ci() {
-    if std::process::Command::new("npm").arg("--version").output().is_err() {
+    if std::process::Command::new("npm")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("npm not on PATH; skipping");
         return;
     }
@@ -91,11 +98,21 @@ fn unreachable_server_falls_back_to_npm_ci() {
     let project = sandbox.project();
     std::fs::remove_file(project.join("package-lock.json")).unwrap();
     let lock = std::process::Command::new("npm")
-        .args(["install", "--package-lock-only", "--offline", "--no-audit", "--no-fund"])
+        .args([
+            "install",
+            "--package-lock-only",
+            "--offline",
+            "--no-audit",
+            "--no-fund",
+        ])
         .current_dir(&project)
         .output()
         .unwrap();
-    assert!(lock.status.success(), "{}", String::from_utf8_lossy(&lock.stderr));
+    assert!(
+        lock.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lock.stderr)
+    );
     let out = sandbox.fetch(&closed_port_url(), &["--retries", "0"]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");

@@ -24,7 +24,11 @@ impl Sandbox {
             "{\"name\":\"t\",\"version\":\"1.0.0\"}\n",
         )
         .unwrap();
-        fs::write(project.join("package-lock.json"), "{\"lockfileVersion\":3}\n").unwrap();
+        fs::write(
+            project.join("package-lock.json"),
+            "{\"lockfileVersion\":3}\n",
+        )
+        .unwrap();
         Sandbox { dir }
     }
 
@@ -42,8 +46,11 @@ impl Sandbox {
         fs::create_dir_all(nm.join("old-pkg/bin")).unwrap();
         fs::write(nm.join("old-pkg/index.js"), "module.exports = 'old';\n").unwrap();
         fs::write(nm.join("old-pkg/bin/run"), "#!/bin/sh\n").unwrap();
-        fs::set_permissions(nm.join("old-pkg/bin/run"), fs::Permissions::from_mode(0o755))
-            .unwrap();
+        fs::set_permissions(
+            nm.join("old-pkg/bin/run"),
+            fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
         std::os::unix::fs::symlink("../old-pkg/bin/run", nm.join("old-link")).unwrap();
         self
     }
@@ -85,7 +92,12 @@ pub fn manifest(root: &Path) -> Vec<String> {
     let mut lines = Vec::new();
     for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
         let entry = entry.unwrap();
-        let rel = entry.path().strip_prefix(root).unwrap().display().to_string();
+        let rel = entry
+            .path()
+            .strip_prefix(root)
+            .unwrap()
+            .display()
+            .to_string();
         let meta = entry.path().symlink_metadata().unwrap();
         let mode = meta.permissions().mode() & 0o777;
         let line = if meta.file_type().is_symlink() {

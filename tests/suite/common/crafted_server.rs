@@ -3,8 +3,8 @@
 //! requests it saw. Also the builder for such trees and bundles.
 
 use std::io::{Cursor, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Json;
 use axum::Router;
