@@ -62,13 +62,15 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
         }
         Err(ServerError::Fatal(e)) => Err(e),
         Err(ServerError::Down(reason)) if !options.fallback => Err(CliError::Unreachable(format!(
-            "the depcache server is unavailable ({reason}) and --no-fallback forbids a local install"
+            "the depcache server {} is unavailable ({reason}) and --no-fallback forbids a local install",
+            http.server()
         ))),
         Err(ServerError::Down(reason)) => {
             let shown = fallback::command_line(&request).join(" ");
             // Said even with -q: a silent fallback would hide a slow, uncached build.
             eprintln!(
-                "depcache: the depcache server is unavailable ({reason}); installing locally with `{shown}`"
+                "depcache: the depcache server {} is unavailable ({reason}); installing locally with `{shown}`",
+                http.server()
             );
             fallback::install_locally(&request, dir)?;
             if !options.quiet {

@@ -41,6 +41,9 @@ pub struct HttpSettings {
 }
 
 pub struct Http {
+    /// For the POST, which may be silent for a whole install.
+    slow: reqwest::Client,
+    /// For the GETs: a stalled transfer is a failure to retry.
     client: reqwest::Client,
     settings: HttpSettings,
 }
@@ -53,14 +56,19 @@ impl Http {
         // reqwest is built without a default crypto provider; an error only means
         // another part of the process installed one first.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            // A stalled connection is a failure even while a POST may run long.
-            .read_timeout(Duration::from_secs(60).max(settings.post_timeout))
-            .user_agent(concat!("depcache/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| CliError::Failure(format!("could not build the HTTP client: {e}")))?;
-        Ok(Http { client, settings })
+        let build = |read_timeout: Duration| {
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .read_timeout(read_timeout)
+                .user_agent(concat!("depcache/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| CliError::Failure(format!("could not build the HTTP client: {e}")))
+        };
+        Ok(Http {
+            slow: build(settings.post_timeout)?,
+            client: build(Duration::from_secs(60))?,
+            settings,
+        })
     }
 
     pub fn server(&self) -> &str {
@@ -79,7 +87,7 @@ impl Http {
         let url = format!("{}/v1/cache", self.settings.server);
         self.with_retries("POST /v1/cache", async || {
             let response = self
-                .authorized(self.client.post(&url))
+                .authorized(self.slow.post(&url))
                 .timeout(self.settings.post_timeout)
                 .json(request)
                 .send()
@@ -174,7 +182,7 @@ impl Http {
                     let after = if tries == 1 {
                         String::new()
                     } else {
-                        format!(" after {tries} tries")
+                        format!(", {tries} tries")
                     };
                     return Err(ServerError::Down(format!("{reason}{after}")));
                 }
@@ -189,7 +197,6 @@ impl Http {
 
     /// Connection refused, DNS, timeouts, a body cut short: all worth a retry.
     fn transport(&self, e: reqwest::Error) -> Attempt {
-        let server = &self.settings.server;
         let what = if e.is_connect() {
             "could not connect"
         } else if e.is_timeout() {
@@ -197,7 +204,7 @@ impl Http {
         } else {
             "connection failed"
         };
-        Attempt::Retry(format!("{server} {what} ({})", root_cause(&e)))
+        Attempt::Retry(format!("{what}: {}", root_cause(&e)))
     }
 
     /// Passes 2xx through; sorts everything else into retry or stop.
@@ -234,12 +241,10 @@ impl Http {
                 format!("{server} refused the request ({code}): {message}"),
             ))),
             // The install ran out of time there; asking again would only wait again.
-            StatusCode::GATEWAY_TIMEOUT => Attempt::Stop(ServerError::Down(format!(
-                "{server} answered 504: {message}"
-            ))),
-            s if s.is_server_error() => {
-                Attempt::Retry(format!("{server} answered {code}: {message}"))
+            StatusCode::GATEWAY_TIMEOUT => {
+                Attempt::Stop(ServerError::Down(format!("it answered 504: {message}")))
             }
+            s if s.is_server_error() => Attempt::Retry(format!("it answered {code}: {message}")),
             _ => Attempt::Stop(ServerError::Fatal(CliError::Failure(format!(
                 "{server} answered an unexpected {code}"
             )))),
