@@ -35,6 +35,49 @@ fn unauthorized_exits_4_after_exactly_one_request() {
 }
 
 #[test]
+fn api_key_from_the_environment_is_sent_as_bearer() {
+    let sandbox = Sandbox::new();
+    let server = CraftedServer::start(Script {
+        api_key: Some("s3cret".to_string()),
+        ..script()
+    });
+    let out = sandbox
+        .command(&server.url, &["--no-fallback"])
+        .env("DEPCACHE_API_KEY", "s3cret")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(server.requests(), 3, "POST, index, bundle");
+}
+
+#[test]
+fn broken_download_resumes_with_a_range_request() {
+    let sandbox = Sandbox::new();
+    let items: Vec<_> = (0..40)
+        .map(|i| {
+            file(
+                &format!("p/f{i}.js"),
+                format!("{i}\n").repeat(500).as_bytes(),
+                0o644,
+            )
+        })
+        .collect();
+    let script = Script::of(&items);
+    let cut = script.bundle.len() / 2;
+    let server = CraftedServer::start(Script {
+        cut_first_download_at: Some(cut),
+        ..script
+    });
+    let out = sandbox.fetch(&server.url, &["--no-fallback"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        server.download_ranges(),
+        [None, Some(format!("bytes={cut}-"))]
+    );
+    assert!(sandbox.node_modules().join("p/f39.js").is_file());
+}
+
+#[test]
 fn bad_request_exits_5_with_the_server_message() {
     let sandbox = Sandbox::new();
     let server = CraftedServer::start(Script {

@@ -8,12 +8,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, RANGE};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use depcache::protocol::{Entry, FileEntry, INDEX_FORMAT, Index};
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
@@ -158,6 +160,11 @@ pub struct Script {
     pub post_failures: Vec<u16>,
     /// When set, every POST gets this status.
     pub post_always: Option<u16>,
+    /// When set, every request must carry `Authorization: Bearer <this>`.
+    pub api_key: Option<String>,
+    /// When set, the first download sends only this many bytes of the bundle
+    /// (announcing all of them) and then drops the connection.
+    pub cut_first_download_at: Option<usize>,
 }
 
 impl Script {
@@ -167,6 +174,8 @@ impl Script {
             bundle,
             post_failures: Vec::new(),
             post_always: None,
+            api_key: None,
+            cut_first_download_at: None,
         }
     }
 
@@ -180,6 +189,9 @@ struct Shared {
     script: Script,
     posts: AtomicUsize,
     requests: AtomicUsize,
+    downloads: AtomicUsize,
+    /// `Range` headers of the download requests, in order.
+    ranges: std::sync::Mutex<Vec<Option<String>>>,
     base: String,
 }
 
@@ -199,6 +211,8 @@ impl CraftedServer {
             script,
             posts: AtomicUsize::new(0),
             requests: AtomicUsize::new(0),
+            downloads: AtomicUsize::new(0),
+            ranges: std::sync::Mutex::new(Vec::new()),
             base: url.clone(),
         });
         let app = Router::new()
@@ -238,6 +252,25 @@ impl CraftedServer {
     pub fn requests(&self) -> usize {
         self.shared.requests.load(Ordering::SeqCst)
     }
+
+    /// The `Range` header of each download request.
+    pub fn download_ranges(&self) -> Vec<Option<String>> {
+        self.shared.ranges.lock().unwrap().clone()
+    }
+}
+
+/// Counts the request; `Err` with a 401 when the key is wrong or missing.
+fn admit(s: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+    s.requests.fetch_add(1, Ordering::SeqCst);
+    let Some(key) = &s.script.api_key else {
+        return Ok(());
+    };
+    let sent = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if sent == Some(format!("Bearer {key}").as_str()) {
+        Ok(())
+    } else {
+        Err(error(401, "bad key"))
+    }
 }
 
 fn error(status: u16, message: &str) -> Response {
@@ -246,8 +279,10 @@ fn error(status: u16, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-async fn cache(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    s.requests.fetch_add(1, Ordering::SeqCst);
+async fn cache(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(refused) = admit(&s, &headers) {
+        return refused;
+    }
     let n = s.posts.fetch_add(1, Ordering::SeqCst);
     if let Some(status) = s.script.post_always {
         return error(status, "crafted refusal");
@@ -269,14 +304,63 @@ async fn cache(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     .into_response()
 }
 
-async fn index(State(s): State<Arc<Shared>>, Path(key): Path<String>) -> Response {
-    s.requests.fetch_add(1, Ordering::SeqCst);
+async fn index(
+    State(s): State<Arc<Shared>>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refused) = admit(&s, &headers) {
+        return refused;
+    }
     let mut index = s.script.index.clone();
     index.key = key;
     Json(index).into_response()
 }
 
-async fn download(State(s): State<Arc<Shared>>, Path(_file): Path<String>) -> Response {
-    s.requests.fetch_add(1, Ordering::SeqCst);
-    s.script.bundle.clone().into_response()
+async fn download(
+    State(s): State<Arc<Shared>>,
+    Path(_file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refused) = admit(&s, &headers) {
+        return refused;
+    }
+    let n = s.downloads.fetch_add(1, Ordering::SeqCst);
+    let range = headers
+        .get(RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    s.ranges.lock().unwrap().push(range.clone());
+    let bundle = s.script.bundle.clone();
+    let total = bundle.len();
+    if let (0, Some(cut)) = (n, s.script.cut_first_download_at) {
+        // Announce everything, send `cut` bytes, then fail the body stream.
+        let head = Bytes::copy_from_slice(&bundle[..cut]);
+        // The pause lets the head reach the client before the connection dies.
+        let stream = futures::stream::iter([Ok(head)]).chain(futures::stream::once(async {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            Err(std::io::Error::other("crafted cut"))
+        }));
+        return Response::builder()
+            .header(CONTENT_LENGTH, total)
+            .body(Body::from_stream(stream))
+            .unwrap();
+    }
+    // Only `bytes=N-`, the form the client sends.
+    if let Some(start) = range
+        .as_deref()
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        return Response::builder()
+            .status(StatusCode::PARTIAL_CONTENT)
+            .header(
+                CONTENT_RANGE,
+                format!("bytes {start}-{}/{total}", total - 1),
+            )
+            .body(Body::from(bundle[start..].to_vec()))
+            .unwrap();
+    }
+    bundle.into_response()
 }
