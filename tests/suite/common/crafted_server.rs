@@ -259,18 +259,14 @@ impl CraftedServer {
     }
 }
 
-/// Counts the request; `Err` with a 401 when the key is wrong or missing.
-fn admit(s: &Shared, headers: &HeaderMap) -> Result<(), Response> {
+/// Counts the request; false when the key is wrong or missing.
+fn admit(s: &Shared, headers: &HeaderMap) -> bool {
     s.requests.fetch_add(1, Ordering::SeqCst);
     let Some(key) = &s.script.api_key else {
-        return Ok(());
+        return true;
     };
     let sent = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    if sent == Some(format!("Bearer {key}").as_str()) {
-        Ok(())
-    } else {
-        Err(error(401, "bad key"))
-    }
+    sent == Some(format!("Bearer {key}").as_str())
 }
 
 fn error(status: u16, message: &str) -> Response {
@@ -280,8 +276,8 @@ fn error(status: u16, message: &str) -> Response {
 }
 
 async fn cache(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(refused) = admit(&s, &headers) {
-        return refused;
+    if !admit(&s, &headers) {
+        return error(401, "bad key");
     }
     let n = s.posts.fetch_add(1, Ordering::SeqCst);
     if let Some(status) = s.script.post_always {
@@ -309,8 +305,8 @@ async fn index(
     Path(key): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = admit(&s, &headers) {
-        return refused;
+    if !admit(&s, &headers) {
+        return error(401, "bad key");
     }
     let mut index = s.script.index.clone();
     index.key = key;
@@ -322,8 +318,8 @@ async fn download(
     Path(_file): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = admit(&s, &headers) {
-        return refused;
+    if !admit(&s, &headers) {
+        return error(401, "bad key");
     }
     let n = s.downloads.fetch_add(1, Ordering::SeqCst);
     let range = headers
