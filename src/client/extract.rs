@@ -76,8 +76,9 @@ pub fn restore(
         fs::create_dir_all(&dir).map_err(|e| local(&dir, e))?;
     }
     let bytes = extract_files(bundle, &plan, base, bar)?;
+    let mut archive = open_worker(bundle, &plan)?;
     for &(number, path, target) in &plan.symlinks {
-        check_link_content(bundle, &plan, number, path, target)?;
+        check_link_content(&mut archive, number, path, target)?;
         let link = base.join(path);
         std::os::unix::fs::symlink(target, &link).map_err(|e| local(&link, e))?;
     }
@@ -325,13 +326,11 @@ fn extract_file(
 
 /// The ZIP's symlink content must be exactly the index's target.
 fn check_link_content(
-    bundle: &Path,
-    plan: &Plan<'_>,
+    archive: &mut ZipArchive<File>,
     number: usize,
     path: &str,
     target: &str,
 ) -> Result<(), CliError> {
-    let mut archive = open_worker(bundle, plan)?;
     let entry = archive
         .by_index(number)
         .map_err(|e| verify(format!("bundle entry for {path:?} is damaged: {e}")))?;
