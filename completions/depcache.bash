@@ -22,6 +22,9 @@ _depcache() {
             depcache,completions)
                 cmd="depcache__subcmd__completions"
                 ;;
+            depcache,fetch)
+                cmd="depcache__subcmd__fetch"
+                ;;
             depcache,hash)
                 cmd="depcache__subcmd__hash"
                 ;;
@@ -70,6 +73,9 @@ _depcache() {
             depcache__subcmd__help,completions)
                 cmd="depcache__subcmd__help__subcmd__completions"
                 ;;
+            depcache__subcmd__help,fetch)
+                cmd="depcache__subcmd__help__subcmd__fetch"
+                ;;
             depcache__subcmd__help,hash)
                 cmd="depcache__subcmd__help__subcmd__hash"
                 ;;
@@ -101,7 +107,7 @@ _depcache() {
 
     case "${cmd}" in
         depcache)
-            opts="-v -q -h -V --verbose --quiet --help --version serve hash completions man admin help"
+            opts="-v -q -h -V --verbose --quiet --help --version serve fetch hash completions man admin help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -314,6 +320,68 @@ _depcache() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        depcache__subcmd__fetch)
+            opts="-v -q -h --server --api-key --api-key-file --retries --timeout --no-fallback --dir --files --node-version --npm-version --php-version --composer-version --platform --omit-dev --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --api-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --files)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --node-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --npm-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --php-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --composer-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --platform)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         depcache__subcmd__hash)
             opts="-v -q -h --dir --files --node-version --npm-version --php-version --composer-version --platform --omit-dev --explain --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -357,7 +425,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__help)
-            opts="serve hash completions man admin help"
+            opts="serve fetch hash completions man admin help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -441,6 +509,20 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__help__subcmd__fetch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

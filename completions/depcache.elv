@@ -26,7 +26,8 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand serve 'Run the cache server. (Boxed: its many flags would make every other variant as large.)'
+            cand serve 'Run the cache server'
+            cand fetch 'Restore node_modules/vendor from the server (CI client)'
             cand hash 'Print the cache key a client would send for a project'
             cand completions 'Print shell completions (or write them all with --dir)'
             cand man 'Print the man page (or write one per subcommand with --dir)'
@@ -60,6 +61,28 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --max-queued-installs 'Distinct misses allowed to wait for an install slot before 503'
             cand --use-docker-on-version-mismatch 'Install versions the host lacks in a container of exactly those versions (see docs/containers.md; a start-up error when no runtime answers)'
             cand --is-public 'No API key needed'
+            cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'depcache;fetch'= {
+            cand --server 'The depcache server, e.g. http://cache:8080'
+            cand --api-key 'API key sent as a Bearer token; prefer the environment over argv'
+            cand --api-key-file 'File holding the API key (first line)'
+            cand --retries 'Retries after a connection error or a 5xx (not after a 504), with backoff 0.5 s, 1 s, 2 s, ...'
+            cand --timeout 'Limit for the cache request, which installs on a miss (90s, 15m, ...)'
+            cand --dir 'Project root (default: the current folder)'
+            cand --files 'Comma-separated manifest/lockfile names (default: manifest + the lockfile present)'
+            cand --node-version 'node-version'
+            cand --npm-version 'npm-version'
+            cand --php-version 'php-version'
+            cand --composer-version 'composer-version'
+            cand --platform 'os-arch-libc, e.g. linux-x64-glibc (default: this machine''s)'
+            cand --no-fallback 'Fail (exit 3) instead of installing locally when the server is unavailable'
+            cand --omit-dev 'Leave devDependencies out (npm --omit=dev, composer --no-dev)'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand -q 'Only errors'
@@ -178,7 +201,8 @@ set edit:completion:arg-completer[depcache] = {|@words|
         &'depcache;admin;help;help'= {
         }
         &'depcache;help'= {
-            cand serve 'Run the cache server. (Boxed: its many flags would make every other variant as large.)'
+            cand serve 'Run the cache server'
+            cand fetch 'Restore node_modules/vendor from the server (CI client)'
             cand hash 'Print the cache key a client would send for a project'
             cand completions 'Print shell completions (or write them all with --dir)'
             cand man 'Print the man page (or write one per subcommand with --dir)'
@@ -186,6 +210,8 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'depcache;help;serve'= {
+        }
+        &'depcache;help;fetch'= {
         }
         &'depcache;help;hash'= {
         }

@@ -28,7 +28,8 @@ complete -c depcache -n "__fish_depcache_needs_command" -s v -l verbose -d 'More
 complete -c depcache -n "__fish_depcache_needs_command" -s q -l quiet -d 'Only errors'
 complete -c depcache -n "__fish_depcache_needs_command" -s h -l help -d 'Print help'
 complete -c depcache -n "__fish_depcache_needs_command" -s V -l version -d 'Print version'
-complete -c depcache -n "__fish_depcache_needs_command" -f -a "serve" -d 'Run the cache server. (Boxed: its many flags would make every other variant as large.)'
+complete -c depcache -n "__fish_depcache_needs_command" -f -a "serve" -d 'Run the cache server'
+complete -c depcache -n "__fish_depcache_needs_command" -f -a "fetch" -d 'Restore node_modules/vendor from the server (CI client)'
 complete -c depcache -n "__fish_depcache_needs_command" -f -a "hash" -d 'Print the cache key a client would send for a project'
 complete -c depcache -n "__fish_depcache_needs_command" -f -a "completions" -d 'Print shell completions (or write them all with --dir)'
 complete -c depcache -n "__fish_depcache_needs_command" -f -a "man" -d 'Print the man page (or write one per subcommand with --dir)'
@@ -63,6 +64,23 @@ complete -c depcache -n "__fish_depcache_using_subcommand serve" -l is-public -d
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -s q -l quiet -d 'Only errors'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l server -d 'The depcache server, e.g. http://cache:8080' -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l api-key -d 'API key sent as a Bearer token; prefer the environment over argv' -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l api-key-file -d 'File holding the API key (first line)' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l retries -d 'Retries after a connection error or a 5xx (not after a 504), with backoff 0.5 s, 1 s, 2 s, ...' -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l timeout -d 'Limit for the cache request, which installs on a miss (90s, 15m, ...)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l dir -d 'Project root (default: the current folder)' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l files -d 'Comma-separated manifest/lockfile names (default: manifest + the lockfile present)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l node-version -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l npm-version -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l php-version -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l composer-version -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l platform -d 'os-arch-libc, e.g. linux-x64-glibc (default: this machine\'s)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l no-fallback -d 'Fail (exit 3) instead of installing locally when the server is unavailable'
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l omit-dev -d 'Leave devDependencies out (npm --omit=dev, composer --no-dev)'
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -s q -l quiet -d 'Only errors'
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -s h -l help -d 'Print help'
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l dir -d 'Project root (default: the current folder)' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l files -d 'Comma-separated manifest/lockfile names (default: manifest + the lockfile present)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l node-version -r
@@ -121,12 +139,13 @@ complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "gc" -d 'Evict unused or least recently used keys, then delete unreferenced blobs. Safe while a server runs on the same directory'
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Rehash every blob and check every index (exit 6 when problems remain)'
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve hash completions man admin help" -f -a "serve" -d 'Run the cache server. (Boxed: its many flags would make every other variant as large.)'
-complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve hash completions man admin help" -f -a "hash" -d 'Print the cache key a client would send for a project'
-complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve hash completions man admin help" -f -a "completions" -d 'Print shell completions (or write them all with --dir)'
-complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve hash completions man admin help" -f -a "man" -d 'Print the man page (or write one per subcommand with --dir)'
-complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve hash completions man admin help" -f -a "admin" -d 'Operators\' tools on a store: stats, list, gc, verify'
-complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve hash completions man admin help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin help" -f -a "serve" -d 'Run the cache server'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin help" -f -a "fetch" -d 'Restore node_modules/vendor from the server (CI client)'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin help" -f -a "hash" -d 'Print the cache key a client would send for a project'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin help" -f -a "completions" -d 'Print shell completions (or write them all with --dir)'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin help" -f -a "man" -d 'Print the man page (or write one per subcommand with --dir)'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin help" -f -a "admin" -d 'Operators\' tools on a store: stats, list, gc, verify'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c depcache -n "__fish_depcache_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "stats" -d 'Keys, blobs, bytes on disk, logical size and deduplication ratio'
 complete -c depcache -n "__fish_depcache_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "list" -d 'Every cached key with manager, versions, platform, size and last use'
 complete -c depcache -n "__fish_depcache_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "gc" -d 'Evict unused or least recently used keys, then delete unreferenced blobs. Safe while a server runs on the same directory'

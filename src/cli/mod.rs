@@ -2,6 +2,7 @@
 //! a call on the library.
 
 mod admin;
+mod fetch;
 mod generate;
 mod hash;
 mod serve;
@@ -43,9 +44,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    // Boxed: its many flags would make every other variant as large.
     /// Run the cache server.
-    /// (Boxed: its many flags would make every other variant as large.)
     Serve(Box<serve::ServeArgs>),
+    /// Restore node_modules/vendor from the server (CI client).
+    Fetch(fetch::FetchArgs),
     /// Print the cache key a client would send for a project.
     Hash(hash::HashArgs),
     /// Print shell completions (or write them all with --dir).
@@ -58,9 +61,12 @@ pub enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose, cli.quiet);
+    // fetch runs in CI logs: only warnings unless -v asks for key, URLs, timings.
+    let quiet_by_default = matches!(cli.command, Command::Fetch(_));
+    init_logging(cli.verbose, cli.quiet, quiet_by_default);
     let result = match cli.command {
         Command::Serve(args) => serve::run(*args),
+        Command::Fetch(args) => fetch::run(args, cli.quiet),
         Command::Hash(args) => hash::run(args),
         Command::Completions(args) => generate::completions(args),
         Command::Man(args) => generate::man(args),
@@ -76,9 +82,10 @@ pub fn main() -> ExitCode {
 }
 
 /// Logs go to stderr; `-v` picks the level unless `RUST_LOG` says otherwise.
-fn init_logging(verbose: u8, quiet: bool) {
+fn init_logging(verbose: u8, quiet: bool, quiet_by_default: bool) {
     let level = match (quiet, verbose) {
         (true, _) => "error",
+        (false, 0) if quiet_by_default => "warn",
         (false, 0) => "warn,depcache=info",
         (false, 1) => "info",
         (false, 2) => "debug",

@@ -1,6 +1,14 @@
 //! The CI side: reading a project's manifest and lockfile into a request, and
 //! (in `fetch`) restoring the tree the server answers with.
 
+mod extract;
+mod fallback;
+mod fetch;
+mod http;
+mod progress;
 mod project;
+mod swap;
 
+pub use fetch::{FetchOptions, fetch};
+pub use http::HttpSettings;
 pub use project::{ProjectSpec, load_project};

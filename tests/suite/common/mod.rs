@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod composer_project;
+pub mod crafted_server;
 pub mod npm_project;
 pub mod registry;
 pub mod server;

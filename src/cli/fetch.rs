@@ -1,0 +1,110 @@
+//! `depcache fetch`: restores `node_modules`/`vendor` from the server, or
+//! installs locally when the server cannot help.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::hash::ProjectArgs;
+use super::units::parse_duration;
+use crate::client::{FetchOptions, HttpSettings, fetch};
+use crate::error::CliError;
+use crate::protocol::Manager;
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 restored (or installed locally), 2 usage, \
+3 server unreachable and --no-fallback, 4 API key refused, 5 request refused, \
+6 bundle failed verification, 7 install failed (on the server or locally), 1 anything else."
+)]
+pub struct FetchArgs {
+    /// npm or composer. The seed form `fetch <SERVER_URL> <MANAGER>` works too.
+    #[arg(value_name = "MANAGER", num_args = 1..=2, required = true)]
+    pub positional: Vec<String>,
+    /// The depcache server, e.g. http://cache:8080.
+    #[arg(long, env = "DEPCACHE_SERVER")]
+    pub server: Option<String>,
+    /// API key sent as a Bearer token; prefer the environment over argv.
+    #[arg(
+        long,
+        alias = "apikey",
+        env = "DEPCACHE_API_KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
+    /// File holding the API key (first line).
+    #[arg(long, conflicts_with = "api_key")]
+    pub api_key_file: Option<PathBuf>,
+    /// Retries after a connection error or a 5xx (not after a 504), with
+    /// backoff 0.5 s, 1 s, 2 s, ...
+    #[arg(long, default_value_t = 3)]
+    pub retries: u32,
+    /// Limit for the cache request, which installs on a miss (90s, 15m, ...).
+    #[arg(long, default_value = "15m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Fail (exit 3) instead of installing locally when the server is unavailable.
+    #[arg(long)]
+    pub no_fallback: bool,
+    #[command(flatten)]
+    pub project: ProjectArgs,
+}
+
+pub fn run(args: FetchArgs, quiet: bool) -> Result<(), CliError> {
+    let (server_arg, manager) = match args.positional.as_slice() {
+        [manager] => (None, manager),
+        [server, manager] if looks_like_url(server) => (Some(server.clone()), manager),
+        [first, _] => {
+            return Err(CliError::Usage(format!(
+                "with two arguments the first must be the server URL, not {first:?}"
+            )));
+        }
+        _ => unreachable!("clap allows one or two"),
+    };
+    let manager: Manager = manager.parse().map_err(CliError::Usage)?;
+    let server = match (server_arg, args.server) {
+        (Some(positional), _) => positional,
+        (None, Some(flag)) => flag,
+        (None, None) => {
+            return Err(CliError::Usage(
+                "no server given: pass --server URL or set DEPCACHE_SERVER".to_string(),
+            ));
+        }
+    };
+    if !looks_like_url(&server) {
+        return Err(CliError::Usage(format!(
+            "the server {server:?} is not an http:// or https:// URL"
+        )));
+    }
+    let api_key = match (&args.api_key, &args.api_key_file) {
+        (_, Some(path)) => Some(read_key_file(path)?),
+        (Some(key), None) => Some(key.trim().to_string()),
+        (None, None) => None,
+    }
+    .filter(|k| !k.is_empty());
+    fetch(FetchOptions {
+        project: args.project.spec(manager),
+        http: HttpSettings {
+            server: server.trim_end_matches('/').to_string(),
+            api_key,
+            retries: args.retries,
+            post_timeout: args.timeout,
+        },
+        fallback: !args.no_fallback,
+        quiet,
+    })
+}
+
+fn looks_like_url(text: &str) -> bool {
+    text.starts_with("http://") || text.starts_with("https://")
+}
+
+fn read_key_file(path: &PathBuf) -> Result<String, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::Usage(format!(
+            "cannot read the API key file {}: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(text.lines().next().unwrap_or("").trim().to_string())
+}

@@ -1,0 +1,66 @@
+//! The local install that stands in when the server cannot answer: the same
+//! command the server would run, in the project itself, with the user's own
+//! environment (their registry settings and credentials apply here).
+
+use std::os::fd::AsFd;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::error::CliError;
+use crate::protocol::{InstallOptions, Manager, ValidRequest};
+
+/// The program and arguments, as the server runs them (scripts off).
+pub fn command_line(request: &ValidRequest) -> Vec<String> {
+    let omit_dev = InstallOptions::omits_dev(request.options.as_ref());
+    let mut args: Vec<&str> = match request.manager {
+        Manager::Npm => {
+            let has_lockfile = Manager::Npm
+                .lockfiles()
+                .iter()
+                .any(|name| request.files.contains_key(*name));
+            let verb = if has_lockfile { "ci" } else { "install" };
+            vec!["npm", verb, "--ignore-scripts", "--no-audit", "--no-fund"]
+        }
+        Manager::Composer => vec![
+            "composer",
+            "install",
+            "--no-scripts",
+            "--no-interaction",
+            "--no-progress",
+            "--prefer-dist",
+        ],
+    };
+    if omit_dev {
+        args.push(match request.manager {
+            Manager::Npm => "--omit=dev",
+            Manager::Composer => "--no-dev",
+        });
+    }
+    args.into_iter().map(str::to_string).collect()
+}
+
+/// Runs the install in `dir`. Its output goes to stderr so that stdout stays
+/// clean for whatever the CI job pipes it into.
+pub fn install_locally(request: &ValidRequest, dir: &Path) -> Result<(), CliError> {
+    let argv = command_line(request);
+    let shown = argv.join(" ");
+    let stdout = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::inherit());
+    let status = Command::new(&argv[0])
+        .args(&argv[1..])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .status()
+        .map_err(|e| CliError::Install(format!("could not start `{shown}`: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(CliError::Install(format!(
+            "the local fallback `{shown}` failed ({status})"
+        )))
+    }
+}

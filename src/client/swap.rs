@@ -1,0 +1,181 @@
+//! Putting a finished tree in place of the old one so that, whenever the
+//! process dies, the project holds either the old tree or the new one whole;
+//! and tidying what a killed run left beside it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use tempfile::TempDir;
+
+use crate::error::CliError;
+
+/// `.node_modules.depcache-tmp-XXXX`: the tree being extracted.
+pub fn staging_prefix(root: &str) -> String {
+    format!(".{root}.depcache-tmp-")
+}
+
+/// `.node_modules.depcache-dl-XXXX.zip`: the bundle being downloaded.
+pub fn download_prefix(root: &str) -> String {
+    format!(".{root}.depcache-dl-")
+}
+
+/// `.node_modules.depcache-old-XXXX`: the old tree, between two renames where
+/// the atomic exchange is not available.
+fn aside_prefix(root: &str) -> String {
+    format!(".{root}.depcache-old-")
+}
+
+/// Replaces `target` with the staged tree. On Linux one `renameat2` exchange
+/// does it atomically; elsewhere (or on file systems without it) the old tree
+/// is renamed aside first and put back if the second rename fails.
+pub fn swap_in(staging: TempDir, target: &Path) -> Result<(), CliError> {
+    let fail = |e: std::io::Error| {
+        CliError::Failure(format!(
+            "could not move the restored tree into {}: {e}",
+            target.display()
+        ))
+    };
+    let exists = fs::symlink_metadata(target).is_ok();
+    if !exists {
+        let staged = staging.keep();
+        return fs::rename(&staged, target).map_err(|e| {
+            let _ = fs::remove_dir_all(&staged);
+            fail(e)
+        });
+    }
+    match exchange(staging.path(), target) {
+        // The staging path now holds the old tree.
+        Ok(()) => {
+            remove_tree(&staging.keep());
+            Ok(())
+        }
+        Err(e) if unsupported(&e) => swap_by_renames(staging, target).map_err(fail),
+        Err(e) => Err(fail(e)),
+    }
+}
+
+fn swap_by_renames(staging: TempDir, target: &Path) -> std::io::Result<()> {
+    let parent = target.parent().unwrap_or(Path::new("."));
+    let root = file_name(target);
+    let aside = tempfile::Builder::new()
+        .prefix(&aside_prefix(&root))
+        .tempdir_in(parent)?;
+    let aside_path = aside.keep();
+    fs::rename(target, &aside_path)?;
+    if let Err(e) = fs::rename(staging.path(), target) {
+        let _ = fs::rename(&aside_path, target);
+        return Err(e);
+    }
+    drop(staging);
+    remove_tree(&aside_path);
+    Ok(())
+}
+
+/// Deletes an old tree, two levels down in parallel (scopes like `@babel`
+/// hold hundreds of packages; see `io_pool` for why in parallel). A failure
+/// only costs disk space, so it is a warning.
+pub(super) fn remove_tree(path: &Path) {
+    use rayon::prelude::*;
+    let list = |dir: &Path| -> Vec<(PathBuf, bool)> {
+        fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_dir())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let top = list(path);
+    let mut work: Vec<(PathBuf, bool)> = Vec::new();
+    for (child, is_dir) in &top {
+        if *is_dir {
+            work.extend(list(child));
+        } else {
+            work.push((child.clone(), false));
+        }
+    }
+    let remove = |(p, is_dir): &(PathBuf, bool)| {
+        let _ = if *is_dir {
+            fs::remove_dir_all(p)
+        } else {
+            fs::remove_file(p)
+        };
+    };
+    super::extract::io_pool().install(|| {
+        work.par_iter().for_each(remove);
+        top.par_iter().filter(|(_, d)| *d).for_each(remove);
+    });
+    if let Err(e) = fs::remove_dir_all(path) {
+        tracing::warn!("could not delete the old tree {}: {e}", path.display());
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let ca = CString::new(a.as_os_str().as_bytes())?;
+    let cb = CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: both are valid NUL-terminated paths; renameat2 touches no memory of ours.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+}
+
+fn unsupported(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::Unsupported
+        || matches!(
+            e.raw_os_error(),
+            Some(libc::EINVAL | libc::ENOSYS | libc::ENOTSUP)
+        )
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Removes what a killed run left in `project`: staging trees and partial
+/// downloads. An old tree set aside is put back if the target is missing
+/// (the run died between the two renames), deleted otherwise.
+pub fn clean_leftovers(project: &Path, root: &str) {
+    let Ok(entries) = fs::read_dir(project) else {
+        return;
+    };
+    let target = project.join(root);
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if name.starts_with(&staging_prefix(root)) {
+            remove_tree(&path);
+        } else if name.starts_with(&download_prefix(root)) {
+            let _ = fs::remove_file(&path);
+        } else if name.starts_with(&aside_prefix(root)) {
+            if fs::symlink_metadata(&target).is_err() && fs::rename(&path, &target).is_ok() {
+                continue;
+            }
+            remove_tree(&path);
+        } else {
+            continue;
+        }
+        tracing::info!("removed {} left by an interrupted run", path.display());
+    }
+}

@@ -1,0 +1,166 @@
+//! `depcache fetch` when the server fails: unreachable, refusing, erroring;
+//! retries, exit codes, and the local fallback.
+
+use crate::client_support::{Sandbox, assert_one_line_failure, closed_port_url, stderr};
+use crate::common::crafted_server::{CraftedServer, Script, file};
+
+fn script() -> Script {
+    Script::of(&[file("a/index.js", b"1\n", 0o644)])
+}
+
+#[test]
+fn unreachable_server_without_fallback_exits_3() {
+    let sandbox = Sandbox::new().with_old_tree();
+    let before = sandbox.manifest();
+    let out = sandbox.fetch(&closed_port_url(), &["--no-fallback", "--retries", "1"]);
+    let err = assert_one_line_failure(&out, 3);
+    assert!(
+        err.contains("unavailable") && err.contains("--no-fallback"),
+        "{err}"
+    );
+    assert_eq!(sandbox.manifest(), before);
+}
+
+#[test]
+fn unauthorized_exits_4_after_exactly_one_request() {
+    let sandbox = Sandbox::new();
+    let server = CraftedServer::start(Script {
+        post_always: Some(401),
+        ..script()
+    });
+    let out = sandbox.fetch(&server.url, &["--no-fallback", "--api-key", "wrong"]);
+    let err = assert_one_line_failure(&out, 4);
+    assert!(err.contains(&server.url), "names the server: {err}");
+    assert_eq!(server.requests(), 1, "a 401 must not be retried");
+}
+
+#[test]
+fn api_key_from_the_environment_is_sent_as_bearer() {
+    let sandbox = Sandbox::new();
+    let server = CraftedServer::start(Script {
+        api_key: Some("s3cret".to_string()),
+        ..script()
+    });
+    let out = sandbox
+        .command(&server.url, &["--no-fallback"])
+        .env("DEPCACHE_API_KEY", "s3cret")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(server.requests(), 3, "POST, index, bundle");
+}
+
+#[test]
+fn broken_download_resumes_with_a_range_request() {
+    let sandbox = Sandbox::new();
+    let items: Vec<_> = (0..40)
+        .map(|i| {
+            file(
+                &format!("p/f{i}.js"),
+                format!("{i}\n").repeat(500).as_bytes(),
+                0o644,
+            )
+        })
+        .collect();
+    let script = Script::of(&items);
+    let cut = script.bundle.len() / 2;
+    let server = CraftedServer::start(Script {
+        cut_first_download_at: Some(cut),
+        ..script
+    });
+    let out = sandbox.fetch(&server.url, &["--no-fallback"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        server.download_ranges(),
+        [None, Some(format!("bytes={cut}-"))]
+    );
+    assert!(sandbox.node_modules().join("p/f39.js").is_file());
+}
+
+#[test]
+fn bad_request_exits_5_with_the_server_message() {
+    let sandbox = Sandbox::new();
+    let server = CraftedServer::start(Script {
+        post_always: Some(400),
+        ..script()
+    });
+    let out = sandbox.fetch(&server.url, &[]);
+    let err = assert_one_line_failure(&out, 5);
+    assert!(err.contains("crafted refusal"), "{err}");
+    assert_eq!(server.requests(), 1);
+}
+
+#[test]
+fn server_errors_are_retried_until_success() {
+    let sandbox = Sandbox::new();
+    let server = CraftedServer::start(Script {
+        post_failures: vec![500, 503],
+        ..script()
+    });
+    let out = sandbox.fetch(&server.url, &["--no-fallback"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(server.posts(), 3);
+    assert!(sandbox.node_modules().join("a/index.js").is_file());
+}
+
+#[test]
+fn install_timeout_504_is_not_retried() {
+    let sandbox = Sandbox::new();
+    let server = CraftedServer::start(Script {
+        post_always: Some(504),
+        ..script()
+    });
+    let out = sandbox.fetch(&server.url, &["--no-fallback"]);
+    assert_one_line_failure(&out, 3);
+    assert_eq!(server.posts(), 1);
+}
+
+#[test]
+fn persistent_server_errors_end_in_exit_3_without_fallback() {
+    let sandbox = Sandbox::new();
+    let server = CraftedServer::start(Script {
+        post_always: Some(500),
+        ..script()
+    });
+    let out = sandbox.fetch(&server.url, &["--no-fallback", "--retries", "1"]);
+    assert_one_line_failure(&out, 3);
+    assert_eq!(server.posts(), 2);
+}
+
+#[test]
+fn unreachable_server_falls_back_to_npm_ci() {
+    if std::process::Command::new("npm")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("npm not on PATH; skipping");
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let project = sandbox.project();
+    std::fs::remove_file(project.join("package-lock.json")).unwrap();
+    let lock = std::process::Command::new("npm")
+        .args([
+            "install",
+            "--package-lock-only",
+            "--offline",
+            "--no-audit",
+            "--no-fund",
+        ])
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    assert!(
+        lock.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lock.stderr)
+    );
+    let out = sandbox.fetch(&closed_port_url(), &["--retries", "0"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("installing locally with `npm ci --ignore-scripts --no-audit --no-fund`"),
+        "{err}"
+    );
+}

@@ -1,0 +1,362 @@
+//! A stand-in depcache server that answers the protocol with whatever index
+//! and ZIP a test crafted, including broken and malicious ones, and counts the
+//! requests it saw. Also the builder for such trees and bundles.
+
+use std::io::{Cursor, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Json;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, RANGE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use depcache::protocol::{Entry, FileEntry, INDEX_FORMAT, Index};
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, ZipWriter};
+
+/// One entry of a crafted tree, path relative to `node_modules`.
+#[derive(Debug, Clone)]
+pub enum Item {
+    File {
+        path: String,
+        content: Vec<u8>,
+        mode: u32,
+    },
+    Symlink {
+        path: String,
+        target: String,
+    },
+    Dir {
+        path: String,
+    },
+}
+
+pub fn file(path: &str, content: &[u8], mode: u32) -> Item {
+    Item::File {
+        path: path.to_string(),
+        content: content.to_vec(),
+        mode,
+    }
+}
+
+pub fn symlink(path: &str, target: &str) -> Item {
+    Item::Symlink {
+        path: path.to_string(),
+        target: target.to_string(),
+    }
+}
+
+pub fn dir(path: &str) -> Item {
+    Item::Dir {
+        path: path.to_string(),
+    }
+}
+
+/// The index the server would store for `items` (key filled in per request).
+pub fn index_of(items: &[Item]) -> Index {
+    let mut entries: Vec<Entry> = items
+        .iter()
+        .map(|item| match item {
+            Item::File {
+                path,
+                content,
+                mode,
+            } => Entry::File(FileEntry {
+                path: path.clone(),
+                sha256: hex::encode(Sha256::digest(content)),
+                size: content.len() as u64,
+                mode: *mode,
+                crc32: crc32fast::hash(content),
+                method: 0,
+                packed_size: content.len() as u64,
+            }),
+            Item::Symlink { path, target } => Entry::Symlink {
+                path: path.clone(),
+                target: target.clone(),
+            },
+            Item::Dir { path } => Entry::Dir {
+                path: path.clone(),
+                mode: 0o755,
+            },
+        })
+        .collect();
+    entries.sort_by(|a, b| a.path().cmp(b.path()));
+    Index {
+        format: INDEX_FORMAT,
+        key: String::new(),
+        manager: "npm".to_string(),
+        versions: [("node", "20.20.2"), ("npm", "11.19.1")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        platform: None,
+        options: None,
+        root: "node_modules".to_string(),
+        created: 0,
+        entries,
+    }
+}
+
+/// A ZIP of `items` under `node_modules/`, as the server lays bundles out;
+/// names are used verbatim, so a test can smuggle `../` or `/abs` in.
+pub fn zip_of(items: &[Item]) -> Vec<u8> {
+    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+    let dir_options = SimpleFileOptions::default().unix_permissions(0o755);
+    zip.add_directory("node_modules/", dir_options).unwrap();
+    for (i, item) in items.iter().enumerate() {
+        match item {
+            Item::File {
+                path,
+                content,
+                mode,
+            } => {
+                // Alternate methods: the client must read both.
+                let method = if i % 2 == 0 {
+                    CompressionMethod::Stored
+                } else {
+                    CompressionMethod::Deflated
+                };
+                let options = SimpleFileOptions::default()
+                    .compression_method(method)
+                    .unix_permissions(*mode)
+                    .large_file(content.len() > u32::MAX as usize);
+                zip.start_file(name(path), options).unwrap();
+                zip.write_all(content).unwrap();
+            }
+            Item::Symlink { path, target } => {
+                zip.add_symlink(name(path), target, SimpleFileOptions::default())
+                    .unwrap();
+            }
+            Item::Dir { path } => {
+                zip.add_directory(format!("{}/", name(path)), dir_options)
+                    .unwrap();
+            }
+        }
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+/// Absolute names stay absolute; everything else goes under `node_modules/`.
+fn name(path: &str) -> String {
+    if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("node_modules/{path}")
+    }
+}
+
+/// What the server answers.
+#[derive(Debug, Clone)]
+pub struct Script {
+    pub index: Index,
+    pub bundle: Vec<u8>,
+    /// Statuses the first POSTs get, in order, before the real answer.
+    pub post_failures: Vec<u16>,
+    /// When set, every POST gets this status.
+    pub post_always: Option<u16>,
+    /// When set, every request must carry `Authorization: Bearer <this>`.
+    pub api_key: Option<String>,
+    /// When set, the first download sends only this many bytes of the bundle
+    /// (announcing all of them) and then drops the connection.
+    pub cut_first_download_at: Option<usize>,
+}
+
+impl Script {
+    pub fn new(index: Index, bundle: Vec<u8>) -> Self {
+        Script {
+            index,
+            bundle,
+            post_failures: Vec::new(),
+            post_always: None,
+            api_key: None,
+            cut_first_download_at: None,
+        }
+    }
+
+    /// The index and bundle of one tree.
+    pub fn of(items: &[Item]) -> Self {
+        Self::new(index_of(items), zip_of(items))
+    }
+}
+
+struct Shared {
+    script: Script,
+    posts: AtomicUsize,
+    requests: AtomicUsize,
+    downloads: AtomicUsize,
+    /// `Range` headers of the download requests, in order.
+    ranges: std::sync::Mutex<Vec<Option<String>>>,
+    base: String,
+}
+
+/// A running crafted server; stops when dropped.
+pub struct CraftedServer {
+    pub url: String,
+    shared: Arc<Shared>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl CraftedServer {
+    pub fn start(script: Script) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let shared = Arc::new(Shared {
+            script,
+            posts: AtomicUsize::new(0),
+            requests: AtomicUsize::new(0),
+            downloads: AtomicUsize::new(0),
+            ranges: std::sync::Mutex::new(Vec::new()),
+            base: url.clone(),
+        });
+        let app = Router::new()
+            .route("/v1/cache", post(cache))
+            .route("/v1/index/{key}", get(index))
+            .route("/download/{file}", get(download))
+            .with_state(shared.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        CraftedServer {
+            url,
+            shared,
+            _stop: stop,
+        }
+    }
+
+    /// POSTs to /v1/cache seen so far.
+    pub fn posts(&self) -> usize {
+        self.shared.posts.load(Ordering::SeqCst)
+    }
+
+    /// All requests seen so far.
+    pub fn requests(&self) -> usize {
+        self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// The `Range` header of each download request.
+    pub fn download_ranges(&self) -> Vec<Option<String>> {
+        self.shared.ranges.lock().unwrap().clone()
+    }
+}
+
+/// Counts the request; false when the key is wrong or missing.
+fn admit(s: &Shared, headers: &HeaderMap) -> bool {
+    s.requests.fetch_add(1, Ordering::SeqCst);
+    let Some(key) = &s.script.api_key else {
+        return true;
+    };
+    let sent = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    sent == Some(format!("Bearer {key}").as_str())
+}
+
+fn error(status: u16, message: &str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap();
+    let body = serde_json::json!({"error": "crafted", "message": message});
+    (status, Json(body)).into_response()
+}
+
+async fn cache(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !admit(&s, &headers) {
+        return error(401, "bad key");
+    }
+    let n = s.posts.fetch_add(1, Ordering::SeqCst);
+    if let Some(status) = s.script.post_always {
+        return error(status, "crafted refusal");
+    }
+    if let Some(&status) = s.script.post_failures.get(n) {
+        return error(status, "crafted failure");
+    }
+    let request: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let key = request["hash"].as_str().unwrap().to_string();
+    Json(serde_json::json!({
+        "download_url": format!("{}/download/{key}.zip", s.base),
+        "cache_hit": true,
+        "key": key,
+        "index_url": format!("{}/v1/index/{key}", s.base),
+        "files": s.script.index.file_count(),
+        "size": s.script.index.logical_size(),
+        "bundle_size": s.script.bundle.len(),
+    }))
+    .into_response()
+}
+
+async fn index(
+    State(s): State<Arc<Shared>>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !admit(&s, &headers) {
+        return error(401, "bad key");
+    }
+    let mut index = s.script.index.clone();
+    index.key = key;
+    Json(index).into_response()
+}
+
+async fn download(
+    State(s): State<Arc<Shared>>,
+    Path(_file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !admit(&s, &headers) {
+        return error(401, "bad key");
+    }
+    let n = s.downloads.fetch_add(1, Ordering::SeqCst);
+    let range = headers
+        .get(RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    s.ranges.lock().unwrap().push(range.clone());
+    let bundle = s.script.bundle.clone();
+    let total = bundle.len();
+    if let (0, Some(cut)) = (n, s.script.cut_first_download_at) {
+        // Announce everything, send `cut` bytes, then fail the body stream.
+        let head = Bytes::copy_from_slice(&bundle[..cut]);
+        // The pause lets the head reach the client before the connection dies.
+        let stream = futures::stream::iter([Ok(head)]).chain(futures::stream::once(async {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            Err(std::io::Error::other("crafted cut"))
+        }));
+        return Response::builder()
+            .header(CONTENT_LENGTH, total)
+            .body(Body::from_stream(stream))
+            .unwrap();
+    }
+    // Only `bytes=N-`, the form the client sends.
+    if let Some(start) = range
+        .as_deref()
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.strip_suffix('-'))
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        return Response::builder()
+            .status(StatusCode::PARTIAL_CONTENT)
+            .header(
+                CONTENT_RANGE,
+                format!("bytes {start}-{}/{total}", total - 1),
+            )
+            .body(Body::from(bundle[start..].to_vec()))
+            .unwrap();
+    }
+    bundle.into_response()
+}
