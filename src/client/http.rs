@@ -75,9 +75,22 @@ impl Http {
         &self.settings.server
     }
 
-    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    /// Adds the API key, but only for URLs on the server the user named: a
+    /// download URL pointing at another origin never receives the key (as
+    /// browsers and curl drop credentials on cross-origin redirects).
+    fn authorized(&self, url: &str, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &self.settings.api_key {
-            Some(key) => request.header(AUTHORIZATION, format!("Bearer {key}")),
+            Some(key) if same_origin(&self.settings.server, url) => {
+                request.header(AUTHORIZATION, format!("Bearer {key}"))
+            }
+            Some(_) => {
+                tracing::warn!(
+                    "{url} is not on {}; the API key is not sent there (set the server's \
+--public-url to the URL clients use)",
+                    self.settings.server
+                );
+                request
+            }
             None => request,
         }
     }
@@ -87,7 +100,7 @@ impl Http {
         let url = format!("{}/v1/cache", self.settings.server);
         self.with_retries("POST /v1/cache", async || {
             let response = self
-                .authorized(self.slow.post(&url))
+                .authorized(&url, self.slow.post(&url))
                 .timeout(self.settings.post_timeout)
                 .json(request)
                 .send()
@@ -108,7 +121,7 @@ impl Http {
     pub async fn get_index(&self, url: &str) -> Result<Index, ServerError> {
         self.with_retries("GET index", async || {
             let response = self
-                .authorized(self.client.get(url))
+                .authorized(url, self.client.get(url))
                 .send()
                 .await
                 .map_err(|e| self.transport(e))?;
@@ -135,7 +148,7 @@ impl Http {
     ) -> Result<u64, ServerError> {
         let mut written: u64 = 0;
         self.with_retries("GET bundle", async || {
-            let mut request = self.authorized(self.client.get(url));
+            let mut request = self.authorized(url, self.client.get(url));
             if written > 0 {
                 request = request.header(RANGE, format!("bytes={written}-"));
             }
@@ -266,4 +279,43 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
         last = source;
     }
     last.to_string()
+}
+
+/// Scheme, host and port agree (default ports filled in).
+fn same_origin(a: &str, b: &str) -> bool {
+    let origin = |u: &str| {
+        reqwest::Url::parse(u).ok().map(|u| {
+            (
+                u.scheme().to_string(),
+                u.host_str().map(str::to_ascii_lowercase),
+                u.port_or_known_default(),
+            )
+        })
+    };
+    matches!((origin(a), origin(b)), (Some(x), Some(y)) if x == y)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn origins() {
+        use super::same_origin;
+        assert!(same_origin(
+            "http://cache:8080",
+            "http://cache:8080/download/k.zip"
+        ));
+        assert!(same_origin(
+            "https://Cache.example",
+            "https://cache.example:443/v1/index/k"
+        ));
+        assert!(!same_origin(
+            "http://cache:8080",
+            "http://evil:8080/download/k.zip"
+        ));
+        assert!(!same_origin(
+            "http://cache:8080",
+            "https://cache:8080/download/k.zip"
+        ));
+        assert!(!same_origin("http://cache:8080", "not a url"));
+    }
 }

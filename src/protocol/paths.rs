@@ -29,9 +29,13 @@ pub fn check_entry_path(path: &str) -> Result<(), PathError> {
 }
 
 /// A symlink at `path` (relative to the root) may point only to a relative
-/// target that stays inside the root when resolved lexically from its folder.
-/// Lexical resolution is enough because every other symlink in the tree obeys
-/// the same rule.
+/// target of the form `../../name/name`: every `..` first, then only names,
+/// and never above the root. Lexical resolution alone is not enough once
+/// links chain (`up -> ../..` plus `out -> up/../../..` escapes although each
+/// looks harmless), but with `..` only at the front a target climbs through
+/// real folders (entries never sit under a symlink) and then only descends, so
+/// by induction every link resolves inside the root. npm's `.bin` links and
+/// pnpm's layout are all of this form.
 pub fn check_symlink_target(path: &str, target: &str) -> Result<(), PathError> {
     let escaping = || PathError::EscapingSymlink {
         path: path.to_string(),
@@ -41,16 +45,20 @@ pub fn check_symlink_target(path: &str, target: &str) -> Result<(), PathError> {
         return Err(escaping());
     }
     let mut depth: i64 = path.split('/').count() as i64 - 1;
+    let mut descended = false;
     for component in target.split('/') {
         match component {
             "" | "." => {}
             ".." => {
                 depth -= 1;
-                if depth < 0 {
+                if depth < 0 || descended {
                     return Err(escaping());
                 }
             }
-            _ => depth += 1,
+            _ => {
+                descended = true;
+                depth += 1;
+            }
         }
     }
     Ok(())
@@ -87,5 +95,10 @@ mod tests {
         assert!(check_symlink_target("x", "/etc/passwd").is_err());
         assert!(check_symlink_target("x", "..").is_err());
         assert!(check_symlink_target("a/x", "..").is_ok());
+        // Each alone stays inside; chained through `up` the second escapes.
+        assert!(check_symlink_target("a/b/up", "../..").is_ok());
+        assert!(check_symlink_target("a/b/out", "up/../../..").is_err());
+        assert!(check_symlink_target("a/b/c", "x/../y").is_err());
+        assert!(check_symlink_target(".bin/tool", "../.pnpm/t@1/node_modules/t/cli.js").is_ok());
     }
 }
