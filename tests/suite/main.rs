@@ -17,6 +17,7 @@ mod container_registry;
 mod fixtures;
 mod generated_docs;
 mod install_script;
+mod readme;
 mod server_composer;
 mod server_errors;
 mod server_npm;
