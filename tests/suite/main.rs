@@ -14,6 +14,7 @@ mod client_support;
 mod common;
 mod container_e2e;
 mod container_registry;
+mod fetch_e2e;
 mod fixtures;
 mod generated_docs;
 mod install_script;
