@@ -14,3 +14,4 @@ pub mod install;
 pub mod protocol;
 pub mod server;
 pub mod store;
+pub mod units;

@@ -66,20 +66,7 @@ pub fn unix_secs(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-/// `1.5 GiB`, `12 KiB`, `512 B`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
+pub use crate::units::human_bytes;
 
 /// Unix seconds as `2024-05-01 12:00:00 UTC` (no time-zone database needed).
 pub fn human_time(secs: u64) -> String {
@@ -109,9 +96,6 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
         assert_eq!(human_time(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(human_time(1_709_251_200), "2024-03-01 00:00:00 UTC");
     }

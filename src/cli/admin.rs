@@ -7,10 +7,10 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use super::units::{parse_duration, parse_size};
 use crate::admin;
 use crate::error::CliError;
 use crate::store::DirStore;
+use crate::units::{parse_duration, parse_size};
 
 #[derive(Debug, Args)]
 pub struct AdminArgs {

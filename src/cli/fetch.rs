@@ -7,10 +7,10 @@ use std::time::Duration;
 use clap::Args;
 
 use super::hash::ProjectArgs;
-use super::units::parse_duration;
 use crate::client::{FetchOptions, HttpSettings, fetch};
 use crate::error::CliError;
 use crate::protocol::Manager;
+use crate::units::parse_duration;
 
 #[derive(Debug, Args)]
 #[command(

@@ -7,7 +7,6 @@ mod generate;
 mod hash;
 mod serve;
 mod serve_containers;
-mod units;
 
 use std::process::ExitCode;
 

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::units::{parse_duration, parse_size};
 use crate::error::CliError;
 use crate::install::{InstallSettings, detect_host_tools};
 use crate::protocol::current_platform;
 use crate::server::{ApiKeys, ServerConfig, VersionPolicy, parse_node_pairs, serve};
+use crate::units::{parse_duration, parse_size};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {

@@ -163,7 +163,7 @@ fn summary(root: &str, restored: Restored, response: &CacheResponse, started: In
     format!(
         "restored {root}: {} files, {}, {}, {}",
         progress::thousands(restored.files),
-        progress::size(restored.bytes),
+        crate::units::human_bytes(restored.bytes),
         if response.cache_hit {
             "cache hit"
         } else {

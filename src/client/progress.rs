@@ -48,22 +48,6 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// `118 MiB`, `3.4 KiB`, `12 B`
-pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 || value >= 10.0 {
-        format!("{value:.0} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 /// `3.2 s`
 pub fn seconds(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
@@ -78,8 +62,5 @@ mod tests {
         assert_eq!(thousands(16248), "16,248");
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1_000_000), "1,000,000");
-        assert_eq!(size(118 * 1024 * 1024 + 5), "118 MiB");
-        assert_eq!(size(3500), "3.4 KiB");
-        assert_eq!(size(12), "12 B");
     }
 }

@@ -1,5 +1,5 @@
-//! Human units on the command line: durations (`90s`, `10m`, `30d`) and sizes
-//! (`32MiB`, `20GB`).
+//! Human units: durations (`90s`, `10m`, `30d`) and sizes (`32MiB`, `20GB`)
+//! as the command line takes them, and sizes as every room prints them.
 
 use std::time::Duration;
 
@@ -49,6 +49,22 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{text:?} is too large"))
 }
 
+/// `118 MiB`, `3.4 KiB`, `512 B`: one decimal below 10, none above.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 || value >= 10.0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,6 +76,14 @@ mod tests {
         assert_eq!(parse_duration("30d").unwrap().as_secs(), 30 * 86400);
         assert!(parse_duration("ten").is_err());
         assert!(parse_duration("5y").is_err());
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
+        assert_eq!(human_bytes(118 * 1024 * 1024 + 5), "118 MiB");
     }
 
     #[test]
