@@ -19,6 +19,7 @@ mod fixtures;
 mod generated_docs;
 mod install_script;
 mod readme;
+mod serve_cli;
 mod server_composer;
 mod server_errors;
 mod server_npm;

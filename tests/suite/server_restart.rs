@@ -1,49 +1,25 @@
 //! Crash safety with the real binary: a server killed during ingestion leaves
 //! no index, only whole blobs, and after a restart the same request succeeds.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use depcache::protocol::Manager;
 
 use crate::common::npm_project::{npm_ci_reference, npm_project};
 use crate::common::registry::registry;
-use crate::common::server::{cache_request, count_files, http};
+use crate::common::server::{cache_request, count_files, http, spawn_binary_server};
 use crate::common::tree::{assert_same_tree, unzip_into};
 
-/// Starts `depcache serve` on a free port and returns it with its base URL.
+/// The real binary on a free port over `store`, public, installing from the
+/// test registry.
 fn spawn_server(store: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_depcache"))
-        .args([
-            "serve",
-            "0",
-            "--bind",
-            "127.0.0.1",
-            "--is-public",
-            "--cache-dir",
-        ])
-        .arg(store)
-        .args(["--npm-registry", &registry().url()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
-        if let Some(url) = line.split("serving on ").nth(1) {
-            break url.trim().to_string();
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, url)
+    let registry = registry().url();
+    let mut args = vec!["--is-public", "--npm-registry", &registry, "--cache-dir"];
+    let store = store.to_str().unwrap();
+    args.push(store);
+    spawn_binary_server(&args, &[]).expect("the server starts")
 }
 
 async fn post(url: &str, body: &serde_json::Value) -> reqwest::Result<reqwest::Response> {

@@ -228,3 +228,42 @@ pub async fn metric(server: &TestServer, name: &str) -> u64 {
         .parse()
         .unwrap()
 }
+
+/// Starts the real `depcache serve 0 --bind 127.0.0.1 <args>` and waits until
+/// it listens. `Err` carries its stderr when it exits instead (refusals).
+pub fn spawn_binary_server(
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Result<(std::process::Child, String), (Option<i32>, String)> {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .args(["serve", "0", "--bind", "127.0.0.1"])
+        .args(args)
+        .env_remove("DEPCACHE_API_KEYS")
+        .envs(envs.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = String::new();
+    let url = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                if let Some(url) = line.split("serving on ").nth(1) {
+                    break url.trim().to_string();
+                }
+                seen.push_str(&line);
+                seen.push('\n');
+            }
+            _ => {
+                let status = child.wait().unwrap();
+                return Err((status.code(), seen));
+            }
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok((child, url))
+}

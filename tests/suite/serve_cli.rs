@@ -1,0 +1,136 @@
+//! `depcache serve` as operators start it: refusals at start-up, key sources,
+//! seed flag spellings and `--public-url`.
+
+use depcache::protocol::Manager;
+use serde_json::Value;
+
+use crate::common::server::{cache_request, http, spawn_binary_server};
+
+fn refusal(args: &[&str]) -> String {
+    let store = tempfile::tempdir().unwrap();
+    let mut all = vec!["--cache-dir", store.path().to_str().unwrap()];
+    all.extend_from_slice(args);
+    let (code, stderr) =
+        spawn_binary_server(&all, &[]).expect_err("the server should refuse to start");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("depcache: "))
+            .count(),
+        1,
+        "{stderr}"
+    );
+    stderr
+}
+
+#[test]
+fn without_keys_and_without_is_public_it_refuses_to_start() {
+    let stderr = refusal(&[]);
+    assert!(
+        stderr.contains("--api-keys-file") && stderr.contains("--is-public"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_listed_version_the_host_cannot_run_is_a_start_up_error() {
+    let stderr = refusal(&[
+        "--is-public",
+        "--supported-versions-node",
+        "14.20.0:6.14.13",
+    ]);
+    assert!(
+        stderr.contains("14.20.0") && stderr.contains("this host has"),
+        "{stderr}"
+    );
+    let stderr = refusal(&["--is-public", "--supported-versions-node", "14;rm"]);
+    assert!(stderr.contains("NODE:NPM"), "{stderr}");
+}
+
+async fn status_of(url: &str, key: Option<&str>) -> u16 {
+    let body = serde_json::to_value(cache_request(
+        Manager::Npm,
+        &[(
+            "package.json",
+            b"{\"name\":\"x\",\"version\":\"1.0.0\"}".to_vec(),
+        )],
+    ))
+    .unwrap();
+    let mut request = http().post(format!("{url}/v1/cache")).json(&body);
+    if let Some(key) = key {
+        request = request.bearer_auth(key);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_come_from_the_file_and_the_environment_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::write(&keys, "# CI runners\nfile-key\n\n").unwrap();
+    let store = dir.path().join("store");
+    let (mut server, url) = spawn_binary_server(
+        &[
+            "--cache-dir",
+            store.to_str().unwrap(),
+            "--api-keys-file",
+            keys.to_str().unwrap(),
+        ],
+        &[("DEPCACHE_API_KEYS", "env-key-1,env-key-2")],
+    )
+    .unwrap();
+    assert_eq!(status_of(&url, None).await, 401);
+    assert_eq!(status_of(&url, Some("# CI runners")).await, 401);
+    for key in ["file-key", "env-key-1", "env-key-2"] {
+        assert_eq!(status_of(&url, Some(key)).await, 200, "{key}");
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_spellings_and_public_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("seed-store");
+    let (mut server, url) = spawn_binary_server(
+        &[
+            "--cache_dir",
+            store.to_str().unwrap(),
+            "--is_public",
+            "--public-url",
+            "https://cache.example.com/",
+        ],
+        &[],
+    )
+    .unwrap();
+    assert!(store.join("objects").is_dir(), "--cache_dir was not used");
+    let body = serde_json::to_value(cache_request(
+        Manager::Npm,
+        &[(
+            "package.json",
+            b"{\"name\":\"x\",\"version\":\"1.0.0\"}".to_vec(),
+        )],
+    ))
+    .unwrap();
+    let answer: Value = http()
+        .post(format!("{url}/v1/cache"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = answer["key"].as_str().unwrap();
+    assert_eq!(
+        answer["download_url"],
+        format!("https://cache.example.com/download/{key}.zip")
+    );
+    assert_eq!(
+        answer["index_url"],
+        format!("https://cache.example.com/v1/index/{key}")
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
