@@ -8,6 +8,7 @@ mod http;
 mod progress;
 mod project;
 mod swap;
+mod tree;
 
 pub use fetch::{FetchOptions, fetch};
 pub use http::HttpSettings;
