@@ -66,10 +66,12 @@ impl BundlePlan {
     /// Empty blobs take no bytes and are not listed; a blob several files
     /// share appears once per file.
     pub fn blob_ranges(&self) -> impl Iterator<Item = (&str, Range<u64>)> {
-        self.segments.iter().filter_map(|(start, segment)| match segment {
-            Segment::Blob { sha256, len } => Some((sha256.as_str(), *start..start + len)),
-            Segment::Bytes(_) => None,
-        })
+        self.segments
+            .iter()
+            .filter_map(|(start, segment)| match segment {
+                Segment::Blob { sha256, len } => Some((sha256.as_str(), *start..start + len)),
+                Segment::Bytes(_) => None,
+            })
     }
 
     /// Writes `range` of the bundle to `out`, reading blobs from `store`.

@@ -65,11 +65,7 @@ pub fn restore(
 
 /// Every ZIP entry's name and kind against the (already checked) index, and
 /// that both list the same entries; nothing is extracted yet.
-fn check_layout<'a>(
-    bundle: &Path,
-    layout: &Layout<'a>,
-    root: &str,
-) -> Result<Plan<'a>, CliError> {
+fn check_layout<'a>(bundle: &Path, layout: &Layout<'a>, root: &str) -> Result<Plan<'a>, CliError> {
     let by_path = &layout.by_path;
     let file = File::open(bundle).map_err(|e| local(bundle, e))?;
     let archive = ZipArchive::new(file).map_err(|e| {
