@@ -46,9 +46,31 @@ impl LocalStore {
                 ))
             })?;
         }
-        Ok(LocalStore {
+        let store = LocalStore {
             dir: dir.to_path_buf(),
-        })
+        };
+        store.clean_tmp();
+        Ok(store)
+    }
+
+    /// Removes temp files a killed run left. By ctime, which linking, chmod
+    /// and sealing all refresh: a file another run is writing right now is
+    /// minutes old at most, never an hour.
+    fn clean_tmp(&self) {
+        let Ok(entries) = fs::read_dir(self.dir.join("tmp")) else {
+            return;
+        };
+        let hour_ago = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs().saturating_sub(3600));
+        for entry in entries.flatten() {
+            if entry
+                .metadata()
+                .is_ok_and(|m| (m.ctime().max(0) as u64) < hour_ago)
+            {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
     }
 
     /// Where the content of `f` with its mode lives. The sha256 comes from
