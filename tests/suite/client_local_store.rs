@@ -162,3 +162,56 @@ async fn local_store_downloads_only_what_it_lacks() {
     );
     server.stop().await;
 }
+
+/// A server whose bundle is not laid out as `bundle::plan` says (another
+/// version, another ZIP writer) announces a different `bundle_size`: the
+/// client must not ask it for ranges but fetch the whole bundle, as without
+/// a store, and still restore exactly.
+#[test]
+fn a_bundle_laid_out_otherwise_is_fetched_whole() {
+    use crate::client_support::{Sandbox, stderr};
+    use crate::common::crafted_server::{CraftedServer, Script, dir, file, symlink};
+    let tree = |index_js: &[u8]| {
+        vec![
+            dir(".bin"),
+            dir("tool"),
+            dir("tool/bin"),
+            file("tool/package.json", b"{\"name\":\"tool\"}\n", 0o644),
+            file("tool/index.js", index_js, 0o644),
+            file("tool/bin/cli.js", b"#!/usr/bin/env node\n", 0o755),
+            symlink(".bin/tool", "../tool/bin/cli.js"),
+        ]
+    };
+    let sandbox = Sandbox::new();
+    let store = sandbox.project().join("../store");
+    let store_arg = store.to_string_lossy().into_owned();
+    let extra = ["--no-fallback", "--local-store", &store_arg];
+
+    let first = CraftedServer::start(Script::of(&tree(b"module.exports = 1;\n")));
+    let out = sandbox.fetch(&first.url, &extra);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(first.download_ranges(), vec![None]);
+
+    let second = CraftedServer::start(Script::of(&tree(b"module.exports = 2;\n")));
+    let out = sandbox.fetch(&second.url, &extra);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(
+        second.download_ranges(),
+        vec![None],
+        "no Range asked: {err}"
+    );
+    let nm = sandbox.node_modules();
+    assert_eq!(
+        std::fs::read(nm.join("tool/index.js")).unwrap(),
+        b"module.exports = 2;\n"
+    );
+    assert_eq!(
+        std::fs::read_link(nm.join(".bin/tool")).unwrap().to_str(),
+        Some("../tool/bin/cli.js")
+    );
+    assert!(
+        std::fs::metadata(nm.join("tool/index.js")).unwrap().nlink() > 1,
+        "stored"
+    );
+}
