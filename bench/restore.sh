@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Restore benchmark on the 594-package webapp fixture (../shared/bench/webapp):
 # depcache fetch (cold: no node_modules on the client, tree cached on the
-# server) against what CI does today. Needs the npm registry (reachable) for
+# server; and with a warm --local-store, which hard-links the tree) against
+# what CI does today and against `cp -al`. Needs the npm registry (reachable) for
 # the first install; everything else is local.
 #
 #   bash bench/restore.sh [RUNS]        # default 3 runs each, median printed
@@ -14,7 +15,7 @@ trap 'kill "${server_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 echo "building release binary..." >&2
 cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-depcache="$here/target/release/depcache"
+depcache="${CARGO_TARGET_DIR:-$here/target}/release/depcache"
 
 project="$work/project"
 mkdir -p "$project"
@@ -64,11 +65,17 @@ tar -C "$project" -cf - node_modules | zstd -q -T0 -3 -o "$work/nm.tar.zst"
 
 time_it "depcache fetch (hit, cold client)" "rm -rf node_modules" \
   "'$depcache' fetch npm --server '$server' --no-fallback -q"
+# One priming fetch fills the local store; the timed ones download nothing.
+(cd "$project" && rm -rf node_modules &&
+  "$depcache" fetch npm --server "$server" --no-fallback -q --local-store "$work/local-store")
+time_it "depcache fetch (hit, warm local store)" "rm -rf node_modules" \
+  "'$depcache' fetch npm --server '$server' --no-fallback -q --local-store '$work/local-store'"
 time_it "npm ci (warm npm cache)" "rm -rf node_modules" \
   "npm ci --ignore-scripts --no-audit --no-fund --prefer-offline"
 time_it "zstd -d | tar -x" "rm -rf node_modules" \
   "zstd -q -d -c '$work/nm.tar.zst' | tar -x"
 time_it "cp -a" "rm -rf node_modules" "cp -a '$work/nm-copy' node_modules"
+time_it "cp -al" "rm -rf node_modules" "cp -al '$work/nm-copy' node_modules"
 
 key=$(cd "$project" && "$depcache" hash npm)
 t0=$(now)
@@ -79,9 +86,10 @@ bundle=$(curl -sfI "$server/download/$key.zip" | tr -d '\r' | awk 'tolower($1)==
 base="${result[depcache fetch (hit, cold client)]}"
 printf '\nwebapp fixture: %d files, %.1f MiB in node_modules; bundle %.1f MiB; %d runs, median\n' \
   "$files" "$(echo "$bytes / 1048576" | bc -l)" "$(echo "$bundle / 1048576" | bc -l)" "$runs"
-printf '%-36s %9s %14s\n' "restore" "seconds" "vs depcache"
-for name in "depcache fetch (hit, cold client)" "npm ci (warm npm cache)" "zstd -d | tar -x" "cp -a"; do
-  printf '%-36s %9.2f %13.2fx\n' "$name" "${result[$name]}" "$(echo "${result[$name]} / $base" | bc -l)"
+printf '%-40s %9s %14s\n' "restore" "seconds" "vs depcache"
+for name in "depcache fetch (hit, cold client)" "depcache fetch (hit, warm local store)" \
+  "npm ci (warm npm cache)" "zstd -d | tar -x" "cp -a" "cp -al"; do
+  printf '%-40s %9.2f %13.2fx\n' "$name" "${result[$name]}" "$(echo "${result[$name]} / $base" | bc -l)"
 done
 printf '\nfirst fetch (miss: server runs npm ci and ingests): %.2f s\n' "$miss"
 printf 'bundle download alone (curl, loopback): %.2f s = %.0f MB/s (the Python original serves ~50 MB/s)\n' \

@@ -61,6 +61,19 @@ impl BundlePlan {
         self.len == 0
     }
 
+    /// Where each blob's packed data lies in the bundle, in bundle order: a
+    /// client that has most contents already fetches just these byte ranges.
+    /// Empty blobs take no bytes and are not listed; a blob several files
+    /// share appears once per file.
+    pub fn blob_ranges(&self) -> impl Iterator<Item = (&str, Range<u64>)> {
+        self.segments
+            .iter()
+            .filter_map(|(start, segment)| match segment {
+                Segment::Blob { sha256, len } => Some((sha256.as_str(), *start..start + len)),
+                Segment::Bytes(_) => None,
+            })
+    }
+
     /// Writes `range` of the bundle to `out`, reading blobs from `store`.
     pub fn write_range(
         &self,

@@ -46,6 +46,11 @@ pub struct FetchArgs {
     /// Fail (exit 3) instead of installing locally when the server is unavailable.
     #[arg(long)]
     pub no_fallback: bool,
+    /// Keep verified file contents in DIR (e.g. ~/.cache/depcache) and
+    /// hard-link restored files to them: later fetches download only contents
+    /// the store lacks. Off unless given.
+    #[arg(long, value_name = "DIR", env = "DEPCACHE_LOCAL_STORE")]
+    pub local_store: Option<PathBuf>,
     #[command(flatten)]
     pub project: ProjectArgs,
 }
@@ -92,6 +97,7 @@ pub fn run(args: FetchArgs, quiet: bool) -> Result<(), CliError> {
         },
         fallback: !args.no_fallback,
         quiet,
+        local_store: args.local_store.filter(|p| !p.as_os_str().is_empty()),
     })
 }
 

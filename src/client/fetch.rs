@@ -1,13 +1,17 @@
 //! `depcache fetch` from start to end: load the project, ask the server, fetch
-//! the index and the bundle, restore; or, when the server cannot help, run the
-//! install locally. Decides which failures fall back and which end the run.
+//! the index and the bundle (or, with a local store, only the contents the
+//! store lacks), restore; or, when the server cannot help, run the install
+//! locally. Decides which failures fall back and which end the run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::extract::{self, Restored};
 use super::fallback;
 use super::http::{Http, HttpSettings, ServerError};
+use super::linked;
+use super::local_store::LocalStore;
+use super::partial;
 use super::progress;
 use super::swap;
 use super::{ProjectSpec, load_project};
@@ -22,13 +26,27 @@ pub struct FetchOptions {
     pub fallback: bool,
     /// No progress bars, no summary line.
     pub quiet: bool,
+    /// Keep verified contents here and hard-link trees to them.
+    pub local_store: Option<PathBuf>,
 }
 
-/// A bundle on disk with the index it must match.
+/// Where the restored files come from.
+enum Source {
+    /// A whole bundle on disk.
+    Bundle(tempfile::NamedTempFile),
+    /// The local store, which now holds every content of the index.
+    Store,
+}
+
+/// What the server sent, ready to restore.
 struct Downloaded {
     response: CacheResponse,
     index: Index,
-    bundle: tempfile::NamedTempFile,
+    source: Source,
+    /// Files whose content the local store held before this run.
+    from_store: u64,
+    /// Bundle bytes downloaded (whole or in ranges).
+    downloaded: u64,
 }
 
 pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
@@ -39,24 +57,52 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
     swap::clean_leftovers(dir, root);
     tracing::info!(key = %request.hash, server = %options.http.server, "cache request");
 
+    let store = match &options.local_store {
+        Some(path) => Some(LocalStore::open(path)?),
+        None => None,
+    };
     let http = Http::new(options.http.clone())?;
     // One thread is plenty for three sequential requests.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::Failure(format!("could not start the async runtime: {e}")))?;
-    let downloaded = runtime.block_on(download(&http, &request, dir, options.quiet));
+    let downloaded = runtime.block_on(download(
+        &http,
+        &request,
+        dir,
+        store.as_ref(),
+        options.quiet,
+    ));
     drop(runtime);
     match downloaded {
         Ok(d) => {
             let t = Instant::now();
             let bar = progress::extract_bar(options.quiet);
-            let result = extract::restore(d.bundle.path(), &d.index, dir, root, &bar);
+            let result = match (&d.source, &store) {
+                (Source::Store, Some(store)) => linked::restore(store, &d.index, dir, root, &bar),
+                (Source::Bundle(bundle), _) => {
+                    extract::restore(bundle.path(), &d.index, dir, root, &bar)
+                }
+                (Source::Store, None) => unreachable!("only a local store yields Source::Store"),
+            };
             bar.finish_and_clear();
             let restored = result?;
-            tracing::info!(elapsed = ?t.elapsed(), "extracted and swapped in");
+            tracing::info!(elapsed = ?t.elapsed(), "restored and swapped in");
+            if let (Source::Bundle(_), Some(store)) = (&d.source, &store) {
+                let t = Instant::now();
+                linked::fill(store, &d.index, &dir.join(root));
+                tracing::info!(elapsed = ?t.elapsed(), "local store filled");
+            }
             if !options.quiet {
-                eprintln!("{}", summary(root, restored, &d.response, started));
+                let line = summary(root, restored, &d.response, started);
+                eprintln!(
+                    "{}",
+                    match store {
+                        Some(_) => with_store(line, &d),
+                        None => line,
+                    }
+                );
             }
             Ok(())
         }
@@ -84,11 +130,13 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
     }
 }
 
-/// POST, index, bundle: everything that needs the server.
+/// POST, index, then the bundle or the contents the local store lacks:
+/// everything that needs the server.
 async fn download(
     http: &Http,
     request: &ValidRequest,
     dir: &Path,
+    store: Option<&LocalStore>,
     quiet: bool,
 ) -> Result<Downloaded, ServerError> {
     let t = Instant::now();
@@ -120,9 +168,15 @@ async fn download(
         )));
     }
 
+    let root = request.manager.output_dir();
+    if let Some(store) = store
+        && let Some(d) = from_store(http, store, &response, &index, dir, root, quiet).await?
+    {
+        return Ok(d);
+    }
+
     // Next to the target folder: same file system as the staging tree, and
     // never the whole bundle in memory.
-    let root = request.manager.output_dir();
     let mut bundle = tempfile::Builder::new()
         .prefix(&swap::download_prefix(root))
         .suffix(".zip")
@@ -150,8 +204,86 @@ async fn download(
     Ok(Downloaded {
         response,
         index,
-        bundle,
+        source: Source::Bundle(bundle),
+        from_store: 0,
+        downloaded: bytes,
     })
+}
+
+/// With a local store: nothing to download when it holds every content, else
+/// just the missing ones by `Range`. `None` when the whole bundle is needed
+/// after all (too much missing, a layout that differs, `Range` ignored).
+async fn from_store(
+    http: &Http,
+    store: &LocalStore,
+    response: &CacheResponse,
+    index: &Index,
+    dir: &Path,
+    root: &str,
+    quiet: bool,
+) -> Result<Option<Downloaded>, ServerError> {
+    let t = Instant::now();
+    let missing = partial::missing(store, index);
+    let wanted: std::collections::HashSet<(&str, u32)> = missing
+        .iter()
+        .map(|f| (f.sha256.as_str(), f.mode & 0o777))
+        .collect();
+    let from_store = index
+        .files()
+        .filter(|f| !wanted.contains(&(f.sha256.as_str(), f.mode & 0o777)))
+        .count() as u64;
+    tracing::info!(missing = missing.len(), elapsed = ?t.elapsed(), "local store checked");
+    let done = |downloaded| {
+        Some(Downloaded {
+            response: response.clone(),
+            index: index.clone(),
+            source: Source::Store,
+            from_store,
+            downloaded,
+        })
+    };
+    if missing.is_empty() {
+        return Ok(done(0));
+    }
+    if from_store == 0 {
+        // Ranges would save only headers: one streamed request is simpler,
+        // and the store is then filled from the extracted tree.
+        tracing::info!("the local store holds none of these contents");
+        return Ok(None);
+    }
+    let plan = match partial::plan(index, response.bundle_size, &missing) {
+        Ok(plan) => plan,
+        Err(reason) => {
+            tracing::info!("downloading the whole bundle: {reason}");
+            return Ok(None);
+        }
+    };
+    let t = Instant::now();
+    let bar = progress::download_bar(quiet, plan.bytes());
+    let result = partial::download(http, &response.download_url, &plan, dir, root, &bar).await;
+    bar.finish_and_clear();
+    let Some(ranges) = result? else {
+        tracing::info!("the server ignored Range; downloading the whole bundle");
+        return Ok(None);
+    };
+    tracing::info!(
+        bytes = plan.bytes(),
+        requests = plan.requests.len(),
+        elapsed = ?t.elapsed(),
+        "missing contents downloaded"
+    );
+    partial::store_all(store, &plan, &ranges).map_err(ServerError::Fatal)?;
+    Ok(done(plan.bytes()))
+}
+
+/// `..., 16,100 from the local store, 1.2 MiB downloaded, 0.9 s`
+fn with_store(line: String, d: &Downloaded) -> String {
+    let (head, time) = line.rsplit_once(", ").unwrap_or((&line, ""));
+    format!(
+        "{head}, {} from the local store, {} downloaded, {time}",
+        progress::thousands(d.from_store),
+        crate::units::human_bytes(d.downloaded)
+    )
 }
 
 fn fatal_verify(message: String) -> ServerError {

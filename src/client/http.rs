@@ -3,12 +3,13 @@
 //! is down, a local install may stand in" or a definite refusal.
 
 use std::io::{Seek, SeekFrom, Write};
+use std::ops::Range;
 use std::time::Duration;
 
 use futures::StreamExt;
 use indicatif::ProgressBar;
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, RANGE};
+use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, RANGE};
 
 use crate::error::CliError;
 use crate::protocol::{CacheRequest, CacheResponse, ErrorBody, Index};
@@ -178,6 +179,65 @@ impl Http {
         Ok(written)
     }
 
+    /// Appends bytes `range` of the bundle at `url` to `out`, resuming inside
+    /// the range after a broken connection. `Ok(false)` when the server does
+    /// not answer with exactly that range (it may ignore `Range`): the caller
+    /// then fetches the whole bundle instead.
+    pub async fn download_range(
+        &self,
+        url: &str,
+        range: Range<u64>,
+        out: &mut std::fs::File,
+        bar: &ProgressBar,
+    ) -> Result<bool, ServerError> {
+        let base = out
+            .stream_position()
+            .map_err(|e| ServerError::Fatal(local_error(e)))?;
+        let mut written: u64 = 0;
+        let len = range.end - range.start;
+        self.with_retries("GET bundle range", async || {
+            let (from, to) = (range.start + written, range.end - 1);
+            let request = self
+                .authorized(url, self.client.get(url))
+                .header(RANGE, format!("bytes={from}-{to}"));
+            let response = request.send().await.map_err(|e| self.transport(e))?;
+            let response = self.check_status(response).await?;
+            let answered = response
+                .headers()
+                .get(CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if response.status() != StatusCode::PARTIAL_CONTENT
+                || !answered.starts_with(&format!("bytes {from}-{to}/"))
+            {
+                return Ok(false);
+            }
+            out.set_len(base + written).map_err(local_io)?;
+            out.seek(SeekFrom::Start(base + written))
+                .map_err(local_io)?;
+            let mut body = response.bytes_stream();
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| self.transport(e))?;
+                if written + chunk.len() as u64 > len {
+                    return Err(Attempt::Stop(ServerError::Fatal(CliError::Verify(
+                        format!("{url} sent more than the {len} bytes asked for"),
+                    ))));
+                }
+                out.write_all(&chunk).map_err(local_io)?;
+                written += chunk.len() as u64;
+                bar.inc(chunk.len() as u64);
+            }
+            if written < len {
+                return Err(Attempt::Retry(format!(
+                    "the range {}-{to} ended after {written} bytes",
+                    range.start
+                )));
+            }
+            Ok(true)
+        })
+        .await
+    }
+
     /// Runs `attempt` until it succeeds, stops, or the retries are used up.
     async fn with_retries<T>(
         &self,
@@ -267,9 +327,11 @@ impl Http {
 
 /// A failure writing the local temp file is ours, not the server's.
 fn local_io(e: std::io::Error) -> Attempt {
-    Attempt::Stop(ServerError::Fatal(CliError::Failure(format!(
-        "could not write the downloaded bundle: {e}"
-    ))))
+    Attempt::Stop(ServerError::Fatal(local_error(e)))
+}
+
+fn local_error(e: std::io::Error) -> CliError {
+    CliError::Failure(format!("could not write the downloaded bundle: {e}"))
 }
 
 /// reqwest's display stops at "error sending request"; the cause says why.

@@ -5,9 +5,13 @@ mod extract;
 mod fallback;
 mod fetch;
 mod http;
+mod linked;
+mod local_store;
+mod partial;
 mod progress;
 mod project;
 mod swap;
+mod tree;
 
 pub use fetch::{FetchOptions, fetch};
 pub use http::HttpSettings;

@@ -102,7 +102,7 @@ pub(super) fn remove_tree(path: &Path) {
             fs::remove_file(p)
         };
     };
-    super::extract::io_pool().install(|| {
+    super::tree::io_pool().install(|| {
         work.par_iter().for_each(remove);
         top.par_iter().filter(|(_, d)| *d).for_each(remove);
     });

@@ -91,3 +91,32 @@ fn the_same_index_gives_the_same_bytes() {
     assert_eq!(first, second);
     assert_eq!(first.len() as u64, depcache::bundle::plan(&index).len());
 }
+
+/// What `fetch --local-store` relies on to download single contents: each
+/// range the plan names holds exactly that blob's packed data in the bundle.
+#[test]
+fn blob_ranges_locate_each_file_s_packed_data() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    let store = depcache::store::open(&dir.path().join("store")).unwrap();
+    let index = index_with_files(&*store, 3);
+    let mut bundle = Vec::new();
+    write_bundle(&index, &*store, &mut bundle).unwrap();
+    let plan = depcache::bundle::plan(&index);
+    let ranges: Vec<_> = plan.blob_ranges().collect();
+    assert_eq!(ranges.len(), 3, "one per file, even with the same content");
+    let file = index.files().next().unwrap();
+    let mut packed = Vec::new();
+    store
+        .open_packed(&file.sha256, 0)
+        .unwrap()
+        .read_to_end(&mut packed)
+        .unwrap();
+    for (sha, range) in ranges {
+        assert_eq!(sha, file.sha256);
+        assert_eq!(
+            &bundle[range.start as usize..range.end as usize],
+            &packed[..]
+        );
+    }
+}

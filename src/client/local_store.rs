@@ -1,0 +1,333 @@
+//! The client's local content store (`fetch --local-store DIR`): verified file
+//! contents by sha256, one file per permission mode, which restored trees
+//! hard-link to so that a fetch downloads only contents it has never seen.
+//!
+//! Layout: `DIR/objects/<sha[..2]>/<sha256>.<mode>` (mode in octal, `644`):
+//! a hard link shares its inode's mode, so each mode needs its own copy.
+//! `DIR/tmp/` holds files being written; they enter `objects/` by rename only,
+//! after their sha256 and size matched the index.
+//!
+//! A tree file is the store file (same inode), so an in-place write in
+//! `node_modules` would change the store too. Such a write moves the file's
+//! mtime, which the store pins to [`SEALED`] on entry: a store file is used
+//! only if it is a regular file with the right size, mode and that mtime;
+//! anything else counts as missing and is fetched and replaced again.
+
+use std::fs::{self, File, Permissions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use super::tree::{local, verify};
+use crate::error::CliError;
+use crate::protocol::FileEntry;
+
+/// 2000-01-01T00:00:00Z: the mtime every store file gets on entry. Any write
+/// through a hard link sets the mtime to now, which no longer matches.
+const SEALED: Duration = Duration::from_secs(946_684_800);
+
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    dir: PathBuf,
+}
+
+impl LocalStore {
+    /// Opens (creating) the store at `dir`.
+    pub fn open(dir: &Path) -> Result<Self, CliError> {
+        for sub in ["objects", "tmp"] {
+            let path = dir.join(sub);
+            fs::create_dir_all(&path).map_err(|e| {
+                CliError::Failure(format!(
+                    "cannot create the local store {}: {e}",
+                    path.display()
+                ))
+            })?;
+        }
+        let store = LocalStore {
+            dir: dir.to_path_buf(),
+        };
+        store.clean_tmp();
+        Ok(store)
+    }
+
+    /// Removes temp files a killed run left. By ctime, which linking, chmod
+    /// and sealing all refresh: a file another run is writing right now is
+    /// minutes old at most, never an hour.
+    fn clean_tmp(&self) {
+        let Ok(entries) = fs::read_dir(self.dir.join("tmp")) else {
+            return;
+        };
+        let hour_ago = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs().saturating_sub(3600));
+        for entry in entries.flatten() {
+            if entry
+                .metadata()
+                .is_ok_and(|m| (m.ctime().max(0) as u64) < hour_ago)
+            {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
+    /// Where the content of `f` with its mode lives. The sha256 comes from
+    /// the server: only 64 hex digits may become part of a path.
+    fn object(&self, f: &FileEntry) -> Result<PathBuf, CliError> {
+        let sha = &f.sha256;
+        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(verify(format!(
+                "the index gives {:?} a malformed sha256 {sha:?}",
+                f.path
+            )));
+        }
+        let sha = sha.to_ascii_lowercase();
+        Ok(self
+            .dir
+            .join("objects")
+            .join(&sha[..2])
+            .join(format!("{sha}.{:o}", f.mode & 0o777)))
+    }
+
+    /// The store holds `f`'s content, untouched since it was verified.
+    pub fn has(&self, f: &FileEntry) -> bool {
+        self.object(f)
+            .ok()
+            .and_then(|p| fs::symlink_metadata(p).ok())
+            .is_some_and(|m| sealed(&m, f))
+    }
+
+    /// Reads `content`, checks its size and sha256 against `f`, and only then
+    /// moves it into the store (replacing a damaged copy, if any).
+    pub fn ingest(&self, f: &FileEntry, content: &mut dyn Read) -> Result<(), CliError> {
+        let object = self.object(f)?;
+        let tmp_dir = self.dir.join("tmp");
+        let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir).map_err(|e| local(&tmp_dir, e))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut written: u64 = 0;
+        // One byte past the index size is enough to know the content is too long.
+        let mut content = content.take(f.size + 1);
+        loop {
+            let n = content
+                .read(&mut buf)
+                .map_err(|e| verify(format!("the content of {:?} is damaged: {e}", f.path)))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            written += n as u64;
+            tmp.write_all(&buf[..n]).map_err(|e| local(tmp.path(), e))?;
+        }
+        if written != f.size {
+            return Err(verify(format!(
+                "{:?} has {written} bytes in the bundle, the index says {}",
+                f.path, f.size
+            )));
+        }
+        let actual = hex::encode(hasher.finalize());
+        if !actual.eq_ignore_ascii_case(&f.sha256) {
+            return Err(verify(format!(
+                "{:?} does not match its index hash (sha256 {actual}, expected {})",
+                f.path, f.sha256
+            )));
+        }
+        seal(tmp.as_file(), f).map_err(|e| local(tmp.path(), e))?;
+        self.enter(tmp.into_temp_path(), &object)
+    }
+
+    /// Adds a tree file that was verified a moment ago (extracted and hashed
+    /// from a bundle): hard-linked into the store when it can be (no copy),
+    /// else copied with its hash checked again. Best effort: the caller only
+    /// warns on failure.
+    pub fn adopt(&self, f: &FileEntry, file: &Path) -> Result<(), CliError> {
+        if self.has(f) {
+            return Ok(());
+        }
+        let object = self.object(f)?;
+        let tmp = self
+            .dir
+            .join("tmp")
+            .join(format!("adopt-{}-{}", std::process::id(), unique()));
+        if fs::hard_link(file, &tmp).is_ok() {
+            let checked = File::open(&tmp).and_then(|h| {
+                let meta = h.metadata()?;
+                if meta.len() != f.size || meta.mode() & 0o777 != f.mode & 0o777 {
+                    return Err(io::Error::other("changed since it was extracted"));
+                }
+                seal(&h, f)
+            });
+            return match checked {
+                Ok(()) => {
+                    // Owned from here: dropped on error, it removes the link.
+                    let owned = tempfile::TempPath::try_from_path(&tmp).map_err(|e| {
+                        let _ = fs::remove_file(&tmp);
+                        local(&tmp, e)
+                    })?;
+                    self.enter(owned, &object)
+                }
+                Err(e) => {
+                    let _ = fs::remove_file(&tmp);
+                    Err(local(file, e))
+                }
+            };
+        }
+        let mut source = File::open(file).map_err(|e| local(file, e))?;
+        self.ingest(f, &mut source)
+    }
+
+    /// Puts `f`'s content at `dest`: a hard link to the store file, or a
+    /// reflink or copy where linking fails (another file system, too many
+    /// links). Returns the bytes placed.
+    pub fn place(&self, f: &FileEntry, dest: &Path) -> Result<u64, CliError> {
+        let object = self.object(f)?;
+        let gone = || {
+            verify(format!(
+                "the local store's copy of {:?} changed while it was used",
+                f.path
+            ))
+        };
+        if fs::hard_link(&object, dest).is_ok() {
+            // The same inode: it must still be the sealed, right-sized file.
+            let meta = fs::symlink_metadata(dest).map_err(|e| local(dest, e))?;
+            return if sealed(&meta, f) {
+                Ok(meta.len())
+            } else {
+                Err(gone())
+            };
+        }
+        let source = File::open(&object).map_err(|e| local(&object, e))?;
+        if !source.metadata().is_ok_and(|m| sealed(&m, f)) {
+            return Err(gone());
+        }
+        let out = File::options()
+            .write(true)
+            .create_new(true)
+            .open(dest)
+            .map_err(|e| local(dest, e))?;
+        if !reflink(&source, &out) {
+            drop(out);
+            fs::copy(&object, dest).map_err(|e| local(dest, e))?;
+        }
+        fs::set_permissions(dest, Permissions::from_mode(f.mode & 0o777))
+            .map_err(|e| local(dest, e))?;
+        let len = fs::metadata(dest).map_err(|e| local(dest, e))?.len();
+        if len != f.size {
+            return Err(gone());
+        }
+        Ok(len)
+    }
+
+    /// Renames a verified, sealed temp file to its object path.
+    fn enter(&self, tmp: tempfile::TempPath, object: &Path) -> Result<(), CliError> {
+        if let Some(parent) = object.parent() {
+            fs::create_dir_all(parent).map_err(|e| local(parent, e))?;
+        }
+        tmp.persist(object).map_err(|e| local(object, e.error))
+    }
+}
+
+/// A regular file, `f`'s size and mode, and the mtime set on entry.
+fn sealed(meta: &fs::Metadata, f: &FileEntry) -> bool {
+    meta.file_type().is_file()
+        && meta.len() == f.size
+        && meta.mode() & 0o777 == f.mode & 0o777
+        && meta.modified().ok() == Some(SystemTime::UNIX_EPOCH + SEALED)
+}
+
+/// Sets the mode and the sealing mtime (setting times needs ownership, not a
+/// writable handle, so this works on read-only files too).
+fn seal(file: &File, f: &FileEntry) -> io::Result<()> {
+    file.set_permissions(Permissions::from_mode(f.mode & 0o777))?;
+    file.set_modified(SystemTime::UNIX_EPOCH + SEALED)
+}
+
+/// A process-wide counter for temp names.
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Shares the blocks of `source` (btrfs, XFS): as cheap as a link, but a
+/// separate inode. False where the file system cannot.
+#[cfg(target_os = "linux")]
+fn reflink(source: &File, out: &File) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: both descriptors are open for the duration of the call.
+    unsafe { libc::ioctl(out.as_raw_fd(), libc::FICLONE, source.as_raw_fd()) == 0 }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn reflink(_: &File, _: &File) -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(content: &[u8], mode: u32) -> FileEntry {
+        FileEntry {
+            path: "p/index.js".into(),
+            sha256: hex::encode(Sha256::digest(content)),
+            size: content.len() as u64,
+            mode,
+            crc32: 0,
+            method: 0,
+            packed_size: content.len() as u64,
+        }
+    }
+
+    #[test]
+    fn only_verified_untouched_contents_count_as_present() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let f = entry(b"module.exports = 1;\n", 0o644);
+        assert!(!store.has(&f));
+        // Wrong content never enters.
+        let err = store.ingest(&f, &mut &b"module.exports = 2;\n"[..]);
+        assert!(matches!(err, Err(CliError::Verify(_))));
+        assert!(!store.has(&f));
+        store
+            .ingest(&f, &mut &b"module.exports = 1;\n"[..])
+            .unwrap();
+        assert!(store.has(&f));
+        // Another mode is another file: a hard link cannot differ in mode.
+        assert!(!store.has(&entry(b"module.exports = 1;\n", 0o755)));
+
+        // Placed by hard link: the same inode.
+        let tree = dir.path().join("tree.js");
+        assert_eq!(store.place(&f, &tree).unwrap(), f.size);
+        assert!(fs::metadata(&tree).unwrap().nlink() >= 2);
+
+        // A write through the link (same size) unseals it: no longer used.
+        fs::write(&tree, b"module.exports = 3;\n").unwrap();
+        assert!(!store.has(&f));
+        store
+            .ingest(&f, &mut &b"module.exports = 1;\n"[..])
+            .unwrap();
+        assert!(store.has(&f));
+        // A store file of the wrong size counts as missing, even with the
+        // sealing mtime put back.
+        let object = store.object(&f).unwrap();
+        let handle = fs::OpenOptions::new().write(true).open(&object).unwrap();
+        handle.set_len(3).unwrap();
+        handle
+            .set_modified(SystemTime::UNIX_EPOCH + SEALED)
+            .unwrap();
+        assert!(!store.has(&f));
+    }
+
+    #[test]
+    fn a_malformed_hash_never_becomes_a_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let mut f = entry(b"x", 0o644);
+        f.sha256 = "../../etc/passwd".into();
+        assert!(!store.has(&f));
+        assert!(store.ingest(&f, &mut &b"x"[..]).is_err());
+    }
+}

@@ -1,0 +1,217 @@
+//! `depcache fetch --local-store`: the first fetch fills the store, a repeat
+//! downloads nothing and hard-links the tree to the store, another project
+//! sharing packages downloads only what is new (by `Range`, from the unchanged
+//! server), and a store file changed in place is not trusted.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use depcache::protocol::Manager;
+
+use crate::common::server::{API_KEY, ServerOptions, TestServer, cache_request, metric};
+use crate::common::{assert_same_tree, npm_ci_reference, npm_project, registry};
+
+const SERVED: &str = "depcache_bundle_bytes_served_total";
+
+/// Runs `depcache fetch npm --local-store <store>` in `project`; returns stderr.
+async fn fetch(server: &TestServer, project: &Path, store: &Path) -> String {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .args(["fetch", "npm", "--no-fallback", "--server", &server.url])
+        .arg("--dir")
+        .arg(project)
+        .arg("--local-store")
+        .arg(store)
+        .env("DEPCACHE_API_KEY", API_KEY)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "fetch failed: {stderr}");
+    stderr
+}
+
+/// `bundle_size` of the server's answer for `project` (a hit by now).
+async fn bundle_size(server: &TestServer, project: &Path) -> u64 {
+    let files: Vec<(&str, Vec<u8>)> = ["package.json", "package-lock.json"]
+        .into_iter()
+        .map(|name| (name, std::fs::read(project.join(name)).unwrap()))
+        .collect();
+    let body = serde_json::to_value(cache_request(Manager::Npm, &files)).unwrap();
+    let (status, answer) = crate::common::server::post_cache(server, Some(API_KEY), &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["cache_hit"], true,
+        "not the key fetch used: {answer}"
+    );
+    answer["bundle_size"].as_u64().unwrap()
+}
+
+/// Regular files in `tree` and how many of them share their inode.
+fn files_and_links(tree: &Path) -> (usize, usize) {
+    let mut files = 0;
+    let mut linked = 0;
+    for entry in walkdir::WalkDir::new(tree).follow_links(false) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            files += 1;
+            if entry.metadata().unwrap().nlink() > 1 {
+                linked += 1;
+            }
+        }
+    }
+    (files, linked)
+}
+
+/// The store's object holding `file`'s content (same inode).
+fn store_object(store: &Path, file: &Path) -> std::path::PathBuf {
+    let inode = std::fs::metadata(file).unwrap().ino();
+    walkdir::WalkDir::new(store.join("objects"))
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .find(|p| std::fs::metadata(p).unwrap().ino() == inode)
+        .unwrap_or_else(|| panic!("{} is not linked to the store", file.display()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_store_downloads_only_what_it_lacks() {
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let first = work.path().join("first");
+    npm_project(
+        &first,
+        &[("dc-cli", "1.0.0"), ("dc-exec", "1.0.0")],
+        &[("dc-dev", "1.0.0")],
+    );
+    let first_reference = npm_ci_reference(&first, false);
+    let second = work.path().join("second");
+    npm_project(&second, &[("dc-cli", "1.0.0"), ("dc-other", "1.0.0")], &[]);
+    let second_reference = npm_ci_reference(&second, false);
+    let server = TestServer::start(ServerOptions {
+        npm_registry: Some(registry().url()),
+        ..ServerOptions::default()
+    })
+    .await;
+    let nm = first.join("node_modules");
+
+    // (1) Empty store: the whole bundle, and the store filled from the tree.
+    let out = fetch(&server, &first, &store).await;
+    assert!(out.contains("cache miss"), "{out}");
+    assert!(out.contains(" 0 from the local store"), "{out}");
+    assert_same_tree(&nm, &first_reference.path().join("node_modules"));
+    let full = bundle_size(&server, &first).await;
+    assert_eq!(metric(&server, SERVED).await, full, "{out}");
+    let (files, linked) = files_and_links(&nm);
+    assert!(files > 5);
+    assert_eq!(linked, files, "every extracted file is also in the store");
+
+    // (2) Everything in the store: no bundle byte, a tree of hard links.
+    std::fs::remove_dir_all(&nm).unwrap();
+    let out = fetch(&server, &first, &store).await;
+    assert!(out.contains("cache hit"), "{out}");
+    assert!(out.contains(", 0 B downloaded"), "{out}");
+    assert_eq!(metric(&server, SERVED).await, full, "nothing downloaded");
+    assert_same_tree(&nm, &first_reference.path().join("node_modules"));
+    assert_eq!(files_and_links(&nm), (files, files));
+    let cli = nm.join("dc-cli/bin/cli.js");
+    let object = store_object(&store, &cli);
+    assert!(object.to_string_lossy().ends_with(".755"), "{object:?}");
+
+    // (3) Another project sharing dc-cli and dc-util: only the rest by Range.
+    let before = metric(&server, SERVED).await;
+    let out = fetch(&server, &second, &store).await;
+    assert!(out.contains("cache miss"), "{out}");
+    let served = metric(&server, SERVED).await - before;
+    let second_full = bundle_size(&server, &second).await;
+    assert!(
+        served > 0 && served < second_full,
+        "served {served} of a {second_full}-byte bundle: {out}"
+    );
+    assert_same_tree(
+        &second.join("node_modules"),
+        &second_reference.path().join("node_modules"),
+    );
+    assert!(!out.contains(" 0 from the local store"), "{out}");
+
+    // (4) A byte flipped in a store file (so also in the tree linked to it):
+    // detected, fetched again, store and tree whole.
+    let mut bytes = std::fs::read(&object).unwrap();
+    bytes[0] ^= 0x20;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&object)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &bytes))
+        .unwrap();
+    let before = metric(&server, SERVED).await;
+    let out = fetch(&server, &first, &store).await;
+    let served = metric(&server, SERVED).await - before;
+    assert!(served > 0 && served < full, "served {served}: {out}");
+    assert!(
+        out.contains(&format!("{} from the local store", files - 1)),
+        "{out}"
+    );
+    assert_same_tree(&nm, &first_reference.path().join("node_modules"));
+    let healed = store_object(&store, &nm.join("dc-cli/bin/cli.js"));
+    assert_eq!(
+        std::fs::read(&healed).unwrap(),
+        std::fs::read(
+            first_reference
+                .path()
+                .join("node_modules/dc-cli/bin/cli.js")
+        )
+        .unwrap()
+    );
+    server.stop().await;
+}
+
+/// A server whose bundle is not laid out as `bundle::plan` says (another
+/// version, another ZIP writer) announces a different `bundle_size`: the
+/// client must not ask it for ranges but fetch the whole bundle, as without
+/// a store, and still restore exactly.
+#[test]
+fn a_bundle_laid_out_otherwise_is_fetched_whole() {
+    use crate::client_support::{Sandbox, stderr};
+    use crate::common::crafted_server::{CraftedServer, Script, dir, file, symlink};
+    let tree = |index_js: &[u8]| {
+        vec![
+            dir(".bin"),
+            dir("tool"),
+            dir("tool/bin"),
+            file("tool/package.json", b"{\"name\":\"tool\"}\n", 0o644),
+            file("tool/index.js", index_js, 0o644),
+            file("tool/bin/cli.js", b"#!/usr/bin/env node\n", 0o755),
+            symlink(".bin/tool", "../tool/bin/cli.js"),
+        ]
+    };
+    let sandbox = Sandbox::new();
+    let store = sandbox.project().join("../store");
+    let store_arg = store.to_string_lossy().into_owned();
+    let extra = ["--no-fallback", "--local-store", &store_arg];
+
+    let first = CraftedServer::start(Script::of(&tree(b"module.exports = 1;\n")));
+    let out = sandbox.fetch(&first.url, &extra);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(first.download_ranges(), vec![None]);
+
+    let second = CraftedServer::start(Script::of(&tree(b"module.exports = 2;\n")));
+    let out = sandbox.fetch(&second.url, &extra);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(
+        second.download_ranges(),
+        vec![None],
+        "no Range asked: {err}"
+    );
+    let nm = sandbox.node_modules();
+    assert_eq!(
+        std::fs::read(nm.join("tool/index.js")).unwrap(),
+        b"module.exports = 2;\n"
+    );
+    assert_eq!(
+        std::fs::read_link(nm.join(".bin/tool")).unwrap().to_str(),
+        Some("../tool/bin/cli.js")
+    );
+    assert!(
+        std::fs::metadata(nm.join("tool/index.js")).unwrap().nlink() > 1,
+        "stored"
+    );
+}
