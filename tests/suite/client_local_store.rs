@@ -8,26 +8,20 @@ use std::path::Path;
 
 use depcache::protocol::Manager;
 
-use crate::common::server::{API_KEY, ServerOptions, TestServer, cache_request, metric};
-use crate::common::{assert_same_tree, npm_ci_reference, npm_project, registry};
+use crate::common::server::{API_KEY, ServerOptions, TestServer, cache_request, metric, run_fetch};
+use crate::common::{assert_same_tree, npm_ci_reference, npm_project};
 
 const SERVED: &str = "depcache_bundle_bytes_served_total";
 
 /// Runs `depcache fetch npm --local-store <store>` in `project`; returns stderr.
 async fn fetch(server: &TestServer, project: &Path, store: &Path) -> String {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_depcache"))
-        .args(["fetch", "npm", "--no-fallback", "--server", &server.url])
-        .arg("--dir")
-        .arg(project)
-        .arg("--local-store")
-        .arg(store)
-        .env("DEPCACHE_API_KEY", API_KEY)
-        .output()
-        .await
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "fetch failed: {stderr}");
-    stderr
+    run_fetch(
+        server,
+        project,
+        "npm",
+        &["--local-store".as_ref(), store.as_os_str()],
+    )
+    .await
 }
 
 /// `bundle_size` of the server's answer for `project` (a hit by now).
@@ -86,11 +80,7 @@ async fn local_store_downloads_only_what_it_lacks() {
     let second = work.path().join("second");
     npm_project(&second, &[("dc-cli", "1.0.0"), ("dc-other", "1.0.0")], &[]);
     let second_reference = npm_ci_reference(&second, false);
-    let server = TestServer::start(ServerOptions {
-        npm_registry: Some(registry().url()),
-        ..ServerOptions::default()
-    })
-    .await;
+    let server = TestServer::start(ServerOptions::npm()).await;
     let nm = first.join("node_modules");
 
     // (1) Empty store: the whole bundle, and the store filled from the tree.

@@ -3,31 +3,13 @@
 
 use std::path::Path;
 
-use crate::common::server::{API_KEY, ServerOptions, TestServer, host_versions};
+use crate::common::server::{ServerOptions, TestServer, host_versions, run_fetch};
 use crate::common::{
     assert_same_tree, composer_install_reference, composer_project, npm_ci_reference, npm_project,
-    registry,
 };
 
-/// Runs `depcache fetch <manager>` in `project`; returns stderr.
 async fn fetch(server: &TestServer, project: &Path, manager: &str) -> String {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_depcache"))
-        .args([
-            "fetch",
-            manager,
-            "--no-fallback",
-            "--server",
-            &server.url,
-            "--dir",
-        ])
-        .arg(project)
-        .env("DEPCACHE_API_KEY", API_KEY)
-        .output()
-        .await
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "fetch failed: {stderr}");
-    stderr
+    run_fetch(server, project, manager, &[]).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,11 +21,7 @@ async fn fetch_npm_restores_what_npm_ci_installs() {
         &[("dc-dev", "1.0.0")],
     );
     let reference = npm_ci_reference(project.path(), false);
-    let server = TestServer::start(ServerOptions {
-        npm_registry: Some(registry().url()),
-        ..ServerOptions::default()
-    })
-    .await;
+    let server = TestServer::start(ServerOptions::npm()).await;
     let first = fetch(&server, project.path(), "npm").await;
     assert!(first.contains("cache miss"), "{first}");
     assert_same_tree(

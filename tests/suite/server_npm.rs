@@ -13,13 +13,6 @@ use crate::common::registry::registry;
 use crate::common::server::*;
 use crate::common::tree::{assert_same_tree, unzip_into};
 
-fn npm_options() -> ServerOptions {
-    ServerOptions {
-        npm_registry: Some(registry().url()),
-        ..ServerOptions::default()
-    }
-}
-
 fn project_files(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
     ["package.json", "package-lock.json"]
         .into_iter()
@@ -51,7 +44,7 @@ async fn miss_then_hit_and_the_bundle_equals_a_direct_npm_ci() {
         &[("dc-dev", "1.0.0")],
     );
     let reference = npm_ci_reference(project.path(), false);
-    let server = TestServer::start(npm_options()).await;
+    let server = TestServer::start(ServerOptions::npm()).await;
     let body =
         serde_json::to_value(cache_request(Manager::Npm, &project_files(project.path()))).unwrap();
 
@@ -141,7 +134,7 @@ async fn omitting_dev_dependencies_is_its_own_key_and_tree() {
         &[("dc-dev", "1.0.0")],
     );
     let reference = npm_ci_reference(project.path(), true);
-    let server = TestServer::start(npm_options()).await;
+    let server = TestServer::start(ServerOptions::npm()).await;
     let files = project_files(project.path());
     let full = cache_request(Manager::Npm, &files);
     let lean = cache_request_with(
@@ -186,7 +179,7 @@ async fn files_shared_by_two_lockfiles_are_stored_once() {
     );
     let ref_a = npm_ci_reference(a.path(), false);
     let ref_b = npm_ci_reference(b.path(), false);
-    let server = TestServer::start(npm_options()).await;
+    let server = TestServer::start(ServerOptions::npm()).await;
     for project in [&a, &b] {
         let body =
             serde_json::to_value(cache_request(Manager::Npm, &project_files(project.path())))
@@ -215,7 +208,7 @@ async fn eight_identical_concurrent_misses_share_one_install() {
         &[("dc-cli", "1.0.0"), ("dc-big", "1.0.0")],
         &[],
     );
-    let server = TestServer::start(npm_options()).await;
+    let server = TestServer::start(ServerOptions::npm()).await;
     let body =
         serde_json::to_value(cache_request(Manager::Npm, &project_files(project.path()))).unwrap();
     let answers =
@@ -238,7 +231,7 @@ async fn a_failing_install_is_422_with_npms_output_and_stores_nothing() {
         r#"{"name":"broken","version":"1.0.0","dependencies":{"dc-fail":"1.0.0"}}"#,
     )
     .unwrap();
-    let server = TestServer::start(npm_options()).await;
+    let server = TestServer::start(ServerOptions::npm()).await;
     let files = vec![(
         "package.json",
         std::fs::read(project.path().join("package.json")).unwrap(),
@@ -267,7 +260,7 @@ async fn an_install_past_the_timeout_is_killed_with_its_process_group() {
     .unwrap();
     let server = TestServer::start(ServerOptions {
         install_timeout: Duration::from_secs(4),
-        ..npm_options()
+        ..ServerOptions::npm()
     })
     .await;
     let files = vec![(
@@ -318,7 +311,7 @@ async fn a_tree_with_a_symlink_leaving_it_is_422_and_not_stored() {
         r#"{{"name":"linked","version":"1.0.0","dependencies":{{"local-lib":"file:{}"}}}}"#,
         outside.path().display()
     );
-    let server = TestServer::start(npm_options()).await;
+    let server = TestServer::start(ServerOptions::npm()).await;
     let body = serde_json::to_value(cache_request(
         Manager::Npm,
         &[("package.json", package.into_bytes())],

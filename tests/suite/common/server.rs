@@ -25,6 +25,16 @@ pub struct ServerOptions {
     pub max_concurrent_installs: usize,
 }
 
+impl ServerOptions {
+    /// Defaults, installing npm packages from the test registry.
+    pub fn npm() -> Self {
+        ServerOptions {
+            npm_registry: Some(crate::common::registry().url()),
+            ..ServerOptions::default()
+        }
+    }
+}
+
 impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
@@ -266,4 +276,26 @@ pub fn spawn_binary_server(
     // Keep draining stderr so the server never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
     Ok((child, url))
+}
+
+/// Runs the real `depcache fetch <manager> --no-fallback` in `project` against
+/// `server` with `extra` arguments; asserts success and returns stderr.
+pub async fn run_fetch(
+    server: &TestServer,
+    project: &std::path::Path,
+    manager: &str,
+    extra: &[&std::ffi::OsStr],
+) -> String {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .args(["fetch", manager, "--no-fallback", "--server", &server.url])
+        .arg("--dir")
+        .arg(project)
+        .args(extra)
+        .env("DEPCACHE_API_KEY", API_KEY)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "fetch failed: {stderr}");
+    stderr
 }
