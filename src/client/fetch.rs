@@ -54,6 +54,9 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
     let request = load_project(&options.project)?;
     let dir = &options.project.dir;
     let root = request.manager.output_dir();
+    // Held until this run ends: a second fetch in the same project waits
+    // instead of sweeping this run's temp folders away as leftovers.
+    let _project_lock = swap::lock_project(dir)?;
     swap::clean_leftovers(dir, root);
     tracing::info!(key = %request.hash, server = %options.http.server, "cache request");
 

@@ -156,6 +156,32 @@ fn file_name(path: &Path) -> String {
 /// Removes what a killed run left in `project`: staging trees and partial
 /// downloads. An old tree set aside is put back if the target is missing
 /// (the run died between the two renames), deleted otherwise.
+/// An exclusive `flock` on the project folder itself (no lock file left in
+/// the user's tree), released when the returned handle drops. Waits for a
+/// concurrent fetch in the same project to finish.
+pub fn lock_project(project: &Path) -> Result<std::fs::File, CliError> {
+    use std::os::fd::AsRawFd;
+    let dir = std::fs::File::open(project).map_err(|e| {
+        CliError::Usage(format!(
+            "cannot open the project folder {}: {e}",
+            project.display()
+        ))
+    })?;
+    loop {
+        // SAFETY: flock only reads the descriptor, which `dir` keeps open.
+        if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(dir);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(CliError::Failure(format!(
+                "cannot lock the project folder {}: {e}",
+                project.display()
+            )));
+        }
+    }
+}
+
 pub fn clean_leftovers(project: &Path, root: &str) {
     let Ok(entries) = fs::read_dir(project) else {
         return;
