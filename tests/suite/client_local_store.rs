@@ -205,3 +205,70 @@ fn a_bundle_laid_out_otherwise_is_fetched_whole() {
         "stored"
     );
 }
+
+/// Serves on `listener` a proxy that forwards every GET to `upstream`
+/// without its `Range` header; returns the `Range` headers it dropped.
+async fn range_dropping_proxy(
+    listener: tokio::net::TcpListener,
+    upstream: String,
+) -> std::sync::Arc<std::sync::Mutex<Vec<String>>> {
+    use axum::extract::{Request, State};
+    use axum::response::IntoResponse;
+    type Dropped = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+    let dropped: Dropped = Default::default();
+    async fn forward(
+        State((upstream, dropped)): State<(String, Dropped)>,
+        request: Request,
+    ) -> axum::response::Response {
+        if let Some(range) = request.headers().get("range") {
+            dropped
+                .lock()
+                .unwrap()
+                .push(range.to_str().unwrap().to_string());
+        }
+        let url = format!("{upstream}{}", request.uri());
+        let answer = crate::common::server::http().get(url).send().await.unwrap();
+        let status = answer.status().as_u16();
+        let body = answer.bytes().await.unwrap();
+        (axum::http::StatusCode::from_u16(status).unwrap(), body).into_response()
+    }
+    let app = axum::Router::new()
+        .fallback(axum::routing::get(forward))
+        .with_state((upstream, dropped.clone()));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    dropped
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ranges_ignored_on_the_way_fall_back_to_the_whole_bundle() {
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let first = work.path().join("first");
+    npm_project(&first, &[("dc-cli", "1.0.0")], &[]);
+    let second = work.path().join("second");
+    npm_project(&second, &[("dc-cli", "1.0.0"), ("dc-other", "1.0.0")], &[]);
+    let second_reference = npm_ci_reference(&second, false);
+    // The server hands out download URLs on the proxy, which drops Range.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy = format!("http://{}", listener.local_addr().unwrap());
+    let server = TestServer::start(ServerOptions {
+        public: true,
+        public_url: Some(proxy),
+        ..ServerOptions::npm()
+    })
+    .await;
+    let dropped = range_dropping_proxy(listener, server.url.clone()).await;
+
+    fetch(&server, &first, &store).await;
+    assert!(dropped.lock().unwrap().is_empty());
+    let out = fetch(&server, &second, &store).await;
+    assert!(
+        !dropped.lock().unwrap().is_empty(),
+        "the client asked for no range, so nothing was tested: {out}"
+    );
+    assert_same_tree(
+        &second.join("node_modules"),
+        &second_reference.path().join("node_modules"),
+    );
+    server.stop().await;
+}

@@ -23,6 +23,7 @@ pub struct ServerOptions {
     pub max_body_size: usize,
     pub npm_registry: Option<String>,
     pub max_concurrent_installs: usize,
+    pub public_url: Option<String>,
 }
 
 impl ServerOptions {
@@ -44,6 +45,7 @@ impl Default for ServerOptions {
             max_body_size: 1 << 20,
             npm_registry: None,
             max_concurrent_installs: 2,
+            public_url: None,
         }
     }
 }
@@ -69,7 +71,7 @@ impl TestServer {
         let config = ServerConfig {
             work_dir: store.staging_dir().to_path_buf(),
             store,
-            public_url: None,
+            public_url: options.public_url,
             public: options.public,
             api_keys: ApiKeys::new(&options.api_keys),
             policy,
