@@ -223,6 +223,15 @@ fn gc_racing_ingestion_never_leaves_an_index_naming_a_missing_blob() {
                 runs += 1;
             }
         });
+        // Stops the gc thread even when ingestion panics, so a failure is a
+        // failure and not a hang.
+        struct StopOnDrop<'a>(&'a AtomicBool);
+        impl Drop for StopOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let _stop = StopOnDrop(&done);
         for round in 0..25 {
             let mut files: Vec<(&str, Vec<u8>)> = shared
                 .iter()
@@ -243,7 +252,6 @@ fn gc_racing_ingestion_never_leaves_an_index_naming_a_missing_blob() {
                 }
             }
         }
-        done.store(true, Ordering::Relaxed);
     });
     // Every index that survived names only blobs that exist and verify.
     let report = depcache::admin::verify::verify(&store, false).unwrap();
