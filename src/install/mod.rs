@@ -35,29 +35,6 @@ pub struct InstallSettings {
     pub timeout: Duration,
 }
 
-/// Runs the manager's install in `project` (which holds only the uploaded
-/// files) with the tools on PATH. Output goes to `log`; the tree lands in
-/// `project/<output_dir>`.
-pub async fn install(
-    manager: Manager,
-    project: &Path,
-    files: &BTreeMap<String, Vec<u8>>,
-    options: Option<&InstallOptions>,
-    settings: &InstallSettings,
-    log: &Path,
-) -> Result<(), RunError> {
-    install_with(
-        &Runner::Native,
-        manager,
-        project,
-        files,
-        options,
-        settings,
-        log,
-    )
-    .await
-}
-
 /// How an install gets the versions its key names.
 #[derive(Debug, Clone)]
 pub enum Runner {
@@ -69,8 +46,10 @@ pub enum Runner {
     Container(Arc<ContainerConfig>, ContainerPlan),
 }
 
-/// `install` through `runner`: the same command, run with another toolchain
-/// first on PATH or wrapped into `<runtime> run ... <image>`.
+/// Runs the manager's install in `project` (which holds only the uploaded
+/// files) through `runner`: the tools on PATH, another toolchain first on
+/// PATH, or wrapped into `<runtime> run ... <image>`. Output goes to `log`;
+/// the tree lands in `project/<output_dir>`.
 pub async fn install_with(
     runner: &Runner,
     manager: Manager,

@@ -31,16 +31,7 @@ async fn fetch_npm_restores_what_npm_ci_installs() {
 
     // A stale tree is replaced whole by the hit.
     std::fs::write(project.path().join("node_modules/stale.txt"), b"old").unwrap();
-    // Versions given, so the second run reaches its sweep without detecting them.
-    let versions = host_versions(depcache::protocol::Manager::Npm);
-    let args = [
-        "--node-version",
-        &versions["node"],
-        "--npm-version",
-        &versions["npm"],
-    ];
-    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
-    let second = run_fetch(&server, project.path(), "npm", &args).await;
+    let second = fetch(&server, project.path(), "npm").await;
     assert!(second.contains("cache hit"), "{second}");
     assert_same_tree(
         &project.path().join("node_modules"),
@@ -88,37 +79,7 @@ async fn concurrent_fetches_in_one_project_take_turns() {
     std::fs::remove_dir_all(project.path().join("node_modules")).unwrap();
     // The second run starts while the first one's temp download or staging
     // folder exists: without the project lock its start-up sweep deletes it.
-    let host = host_versions(depcache::protocol::Manager::Npm);
-    let (node, npm) = (host["node"].clone(), host["npm"].clone());
-    let first = tokio::spawn({
-        let (url, dir) = (server.url.clone(), project.path().to_path_buf());
-        async move {
-            tokio::process::Command::new(env!("CARGO_BIN_EXE_depcache"))
-                .args(["fetch", "npm", "--no-fallback", "--server", &url, "--dir"])
-                .arg(&dir)
-                .args(["--node-version", &node, "--npm-version", &npm])
-                .env("DEPCACHE_API_KEY", crate::common::server::API_KEY)
-                .output()
-                .await
-                .unwrap()
-        }
-    });
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let busy = std::fs::read_dir(project.path())
-            .unwrap()
-            .filter_map(Result::ok)
-            .any(|e| e.file_name().to_string_lossy().contains("depcache"));
-        if busy {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the first fetch never started"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-    }
-    // Versions given, so the second run reaches its sweep without detecting them.
+    // Versions are given so that sweep comes without detection delays.
     let versions = host_versions(depcache::protocol::Manager::Npm);
     let args = [
         "--node-version",
@@ -127,14 +88,25 @@ async fn concurrent_fetches_in_one_project_take_turns() {
         &versions["npm"],
     ];
     let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
-    let second = run_fetch(&server, project.path(), "npm", &args).await;
+    let first = run_fetch(&server, project.path(), "npm", &args);
+    let second = async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !std::fs::read_dir(project.path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().contains("depcache"))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the first fetch never started"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        run_fetch(&server, project.path(), "npm", &args).await
+    };
+    let (first, second) = tokio::join!(first, second);
+    assert!(first.contains("cache hit"), "{first}");
     assert!(second.contains("cache hit"), "{second}");
-    let first = first.await.unwrap();
-    assert!(
-        first.status.success(),
-        "first fetch: {}",
-        String::from_utf8_lossy(&first.stderr)
-    );
     assert_same_tree(
         &project.path().join("node_modules"),
         &reference.path().join("node_modules"),
