@@ -98,12 +98,22 @@ impl Http {
     }
 
     /// Adds the API key, but only for URLs on the server the user named: a
-    /// download URL pointing at another origin never receives the key (as
-    /// browsers and curl drop credentials on cross-origin redirects).
-    fn authorized(&self, url: &str, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    /// download URL or redirect hop on another origin never receives the key
+    /// (as browsers and curl drop credentials on cross-origin redirects).
+    fn authorized(
+        &self,
+        url: &str,
+        redirected: bool,
+        request: reqwest::RequestBuilder,
+    ) -> reqwest::RequestBuilder {
         match &self.settings.api_key {
             Some(key) if redirect::same_origin(&self.settings.server, url) => {
                 request.header(AUTHORIZATION, format!("Bearer {key}"))
+            }
+            // A redirect to a CDN or bucket is normal: no --public-url advice.
+            Some(_) if redirected => {
+                tracing::info!("the API key is not sent to {url}, another origin");
+                request
             }
             Some(_) => {
                 tracing::warn!(
@@ -143,9 +153,9 @@ impl Http {
     /// origin (307/308 there); any other redirect ends the run.
     async fn post(&self, url: &str, request: &CacheRequest) -> Result<reqwest::Response, Attempt> {
         let mut current = parse_url(url)?;
-        for _ in 0..=redirect::MAX_HOPS {
+        for hop in 0..=redirect::MAX_HOPS {
             let response = self
-                .authorized(current.as_str(), self.slow.post(current.clone()))
+                .authorized(current.as_str(), hop > 0, self.slow.post(current.clone()))
                 .timeout(self.settings.post_timeout)
                 .json(request)
                 .send()
@@ -175,8 +185,9 @@ are sent only to the server's own origin with a 307 or 308 (pass the right URL a
     /// origin is the server's, and keeps the `Range` asked for.
     async fn get(&self, url: &str, range: Option<&str>) -> Result<reqwest::Response, Attempt> {
         let mut current = parse_url(url)?;
-        for _ in 0..=redirect::MAX_HOPS {
-            let mut request = self.authorized(current.as_str(), self.client.get(current.clone()));
+        for hop in 0..=redirect::MAX_HOPS {
+            let mut request =
+                self.authorized(current.as_str(), hop > 0, self.client.get(current.clone()));
             if let Some(range) = range {
                 request = request.header(RANGE, range);
             }

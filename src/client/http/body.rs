@@ -18,7 +18,11 @@ pub(super) enum Capped {
 }
 
 /// The whole body, refused as soon as it (or its `Content-Length`) passes `cap`.
-pub(super) async fn read_capped(response: Response, cap: u64, url: &str) -> Result<Vec<u8>, Capped> {
+pub(super) async fn read_capped(
+    response: Response,
+    cap: u64,
+    url: &str,
+) -> Result<Vec<u8>, Capped> {
     let too_long = || Capped::TooLong(format!("{url} is longer than the {cap} bytes allowed"));
     let announced = response.content_length();
     if announced.is_some_and(|len| len > cap) {
