@@ -79,6 +79,7 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             [CompletionResult]::new('--api-key-file', '--api-key-file', [CompletionResultType]::ParameterName, 'File holding the API key (first line)')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries after a connection error or a 5xx (not after a 504), with backoff 0.5 s, 1 s, 2 s, ...')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Limit for the cache request, which installs on a miss (90s, 15m, ...)')
+            [CompletionResult]::new('--download-timeout', '--download-timeout', [CompletionResultType]::ParameterName, 'Limit for downloading the index and bundle after the server answered, retries and resumes included (90s, 10m, ...); past it the server counts as unavailable. A transfer that receives nothing for 60 s fails sooner')
             [CompletionResult]::new('--local-store', '--local-store', [CompletionResultType]::ParameterName, 'Keep verified file contents in DIR (e.g. ~/.cache/depcache) and hard-link restored files to them: later fetches download only contents the store lacks. Off unless given')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Project root (default: the current folder)')
             [CompletionResult]::new('--files', '--files', [CompletionResultType]::ParameterName, 'Comma-separated manifest/lockfile names (default: manifest + the lockfile present)')

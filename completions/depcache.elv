@@ -74,6 +74,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --api-key-file 'File holding the API key (first line)'
             cand --retries 'Retries after a connection error or a 5xx (not after a 504), with backoff 0.5 s, 1 s, 2 s, ...'
             cand --timeout 'Limit for the cache request, which installs on a miss (90s, 15m, ...)'
+            cand --download-timeout 'Limit for downloading the index and bundle after the server answered, retries and resumes included (90s, 10m, ...); past it the server counts as unavailable. A transfer that receives nothing for 60 s fails sooner'
             cand --local-store 'Keep verified file contents in DIR (e.g. ~/.cache/depcache) and hard-link restored files to them: later fetches download only contents the store lacks. Off unless given'
             cand --dir 'Project root (default: the current folder)'
             cand --files 'Comma-separated manifest/lockfile names (default: manifest + the lockfile present)'

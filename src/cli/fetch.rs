@@ -43,6 +43,16 @@ pub struct FetchArgs {
     /// Limit for the cache request, which installs on a miss (90s, 15m, ...).
     #[arg(long, default_value = "15m", value_parser = parse_duration)]
     pub timeout: Duration,
+    /// Limit for downloading the index and bundle after the server answered,
+    /// retries and resumes included (90s, 10m, ...); past it the server counts
+    /// as unavailable. A transfer that receives nothing for 60 s fails sooner.
+    #[arg(
+        long,
+        default_value = "10m",
+        value_parser = parse_duration,
+        env = "DEPCACHE_DOWNLOAD_TIMEOUT"
+    )]
+    pub download_timeout: Duration,
     /// Fail (exit 3) instead of installing locally when the server is unavailable.
     #[arg(long)]
     pub no_fallback: bool,
@@ -94,6 +104,7 @@ pub fn run(args: FetchArgs, quiet: bool) -> Result<(), CliError> {
             api_key,
             retries: args.retries,
             post_timeout: args.timeout,
+            download_timeout: args.download_timeout,
         },
         fallback: !args.no_fallback,
         quiet,

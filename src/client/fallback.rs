@@ -9,7 +9,8 @@ use std::process::{Command, Stdio};
 use crate::error::CliError;
 use crate::protocol::{InstallOptions, Manager, ValidRequest};
 
-/// The program and arguments, as the server runs them (scripts off).
+/// The program and arguments, as the server runs them (scripts off, and
+/// composer's plugins too: they are package code as much as scripts are).
 pub fn command_line(request: &ValidRequest) -> Vec<String> {
     let omit_dev = InstallOptions::omits_dev(request.options.as_ref());
     let mut args: Vec<&str> = match request.manager {
@@ -25,6 +26,7 @@ pub fn command_line(request: &ValidRequest) -> Vec<String> {
             "composer",
             "install",
             "--no-scripts",
+            "--no-plugins",
             "--no-interaction",
             "--no-progress",
             "--prefer-dist",

@@ -1,7 +1,8 @@
 //! `depcache fetch` from start to end: load the project, ask the server, fetch
 //! the index and the bundle (or, with a local store, only the contents the
 //! store lacks), restore; or, when the server cannot help, run the install
-//! locally. Decides which failures fall back and which end the run.
+//! locally. Decides which failures fall back and which end the run, and asks
+//! once more when the key vanished between the answer and the download.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -110,11 +111,13 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
             Ok(())
         }
         Err(ServerError::Fatal(e)) => Err(e),
-        Err(ServerError::Down(reason)) if !options.fallback => Err(CliError::Unreachable(format!(
-            "the depcache server {} is unavailable ({reason}) and --no-fallback forbids a local install",
-            http.server()
-        ))),
-        Err(ServerError::Down(reason)) => {
+        Err(ServerError::Down(reason) | ServerError::Gone(reason)) if !options.fallback => {
+            Err(CliError::Unreachable(format!(
+                "the depcache server {} is unavailable ({reason}) and --no-fallback forbids a local install",
+                http.server()
+            )))
+        }
+        Err(ServerError::Down(reason) | ServerError::Gone(reason)) => {
             let shown = fallback::command_line(&request).join(" ");
             // Said even with -q: a silent fallback would hide a slow, uncached build.
             eprintln!(
@@ -134,7 +137,8 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
 }
 
 /// POST, index, then the bundle or the contents the local store lacks:
-/// everything that needs the server.
+/// everything that needs the server. When the key vanishes before the
+/// download is done (gc on the server), asks once more, which re-installs it.
 async fn download(
     http: &Http,
     request: &ValidRequest,
@@ -142,20 +146,57 @@ async fn download(
     store: Option<&LocalStore>,
     quiet: bool,
 ) -> Result<Downloaded, ServerError> {
-    let t = Instant::now();
-    let response = http.post_cache(&request.to_wire()).await?;
-    tracing::info!(
-        hit = response.cache_hit,
-        elapsed = ?t.elapsed(),
-        url = %response.download_url,
-        "server answered"
-    );
-    if !response.key.is_empty() && response.key != request.hash {
-        return Err(fatal_verify(format!(
-            "the server answered for key {} but was asked for {}",
-            response.key, request.hash
-        )));
+    let mut asked_again = false;
+    loop {
+        let t = Instant::now();
+        let response = http.post_cache(&request.to_wire()).await?;
+        tracing::info!(
+            hit = response.cache_hit,
+            elapsed = ?t.elapsed(),
+            url = %response.download_url,
+            "server answered"
+        );
+        if !response.key.is_empty() && response.key != request.hash {
+            return Err(fatal_verify(format!(
+                "the server answered for key {} but was asked for {}",
+                response.key, request.hash
+            )));
+        }
+        let limit = http.download_timeout();
+        // Dropping the unfinished download removes its temp files.
+        let fetched = tokio::time::timeout(
+            limit,
+            fetch_answer(http, request, response, dir, store, quiet),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(ServerError::Down(format!(
+                "the download did not finish within {} (--download-timeout)",
+                progress::seconds(limit)
+            )))
+        });
+        match fetched {
+            Err(ServerError::Gone(reason)) if !asked_again => {
+                tracing::info!("{reason}; asking the server again");
+                asked_again = true;
+            }
+            Err(ServerError::Gone(reason)) => {
+                return Err(ServerError::Down(format!("{reason}, twice")));
+            }
+            other => return other,
+        }
     }
+}
+
+/// The index and the tree of one cache answer.
+async fn fetch_answer(
+    http: &Http,
+    request: &ValidRequest,
+    response: CacheResponse,
+    dir: &Path,
+    store: Option<&LocalStore>,
+    quiet: bool,
+) -> Result<Downloaded, ServerError> {
     let index_url = if response.index_url.is_empty() {
         format!("{}/v1/index/{}", http.server(), request.hash)
     } else {
@@ -193,7 +234,12 @@ async fn download(
     let t = Instant::now();
     let bar = progress::download_bar(quiet, response.bundle_size);
     let result = http
-        .download(&response.download_url, bundle.as_file_mut(), &bar)
+        .download(
+            &response.download_url,
+            response.bundle_size,
+            bundle.as_file_mut(),
+            &bar,
+        )
         .await;
     bar.finish_and_clear();
     let bytes = result?;

@@ -1,6 +1,11 @@
 //! Talking to the server: the three requests of a fetch, retries with
-//! exponential backoff, and the mapping of every failure to either "the server
-//! is down, a local install may stand in" or a definite refusal.
+//! exponential backoff, redirects (followed by hand, see `redirect`), the caps
+//! on what a server may send, and the mapping of every failure to either "the
+//! server is down, a local install may stand in", "the key is gone, ask
+//! again" or a definite refusal.
+
+mod body;
+mod redirect;
 
 use std::io::{Seek, SeekFrom, Write};
 use std::ops::Range;
@@ -8,8 +13,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use indicatif::ProgressBar;
-use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, RANGE};
+use reqwest::{StatusCode, Url};
 
 use crate::error::CliError;
 use crate::protocol::{CacheRequest, CacheResponse, ErrorBody, Index};
@@ -22,6 +27,9 @@ pub enum ServerError {
     Down(String),
     /// A definite answer (401, 4xx, a broken reply) that a fallback would not fix.
     Fatal(CliError),
+    /// The index or bundle answered 404/410 after the cache request succeeded:
+    /// gc removed the key meanwhile, and asking again re-installs it.
+    Gone(String),
 }
 
 /// One attempt's verdict: try again, or stop with this error.
@@ -39,6 +47,10 @@ pub struct HttpSettings {
     pub retries: u32,
     /// Whole-request limit of the POST: a miss installs before it answers.
     pub post_timeout: Duration,
+    /// Limit for the index and bundle downloads that follow one cache answer,
+    /// retries and resumes included: a trickling server fails instead of
+    /// holding the job forever.
+    pub download_timeout: Duration,
 }
 
 pub struct Http {
@@ -51,6 +63,8 @@ pub struct Http {
 
 /// The first retry waits this long; each further one twice as long.
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// A GET that receives nothing for this long fails (and is retried).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Http {
     pub fn new(settings: HttpSettings) -> Result<Self, CliError> {
@@ -59,6 +73,9 @@ impl Http {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let build = |read_timeout: Duration| {
             reqwest::Client::builder()
+                // Followed by hand (see `redirect`): reqwest's policy resends
+                // the key to hops it should not reach.
+                .redirect(reqwest::redirect::Policy::none())
                 .connect_timeout(Duration::from_secs(10))
                 .read_timeout(read_timeout)
                 .user_agent(concat!("depcache/", env!("CARGO_PKG_VERSION")))
@@ -67,7 +84,7 @@ impl Http {
         };
         Ok(Http {
             slow: build(settings.post_timeout)?,
-            client: build(Duration::from_secs(60))?,
+            client: build(IDLE_TIMEOUT)?,
             settings,
         })
     }
@@ -76,13 +93,27 @@ impl Http {
         &self.settings.server
     }
 
+    pub fn download_timeout(&self) -> Duration {
+        self.settings.download_timeout
+    }
+
     /// Adds the API key, but only for URLs on the server the user named: a
-    /// download URL pointing at another origin never receives the key (as
-    /// browsers and curl drop credentials on cross-origin redirects).
-    fn authorized(&self, url: &str, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    /// download URL or redirect hop on another origin never receives the key
+    /// (as browsers and curl drop credentials on cross-origin redirects).
+    fn authorized(
+        &self,
+        url: &str,
+        redirected: bool,
+        request: reqwest::RequestBuilder,
+    ) -> reqwest::RequestBuilder {
         match &self.settings.api_key {
-            Some(key) if same_origin(&self.settings.server, url) => {
+            Some(key) if redirect::same_origin(&self.settings.server, url) => {
                 request.header(AUTHORIZATION, format!("Bearer {key}"))
+            }
+            // A redirect to a CDN or bucket is normal: no --public-url advice.
+            Some(_) if redirected => {
+                tracing::info!("the API key is not sent to {url}, another origin");
+                request
             }
             Some(_) => {
                 tracing::warn!(
@@ -100,14 +131,14 @@ impl Http {
     pub async fn post_cache(&self, request: &CacheRequest) -> Result<CacheResponse, ServerError> {
         let url = format!("{}/v1/cache", self.settings.server);
         self.with_retries("POST /v1/cache", async || {
-            let response = self
-                .authorized(&url, self.slow.post(&url))
-                .timeout(self.settings.post_timeout)
-                .json(request)
-                .send()
-                .await
-                .map_err(|e| self.transport(e))?;
-            let response = self.check_status(response).await?;
+            let response = self.post(&url, request).await?;
+            let response = self.check_status(response).await.map_err(|a| match a {
+                // No key was handed out yet: a 404 here is a wrong URL.
+                Attempt::Stop(ServerError::Gone(m)) => {
+                    Attempt::Stop(ServerError::Fatal(CliError::Rejected(m)))
+                }
+                a => a,
+            })?;
             response.json::<CacheResponse>().await.map_err(|e| {
                 Attempt::Stop(ServerError::Fatal(CliError::Failure(format!(
                     "{} answered the cache request with something that is not a depcache reply: {e}",
@@ -118,16 +149,73 @@ impl Http {
         .await
     }
 
-    /// `GET /v1/index/<key>`: what every extracted file is checked against.
-    pub async fn get_index(&self, url: &str) -> Result<Index, ServerError> {
-        self.with_retries("GET index", async || {
+    /// One POST, following only redirects that keep the body on the server's
+    /// origin (307/308 there); any other redirect ends the run.
+    async fn post(&self, url: &str, request: &CacheRequest) -> Result<reqwest::Response, Attempt> {
+        let mut current = parse_url(url)?;
+        for hop in 0..=redirect::MAX_HOPS {
             let response = self
-                .authorized(url, self.client.get(url))
+                .authorized(current.as_str(), hop > 0, self.slow.post(current.clone()))
+                .timeout(self.settings.post_timeout)
+                .json(request)
                 .send()
                 .await
                 .map_err(|e| self.transport(e))?;
+            let next = match redirect::target(&response) {
+                None => return Ok(response),
+                Some(Err(sentence)) => return Err(stop_failure(sentence)),
+                Some(Ok(next)) => next,
+            };
+            let home = redirect::same_origin(&self.settings.server, next.as_str());
+            if !redirect::post_may_follow(response.status(), home) {
+                return Err(stop_failure(format!(
+                    "{} answered the cache request with a {} redirect to {next}; the manifests \
+are sent only to the server's own origin with a 307 or 308 (pass the right URL as --server)",
+                    self.settings.server,
+                    response.status().as_u16()
+                )));
+            }
+            tracing::info!("POST redirected to {next}");
+            current = next;
+        }
+        Err(too_many_hops(url))
+    }
+
+    /// One GET, following redirects; each hop carries the key only when its
+    /// origin is the server's, and keeps the `Range` asked for.
+    async fn get(&self, url: &str, range: Option<&str>) -> Result<reqwest::Response, Attempt> {
+        let mut current = parse_url(url)?;
+        for hop in 0..=redirect::MAX_HOPS {
+            let mut request =
+                self.authorized(current.as_str(), hop > 0, self.client.get(current.clone()));
+            if let Some(range) = range {
+                request = request.header(RANGE, range);
+            }
+            let response = request.send().await.map_err(|e| self.transport(e))?;
+            current = match redirect::target(&response) {
+                None => return Ok(response),
+                Some(Err(sentence)) => return Err(stop_failure(sentence)),
+                Some(Ok(next)) => next,
+            };
+            tracing::info!("GET redirected to {current}");
+        }
+        Err(too_many_hops(url))
+    }
+
+    /// `GET /v1/index/<key>`: what every extracted file is checked against.
+    /// Read into a buffer of at most `body::MAX_INDEX_BYTES`.
+    pub async fn get_index(&self, url: &str) -> Result<Index, ServerError> {
+        self.with_retries("GET index", async || {
+            let response = self.get(url, None).await?;
             let response = self.check_status(response).await?;
-            let bytes = response.bytes().await.map_err(|e| self.transport(e))?;
+            let bytes = body::read_capped(response, body::MAX_INDEX_BYTES, url)
+                .await
+                .map_err(|e| match e {
+                    body::Capped::Transport(e) => self.transport(e),
+                    body::Capped::TooLong(sentence) => {
+                        Attempt::Stop(ServerError::Fatal(CliError::Verify(sentence)))
+                    }
+                })?;
             serde_json::from_slice::<Index>(&bytes).map_err(|e| {
                 // A server that answers garbage for the index cannot be trusted
                 // with the bundle either.
@@ -140,35 +228,45 @@ impl Http {
     }
 
     /// Streams the bundle into `out`, resuming with `Range` after a broken
-    /// connection. Returns the number of bytes written.
+    /// connection. Returns the number of bytes written. `announced` (the
+    /// cache answer's `bundle_size`, 0 when unknown) caps what is written:
+    /// a longer body is refused before a byte past it reaches the disk.
     pub async fn download(
         &self,
         url: &str,
+        announced: u64,
         out: &mut std::fs::File,
         bar: &ProgressBar,
     ) -> Result<u64, ServerError> {
         let mut written: u64 = 0;
         self.with_retries("GET bundle", async || {
-            let mut request = self.authorized(url, self.client.get(url));
-            if written > 0 {
-                request = request.header(RANGE, format!("bytes={written}-"));
-            }
-            let response = request.send().await.map_err(|e| self.transport(e))?;
+            let range = (written > 0).then(|| format!("bytes={written}-"));
+            let response = self.get(url, range.as_deref()).await?;
             let response = self.check_status(response).await?;
             if written > 0 && response.status() != StatusCode::PARTIAL_CONTENT {
                 // The server ignored the range: start over.
                 written = 0;
                 bar.set_position(0);
             }
-            if let Some(len) = response.content_length() {
+            if written > 0 {
+                body::check_resume(&response, written, announced, url).map_err(stop_verify)?;
+            }
+            let length = response.content_length();
+            let limit = body::bundle_limit(announced, written, length, url).map_err(stop_verify)?;
+            if let Some(len) = length {
                 bar.set_length(written + len);
             }
             // Drop whatever a broken attempt wrote past the resume point.
             out.set_len(written).map_err(local_io)?;
             out.seek(SeekFrom::Start(written)).map_err(local_io)?;
-            let mut body = response.bytes_stream();
-            while let Some(chunk) = body.next().await {
+            let mut stream = response.bytes_stream();
+            while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| self.transport(e))?;
+                if written + chunk.len() as u64 > limit {
+                    return Err(stop_verify(format!(
+                        "{url} sent more than the {limit} bytes announced"
+                    )));
+                }
                 out.write_all(&chunk).map_err(local_io)?;
                 written += chunk.len() as u64;
                 bar.set_position(written);
@@ -197,10 +295,8 @@ impl Http {
         let len = range.end - range.start;
         self.with_retries("GET bundle range", async || {
             let (from, to) = (range.start + written, range.end - 1);
-            let request = self
-                .authorized(url, self.client.get(url))
-                .header(RANGE, format!("bytes={from}-{to}"));
-            let response = request.send().await.map_err(|e| self.transport(e))?;
+            let asked = format!("bytes={from}-{to}");
+            let response = self.get(url, Some(&asked)).await?;
             let response = self.check_status(response).await?;
             let answered = response
                 .headers()
@@ -306,6 +402,10 @@ impl Http {
                 };
                 Attempt::Stop(ServerError::Fatal(CliError::Auth(sentence)))
             }
+            // Only GETs of a key keep this: the key was removed since the answer.
+            StatusCode::NOT_FOUND | StatusCode::GONE => Attempt::Stop(ServerError::Gone(format!(
+                "{server} no longer has what it answered with ({code}): {message}"
+            ))),
             // The package manager itself failed there: it would fail here too.
             StatusCode::UNPROCESSABLE_ENTITY => Attempt::Stop(ServerError::Fatal(
                 CliError::Install(format!("the install on {server} failed: {message}")),
@@ -343,41 +443,27 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     last.to_string()
 }
 
-/// Scheme, host and port agree (default ports filled in).
-fn same_origin(a: &str, b: &str) -> bool {
-    let origin = |u: &str| {
-        reqwest::Url::parse(u).ok().map(|u| {
-            (
-                u.scheme().to_string(),
-                u.host_str().map(str::to_ascii_lowercase),
-                u.port_or_known_default(),
-            )
-        })
-    };
-    matches!((origin(a), origin(b)), (Some(x), Some(y)) if x == y)
+fn stop_failure(sentence: String) -> Attempt {
+    Attempt::Stop(ServerError::Fatal(CliError::Failure(sentence)))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn origins() {
-        use super::same_origin;
-        assert!(same_origin(
-            "http://cache:8080",
-            "http://cache:8080/download/k.zip"
-        ));
-        assert!(same_origin(
-            "https://Cache.example",
-            "https://cache.example:443/v1/index/k"
-        ));
-        assert!(!same_origin(
-            "http://cache:8080",
-            "http://evil:8080/download/k.zip"
-        ));
-        assert!(!same_origin(
-            "http://cache:8080",
-            "https://cache:8080/download/k.zip"
-        ));
-        assert!(!same_origin("http://cache:8080", "not a url"));
+fn stop_verify(sentence: String) -> Attempt {
+    Attempt::Stop(ServerError::Fatal(CliError::Verify(sentence)))
+}
+
+fn too_many_hops(url: &str) -> Attempt {
+    stop_failure(format!(
+        "{url} redirected more than {} times",
+        redirect::MAX_HOPS
+    ))
+}
+
+/// URLs come from the user or from the server's answer: checked, not trusted.
+fn parse_url(url: &str) -> Result<Url, Attempt> {
+    match Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(u),
+        _ => Err(stop_failure(format!(
+            "{url:?} is not an http:// or https:// URL"
+        ))),
     }
 }

@@ -1,17 +1,19 @@
 //! A stand-in depcache server that answers the protocol with whatever index
 //! and ZIP a test crafted, including broken and malicious ones, and counts the
-//! requests it saw. Also the builder for such trees and bundles.
+//! requests it saw, and misbehaves on request: redirects, trickles, endless
+//! bodies, a key that vanishes mid-download. Also the builder for such trees
+//! and bundles.
 
 use std::io::{Cursor, Write};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, RANGE};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, LOCATION, RANGE};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use depcache::protocol::{Entry, FileEntry, INDEX_FORMAT, Index};
@@ -165,6 +167,31 @@ pub struct Script {
     /// When set, the first download sends only this many bytes of the bundle
     /// (announcing all of them) and then drops the connection.
     pub cut_first_download_at: Option<usize>,
+    /// After the cut download, the key is gone (404) until the next POST;
+    /// with `gone_forever`, for good.
+    pub gone_after_cut: bool,
+    pub gone_forever: bool,
+    /// GETs are answered 307 to the same path on this base URL.
+    pub redirect_gets_to: Option<String>,
+    /// POSTs are answered 307 to the same path on this base URL.
+    pub redirect_posts_to: Option<String>,
+    /// Requests outside `/hop/` are answered 307 to `/hop/<path>` (relative).
+    pub self_redirect: bool,
+    /// The `bundle_size` announced instead of the true one.
+    pub announce_bundle_size: Option<u64>,
+    pub misbehave: Misbehave,
+}
+
+/// A body that never ends the way it should.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Misbehave {
+    None,
+    /// The bundle, one byte every 200 ms.
+    TrickleBundle,
+    /// The bundle, then zeros without end (no `Content-Length`).
+    EndlessBundle,
+    /// An index body that never ends (no `Content-Length`).
+    EndlessIndex,
 }
 
 impl Script {
@@ -176,6 +203,13 @@ impl Script {
             post_always: None,
             api_key: None,
             cut_first_download_at: None,
+            gone_after_cut: false,
+            gone_forever: false,
+            redirect_gets_to: None,
+            redirect_posts_to: None,
+            self_redirect: false,
+            announce_bundle_size: None,
+            misbehave: Misbehave::None,
         }
     }
 
@@ -192,6 +226,10 @@ struct Shared {
     downloads: AtomicUsize,
     /// `Range` headers of the download requests, in order.
     ranges: std::sync::Mutex<Vec<Option<String>>>,
+    /// The `Authorization` header of every request, in order.
+    auth: std::sync::Mutex<Vec<Option<String>>>,
+    /// Downloads answer 404 (gc took the key) while set.
+    gone: AtomicBool,
     base: String,
 }
 
@@ -213,12 +251,17 @@ impl CraftedServer {
             requests: AtomicUsize::new(0),
             downloads: AtomicUsize::new(0),
             ranges: std::sync::Mutex::new(Vec::new()),
+            auth: std::sync::Mutex::new(Vec::new()),
+            gone: AtomicBool::new(false),
             base: url.clone(),
         });
         let app = Router::new()
             .route("/v1/cache", post(cache))
             .route("/v1/index/{key}", get(index))
             .route("/download/{file}", get(download))
+            .route("/hop/v1/cache", post(cache))
+            .route("/hop/v1/index/{key}", get(index))
+            .route("/hop/download/{file}", get(download))
             .with_state(shared.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         std::thread::spawn(move || {
@@ -253,20 +296,46 @@ impl CraftedServer {
         self.shared.requests.load(Ordering::SeqCst)
     }
 
+    /// The `Authorization` header of every request seen.
+    pub fn authorizations(&self) -> Vec<Option<String>> {
+        self.shared.auth.lock().unwrap().clone()
+    }
+
     /// The `Range` header of each download request.
     pub fn download_ranges(&self) -> Vec<Option<String>> {
         self.shared.ranges.lock().unwrap().clone()
     }
 }
 
-/// Counts the request; false when the key is wrong or missing.
-fn admit(s: &Shared, headers: &HeaderMap) -> bool {
+/// Counts and records the request; the answer instead of the real one when
+/// the key is wrong or missing or the script redirects it.
+fn gate(s: &Shared, headers: &HeaderMap, uri: &Uri, is_post: bool) -> Option<Response> {
     s.requests.fetch_add(1, Ordering::SeqCst);
-    let Some(key) = &s.script.api_key else {
-        return true;
-    };
     let sent = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    sent == Some(format!("Bearer {key}").as_str())
+    s.auth.lock().unwrap().push(sent.map(str::to_string));
+    if let Some(key) = &s.script.api_key
+        && sent != Some(format!("Bearer {key}").as_str())
+    {
+        return Some(error(401, "bad key"));
+    }
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let elsewhere = if is_post {
+        &s.script.redirect_posts_to
+    } else {
+        &s.script.redirect_gets_to
+    };
+    let location = match elsewhere {
+        Some(base) => format!("{base}{path}"),
+        None if s.script.self_redirect && !path.starts_with("/hop/") => format!("/hop{path}"),
+        None => return None,
+    };
+    Some(
+        Response::builder()
+            .status(StatusCode::TEMPORARY_REDIRECT)
+            .header(LOCATION, location)
+            .body(Body::empty())
+            .unwrap(),
+    )
 }
 
 fn error(status: u16, message: &str) -> Response {
@@ -275,11 +344,20 @@ fn error(status: u16, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-async fn cache(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    if !admit(&s, &headers) {
-        return error(401, "bad key");
+async fn cache(
+    State(s): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(answer) = gate(&s, &headers, &uri, true) {
+        return answer;
     }
     let n = s.posts.fetch_add(1, Ordering::SeqCst);
+    // Asking again re-installs what gc took.
+    if !s.script.gone_forever {
+        s.gone.store(false, Ordering::SeqCst);
+    }
     if let Some(status) = s.script.post_always {
         return error(status, "crafted refusal");
     }
@@ -295,7 +373,7 @@ async fn cache(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) ->
         "index_url": format!("{}/v1/index/{key}", s.base),
         "files": s.script.index.file_count(),
         "size": s.script.index.logical_size(),
-        "bundle_size": s.script.bundle.len(),
+        "bundle_size": s.script.announce_bundle_size.unwrap_or(s.script.bundle.len() as u64),
     }))
     .into_response()
 }
@@ -303,10 +381,18 @@ async fn cache(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) ->
 async fn index(
     State(s): State<Arc<Shared>>,
     Path(key): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if !admit(&s, &headers) {
-        return error(401, "bad key");
+    if let Some(answer) = gate(&s, &headers, &uri, false) {
+        return answer;
+    }
+    if s.script.misbehave == Misbehave::EndlessIndex {
+        let chunk = Bytes::from(vec![b' '; 1 << 20]);
+        return Body::from_stream(futures::stream::repeat_with(move || {
+            Ok::<_, std::io::Error>(chunk.clone())
+        }))
+        .into_response();
     }
     let mut index = s.script.index.clone();
     index.key = key;
@@ -316,10 +402,14 @@ async fn index(
 async fn download(
     State(s): State<Arc<Shared>>,
     Path(_file): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if !admit(&s, &headers) {
-        return error(401, "bad key");
+    if let Some(answer) = gate(&s, &headers, &uri, false) {
+        return answer;
+    }
+    if s.gone.load(Ordering::SeqCst) {
+        return error(404, "no such key (gc)");
     }
     let n = s.downloads.fetch_add(1, Ordering::SeqCst);
     let range = headers
@@ -329,7 +419,30 @@ async fn download(
     s.ranges.lock().unwrap().push(range.clone());
     let bundle = s.script.bundle.clone();
     let total = bundle.len();
+    match s.script.misbehave {
+        Misbehave::TrickleBundle => {
+            let stream = futures::stream::unfold(0, move |i| {
+                let byte = Bytes::copy_from_slice(&bundle[i % total..i % total + 1]);
+                async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    Some((Ok::<_, std::io::Error>(byte), i + 1))
+                }
+            });
+            return Response::builder()
+                .header(CONTENT_LENGTH, total)
+                .body(Body::from_stream(stream))
+                .unwrap();
+        }
+        Misbehave::EndlessBundle => {
+            let zeros = Bytes::from(vec![0u8; 64 * 1024]);
+            let stream = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(bundle))])
+                .chain(futures::stream::repeat_with(move || Ok(zeros.clone())));
+            return Body::from_stream(stream).into_response();
+        }
+        Misbehave::None | Misbehave::EndlessIndex => {}
+    }
     if let (0, Some(cut)) = (n, s.script.cut_first_download_at) {
+        s.gone.store(s.script.gone_after_cut, Ordering::SeqCst);
         // Announce everything, send `cut` bytes, then fail the body stream.
         let head = Bytes::copy_from_slice(&bundle[..cut]);
         // The pause lets the head reach the client before the connection dies.
