@@ -12,6 +12,7 @@ mod client_bundles;
 mod client_failures;
 mod client_local_store;
 mod client_support;
+mod client_symlink_safety;
 mod common;
 mod container_e2e;
 mod container_registry;
