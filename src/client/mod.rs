@@ -10,6 +10,7 @@ mod local_store;
 mod partial;
 mod progress;
 mod project;
+mod remove;
 mod swap;
 mod tree;
 

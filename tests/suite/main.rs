@@ -13,6 +13,7 @@ mod client_failures;
 mod client_http_safety;
 mod client_local_store;
 mod client_support;
+mod client_symlink_safety;
 mod common;
 mod container_e2e;
 mod container_registry;
