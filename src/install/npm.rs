@@ -38,8 +38,13 @@ pub(crate) fn command(
     // Defence in depth behind `trusted::check`, which already refused every
     // non-registry dependency: npm refuses them too where it knows how.
     if npm_version.and_then(parse_version) >= Some(ALLOW_FLAGS_SINCE) {
-        for flag in ["git", "file", "directory", "remote"] {
+        for flag in ["git", "file", "directory"] {
             args.push(format!("--allow-{flag}=none"));
+        }
+        // npm takes tarballs on a host other than the configured registry
+        // for remote ones: with operator-allowed hosts the check alone rules.
+        if !settings.sources.has_extra_hosts() {
+            args.push("--allow-remote=none".to_string());
         }
     }
     if let Some(registry) = &settings.npm_registry {
@@ -70,11 +75,15 @@ mod tests {
     use super::*;
 
     fn args_for(npm: Option<&str>) -> Vec<String> {
+        args_with(npm, Default::default())
+    }
+
+    fn args_with(npm: Option<&str>, sources: crate::install::TrustedSources) -> Vec<String> {
         let settings = InstallSettings {
             npm_registry: None,
             tool_cache: std::path::PathBuf::from("/tc"),
             timeout: std::time::Duration::from_secs(1),
-            sources: Default::default(),
+            sources,
         };
         command(Path::new("/p"), &BTreeMap::new(), false, npm, &settings).args
     }
@@ -98,5 +107,13 @@ mod tests {
             );
         }
         assert_eq!(parse_version("11.16.0-pre.1"), Some((11, 16, 0)));
+        let hosts = vec!["npm.corp.example".parse().unwrap()];
+        let sources = crate::install::TrustedSources::new(None, hosts, &[]).unwrap();
+        let args = args_with(Some("11.19.1"), sources);
+        assert!(args.contains(&"--allow-git=none".to_string()), "{args:?}");
+        assert!(
+            !args.contains(&"--allow-remote=none".to_string()),
+            "{args:?}"
+        );
     }
 }

@@ -133,7 +133,7 @@ fn check_repository(sources: &TrustedSources, at: &str, repo: &Value) -> Result<
                 file: MANIFEST,
                 at: at.to_string(),
                 kind: "non-composer repository",
-                spec: format!("type {kind:?}"),
+                spec: kind.to_string(),
             });
         }
     };

@@ -43,8 +43,8 @@ const COMPOSER_DEFAULT_HOSTS: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Untrusted {
     #[error(
-        "{file}: {at} is a {kind} dependency ({spec:?}); the server installs only packages \
-from trusted registries and no server flag allows {kind} dependencies (install it in the job instead)"
+        "{file}: {at} is a {kind} source ({spec:?}); the server installs only from trusted \
+registries and no server flag allows {kind} sources (install it in the job instead)"
     )]
     Kind {
         file: &'static str,
@@ -159,6 +159,13 @@ impl TrustedSources {
             hosts,
             composer_paths,
         })
+    }
+
+    /// Whether the operator allowed extra hosts: npm's `--allow-remote=none`
+    /// would refuse their tarballs (npm counts only the configured registry's
+    /// URLs as registry ones), so it is passed only without them.
+    pub fn has_extra_hosts(&self) -> bool {
+        !self.hosts.is_empty()
     }
 
     /// Refuses `files` when anything in them would make the install fetch
