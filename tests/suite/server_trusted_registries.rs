@@ -339,3 +339,21 @@ fn a_malformed_allowed_host_is_a_start_up_error() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("--allow-registry-host"), "{stderr}");
 }
+
+/// Behind the check, ingestion still refuses a tree whose symlink leaves it
+/// (what a `file:` folder dependency produced before the check existed).
+#[test]
+fn ingestion_still_refuses_a_symlink_leaving_the_tree() {
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = depcache::store::DirStore::open(store_dir.path()).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let tree = crate::admin_support::make_tree(work.path(), Manager::Npm, &[]);
+    std::os::unix::fs::symlink(work.path(), tree.join("local-lib")).unwrap();
+    let request = crate::admin_support::request(Manager::Npm, "linked");
+    let err = depcache::store::ingest_tree(&store, &tree, &request).unwrap_err();
+    assert!(
+        matches!(err, depcache::store::IngestError::Unsupported { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("local-lib"), "{err}");
+}
