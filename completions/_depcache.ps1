@@ -59,6 +59,8 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             [CompletionResult]::new('--api-keys', '--api-keys', [CompletionResultType]::ParameterName, 'Comma-separated API keys (prefer --api-keys-file or DEPCACHE_API_KEYS: argv shows in ps)')
             [CompletionResult]::new('--api-keys-file', '--api-keys-file', [CompletionResultType]::ParameterName, 'File with one API key per line (# comments)')
             [CompletionResult]::new('--npm-registry', '--npm-registry', [CompletionResultType]::ParameterName, 'Registry npm installs from (default: npm''s own configuration)')
+            [CompletionResult]::new('--allow-registry-host', '--allow-registry-host', [CompletionResultType]::ParameterName, 'Also trust this registry host (HOST or HOST:PORT, exact match) for npm tarballs and composer repositories and archives; repeatable')
+            [CompletionResult]::new('--allow-composer-path', '--allow-composer-path', [CompletionResultType]::ParameterName, 'Let composer `path` repositories read packages from under this operator-managed folder; repeatable')
             [CompletionResult]::new('--max-body-size', '--max-body-size', [CompletionResultType]::ParameterName, 'Largest accepted request body')
             [CompletionResult]::new('--install-timeout', '--install-timeout', [CompletionResultType]::ParameterName, 'Kill an install (and all it started) after this long')
             [CompletionResult]::new('--max-concurrent-installs', '--max-concurrent-installs', [CompletionResultType]::ParameterName, 'Installs running at once')

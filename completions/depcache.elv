@@ -55,6 +55,8 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --api-keys 'Comma-separated API keys (prefer --api-keys-file or DEPCACHE_API_KEYS: argv shows in ps)'
             cand --api-keys-file 'File with one API key per line (# comments)'
             cand --npm-registry 'Registry npm installs from (default: npm''s own configuration)'
+            cand --allow-registry-host 'Also trust this registry host (HOST or HOST:PORT, exact match) for npm tarballs and composer repositories and archives; repeatable'
+            cand --allow-composer-path 'Let composer `path` repositories read packages from under this operator-managed folder; repeatable'
             cand --max-body-size 'Largest accepted request body'
             cand --install-timeout 'Kill an install (and all it started) after this long'
             cand --max-concurrent-installs 'Installs running at once'

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::error::CliError;
-use crate::install::{InstallSettings, detect_host_tools};
+use crate::install::{AllowedHost, InstallSettings, TrustedSources, detect_host_tools};
 use crate::protocol::current_platform;
 use crate::server::{ApiKeys, ServerConfig, VersionPolicy, parse_node_pairs, serve};
 use crate::units::{parse_duration, parse_size};
@@ -56,6 +56,14 @@ pub struct ServeArgs {
     /// Registry npm installs from (default: npm's own configuration).
     #[arg(long, value_name = "URL", env = "DEPCACHE_NPM_REGISTRY")]
     pub npm_registry: Option<String>,
+    /// Also trust this registry host (HOST or HOST:PORT, exact match) for npm
+    /// tarballs and composer repositories and archives; repeatable.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub allow_registry_host: Vec<AllowedHost>,
+    /// Let composer `path` repositories read packages from under this
+    /// operator-managed folder; repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub allow_composer_path: Vec<PathBuf>,
     /// Largest accepted request body.
     #[arg(long, default_value = "32MiB", value_parser = parse_size)]
     pub max_body_size: u64,
@@ -102,6 +110,13 @@ or run an open server with --is-public"
     }
     tracing::info!(npm = %policy.describe_npm(), composer = %policy.describe_php(), "supported versions");
 
+    let sources = TrustedSources::new(
+        args.npm_registry.as_deref(),
+        args.allow_registry_host.clone(),
+        &args.allow_composer_path,
+    )
+    .map_err(CliError::Usage)?;
+
     let store = crate::store::open(&args.cache_dir).map_err(|e| {
         CliError::Failure(format!(
             "cannot open the store at {}: {e}",
@@ -119,6 +134,7 @@ or run an open server with --is-public"
             npm_registry: args.npm_registry.clone(),
             tool_cache: args.cache_dir.join("tool-cache"),
             timeout: args.install_timeout,
+            sources,
         },
         max_body_size: args.max_body_size as usize,
         max_concurrent_installs: args.max_concurrent_installs,

@@ -28,6 +28,9 @@ pub(super) fn command(project: &Path, omit_dev: bool, settings: &InstallSettings
         "COMPOSER_CACHE_DIR".to_string(),
         home.join("cache").display().to_string(),
     ));
+    // Sources are a fallback for failed dist downloads (and `trusted` allows
+    // only https ones): git may speak nothing else, no file:// or ext::.
+    env.push(("GIT_ALLOW_PROTOCOL".to_string(), "https".to_string()));
     // The server may well run as root in a container; composer only warns.
     env.push(("COMPOSER_ALLOW_SUPERUSER".to_string(), "1".to_string()));
     CommandSpec {

@@ -11,8 +11,8 @@ mod detect;
 pub(crate) mod npm;
 mod run;
 pub mod toolchain;
+pub mod trusted;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,8 +21,9 @@ pub use container::{ContainerConfig, ContainerPlan};
 pub use detect::{HostTools, detect_host_tools, find_on_path};
 pub use run::{RunError, run_logged};
 pub use toolchain::{NodeToolchain, PhpToolchain, ToolchainRun};
+pub use trusted::{AllowedHost, TrustedSources, Untrusted};
 
-use crate::protocol::{InstallOptions, Manager};
+use crate::protocol::{InstallOptions, Manager, ValidRequest};
 
 /// Everything an install needs besides the project folder.
 #[derive(Debug, Clone)]
@@ -33,6 +34,8 @@ pub struct InstallSettings {
     /// every tarball.
     pub tool_cache: PathBuf,
     pub timeout: Duration,
+    /// What a server-side install may fetch from; checked before each one.
+    pub sources: TrustedSources,
 }
 
 /// How an install gets the versions its key names.
@@ -52,16 +55,18 @@ pub enum Runner {
 /// the tree lands in `project/<output_dir>`.
 pub async fn install_with(
     runner: &Runner,
-    manager: Manager,
+    request: &ValidRequest,
     project: &Path,
-    files: &BTreeMap<String, Vec<u8>>,
-    options: Option<&InstallOptions>,
     settings: &InstallSettings,
     log: &Path,
 ) -> Result<(), RunError> {
-    let omit_dev = InstallOptions::omits_dev(options);
+    let manager = request.manager;
+    let omit_dev = InstallOptions::omits_dev(request.options.as_ref());
     let command = match manager {
-        Manager::Npm => npm::command(project, files, omit_dev, settings),
+        Manager::Npm => {
+            let npm = request.versions.get("npm").map(String::as_str);
+            npm::command(project, &request.files, omit_dev, npm, settings)
+        }
         Manager::Composer => composer::command(project, omit_dev, settings),
     };
     let (config, plan) = match runner {

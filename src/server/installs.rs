@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 
 use super::ApiError;
 use super::metrics::Metrics;
-use crate::install::{InstallSettings, RunError, Runner, install_with};
+use crate::install::{InstallSettings, RunError, Runner, Untrusted, install_with};
 use crate::protocol::{Index, ValidRequest};
 use crate::store::{IngestError, Store, ingest_tree_counted};
 
@@ -64,6 +64,12 @@ impl Installer {
         request: ValidRequest,
         runner: Runner,
     ) -> Result<Arc<Index>, ApiError> {
+        // Before anything is queued or spawned: a refused request must not
+        // reach npm or composer at all.
+        self.settings
+            .sources
+            .check(request.manager, &request.files)
+            .map_err(untrusted_error)?;
         let key = request.hash.clone();
         let future = {
             let mut pending = self.pending.lock().unwrap();
@@ -136,16 +142,7 @@ impl Installer {
         }
         let started = std::time::Instant::now();
         tracing::info!(key = %request.hash, manager = %request.manager, "installing");
-        let result = install_with(
-            &runner,
-            request.manager,
-            &project,
-            &request.files,
-            request.options.as_ref(),
-            &self.settings,
-            &log,
-        )
-        .await;
+        let result = install_with(&runner, &request, &project, &self.settings, &log).await;
         let outcome = match result {
             Ok(()) => {
                 let store = self.store.clone();
@@ -172,9 +169,40 @@ impl Installer {
             ok = outcome.is_ok(),
             "install finished"
         );
+        let outcome = outcome.map_err(|e| self.scrub(e, work.path()));
         // Removing a tree of thousands of files blocks; keep it off the runtime.
         tokio::task::spawn_blocking(move || drop(work));
         outcome
+    }
+
+    /// Replaces the server's own paths in an error (npm and composer print
+    /// the project folder and their cache) with placeholders: clients learn
+    /// nothing about the server's layout.
+    fn scrub(&self, mut error: ApiError, work: &std::path::Path) -> ApiError {
+        let mut paths = vec![
+            (work.join("project"), "<project>"),
+            (work.to_path_buf(), "<install-dir>"),
+            (self.settings.tool_cache.clone(), "<tool-cache>"),
+            (self.work_root.clone(), "<work-dir>"),
+        ];
+        let also: Vec<_> = paths
+            .iter()
+            .flat_map(|(p, name)| {
+                let absolute = std::path::absolute(p).ok();
+                let real = std::fs::canonicalize(p).ok();
+                [absolute, real].into_iter().flatten().map(|p| (p, *name))
+            })
+            .collect();
+        paths.extend(also);
+        // Longest first, so a folder inside another gets its own name.
+        paths.sort_by_key(|(p, _)| std::cmp::Reverse(p.as_os_str().len()));
+        for (path, placeholder) in paths {
+            let text = path.to_string_lossy();
+            if text.len() > 1 {
+                error.message = error.message.replace(&*text, placeholder);
+            }
+        }
+        error
     }
 
     async fn lookup(&self, key: &str) -> Result<Option<Index>, ApiError> {
@@ -208,6 +236,16 @@ fn ingest_error(e: IngestError) -> ApiError {
         ),
         IngestError::Walk { .. } | IngestError::Store { .. } => ApiError::internal(e.to_string()),
     }
+}
+
+/// A dependency from outside the trusted registries: the request's problem,
+/// and nothing was installed.
+fn untrusted_error(e: Untrusted) -> ApiError {
+    let code = match e {
+        Untrusted::Unreadable { .. } => "unreadable_manifest",
+        _ => "untrusted_source",
+    };
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, e.to_string())
 }
 
 fn install_error(e: RunError) -> ApiError {

@@ -77,6 +77,8 @@ async fn start(policy: VersionPolicy, registry: &str, timeout: Duration) -> Serv
             npm_registry: Some(registry.to_string()),
             tool_cache: store_dir.path().join("tool-cache"),
             timeout,
+            sources: depcache::install::TrustedSources::new(Some(registry), Vec::new(), &[])
+                .unwrap(),
         },
         max_body_size: 1 << 20,
         max_concurrent_installs: 2,

@@ -48,7 +48,11 @@ async fn fetch_composer_restores_what_composer_installs() {
     let root = tempfile::tempdir().unwrap();
     let fixture = composer_project(root.path());
     let reference = composer_install_reference(&fixture.project, false);
-    let server = TestServer::start(ServerOptions::default()).await;
+    let server = TestServer::start(ServerOptions {
+        composer_paths: vec![fixture.packages.clone()],
+        ..ServerOptions::default()
+    })
+    .await;
     let first = fetch(&server, &fixture.project, "composer").await;
     assert!(first.contains("cache miss"), "{first}");
     assert_same_tree(

@@ -27,3 +27,4 @@ mod server_composer;
 mod server_errors;
 mod server_npm;
 mod server_restart;
+mod server_trusted_registries;

@@ -41,7 +41,11 @@ async fn composer_miss_then_hit_equals_a_direct_install() {
     let root = tempfile::tempdir().unwrap();
     let fixture = composer_project(root.path());
     let reference = composer_install_reference(&fixture.project, false);
-    let server = TestServer::start(ServerOptions::default()).await;
+    let server = TestServer::start(ServerOptions {
+        composer_paths: vec![fixture.packages.clone()],
+        ..ServerOptions::default()
+    })
+    .await;
     let body =
         serde_json::to_value(cache_request(Manager::Composer, &files(&fixture.project))).unwrap();
 

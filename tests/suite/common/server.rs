@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use depcache::install::{HostTools, InstallSettings, detect_host_tools};
+use depcache::install::{HostTools, InstallSettings, TrustedSources, detect_host_tools};
 use depcache::protocol::{
     CacheRequest, KeyInput, Manager, compute_key, current_platform, encode_file,
 };
@@ -24,6 +24,10 @@ pub struct ServerOptions {
     pub npm_registry: Option<String>,
     pub max_concurrent_installs: usize,
     pub public_url: Option<String>,
+    /// `--allow-registry-host`.
+    pub allow_registry_hosts: Vec<String>,
+    /// `--allow-composer-path`: the composer fixtures' package folders.
+    pub composer_paths: Vec<std::path::PathBuf>,
 }
 
 impl ServerOptions {
@@ -46,6 +50,8 @@ impl Default for ServerOptions {
             npm_registry: None,
             max_concurrent_installs: 2,
             public_url: None,
+            allow_registry_hosts: Vec::new(),
+            composer_paths: Vec::new(),
         }
     }
 }
@@ -68,6 +74,17 @@ impl TestServer {
         let store_dir = tempfile::tempdir().unwrap();
         let store = depcache::store::open(store_dir.path()).unwrap();
         let policy = VersionPolicy::new(host_tools(), &[], &[], current_platform(), false).unwrap();
+        let hosts = options
+            .allow_registry_hosts
+            .iter()
+            .map(|h| h.parse().unwrap())
+            .collect();
+        let sources = TrustedSources::new(
+            options.npm_registry.as_deref(),
+            hosts,
+            &options.composer_paths,
+        )
+        .unwrap();
         let config = ServerConfig {
             work_dir: store.staging_dir().to_path_buf(),
             store,
@@ -79,6 +96,7 @@ impl TestServer {
                 npm_registry: options.npm_registry,
                 tool_cache: store_dir.path().join("tool-cache"),
                 timeout: options.install_timeout,
+                sources,
             },
             max_body_size: options.max_body_size,
             max_concurrent_installs: options.max_concurrent_installs,
