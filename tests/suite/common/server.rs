@@ -9,7 +9,7 @@ use depcache::install::{HostTools, InstallSettings, detect_host_tools};
 use depcache::protocol::{
     CacheRequest, KeyInput, Manager, compute_key, current_platform, encode_file,
 };
-use depcache::server::{ApiKeys, ServerConfig, VersionPolicy, serve};
+use depcache::server::{ApiKeys, ServerConfig, ServerLimits, VersionPolicy, serve};
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -24,6 +24,7 @@ pub struct ServerOptions {
     pub npm_registry: Option<String>,
     pub max_concurrent_installs: usize,
     pub public_url: Option<String>,
+    pub limits: ServerLimits,
 }
 
 impl ServerOptions {
@@ -46,6 +47,7 @@ impl Default for ServerOptions {
             npm_registry: None,
             max_concurrent_installs: 2,
             public_url: None,
+            limits: ServerLimits::default(),
         }
     }
 }
@@ -83,6 +85,7 @@ impl TestServer {
             max_body_size: options.max_body_size,
             max_concurrent_installs: options.max_concurrent_installs,
             max_queued_installs: 16,
+            limits: options.limits,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
