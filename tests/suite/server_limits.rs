@@ -83,9 +83,16 @@ async fn idle_connections_are_closed_after_the_header_timeout_and_health_still_a
     for _ in 0..8 {
         idle.push(half_head(&server).await);
     }
+    let probe = Instant::now();
     assert!(
         health_within(&server, Duration::from_secs(10)).await,
         "/health did not answer with the connection slots full of idle clients"
+    );
+    // The cap held: no slot was free before the first idle ones timed out.
+    assert!(
+        probe.elapsed() >= Duration::from_millis(500),
+        "/health answered at once: {:?}",
+        probe.elapsed()
     );
     for (i, stream) in idle.iter_mut().enumerate() {
         assert!(
