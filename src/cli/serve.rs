@@ -93,10 +93,13 @@ pub struct ServeArgs {
     pub max_tree_files: u64,
 }
 
-/// A duration of at least one second: a zero timeout would cut every request.
+/// A request timeout: zero would cut every request, more than a day is a typo.
 fn positive_duration(text: &str) -> Result<Duration, String> {
     match parse_duration(text)? {
         d if d.is_zero() => Err(format!("{text:?} is no time at all; give at least 1s")),
+        d if d > Duration::from_secs(86400) => {
+            Err(format!("{text:?} is longer than a day; give at most 1d"))
+        }
         d => Ok(d),
     }
 }

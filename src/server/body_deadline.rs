@@ -15,7 +15,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hyper::body::{Frame, SizeHint};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 
 use super::{ApiError, AppState};
 
@@ -35,7 +35,8 @@ pub async fn body_deadline(
     let request = request.map(|inner| {
         Body::new(DeadlineBody {
             inner,
-            deadline: Box::pin(tokio::time::sleep_until(Instant::now() + limit)),
+            // `sleep` saturates a deadline beyond what `Instant` holds.
+            deadline: Box::pin(tokio::time::sleep(limit)),
             limit,
         })
     });

@@ -27,6 +27,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+/// hyper adds the header timeout to `Instant::now()` unchecked; a library
+/// caller's `Duration::MAX` must not panic every connection.
+const LONGEST_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// The connection-level limits of `ServerLimits`.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ConnectionLimits {
@@ -44,7 +48,9 @@ pub(super) async fn serve_connections(
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let slots = Arc::new(Semaphore::new(
+        limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+    ));
     let (stop_tx, stop_rx) = watch::channel(());
     let mut connections = JoinSet::new();
     let mut shutdown = pin!(shutdown);
@@ -72,7 +78,7 @@ pub(super) async fn serve_connections(
                     let mut builder = http1::Builder::new();
                     builder
                         .timer(TokioTimer::new())
-                        .header_read_timeout(limits.header_timeout);
+                        .header_read_timeout(limits.header_timeout.min(LONGEST_TIMEOUT));
                     let mut conn = pin!(builder.serve_connection(TokioIo::new(stream), service));
                     let result = tokio::select! {
                         result = conn.as_mut() => result,
