@@ -37,7 +37,7 @@ complete -c depcache -n "__fish_depcache_needs_command" -f -a "admin" -d 'Operat
 complete -c depcache -n "__fish_depcache_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l cache-dir -d 'Store directory (created when missing)' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l bind -d 'Address to bind' -r
-complete -c depcache -n "__fish_depcache_using_subcommand serve" -l public-url -d 'Base of the download URLs handed out (default: the Host the client used)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l public-url -d 'Base of the download URLs handed out, an absolute http(s) URL (default: the Host the client used; required behind a proxy)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l supported-versions-node -d 'Supported node:npm pairs, e.g. 20.20.2:11.19.1 (default: the host\'s)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l supported-versions-php -d 'Supported PHP versions (default: the host\'s)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l node-toolchain -d 'Another node toolchain: VERSION=DIR with DIR/bin/node and DIR/bin/npm (repeatable)' -r
@@ -61,6 +61,12 @@ complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-body-siz
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l install-timeout -d 'Kill an install (and all it started) after this long' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-concurrent-installs -d 'Installs running at once' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-queued-installs -d 'Distinct misses allowed to wait for an install slot before 503' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l header-timeout -d 'Close a connection whose request head is not complete after this long (idle kept-alive connections included)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l body-timeout -d 'Answer 408 to a request whose body is not complete this long after its head' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-connections -d 'Connections open at once; more wait in the listen backlog until one closes' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l shutdown-timeout -d 'On SIGINT/SIGTERM, let running requests finish for this long, then drop them' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-tree-size -d 'Refuse (422 tree_too_large) an installed tree whose files add up to more' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-tree-files -d 'Refuse (422 tree_too_large) an installed tree with more files, folders and symlinks' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l use-docker-on-version-mismatch -d 'Install versions the host lacks in a container of exactly those versions (see docs/containers.md; a start-up error when no runtime answers)'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l is-public -d 'No API key needed'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'

@@ -10,7 +10,10 @@ use clap::Args;
 use crate::error::CliError;
 use crate::install::{AllowedHost, InstallSettings, TrustedSources, detect_host_tools};
 use crate::protocol::current_platform;
-use crate::server::{ApiKeys, ServerConfig, VersionPolicy, parse_node_pairs, serve};
+use crate::server::{
+    ApiKeys, ServerConfig, ServerLimits, VersionPolicy, check_public_url, parse_node_pairs, serve,
+};
+use crate::store::TreeLimits;
 use crate::units::{parse_duration, parse_size};
 
 #[derive(Debug, Args)]
@@ -29,8 +32,9 @@ pub struct ServeArgs {
     /// Address to bind.
     #[arg(long, default_value = "0.0.0.0")]
     pub bind: IpAddr,
-    /// Base of the download URLs handed out (default: the Host the client used).
-    #[arg(long)]
+    /// Base of the download URLs handed out, an absolute http(s) URL (default:
+    /// the Host the client used; required behind a proxy).
+    #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
     /// Supported node:npm pairs, e.g. 20.20.2:11.19.1 (default: the host's).
     #[arg(long, value_name = "NODE:NPM,...")]
@@ -76,6 +80,36 @@ pub struct ServeArgs {
     /// Distinct misses allowed to wait for an install slot before 503.
     #[arg(long, default_value_t = 32)]
     pub max_queued_installs: usize,
+    /// Close a connection whose request head is not complete after this long
+    /// (idle kept-alive connections included).
+    #[arg(long, default_value = "10s", value_parser = positive_duration)]
+    pub header_timeout: Duration,
+    /// Answer 408 to a request whose body is not complete this long after its head.
+    #[arg(long, default_value = "60s", value_parser = positive_duration)]
+    pub body_timeout: Duration,
+    /// Connections open at once; more wait in the listen backlog until one closes.
+    #[arg(long, default_value = "1024", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+    /// On SIGINT/SIGTERM, let running requests finish for this long, then drop them.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+    /// Refuse (422 tree_too_large) an installed tree whose files add up to more.
+    #[arg(long, default_value = "8GiB", value_parser = parse_size)]
+    pub max_tree_size: u64,
+    /// Refuse (422 tree_too_large) an installed tree with more files, folders and symlinks.
+    #[arg(long, default_value = "1000000", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_tree_files: u64,
+}
+
+/// A request timeout: zero would cut every request, more than a day is a typo.
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err(format!("{text:?} is no time at all; give at least 1s")),
+        d if d > Duration::from_secs(86400) => {
+            Err(format!("{text:?} is longer than a day; give at most 1d"))
+        }
+        d => Ok(d),
+    }
 }
 
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
@@ -117,6 +151,12 @@ or run an open server with --is-public"
     )
     .map_err(CliError::Usage)?;
 
+    let public_url = args
+        .public_url
+        .as_deref()
+        .map(check_public_url)
+        .transpose()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     let store = crate::store::open(&args.cache_dir).map_err(|e| {
         CliError::Failure(format!(
             "cannot open the store at {}: {e}",
@@ -126,7 +166,7 @@ or run an open server with --is-public"
     let config = ServerConfig {
         work_dir: store.staging_dir().to_path_buf(),
         store,
-        public_url: args.public_url.clone(),
+        public_url,
         public: args.is_public,
         api_keys: ApiKeys::new(&keys),
         policy,
@@ -139,6 +179,16 @@ or run an open server with --is-public"
         max_body_size: args.max_body_size as usize,
         max_concurrent_installs: args.max_concurrent_installs,
         max_queued_installs: args.max_queued_installs,
+        limits: ServerLimits {
+            header_timeout: args.header_timeout,
+            body_timeout: args.body_timeout,
+            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+            shutdown_timeout: args.shutdown_timeout,
+            tree: TreeLimits {
+                max_bytes: args.max_tree_size,
+                max_entries: args.max_tree_files,
+            },
+        },
     };
     let addr = SocketAddr::new(args.bind, args.port);
     super::runtime()?.block_on(async move {

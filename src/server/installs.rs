@@ -14,7 +14,7 @@ use super::ApiError;
 use super::metrics::Metrics;
 use crate::install::{InstallSettings, RunError, Runner, Untrusted, install_with};
 use crate::protocol::{Index, ValidRequest};
-use crate::store::{IngestError, Store, ingest_tree_counted};
+use crate::store::{IngestError, Store, TreeLimits, ingest_tree_counted};
 
 type InstallFuture = Shared<BoxFuture<'static, Result<Arc<Index>, ApiError>>>;
 
@@ -29,6 +29,7 @@ pub struct Installer {
     /// Distinct keys allowed to wait or run at once.
     max_pending: usize,
     pending: Mutex<HashMap<String, InstallFuture>>,
+    tree_limits: TreeLimits,
 }
 
 impl Installer {
@@ -39,6 +40,7 @@ impl Installer {
         work_root: PathBuf,
         max_concurrent: usize,
         max_queued: usize,
+        tree_limits: TreeLimits,
     ) -> Arc<Self> {
         Arc::new(Installer {
             metrics,
@@ -48,6 +50,7 @@ impl Installer {
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             max_pending: max_concurrent.max(1) + max_queued,
             pending: Mutex::new(HashMap::new()),
+            tree_limits,
         })
     }
 
@@ -148,8 +151,9 @@ impl Installer {
                 let store = self.store.clone();
                 let tree = project.join(request.manager.output_dir());
                 let metrics = self.metrics.clone();
+                let limits = self.tree_limits;
                 tokio::task::spawn_blocking(move || {
-                    let (index, stats) = ingest_tree_counted(&*store, &tree, &request)?;
+                    let (index, stats) = ingest_tree_counted(&*store, &tree, &request, limits)?;
                     Metrics::add(&metrics.store_blobs, stats.new_blobs);
                     Metrics::add(&metrics.store_blob_bytes, stats.new_blob_bytes);
                     Ok(Arc::new(index))
@@ -232,6 +236,11 @@ fn ingest_error(e: IngestError) -> ApiError {
         IngestError::Unsupported { .. } => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "uncacheable_tree",
+            e.to_string(),
+        ),
+        IngestError::TooManyEntries { .. } | IngestError::TooLarge { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "tree_too_large",
             e.to_string(),
         ),
         IngestError::Walk { .. } | IngestError::Store { .. } => ApiError::internal(e.to_string()),

@@ -23,6 +23,38 @@ pub enum IngestError {
     Unsupported { path: String, what: String },
     #[error("could not store {path}: {source}")]
     Store { path: String, source: io::Error },
+    #[error(
+        "the installed tree holds more than {max} entries (files, folders and symlinks), \
+this server's --max-tree-files; nothing was stored"
+    )]
+    TooManyEntries { max: u64 },
+    #[error(
+        "the installed tree is larger than {} ({max} bytes), this server's --max-tree-size; \
+nothing was stored",
+        crate::units::human_bytes(*max)
+    )]
+    TooLarge { max: u64 },
+}
+
+/// Caps on one installed tree, checked while walking it, before anything is
+/// hashed or stored: a tree over either is refused whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeLimits {
+    /// Sum of the regular files' sizes, in bytes.
+    pub max_bytes: u64,
+    /// Files, folders and symlinks: each is an index entry and a filesystem
+    /// operation on every restore.
+    pub max_entries: u64,
+}
+
+impl Default for TreeLimits {
+    /// `serve`'s defaults: 8 GiB, a million entries.
+    fn default() -> Self {
+        TreeLimits {
+            max_bytes: 8 << 30,
+            max_entries: 1_000_000,
+        }
+    }
 }
 
 /// What an ingestion added to the store (for the server's store-size gauge).
@@ -45,16 +77,17 @@ pub fn ingest_tree(
     tree_root: &Path,
     request: &ValidRequest,
 ) -> Result<Index, IngestError> {
-    ingest_tree_counted(store, tree_root, request).map(|(index, _)| index)
+    ingest_tree_counted(store, tree_root, request, TreeLimits::default()).map(|(index, _)| index)
 }
 
-/// `ingest_tree`, also saying how many blobs were new.
+/// `ingest_tree` within `limits`, also saying how many blobs were new.
 pub fn ingest_tree_counted(
     store: &dyn Store,
     tree_root: &Path,
     request: &ValidRequest,
+    limits: TreeLimits,
 ) -> Result<(Index, IngestStats), IngestError> {
-    let (mut entries, files) = walk(tree_root)?;
+    let (mut entries, files) = walk(tree_root, limits)?;
     // From the first blob lookup until the index is written, gc must not
     // sweep: a blob found present here (or just written) is referenced by no
     // index yet. Shared, so ingestions do not wait for one another.
@@ -144,10 +177,12 @@ fn store_error(what: &str, source: io::Error) -> IngestError {
 type FileJob = (String, PathBuf, u32);
 
 /// Dirs and symlinks become entries right away; regular files are returned as
-/// jobs for the parallel pass.
-fn walk(tree_root: &Path) -> Result<(Vec<Entry>, Vec<FileJob>), IngestError> {
+/// jobs for the parallel pass. Stops at the first entry over `limits`.
+fn walk(tree_root: &Path, limits: TreeLimits) -> Result<(Vec<Entry>, Vec<FileJob>), IngestError> {
     let mut entries = Vec::new();
     let mut files = Vec::new();
+    let mut seen: u64 = 0;
+    let mut bytes: u64 = 0;
     if !tree_root.exists() {
         return Ok((entries, files));
     }
@@ -163,6 +198,12 @@ fn walk(tree_root: &Path) -> Result<(Vec<Entry>, Vec<FileJob>), IngestError> {
             let path = e.path().unwrap_or(tree_root).to_path_buf();
             walk_err(&path, e.into())
         })?;
+        seen += 1;
+        if seen > limits.max_entries {
+            return Err(IngestError::TooManyEntries {
+                max: limits.max_entries,
+            });
+        }
         let rel = item
             .path()
             .strip_prefix(tree_root)
@@ -200,6 +241,12 @@ fn walk(tree_root: &Path) -> Result<(Vec<Entry>, Vec<FileJob>), IngestError> {
             })?;
             entries.push(Entry::Symlink { path: rel, target });
         } else if kind.is_file() {
+            bytes = bytes.saturating_add(meta.len());
+            if bytes > limits.max_bytes {
+                return Err(IngestError::TooLarge {
+                    max: limits.max_bytes,
+                });
+            }
             files.push((rel, item.path().to_path_buf(), mode));
         } else {
             return Err(IngestError::Unsupported {

@@ -25,6 +25,8 @@ mod readme;
 mod serve_cli;
 mod server_composer;
 mod server_errors;
+mod server_limits;
 mod server_npm;
 mod server_restart;
 mod server_trusted_registries;
+mod server_urls;

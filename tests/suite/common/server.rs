@@ -9,7 +9,7 @@ use depcache::install::{HostTools, InstallSettings, TrustedSources, detect_host_
 use depcache::protocol::{
     CacheRequest, KeyInput, Manager, compute_key, current_platform, encode_file,
 };
-use depcache::server::{ApiKeys, ServerConfig, VersionPolicy, serve};
+use depcache::server::{ApiKeys, ServerConfig, ServerLimits, VersionPolicy, serve};
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -28,6 +28,7 @@ pub struct ServerOptions {
     pub allow_registry_hosts: Vec<String>,
     /// `--allow-composer-path`: the composer fixtures' package folders.
     pub composer_paths: Vec<std::path::PathBuf>,
+    pub limits: ServerLimits,
 }
 
 impl ServerOptions {
@@ -52,6 +53,7 @@ impl Default for ServerOptions {
             public_url: None,
             allow_registry_hosts: Vec::new(),
             composer_paths: Vec::new(),
+            limits: ServerLimits::default(),
         }
     }
 }
@@ -101,6 +103,7 @@ impl TestServer {
             max_body_size: options.max_body_size,
             max_concurrent_installs: options.max_concurrent_installs,
             max_queued_installs: 16,
+            limits: options.limits,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
