@@ -111,6 +111,27 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
             Ok(())
         }
         Err(ServerError::Fatal(e)) => Err(e),
+        Err(ServerError::Uncacheable(reason)) if !options.fallback => {
+            Err(CliError::Rejected(format!(
+                "the depcache server {} cannot cache this project ({reason}) and --no-fallback forbids a local install",
+                http.server()
+            )))
+        }
+        Err(ServerError::Uncacheable(reason)) => {
+            let shown = fallback::command_line(&request).join(" ");
+            eprintln!(
+                "depcache: the depcache server {} cannot cache this project ({reason}); installing locally with `{shown}`",
+                http.server()
+            );
+            fallback::install_locally(&request, dir)?;
+            if !options.quiet {
+                eprintln!(
+                    "installed {root} locally, {}",
+                    progress::seconds(started.elapsed())
+                );
+            }
+            Ok(())
+        }
         Err(ServerError::Down(reason) | ServerError::Gone(reason)) if !options.fallback => {
             Err(CliError::Unreachable(format!(
                 "the depcache server {} is unavailable ({reason}) and --no-fallback forbids a local install",
