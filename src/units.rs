@@ -11,18 +11,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let n: u64 = number
         .parse()
         .map_err(|_| format!("{text:?} is not a duration such as 90s, 10m, 2h or 30d"))?;
-    let secs = match unit.trim() {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86400,
+    let factor: u64 = match unit.trim() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
         _ => {
             return Err(format!(
                 "{text:?} is not a duration such as 90s, 10m, 2h or 30d"
             ));
         }
     };
-    Ok(Duration::from_secs(secs))
+    // Checked: a flag value must be an error, never an overflow panic.
+    n.checked_mul(factor)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{text:?} is too long"))
 }
 
 /// `N` bytes, or with `K`/`M`/`G`/`T` (powers of 1000) or `KiB`/`MiB`/`GiB`/`TiB`.
@@ -76,6 +79,8 @@ mod tests {
         assert_eq!(parse_duration("30d").unwrap().as_secs(), 30 * 86400);
         assert!(parse_duration("ten").is_err());
         assert!(parse_duration("5y").is_err());
+        assert!(parse_duration("18446744073709551615d").is_err());
+        assert!(parse_duration("213503982334602m").is_err());
     }
 
     #[test]
