@@ -10,6 +10,7 @@ mod local_store;
 mod partial;
 mod progress;
 mod project;
+mod scripts;
 mod swap;
 mod tree;
 
