@@ -26,10 +26,11 @@ fn root_scripts() -> serde_json::Value {
     })
 }
 
-/// The real `depcache fetch <manager> --no-fallback` in `project`, with an
-/// `npm` on PATH that logs its arguments to `npm_log` before running npm.
+/// The real `depcache fetch <manager>` in `project` (`--no-fallback` unless
+/// `extra` sets `--retries`), with an `npm` on PATH that logs its arguments
+/// to `npm_log` before running npm.
 async fn fetch(
-    server: &TestServer,
+    server: &str,
     project: &Path,
     manager: &str,
     extra: &[&OsStr],
@@ -50,14 +51,20 @@ async fn fetch(
         shim.path().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_depcache"))
-        .args(["fetch", manager, "--no-fallback", "--server", &server.url])
+    let fallback = extra.iter().any(|a| *a == "--retries");
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_depcache"));
+    command.args(["fetch", manager, "--server", server]);
+    if !fallback {
+        command.arg("--no-fallback");
+    }
+    command
         .arg("--dir")
         .arg(project)
         .args(extra)
         .env("DEPCACHE_API_KEY", API_KEY)
         .env("PATH", path)
         .env("npm_config_update_notifier", "false")
+        .env("npm_config_cache", shim.path().join("npm-cache"))
         .env_remove("DEPCACHE_IGNORE_SCRIPTS")
         .output()
         .await
@@ -129,15 +136,20 @@ async fn fetch_runs_install_scripts_like_npm_ci() {
     assert!(lock.contains("\"hasInstallScript\": true"), "{lock}");
     let reference = npm_ci_scripts_reference(&project, false);
     let plain = npm_ci_reference(&project, false);
-    let built = reference.path().join("node_modules/dc-script/postinstall.txt");
+    let built = reference
+        .path()
+        .join("node_modules/dc-script/postinstall.txt");
     assert!(built.is_file(), "the reference npm ci ran no postinstall");
 
     let server = TestServer::start(ServerOptions::npm()).await;
     let log = work.path().join("npm.log");
-    let out = fetch(&server, &project, "npm", &[], &log).await;
+    let out = fetch(&server.url, &project, "npm", &[], &log).await;
     let stderr = ok(&out);
     assert!(stderr.contains("cache miss"), "{stderr}");
-    assert!(stderr.contains("ran install scripts of 1 package"), "{stderr}");
+    assert!(
+        stderr.contains("ran install scripts of 1 package"),
+        "{stderr}"
+    );
     assert_same_tree(
         &project.join("node_modules"),
         &reference.path().join("node_modules"),
@@ -149,7 +161,14 @@ async fn fetch_runs_install_scripts_like_npm_ci() {
 
     // --ignore-scripts: exactly the `npm ci --ignore-scripts` tree, no npm run.
     std::fs::remove_file(&log).unwrap();
-    let out = fetch(&server, &project, "npm", &["--ignore-scripts".as_ref()], &log).await;
+    let out = fetch(
+        &server.url,
+        &project,
+        "npm",
+        &["--ignore-scripts".as_ref()],
+        &log,
+    )
+    .await;
     assert!(ok(&out).contains("cache hit"));
     assert_same_tree(
         &project.join("node_modules"),
@@ -160,6 +179,38 @@ async fn fetch_runs_install_scripts_like_npm_ci() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_fallback_runs_the_scripts_too() {
+    let work = tempfile::tempdir().unwrap();
+    let project = work.path().join("app");
+    npm_project_with_scripts(&project, &[("dc-script", "1.0.0")], &[], root_scripts());
+    let reference = npm_ci_scripts_reference(&project, false);
+    // A server that is gone: fetch installs with `npm ci --ignore-scripts`
+    // locally, then runs what that left out.
+    let gone = crate::client_support::closed_port_url();
+    let log = work.path().join("npm.log");
+    let out = fetch(
+        &gone,
+        &project,
+        "npm",
+        &["--retries".as_ref(), "0".as_ref()],
+        &log,
+    )
+    .await;
+    let stderr = ok(&out);
+    assert!(stderr.contains("installing locally"), "{stderr}");
+    // The fallback's own `npm ci` (not this feature) writes its hidden
+    // lockfile without `resolved` URLs, with or without scripts: compare
+    // everything else.
+    for tree in [project.as_path(), reference.path()] {
+        std::fs::remove_file(tree.join("node_modules/.package-lock.json")).unwrap();
+    }
+    assert_same_tree(
+        &project.join("node_modules"),
+        &reference.path().join("node_modules"),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_project_without_scripts_starts_no_npm() {
     let work = tempfile::tempdir().unwrap();
     let project = work.path().join("app");
@@ -167,7 +218,7 @@ async fn a_project_without_scripts_starts_no_npm() {
     let reference = npm_ci_reference(&project, false);
     let server = TestServer::start(ServerOptions::npm()).await;
     let log = work.path().join("npm.log");
-    let stderr = ok(&fetch(&server, &project, "npm", &[], &log).await);
+    let stderr = ok(&fetch(&server.url, &project, "npm", &[], &log).await);
     assert!(!stderr.contains("ran "), "{stderr}");
     assert_eq!(script_runs(&log), Vec::<String>::new());
     assert_same_tree(
@@ -194,14 +245,14 @@ async fn scripts_never_write_into_the_local_store() {
     let with_store = ["--local-store".as_ref(), store.as_os_str()];
     // First: the bundle is extracted, its files linked into the store, then
     // the scripts run on that tree.
-    ok(&fetch(&server, &project, "npm", &with_store, &log).await);
+    ok(&fetch(&server.url, &project, "npm", &with_store, &log).await);
     assert!(assert_store_intact(&store) > 0);
     assert_same_tree(
         &project.join("node_modules"),
         &reference.path().join("node_modules"),
     );
     // Second: the tree is built of hard links to the store, then scripts run.
-    let stderr = ok(&fetch(&server, &project, "npm", &with_store, &log).await);
+    let stderr = ok(&fetch(&server.url, &project, "npm", &with_store, &log).await);
     assert!(stderr.contains("from the local store"), "{stderr}");
     assert_store_intact(&store);
     assert_same_tree(
@@ -222,7 +273,7 @@ async fn a_failing_install_script_fails_the_fetch_with_its_output() {
     );
     let server = TestServer::start(ServerOptions::npm()).await;
     let log = work.path().join("npm.log");
-    let out = fetch(&server, &project, "npm", &["-q".as_ref()], &log).await;
+    let out = fetch(&server.url, &project, "npm", &["-q".as_ref()], &log).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(7), "{stderr}");
     assert!(stderr.contains("boom from the postinstall"), "{stderr}");
@@ -242,7 +293,12 @@ fn composer_reference(project: &Path, no_scripts: bool) -> tempfile::TempDir {
     copy_dir(&project.join("src"), &out.path().join("src"));
     let scratch = tempfile::tempdir().unwrap();
     let mut cmd = crate::common::composer_project::composer_command(out.path(), scratch.path());
-    cmd.args(["install", "--prefer-dist", "--no-interaction", "--no-progress"]);
+    cmd.args([
+        "install",
+        "--prefer-dist",
+        "--no-interaction",
+        "--no-progress",
+    ]);
     if no_scripts {
         cmd.args(["--no-scripts", "--no-plugins"]);
     }
@@ -292,11 +348,7 @@ fn composer_app(dir: &Path, autoload: serde_json::Value) -> std::path::PathBuf {
         "<?php\nnamespace App\\Model;\n\nclass Invoice\n{\n}\n",
     )
     .unwrap();
-    std::fs::write(
-        src.join("helpers.php"),
-        "<?php\nfunction app_helper() {}\n",
-    )
-    .unwrap();
+    std::fs::write(src.join("helpers.php"), "<?php\nfunction app_helper() {}\n").unwrap();
     fixture.project
 }
 
@@ -314,11 +366,19 @@ async fn composer_fetch_builds_the_autoloader_over_the_projects_sources() {
         json!({"psr-4": {"App\\": "src/"}, "files": ["src/helpers.php"]}),
     );
     let path = project.join("composer.json");
-    let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     doc["config"]["optimize-autoloader"] = json!(true);
     std::fs::write(&path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
     crate::common::composer_project::composer_command(&project, work.path())
-        .args(["update", "--lock", "--no-install", "--no-scripts", "--no-plugins", "-n"])
+        .args([
+            "update",
+            "--lock",
+            "--no-install",
+            "--no-scripts",
+            "--no-plugins",
+            "-n",
+        ])
         .output()
         .unwrap();
     let reference = composer_reference(&project, false);
@@ -328,7 +388,7 @@ async fn composer_fetch_builds_the_autoloader_over_the_projects_sources() {
 
     let server = TestServer::start(ServerOptions::default()).await;
     let log = work.path().join("npm.log");
-    let stderr = ok(&fetch(&server, &project, "composer", &[], &log).await);
+    let stderr = ok(&fetch(&server.url, &project, "composer", &[], &log).await);
     assert!(stderr.contains("ran composer dump-autoload"), "{stderr}");
     assert_same_tree(&project.join("vendor"), &reference.path().join("vendor"));
     assert_eq!(
@@ -339,7 +399,14 @@ async fn composer_fetch_builds_the_autoloader_over_the_projects_sources() {
     // --no-scripts: still the project's autoloader, no script ran.
     std::fs::remove_file(project.join("post-install.txt")).unwrap();
     let plain = composer_reference(&project, true);
-    ok(&fetch(&server, &project, "composer", &["--no-scripts".as_ref()], &log).await);
+    ok(&fetch(
+        &server.url,
+        &project,
+        "composer",
+        &["--no-scripts".as_ref()],
+        &log,
+    )
+    .await);
     assert_same_tree(&project.join("vendor"), &plain.path().join("vendor"));
     assert!(!project.join("post-install.txt").exists());
 
@@ -348,7 +415,7 @@ async fn composer_fetch_builds_the_autoloader_over_the_projects_sources() {
     let store = work.path().join("store");
     let with_store = ["--local-store".as_ref(), store.as_os_str()];
     for _ in 0..2 {
-        ok(&fetch(&server, &project, "composer", &with_store, &log).await);
+        ok(&fetch(&server.url, &project, "composer", &with_store, &log).await);
         assert!(assert_store_intact(&store) > 0);
         assert_same_tree(&project.join("vendor"), &reference.path().join("vendor"));
     }
@@ -370,7 +437,7 @@ async fn composer_fetch_lists_a_root_classmap() {
     assert!(want.contains("App\\\\Model\\\\Invoice"), "{want}");
     let server = TestServer::start(ServerOptions::default()).await;
     let log = work.path().join("npm.log");
-    ok(&fetch(&server, &project, "composer", &[], &log).await);
+    ok(&fetch(&server.url, &project, "composer", &[], &log).await);
     let got = std::fs::read_to_string(project.join(classmap)).unwrap();
     assert!(got.contains("App\\\\Model\\\\Invoice"), "{got}");
     assert_same_tree(&project.join("vendor"), &reference.path().join("vendor"));

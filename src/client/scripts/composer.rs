@@ -36,10 +36,10 @@ pub(super) fn run(
         return Ok(None); // nothing installed, nothing to autoload
     };
     let scripts = !options.ignore && EVENTS.iter().any(|e| has_script(&manifest, e));
-    let own_autoload = non_empty(&manifest, "autoload")
-        || (!omit_dev && non_empty(&manifest, "autoload-dev"));
-    let has_autoloader = std::fs::symlink_metadata(vendor.join("autoload.php"))
-        .is_ok_and(|m| m.is_file());
+    let own_autoload =
+        non_empty(&manifest, "autoload") || (!omit_dev && non_empty(&manifest, "autoload-dev"));
+    let has_autoloader =
+        std::fs::symlink_metadata(vendor.join("autoload.php")).is_ok_and(|m| m.is_file());
     // Without root autoload rules and scripts, the server's autoloader is
     // already the one `composer install` writes here: nothing to run.
     if !scripts && !own_autoload && has_autoloader {
@@ -77,7 +77,11 @@ pub(super) fn run(
     if options.ignore {
         dump.extend(["--no-scripts", "--no-plugins"]);
     }
-    run_command(composer(&dump), &format!("composer {}", dump.join(" ")), show)?;
+    run_command(
+        composer(&dump),
+        &format!("composer {}", dump.join(" ")),
+        show,
+    )?;
     if scripts && has_script(&manifest, "post-install-cmd") {
         let command = composer(&["run-script", "post-install-cmd"]);
         run_command(command, "composer run-script post-install-cmd", show)?;

@@ -105,7 +105,11 @@ mod tests {
         fs::write(tree.join("pkg/bin.js"), b"changed").unwrap();
         assert_eq!(fs::read(&store).unwrap(), b"stored");
         assert_eq!(fs::metadata(&store).unwrap().nlink(), 1);
-        assert!(fs::symlink_metadata(tree.join("pkg/link")).unwrap().is_symlink());
+        assert!(
+            fs::symlink_metadata(tree.join("pkg/link"))
+                .unwrap()
+                .is_symlink()
+        );
     }
 
     #[test]

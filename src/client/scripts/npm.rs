@@ -121,8 +121,9 @@ fn make_plan(request: &ValidRequest, dir: &Path, manifest: &Value) -> Result<Pla
     let empty = std::fs::read_dir(&tree).map_or(true, |mut d| d.next().is_none());
     if empty {
         // Nothing installed: only the root's own scripts can matter.
-        return Ok(plan(manifest, &serde_json::json!({"packages": {}}), &folder)
-            .unwrap_or_default());
+        return Ok(
+            plan(manifest, &serde_json::json!({"packages": {}}), &folder).unwrap_or_default(),
+        );
     }
     Err(ScriptError::NoLockfileInfo { tree })
 }
@@ -160,7 +161,10 @@ fn run_root(dir: &Path, plan: &Plan, show: bool) -> Result<(), ScriptError> {
         ))
         .current_dir(dir)
         .env("DEPCACHE_ROOT_EVENTS", events.join(","))
-        .env("DEPCACHE_SCRIPT_PATH", std::env::var_os("PATH").unwrap_or_default());
+        .env(
+            "DEPCACHE_SCRIPT_PATH",
+            std::env::var_os("PATH").unwrap_or_default(),
+        );
     run_command(command, "the project's npm lifecycle scripts", show)
 }
 

@@ -174,7 +174,12 @@ mod tests {
     #[test]
     fn only_installed_packages_with_install_scripts_are_planned() {
         let folder = Fake {
-            dirs: ["node_modules/a", "node_modules/b", "node_modules/b/node_modules/c"].into(),
+            dirs: [
+                "node_modules/a",
+                "node_modules/b",
+                "node_modules/b/node_modules/c",
+            ]
+            .into(),
             ..Fake::default()
         };
         let lockfile = lock(json!({

@@ -162,7 +162,13 @@ pub fn npm_ci_scripts_reference(project_dir: &Path, omit_dev: bool) -> tempfile:
     }
     let scratch = tempfile::tempdir().unwrap();
     let mut cmd = npm_command(out.path(), scratch.path());
-    cmd.args(["ci", "--no-audit", "--no-fund", "--registry", &registry().url()]);
+    cmd.args([
+        "ci",
+        "--no-audit",
+        "--no-fund",
+        "--registry",
+        &registry().url(),
+    ]);
     if omit_dev {
         cmd.arg("--omit=dev");
     }

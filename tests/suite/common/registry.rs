@@ -246,7 +246,10 @@ fn script_specs() -> Vec<Spec> {
             files: vec![
                 text("install.js", install_js),
                 text("lib/generated.js", "module.exports = 'not built';\n"),
-                text("bin/cli.js", "#!/usr/bin/env node\nconsole.log(require('../lib/generated'));\n"),
+                text(
+                    "bin/cli.js",
+                    "#!/usr/bin/env node\nconsole.log(require('../lib/generated'));\n",
+                ),
             ],
         },
         Spec {
