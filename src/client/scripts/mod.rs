@@ -35,11 +35,6 @@ pub enum ScriptError {
         name: String,
         source: serde_json::Error,
     },
-    #[error(
-        "cannot tell which packages of {} have install scripts: the lockfile has no `packages` (lockfile v1?) and npm left no node_modules/.package-lock.json; rerun `npm install` with npm 7 or later, or pass --ignore-scripts",
-        tree.display()
-    )]
-    NoLockfileInfo { tree: PathBuf },
     #[error("could not start `{what}`: {source}")]
     Spawn {
         what: String,
@@ -63,9 +58,7 @@ pub enum ScriptError {
 impl From<ScriptError> for CliError {
     fn from(e: ScriptError) -> Self {
         match e {
-            ScriptError::Io { .. } | ScriptError::NoLockfileInfo { .. } => {
-                CliError::Failure(e.to_string())
-            }
+            ScriptError::Io { .. } => CliError::Failure(e.to_string()),
             // A failing script is a failing install, as with `npm ci`.
             _ => CliError::Install(e.to_string()),
         }

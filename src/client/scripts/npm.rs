@@ -11,7 +11,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use super::links::{make_private, real_dir};
-use super::npm_plan::{Folder, Plan, ROOT_EVENTS, plan};
+use super::npm_plan::{Folder, Plan, ROOT_EVENTS, plan, plan_from_manifests};
 use super::run::run as run_command;
 use super::{Ran, ScriptError, ScriptOptions, parse};
 use crate::protocol::{Manager, ValidRequest};
@@ -99,7 +99,8 @@ pub(super) fn run(
 }
 
 /// The project's lockfile first (it is what the key was made of); for a
-/// lockfile without `packages`, npm's record of the tree it made.
+/// lockfile without `packages`, npm's record of the tree it made; without
+/// either, the installed packages' own package.json files.
 fn make_plan(request: &ValidRequest, dir: &Path, manifest: &Value) -> Result<Plan, ScriptError> {
     let folder = Project(dir);
     for name in Manager::Npm.lockfiles() {
@@ -117,15 +118,58 @@ fn make_plan(request: &ValidRequest, dir: &Path, manifest: &Value) -> Result<Pla
     {
         return Ok(plan);
     }
-    let tree = dir.join(Manager::Npm.output_dir());
-    let empty = std::fs::read_dir(&tree).map_or(true, |mut d| d.next().is_none());
-    if empty {
-        // Nothing installed: only the root's own scripts can matter.
-        return Ok(
-            plan(manifest, &serde_json::json!({"packages": {}}), &folder).unwrap_or_default(),
-        );
+    // No record at all: read the installed package.json files, as npm does
+    // for trees its lockfile does not describe.
+    let mut installed = Vec::new();
+    collect_packages(dir, Manager::Npm.output_dir(), &mut installed, 0)?;
+    Ok(plan_from_manifests(manifest, &installed, &folder))
+}
+
+/// Deeper than this, a tree is not one npm made (it nests at most a few
+/// levels in practice); the walk stops rather than recursing without bound.
+const MAX_NESTING: usize = 32;
+
+/// Every package folder under the `node_modules` at `rel` (scoped ones
+/// included, nested `node_modules` recursed), with its package.json. Follows
+/// no symlink: links are left as they are.
+fn collect_packages(
+    dir: &Path,
+    rel: &str,
+    out: &mut Vec<(String, Value)>,
+    depth: usize,
+) -> Result<(), ScriptError> {
+    let Some(path) = real_dir(dir, rel) else {
+        return Ok(());
+    };
+    if depth > MAX_NESTING {
+        return Ok(());
     }
-    Err(ScriptError::NoLockfileInfo { tree })
+    let mut names: Vec<String> = std::fs::read_dir(&path)
+        .map_err(|source| ScriptError::Io {
+            path: path.clone(),
+            source,
+        })?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    names.sort();
+    for name in names {
+        let location = format!("{rel}/{name}");
+        if name.starts_with('@') {
+            // A scope folder holds packages, not a package.
+            collect_packages(dir, &location, out, depth)?;
+            continue;
+        }
+        if let Ok(bytes) = std::fs::read(dir.join(&location).join("package.json"))
+            && let Ok(package) = serde_json::from_slice::<Value>(&bytes)
+        {
+            out.push((location.clone(), package));
+        }
+        collect_packages(dir, &format!("{location}/node_modules"), out, depth + 1)?;
+    }
+    Ok(())
 }
 
 /// The root's events through npm's run-script, started by `npm exec` so the

@@ -90,6 +90,32 @@ pub fn plan(manifest: &Value, lockfile: &Value, folder: &dyn Folder) -> Option<P
     Some(plan)
 }
 
+/// For a tree no lockfile describes (v1 lockfile and no hidden lockfile):
+/// `installed` lists each package folder of the tree with its package.json,
+/// and its scripts decide, as npm decides for old lockfiles.
+pub fn plan_from_manifests(
+    manifest: &Value,
+    installed: &[(String, Value)],
+    folder: &dyn Folder,
+) -> Plan {
+    let packages = installed
+        .iter()
+        .filter(|(location, package)| {
+            ["preinstall", "install", "postinstall"]
+                .iter()
+                .any(|e| has_script(package, e))
+                || default_gyp(package, location, folder)
+        })
+        .map(|(location, _)| location.clone())
+        .collect();
+    Plan {
+        packages,
+        links: Vec::new(),
+        root: root_has_scripts(manifest, folder),
+        has_packages: !installed.is_empty(),
+    }
+}
+
 fn scripts(manifest: &Value) -> Option<&serde_json::Map<String, Value>> {
     manifest.get("scripts").and_then(Value::as_object)
 }
@@ -242,6 +268,22 @@ mod tests {
         let plan = plan(&json!({}), &lockfile, &folder).unwrap();
         assert_eq!(plan.links, vec!["node_modules/a"]);
         assert!(plan.packages.is_empty());
+    }
+
+    #[test]
+    fn without_a_lockfile_the_installed_manifests_decide() {
+        let folder = Fake {
+            files: ["node_modules/native/binding.gyp"].into(),
+            ..Fake::default()
+        };
+        let installed = vec![
+            ("node_modules/a".to_string(), json!({"scripts": {"postinstall": "x"}})),
+            ("node_modules/b".to_string(), json!({"scripts": {"prepare": "x"}})),
+            ("node_modules/native".to_string(), json!({})),
+        ];
+        let plan = plan_from_manifests(&json!({}), &installed, &folder);
+        assert_eq!(plan.packages, vec!["node_modules/a", "node_modules/native"]);
+        assert!(plan.has_packages && !plan.root);
     }
 
     #[test]
