@@ -40,9 +40,7 @@ pub enum ScriptError {
         what: String,
         source: std::io::Error,
     },
-    #[error(
-        "`{what}` failed ({status}); the restored tree is left as it is. Its output ends with:\n{tail}"
-    )]
+    #[error("`{what}` failed ({status}); the tree is left in place. Its output ends with:\n{tail}")]
     Failed {
         what: String,
         status: ExitStatus,

@@ -277,8 +277,14 @@ mod tests {
             ..Fake::default()
         };
         let installed = vec![
-            ("node_modules/a".to_string(), json!({"scripts": {"postinstall": "x"}})),
-            ("node_modules/b".to_string(), json!({"scripts": {"prepare": "x"}})),
+            (
+                "node_modules/a".to_string(),
+                json!({"scripts": {"postinstall": "x"}}),
+            ),
+            (
+                "node_modules/b".to_string(),
+                json!({"scripts": {"prepare": "x"}}),
+            ),
             ("node_modules/native".to_string(), json!({})),
         ];
         let plan = plan_from_manifests(&json!({}), &installed, &folder);
