@@ -92,6 +92,8 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --composer-version 'composer-version'
             cand --platform 'os-arch-libc, e.g. linux-x64-glibc (default: this machine''s)'
             cand --no-fallback 'Fail (exit 3) instead of installing locally when the server is unavailable'
+            cand --ignore-scripts 'Run no lifecycle scripts after restoring (or installing locally): npm gets the `npm ci --ignore-scripts` tree; composer still rebuilds its autoloader, with scripts and plugins off. By default the scripts the job''s own `npm ci` / `composer install` would run, run here'
+            cand --no-scripts 'Run no lifecycle scripts after restoring (or installing locally): npm gets the `npm ci --ignore-scripts` tree; composer still rebuilds its autoloader, with scripts and plugins off. By default the scripts the job''s own `npm ci` / `composer install` would run, run here'
             cand --omit-dev 'Leave devDependencies out (npm --omit=dev, composer --no-dev)'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'

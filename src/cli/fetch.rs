@@ -16,7 +16,8 @@ use crate::units::parse_duration;
 #[command(
     after_help = "Exit codes: 0 restored (or installed locally), 2 usage, \
 3 server unreachable and --no-fallback, 4 API key refused, 5 request refused, \
-6 bundle failed verification, 7 install failed (on the server or locally), 1 anything else."
+6 bundle failed verification, 7 install failed (on the server, locally, or in the \
+lifecycle scripts run after restoring), 1 anything else."
 )]
 pub struct FetchArgs {
     /// npm or composer. The seed form `fetch <SERVER_URL> <MANAGER>` works too.
@@ -61,6 +62,17 @@ pub struct FetchArgs {
     /// the store lacks. Off unless given.
     #[arg(long, value_name = "DIR", env = "DEPCACHE_LOCAL_STORE")]
     pub local_store: Option<PathBuf>,
+    /// Run no lifecycle scripts after restoring (or installing locally): npm
+    /// gets the `npm ci --ignore-scripts` tree; composer still rebuilds its
+    /// autoloader, with scripts and plugins off. By default the scripts the
+    /// job's own `npm ci` / `composer install` would run, run here.
+    #[arg(
+        long,
+        visible_alias = "no-scripts",
+        env = "DEPCACHE_IGNORE_SCRIPTS",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub ignore_scripts: bool,
     #[command(flatten)]
     pub project: ProjectArgs,
 }
@@ -109,6 +121,7 @@ pub fn run(args: FetchArgs, quiet: bool) -> Result<(), CliError> {
         fallback: !args.no_fallback,
         quiet,
         local_store: args.local_store.filter(|p| !p.as_os_str().is_empty()),
+        ignore_scripts: args.ignore_scripts,
     })
 }
 

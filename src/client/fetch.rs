@@ -14,6 +14,7 @@ use super::linked;
 use super::local_store::LocalStore;
 use super::partial;
 use super::progress;
+use super::scripts::{self, ScriptOptions};
 use super::swap;
 use super::{ProjectSpec, load_project};
 use crate::error::CliError;
@@ -29,6 +30,8 @@ pub struct FetchOptions {
     pub quiet: bool,
     /// Keep verified contents here and hard-link trees to them.
     pub local_store: Option<PathBuf>,
+    /// `--ignore-scripts`: run no lifecycle work after the tree is in place.
+    pub ignore_scripts: bool,
 }
 
 /// Where the restored files come from.
@@ -108,7 +111,7 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
                     }
                 );
             }
-            Ok(())
+            scripts::after_install(&request, dir, script_options(&options))
         }
         Err(ServerError::Fatal(e)) => Err(e),
         Err(ServerError::Uncacheable(reason)) if !options.fallback => {
@@ -152,8 +155,15 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
                     progress::seconds(started.elapsed())
                 );
             }
-            Ok(())
+            scripts::after_install(&request, dir, script_options(&options))
         }
+    }
+}
+
+fn script_options(options: &FetchOptions) -> ScriptOptions {
+    ScriptOptions {
+        ignore: options.ignore_scripts,
+        quiet: options.quiet,
     }
 }
 

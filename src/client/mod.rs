@@ -11,6 +11,7 @@ mod partial;
 mod progress;
 mod project;
 mod remove;
+mod scripts;
 mod swap;
 mod tree;
 

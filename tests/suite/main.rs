@@ -18,6 +18,7 @@ mod common;
 mod container_e2e;
 mod container_registry;
 mod fetch_e2e;
+mod fetch_scripts;
 mod fixtures;
 mod generated_docs;
 mod install_script;
