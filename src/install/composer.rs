@@ -1,5 +1,7 @@
 //! composer: `composer install` with scripts and plugins off (both run code from
-//! the packages being installed) and dist archives preferred.
+//! the packages being installed), dist archives preferred, and no autoloader:
+//! it depends on the project's own sources (`classmap`, `files`, `psr-4`),
+//! which the server never sees, so the client writes it after restoring.
 
 use std::path::Path;
 
@@ -14,6 +16,7 @@ pub(super) fn command(project: &Path, omit_dev: bool, settings: &InstallSettings
         "--no-progress",
         "--no-ansi",
         "--prefer-dist",
+        "--no-autoloader",
     ]
     .iter()
     .map(|s| s.to_string())

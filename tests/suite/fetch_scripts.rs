@@ -386,7 +386,11 @@ async fn composer_fetch_builds_the_autoloader_over_the_projects_sources() {
     let want = std::fs::read_to_string(reference.path().join(classmap)).unwrap();
     assert!(want.contains("App\\\\Model\\\\Invoice"), "{want}");
 
-    let server = TestServer::start(ServerOptions::default()).await;
+    let server = TestServer::start(ServerOptions {
+        composer_paths: vec![work.path().join("packages")],
+        ..ServerOptions::default()
+    })
+    .await;
     let log = work.path().join("npm.log");
     let stderr = ok(&fetch(&server.url, &project, "composer", &[], &log).await);
     assert!(stderr.contains("ran composer dump-autoload"), "{stderr}");
@@ -422,12 +426,10 @@ async fn composer_fetch_builds_the_autoloader_over_the_projects_sources() {
     server.stop().await;
 }
 
-/// Needs the server to install composer trees with `--no-autoloader` (a
-/// root `classmap` over sources the server never gets makes its `composer
-/// install` fail: 422 today). The client side is ready: without
-/// vendor/autoload.php it always runs `composer dump-autoload`.
+/// A root `classmap` over sources the server never gets: the server installs
+/// with `--no-autoloader` (else its `composer install` fails on the missing
+/// folder), and the client, finding no vendor/autoload.php, writes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the server's composer install needs --no-autoloader (src/install/composer.rs)"]
 async fn composer_fetch_lists_a_root_classmap() {
     let work = tempfile::tempdir().unwrap();
     let project = composer_app(work.path(), json!({"classmap": ["src/"]}));
@@ -435,7 +437,11 @@ async fn composer_fetch_lists_a_root_classmap() {
     let classmap = "vendor/composer/autoload_classmap.php";
     let want = std::fs::read_to_string(reference.path().join(classmap)).unwrap();
     assert!(want.contains("App\\\\Model\\\\Invoice"), "{want}");
-    let server = TestServer::start(ServerOptions::default()).await;
+    let server = TestServer::start(ServerOptions {
+        composer_paths: vec![work.path().join("packages")],
+        ..ServerOptions::default()
+    })
+    .await;
     let log = work.path().join("npm.log");
     ok(&fetch(&server.url, &project, "composer", &[], &log).await);
     let got = std::fs::read_to_string(project.join(classmap)).unwrap();

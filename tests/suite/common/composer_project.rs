@@ -200,6 +200,16 @@ pub fn composer_project(dir: &Path) -> ComposerProject {
 /// Copies composer.json + composer.lock into a fresh temp dir and runs
 /// `composer install` there; its `vendor` is the reference tree.
 pub fn composer_install_reference(project_dir: &Path, no_dev: bool) -> tempfile::TempDir {
+    composer_reference_with(project_dir, no_dev, &[])
+}
+
+/// The tree the server stores: `composer install` without the autoloader,
+/// which the client writes over the project's own sources after restoring.
+pub fn composer_server_reference(project_dir: &Path, no_dev: bool) -> tempfile::TempDir {
+    composer_reference_with(project_dir, no_dev, &["--no-autoloader"])
+}
+
+fn composer_reference_with(project_dir: &Path, no_dev: bool, extra: &[&str]) -> tempfile::TempDir {
     let out = tempfile::tempdir().unwrap();
     for name in ["composer.json", "composer.lock"] {
         std::fs::copy(project_dir.join(name), out.path().join(name))
@@ -209,6 +219,7 @@ pub fn composer_install_reference(project_dir: &Path, no_dev: bool) -> tempfile:
     if no_dev {
         args.push("--no-dev");
     }
+    args.extend(extra);
     check("composer install", &run_composer(out.path(), &args));
     out
 }

@@ -12,6 +12,7 @@ pub mod tree;
 
 pub use composer_project::{
     ComposerProject, composer_install_reference, composer_project, composer_project_with,
+    composer_server_reference,
 };
 pub use npm_project::{npm_ci_reference, npm_project, try_npm_ci, try_npm_project};
 pub use registry::{NpmRegistry, registry};
