@@ -16,7 +16,7 @@ use super::progress;
 use super::swap;
 use super::{ProjectSpec, load_project};
 use crate::error::CliError;
-use crate::protocol::{CacheResponse, Index, ValidRequest};
+use crate::protocol::{CacheResponse, Index, ValidRequest, check_project_shape};
 
 #[derive(Debug, Clone)]
 pub struct FetchOptions {
@@ -58,6 +58,11 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
     // instead of sweeping this run's temp folders away as leftovers.
     let _project_lock = swap::lock_project(dir)?;
     swap::clean_leftovers(dir, root);
+    // Before asking: a shape the server would refuse (or, if older, cache
+    // wrongly) is installed here straight away.
+    if let Err(e) = check_project_shape(request.manager, &request.files) {
+        return install_unsupported(&options, &request, e.to_string(), started);
+    }
     tracing::info!(key = %request.hash, server = %options.http.server, "cache request");
 
     let store = match &options.local_store {
@@ -110,6 +115,15 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
             Ok(())
         }
         Err(ServerError::Fatal(e)) => Err(e),
+        Err(ServerError::Unsupported(message)) => install_unsupported(
+            &options,
+            &request,
+            format!(
+                "the depcache server {} cannot cache this project: {message}",
+                http.server()
+            ),
+            started,
+        ),
         Err(ServerError::Down(reason)) if !options.fallback => Err(CliError::Unreachable(format!(
             "the depcache server {} is unavailable ({reason}) and --no-fallback forbids a local install",
             http.server()
@@ -131,6 +145,32 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// A project the cache cannot reproduce exactly: the local install, said in
+/// one sentence even with -q, or a refusal (exit 5) under --no-fallback.
+fn install_unsupported(
+    options: &FetchOptions,
+    request: &ValidRequest,
+    reason: String,
+    started: Instant,
+) -> Result<(), CliError> {
+    if !options.fallback {
+        return Err(CliError::Rejected(format!(
+            "{reason}; --no-fallback forbids a local install"
+        )));
+    }
+    let shown = fallback::command_line(request).join(" ");
+    eprintln!("depcache: {reason}; installing locally with `{shown}`");
+    fallback::install_locally(request, &options.project.dir)?;
+    if !options.quiet {
+        eprintln!(
+            "installed {} locally, {}",
+            request.manager.output_dir(),
+            progress::seconds(started.elapsed())
+        );
+    }
+    Ok(())
 }
 
 /// POST, index, then the bundle or the contents the local store lacks:

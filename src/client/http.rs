@@ -22,6 +22,9 @@ pub enum ServerError {
     Down(String),
     /// A definite answer (401, 4xx, a broken reply) that a fallback would not fix.
     Fatal(CliError),
+    /// The server cannot cache this project's shape (422 `unsupported_project`):
+    /// a local install can still do it right.
+    Unsupported(String),
 }
 
 /// One attempt's verdict: try again, or stop with this error.
@@ -291,9 +294,13 @@ impl Http {
         }
         let server = self.settings.server.clone();
         let text = response.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<ErrorBody>(&text)
+        let body = serde_json::from_str::<ErrorBody>(&text).ok();
+        let unsupported = body
+            .as_ref()
+            .is_some_and(|b| b.error == "unsupported_project");
+        let message = body
             .map(|b| b.message)
-            .unwrap_or_else(|_| text.trim().chars().take(500).collect());
+            .unwrap_or_else(|| text.trim().chars().take(500).collect());
         let code = status.as_u16();
         Err(match status {
             StatusCode::UNAUTHORIZED => {
@@ -305,6 +312,9 @@ impl Http {
                     )
                 };
                 Attempt::Stop(ServerError::Fatal(CliError::Auth(sentence)))
+            }
+            StatusCode::UNPROCESSABLE_ENTITY if unsupported => {
+                Attempt::Stop(ServerError::Unsupported(message))
             }
             // The package manager itself failed there: it would fail here too.
             StatusCode::UNPROCESSABLE_ENTITY => Attempt::Stop(ServerError::Fatal(

@@ -9,6 +9,7 @@ mod platform;
 mod supported;
 mod validate;
 mod wire;
+mod workspaces;
 
 pub use index::{Entry, FileEntry, INDEX_FORMAT, Index};
 pub use key::{KEY_RECIPE_TAG, KeyInput, compute_key};
@@ -23,6 +24,7 @@ pub use wire::{
     CacheRequest, CacheResponse, ErrorBody, HealthResponse, InstallOptions, ValidRequest,
     encode_file,
 };
+pub use workspaces::{ProjectShapeError, check_project_shape, declared_workspaces};
 
 /// The API version prefix; bumped only with an incompatible wire change.
 pub const API_PREFIX: &str = "/v1";

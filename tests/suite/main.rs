@@ -16,6 +16,7 @@ mod common;
 mod container_e2e;
 mod container_registry;
 mod fetch_e2e;
+mod fetch_workspaces;
 mod fixtures;
 mod generated_docs;
 mod install_script;
