@@ -16,7 +16,7 @@ use super::progress;
 use super::swap;
 use super::{ProjectSpec, load_project};
 use crate::error::CliError;
-use crate::protocol::{CacheResponse, Index, ValidRequest, check_project_shape};
+use crate::protocol::{CacheResponse, Index, ValidRequest, check_project_shape, workspace_folders};
 
 #[derive(Debug, Clone)]
 pub struct FetchOptions {
@@ -58,6 +58,13 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
     // instead of sweeping this run's temp folders away as leftovers.
     let _project_lock = swap::lock_project(dir)?;
     swap::clean_leftovers(dir, root);
+    for workspace in workspace_folders(&request.files) {
+        // Only in a real folder: a symlink would lead the sweep elsewhere.
+        let folder = dir.join(workspace);
+        if std::fs::symlink_metadata(&folder).is_ok_and(|m| m.file_type().is_dir()) {
+            swap::clean_leftovers(&folder, root);
+        }
+    }
     // Before asking: a shape the server would refuse (or, if older, cache
     // wrongly) is installed here straight away.
     if let Err(e) = check_project_shape(request.manager, &request.files) {
@@ -99,7 +106,7 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
             tracing::info!(elapsed = ?t.elapsed(), "restored and swapped in");
             if let (Source::Bundle(_), Some(store)) = (&d.source, &store) {
                 let t = Instant::now();
-                linked::fill(store, &d.index, &dir.join(root));
+                linked::fill(store, &d.index, dir);
                 tracing::info!(elapsed = ?t.elapsed(), "local store filled");
             }
             if !options.quiet {
@@ -211,6 +218,14 @@ async fn download(
         )));
     }
 
+    // Workspace links may point only at the folders this request sent.
+    if index.workspaces != workspace_folders(&request.files) {
+        return Err(fatal_verify(format!(
+            "the index names the workspace folders {:?}, but this project sent {:?}",
+            index.workspaces,
+            workspace_folders(&request.files)
+        )));
+    }
     let root = request.manager.output_dir();
     if let Some(store) = store
         && let Some(d) = from_store(http, store, &response, &index, dir, root, quiet).await?

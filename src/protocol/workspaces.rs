@@ -11,13 +11,42 @@ use serde_json::Value;
 
 use super::Manager;
 
+/// At most this many workspace manifests in one request.
+pub const MAX_WORKSPACES: usize = 256;
+/// At most this many folders deep below the project root.
+pub const MAX_WORKSPACE_DEPTH: usize = 4;
+/// At most this many globs in `workspaces`.
+const MAX_GLOBS: usize = 64;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProjectShapeError {
     #[error(
-        "package.json declares npm workspaces ({globs}); depcache cannot cache workspace \
-projects yet, so installing them elsewhere would give an incomplete tree"
+        "the workspace glob {glob:?} in package.json {reason}; depcache caches only \
+workspaces inside the project named by plain folders and `*`"
     )]
-    Workspaces { globs: String },
+    Glob { glob: String, reason: &'static str },
+    #[error("package.json declares {count} workspace globs; depcache accepts at most {MAX_GLOBS}")]
+    TooManyGlobs { count: usize },
+    #[error(
+        "the project has {count} workspace manifests; depcache accepts at most {MAX_WORKSPACES}"
+    )]
+    TooManyWorkspaces { count: usize },
+    #[error(
+        "{path:?} is not a workspace manifest of this project: no glob in package.json's \
+\"workspaces\" matches its folder"
+    )]
+    NotAWorkspace { path: String },
+    #[error(
+        "package.json declares npm workspaces but no lockfile was sent; depcache caches \
+workspace projects only from package-lock.json or npm-shrinkwrap.json"
+    )]
+    NoLockfile,
+    #[error("the lockfile links the workspace {folder:?} but {folder}/package.json was not sent")]
+    MissingWorkspace { folder: String },
+    #[error("{folder}/package.json was sent but the lockfile does not link that workspace")]
+    UnlinkedWorkspace { folder: String },
+    #[error("the lockfile is not JSON depcache can read ({reason})")]
+    UnreadableLockfile { reason: String },
     #[error(
         "package.json has a \"workspaces\" field depcache cannot read ({reason}); it \
 cannot tell which folders belong to the install"
@@ -35,15 +64,8 @@ the project uses workspaces"
 /// object whose `packages` is one (yarn's `nohoist` beside it changes nothing
 /// for npm).
 pub fn declared_workspaces(manifest: &[u8]) -> Result<Vec<String>, ProjectShapeError> {
-    // npm strips a byte order mark before parsing; so must we, or a BOM would
-    // hide the field from us but not from npm.
-    let text = manifest
-        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
-        .unwrap_or(manifest);
-    let doc: Value =
-        serde_json::from_slice(text).map_err(|e| ProjectShapeError::UnreadableManifest {
-            reason: e.to_string(),
-        })?;
+    let doc =
+        parse_json(manifest).map_err(|reason| ProjectShapeError::UnreadableManifest { reason })?;
     let malformed = |reason: &str| ProjectShapeError::MalformedWorkspaces {
         reason: reason.to_string(),
     };
@@ -65,8 +87,133 @@ pub fn declared_workspaces(manifest: &[u8]) -> Result<Vec<String>, ProjectShapeE
         .collect()
 }
 
-/// Refuses a request depcache would cache wrongly. Only npm projects have a
-/// shape to check here.
+/// npm strips a byte order mark before parsing; so must we, or a BOM would
+/// hide a field from us but not from npm.
+fn parse_json(bytes: &[u8]) -> Result<Value, String> {
+    let text = bytes
+        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+        .unwrap_or(bytes);
+    serde_json::from_slice(text).map_err(|e| e.to_string())
+}
+
+/// A workspace glob, checked: `/`-separated segments, each a plain name or a
+/// pattern where `*` stands for any run of characters within the segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkspaceGlob {
+    segments: Vec<String>,
+}
+
+impl WorkspaceGlob {
+    /// Refuses what could leave the project (`..`, absolute), hidden folders,
+    /// `node_modules`, and glob syntax beyond `*` (`**`, `?`, `[]`, `{}`,
+    /// `!`): what depcache cannot match exactly as npm does is not guessed at.
+    pub fn parse(glob: &str) -> Result<Self, ProjectShapeError> {
+        let bad = |reason| ProjectShapeError::Glob {
+            glob: glob.chars().take(200).collect(),
+            reason,
+        };
+        let trimmed = glob.strip_prefix("./").unwrap_or(glob);
+        let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
+        if trimmed.starts_with('/') {
+            return Err(bad("is absolute: it points outside the project"));
+        }
+        let segments: Vec<&str> = trimmed.split('/').collect();
+        if segments.len() > MAX_WORKSPACE_DEPTH {
+            return Err(bad("is nested deeper than 4 folders"));
+        }
+        for segment in &segments {
+            match *segment {
+                "" | "." => return Err(bad("has an empty or '.' folder")),
+                ".." => return Err(bad("climbs with '..': it points outside the project")),
+                "node_modules" => return Err(bad("names node_modules")),
+                "**" => return Err(bad("uses '**'")),
+                s if s.starts_with('.') => return Err(bad("names a hidden folder")),
+                s if !s
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._@+-*".contains(&b)) =>
+                {
+                    return Err(bad("uses characters or glob syntax other than '*'"));
+                }
+                _ => {}
+            }
+        }
+        Ok(WorkspaceGlob {
+            segments: segments.into_iter().map(str::to_string).collect(),
+        })
+    }
+
+    /// Whether the folder `dir` (relative to the project) matches.
+    pub fn matches(&self, dir: &str) -> bool {
+        let parts: Vec<&str> = dir.split('/').collect();
+        parts.len() == self.segments.len()
+            && self
+                .segments
+                .iter()
+                .zip(&parts)
+                .all(|(pattern, name)| segment_matches(pattern, name))
+    }
+
+    /// The folders (segment by segment) this glob names, for expansion.
+    pub fn segments(&self) -> &[String] {
+        &self.segments
+    }
+}
+
+/// `*` matches any run of characters; like npm's glob, never a leading dot.
+pub fn segment_matches(pattern: &str, name: &str) -> bool {
+    if name.is_empty() || (name.starts_with('.') && !pattern.starts_with('.')) {
+        return false;
+    }
+    let mut pieces = pattern.split('*');
+    let first = pieces.next().unwrap_or("");
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let pieces: Vec<&str> = pieces.collect();
+    let Some((last, middle)) = pieces.split_last() else {
+        return rest.is_empty();
+    };
+    for piece in middle {
+        match rest.find(piece) {
+            Some(i) => rest = &rest[i + piece.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// The workspace folders of a request: every `<folder>/package.json` it
+/// carries, sorted.
+pub fn workspace_folders(files: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+    files
+        .keys()
+        .filter_map(|name| name.strip_suffix("/package.json"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The shape of a workspace manifest's name alone: `<folder>/package.json`
+/// with a folder of plain, visible names, at most 4 deep. Whether a glob
+/// matches it is `check_project_shape`'s business.
+pub fn is_workspace_manifest_name(name: &str) -> bool {
+    let Some(folder) = name.strip_suffix("/package.json") else {
+        return false;
+    };
+    let parts: Vec<&str> = folder.split('/').collect();
+    parts.len() <= MAX_WORKSPACE_DEPTH
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && !p.starts_with('.')
+                && *p != "node_modules"
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._@+-".contains(&b))
+        })
+}
+
+/// Refuses a request depcache would cache wrongly. A workspace project is
+/// accepted when its globs are ones depcache reproduces exactly, every
+/// workspace manifest sent matches one, and the lockfile links exactly the
+/// workspaces sent (so no workspace was left behind).
 pub fn check_project_shape(
     manager: Manager,
     files: &BTreeMap<String, Vec<u8>>,
@@ -77,27 +224,87 @@ pub fn check_project_shape(
     let Some(manifest) = files.get(manager.manifest()) else {
         return Ok(());
     };
-    let globs = declared_workspaces(manifest)?;
+    let declared = declared_workspaces(manifest)?;
+    let sent = workspace_folders(files);
+    if declared.len() > MAX_GLOBS {
+        return Err(ProjectShapeError::TooManyGlobs {
+            count: declared.len(),
+        });
+    }
+    let globs = declared
+        .iter()
+        .map(|g| WorkspaceGlob::parse(g))
+        .collect::<Result<Vec<_>, _>>()?;
+    if sent.len() > MAX_WORKSPACES {
+        return Err(ProjectShapeError::TooManyWorkspaces { count: sent.len() });
+    }
+    if let Some(stray) = sent.iter().find(|f| !globs.iter().any(|g| g.matches(f))) {
+        return Err(ProjectShapeError::NotAWorkspace {
+            path: format!("{stray}/package.json"),
+        });
+    }
     if globs.is_empty() {
         return Ok(());
     }
-    Err(ProjectShapeError::Workspaces {
-        globs: globs
-            .iter()
-            .map(|g| format!("{:?}", g.chars().take(100).collect::<String>()))
-            .take(5)
-            .collect::<Vec<_>>()
-            .join(", "),
-    })
+    let Some(lockfile) = manager.lockfiles().iter().find_map(|n| files.get(*n)) else {
+        return Err(ProjectShapeError::NoLockfile);
+    };
+    let linked = linked_workspaces(lockfile, &globs)?;
+    if let Some(folder) = linked.iter().find(|f| !sent.contains(f)) {
+        return Err(ProjectShapeError::MissingWorkspace {
+            folder: folder.clone(),
+        });
+    }
+    if let Some(folder) = sent.iter().find(|f| !linked.contains(f)) {
+        return Err(ProjectShapeError::UnlinkedWorkspace {
+            folder: folder.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Folders the lockfile links (`"link": true`, `resolved` a relative folder)
+/// that a workspace glob matches: npm's record of the workspaces it found.
+fn linked_workspaces(
+    lockfile: &[u8],
+    globs: &[WorkspaceGlob],
+) -> Result<Vec<String>, ProjectShapeError> {
+    let doc =
+        parse_json(lockfile).map_err(|reason| ProjectShapeError::UnreadableLockfile { reason })?;
+    let mut linked: Vec<String> = doc
+        .get("packages")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|packages| packages.values())
+        .filter(|p| p.get("link").and_then(Value::as_bool) == Some(true))
+        .filter_map(|p| p.get("resolved").and_then(Value::as_str))
+        .filter(|folder| globs.iter().any(|g| g.matches(folder)))
+        .map(str::to_string)
+        .collect();
+    linked.sort();
+    linked.dedup();
+    Ok(linked)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn shape(manifest: &str) -> Result<(), ProjectShapeError> {
-        let files = BTreeMap::from([("package.json".to_string(), manifest.as_bytes().to_vec())]);
-        check_project_shape(Manager::Npm, &files)
+    const LOCK: &str = r#"{"lockfileVersion":3,"packages":{
+        "":{"workspaces":["packages/*"]},
+        "node_modules/a":{"resolved":"packages/a","link":true},
+        "node_modules/b":{"resolved":"packages/b","link":true},
+        "packages/a":{"version":"1.0.0"}}}"#;
+
+    fn files(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
+        pairs
+            .iter()
+            .map(|(n, c)| (n.to_string(), c.as_bytes().to_vec()))
+            .collect()
+    }
+
+    fn shape(pairs: &[(&str, &str)]) -> Result<(), ProjectShapeError> {
+        check_project_shape(Manager::Npm, &files(pairs))
     }
 
     #[test]
@@ -115,26 +322,102 @@ mod tests {
     }
 
     #[test]
-    fn workspaces_are_refused_loudly() {
-        assert!(shape(r#"{"name":"x","dependencies":{}}"#).is_ok());
-        assert!(shape(r#"{"workspaces":[]}"#).is_ok());
+    fn globs() {
+        let g = WorkspaceGlob::parse("./packages/*/").unwrap();
+        assert!(g.matches("packages/a") && g.matches("packages/@x"));
+        assert!(
+            !g.matches("packages/.hidden") && !g.matches("packages") && !g.matches("packages/a/b")
+        );
+        assert!(
+            WorkspaceGlob::parse("apps/web")
+                .unwrap()
+                .matches("apps/web")
+        );
+        assert!(WorkspaceGlob::parse("pkg-*-x").unwrap().matches("pkg-1-x"));
+        assert!(!WorkspaceGlob::parse("pkg-*-x").unwrap().matches("pkg-x"));
+        for bad in [
+            "../other/*",
+            "/abs/*",
+            "a/../b",
+            ".hidden/*",
+            "**",
+            "packages/**",
+            "a/{b,c}",
+            "!a",
+            "a?",
+            "",
+            "node_modules/*",
+            "a/b/c/d/e",
+        ] {
+            assert!(WorkspaceGlob::parse(bad).is_err(), "{bad}");
+        }
+        let message = WorkspaceGlob::parse("../other/*").unwrap_err().to_string();
+        assert!(message.contains("outside the project"), "{message}");
+    }
+
+    #[test]
+    fn workspace_projects_must_be_consistent() {
+        let root = r#"{"workspaces":["packages/*"]}"#;
+        let ok = [
+            ("package.json", root),
+            ("package-lock.json", LOCK),
+            ("packages/a/package.json", "{}"),
+            ("packages/b/package.json", "{}"),
+        ];
+        assert!(shape(&ok).is_ok());
+        assert!(shape(&[("package.json", r#"{"name":"x"}"#)]).is_ok());
+        assert!(shape(&[("package.json", r#"{"workspaces":[]}"#)]).is_ok());
+        // A workspace left out, one too many, one no glob matches, no lockfile.
+        assert!(matches!(
+            shape(&ok[..3]),
+            Err(ProjectShapeError::MissingWorkspace { .. })
+        ));
+        let mut extra = ok.to_vec();
+        extra.push(("packages/c/package.json", "{}"));
+        assert!(matches!(
+            shape(&extra),
+            Err(ProjectShapeError::UnlinkedWorkspace { .. })
+        ));
+        let mut stray = ok.to_vec();
+        stray.push(("tools/c/package.json", "{}"));
+        assert!(matches!(
+            shape(&stray),
+            Err(ProjectShapeError::NotAWorkspace { .. })
+        ));
+        assert!(matches!(
+            shape(&[("package.json", root)]),
+            Err(ProjectShapeError::NoLockfile)
+        ));
         for refused in [
-            r#"{"workspaces":["packages/*"]}"#,
-            r#"{"workspaces":{"packages":["packages/*"]}}"#,
             r#"{"workspaces":"packages/*"}"#,
             r#"{"workspaces":[1]}"#,
+            r#"{"workspaces":["../x/*"]}"#,
             "{not json",
         ] {
-            assert!(shape(refused).is_err(), "{refused}");
+            assert!(shape(&[("package.json", refused)]).is_err(), "{refused}");
         }
-        let message = shape(r#"{"workspaces":["packages/*"]}"#)
-            .unwrap_err()
-            .to_string();
-        assert!(message.contains("\"packages/*\""), "{message}");
         let composer = BTreeMap::from([(
             "composer.json".to_string(),
             br#"{"workspaces":["a"]}"#.to_vec(),
         )]);
         assert!(check_project_shape(Manager::Composer, &composer).is_ok());
+    }
+
+    #[test]
+    fn manifest_names() {
+        assert!(is_workspace_manifest_name("packages/a/package.json"));
+        for bad in [
+            "package.json",
+            "../a/package.json",
+            "/a/package.json",
+            "a/../package.json",
+            ".git/package.json",
+            "a//package.json",
+            "node_modules/x/package.json",
+            "a/b/c/d/e/package.json",
+            "a/package-lock.json",
+        ] {
+            assert!(!is_workspace_manifest_name(bad), "{bad}");
+        }
     }
 }

@@ -1,7 +1,9 @@
-//! npm workspaces (monorepos): never a silent wrong tree. The server refuses a
-//! workspace project with 422 `unsupported_project` instead of installing it
-//! without the workspace manifests; the client sees the shape itself and
-//! installs locally, saying so, or exits 5 under `--no-fallback`.
+//! npm workspaces (monorepos): the right tree or a loud refusal, never a
+//! silent wrong tree. A workspace project restores, miss and hit, to the
+//! folder `npm ci --ignore-scripts` makes (root and nested `node_modules`,
+//! workspace links); a shape depcache cannot reproduce is refused with 422
+//! `unsupported_project` and the client installs locally, saying so, or
+//! exits 5 under `--no-fallback`.
 
 use std::path::Path;
 use std::process::Output;
@@ -97,18 +99,151 @@ fn fetch(server: &str, project: &Path, extra: &[&str]) -> Output {
         .unwrap()
 }
 
-#[tokio::test]
-async fn server_refuses_workspace_projects_with_422_and_stores_nothing() {
-    let server = TestServer::start(ServerOptions::npm()).await;
-    for workspaces in [
-        json!(["packages/*"]),
-        json!({"packages": ["packages/*"], "nohoist": ["**"]}),
+/// Copies the project's sources (no `node_modules`) to a fresh folder, as
+/// another CI job's checkout.
+fn checkout(project: &Path) -> tempfile::TempDir {
+    let out = tempfile::tempdir().unwrap();
+    for rel in [
+        "package.json",
+        "package-lock.json",
+        "packages/a/package.json",
+        "packages/b/package.json",
     ] {
-        let manifest = json!({"name": "m", "version": "1.0.0", "workspaces": workspaces});
-        let request = cache_request(
-            Manager::Npm,
-            &[("package.json", serde_json::to_vec(&manifest).unwrap())],
-        );
+        let dest = out.path().join(rel);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(project.join(rel), dest).unwrap();
+    }
+    std::fs::write(
+        out.path().join("packages/a/index.js"),
+        "module.exports = 'a';\n",
+    )
+    .unwrap();
+    out
+}
+
+async fn fetch_async(server: &str, project: &Path, extra: &[&str]) -> Output {
+    let server = server.to_string();
+    let project = project.to_path_buf();
+    let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        fetch(&server, &project, &extra)
+    })
+    .await
+    .unwrap()
+}
+
+fn assert_restored(out: &Output, hit: bool) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let wanted = if hit { "cache hit" } else { "cache miss" };
+    assert!(
+        err.contains("restored node_modules") && err.contains(wanted),
+        "{err}"
+    );
+    assert!(!err.contains("installing locally"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspace_project_restores_what_npm_ci_installs_miss_and_hit() {
+    let project = tempfile::tempdir().unwrap();
+    workspace_project(project.path(), json!(["packages/*"]));
+    let expected = reference(project.path());
+    std::fs::write(
+        expected.path().join("packages/a/index.js"),
+        "module.exports = 'a';\n",
+    )
+    .unwrap();
+    let first_checkout = checkout(project.path());
+    let server = TestServer::start(ServerOptions::npm()).await;
+
+    let out = fetch_async(&server.url, first_checkout.path(), &["--no-fallback"]).await;
+    assert_restored(&out, false);
+    assert_same_tree(first_checkout.path(), expected.path());
+    // What the fixture is for: links, a nested conflict, workspace-only deps.
+    let root = first_checkout.path();
+    assert_eq!(
+        std::fs::read_link(root.join("node_modules/a")).unwrap(),
+        Path::new("../packages/a")
+    );
+    assert!(root.join("node_modules/dc-other/index.js").is_file());
+    assert!(
+        root.join("packages/a/node_modules/dc-util/index.js")
+            .is_file()
+    );
+
+    // A hit replaces stale trees, root and nested, and keeps the sources.
+    std::fs::write(root.join("node_modules/stale.txt"), b"old").unwrap();
+    std::fs::write(root.join("packages/a/node_modules/stale.txt"), b"old").unwrap();
+    std::fs::create_dir_all(root.join("packages/b/node_modules/old")).unwrap();
+    let out = fetch_async(&server.url, root, &["--no-fallback"]).await;
+    assert_restored(&out, true);
+    assert_same_tree(root, expected.path());
+
+    // Another checkout, through a local store: bundle, then the store alone.
+    let store = tempfile::tempdir().unwrap();
+    let store_arg = store.path().to_str().unwrap().to_string();
+    for _ in 0..2 {
+        let other = checkout(project.path());
+        let out = fetch_async(
+            &server.url,
+            other.path(),
+            &["--no-fallback", "--local-store", &store_arg],
+        )
+        .await;
+        assert_restored(&out, true);
+        assert_same_tree(other.path(), expected.path());
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn server_refuses_workspace_shapes_it_cannot_reproduce() {
+    let server = TestServer::start(ServerOptions::npm()).await;
+    let lock = br#"{"lockfileVersion":3,"packages":{"node_modules/a":{"resolved":"packages/a","link":true}}}"#;
+    let root = |workspaces: serde_json::Value| {
+        serde_json::to_vec(&json!({"name": "m", "version": "1.0.0", "workspaces": workspaces}))
+            .unwrap()
+    };
+    type Files = Vec<(&'static str, Vec<u8>)>;
+    let cases: Vec<(Files, &str)> = vec![
+        (
+            vec![
+                ("package.json", root(json!(["../outside/*"]))),
+                ("package-lock.json", lock.to_vec()),
+            ],
+            "outside the project",
+        ),
+        (
+            vec![
+                ("package.json", root(json!({"packages": ["packages/**"]}))),
+                ("package-lock.json", lock.to_vec()),
+            ],
+            "'**'",
+        ),
+        (
+            vec![("package.json", root(json!(["packages/*"])))],
+            "no lockfile",
+        ),
+        (
+            vec![
+                ("package.json", root(json!(["packages/*"]))),
+                ("package-lock.json", lock.to_vec()),
+            ],
+            "packages/a/package.json was not sent",
+        ),
+        (
+            vec![
+                ("package.json", root(json!(["packages/*"]))),
+                ("package-lock.json", lock.to_vec()),
+                ("packages/a/package.json", b"{}".to_vec()),
+                ("tools/x/package.json", b"{}".to_vec()),
+            ],
+            "no glob",
+        ),
+    ];
+    for (files, reason) in cases {
+        let request = cache_request(Manager::Npm, &files);
         let (status, answer) = post_cache(
             &server,
             Some(API_KEY),
@@ -118,66 +253,87 @@ async fn server_refuses_workspace_projects_with_422_and_stores_nothing() {
         assert_eq!(status, 422, "{answer}");
         assert_eq!(answer["error"], "unsupported_project", "{answer}");
         let message = answer["message"].as_str().unwrap();
-        assert!(
-            message.contains("workspaces") && message.contains("\"packages/*\""),
-            "{message}"
+        assert!(message.contains(reason), "{reason}: {message}");
+    }
+    // A manifest name that is no plain relative folder is bad input.
+    for name in [
+        "../x/package.json",
+        ".git/package.json",
+        "a/../package.json",
+    ] {
+        let request = cache_request(
+            Manager::Npm,
+            &[("package.json", root(json!(["*"]))), (name, b"{}".to_vec())],
         );
+        let (status, answer) = post_cache(
+            &server,
+            Some(API_KEY),
+            &serde_json::to_value(request).unwrap(),
+        )
+        .await;
+        assert_eq!(status, 400, "{name}: {answer}");
     }
     assert_eq!(server.index_count(), 0);
     assert_eq!(server.blob_count(), 0);
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fetch_installs_a_workspace_project_locally_and_says_why() {
-    let project = tempfile::tempdir().unwrap();
-    workspace_project(project.path(), json!(["packages/*"]));
-    let expected = reference(project.path());
-    let server = TestServer::start(ServerOptions::npm()).await;
-    let url = server.url.clone();
-    let out = tokio::task::spawn_blocking({
-        let dir = project.path().to_path_buf();
-        move || fetch(&url, &dir, &[])
-    })
-    .await
+/// A root whose workspace glob leaves the project: `../outside/*`.
+fn project_with_outside_glob(sandbox: &Path) -> std::path::PathBuf {
+    let project = sandbox.join("project");
+    let outside = sandbox.join("outside/x");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(
+        outside.join("package.json"),
+        r#"{"name":"x","version":"1.0.0","dependencies":{"dc-util":"1.0.0"}}"#,
+    )
     .unwrap();
+    std::fs::write(
+        project.join("package.json"),
+        r#"{"name":"m","version":"1.0.0","private":true,"workspaces":["../outside/*"]}"#,
+    )
+    .unwrap();
+    npm(&project, &["install", "--package-lock-only"]);
+    project
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_glob_outside_the_project_falls_back_and_says_why() {
+    let sandbox = tempfile::tempdir().unwrap();
+    let project = project_with_outside_glob(sandbox.path());
+    let server = TestServer::start(ServerOptions::npm()).await;
+    let out = fetch_async(&server.url, &project, &[]).await;
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(
-        err.contains("declares npm workspaces")
+        err.contains("\"../outside/*\"")
+            && err.contains("outside the project")
             && err.contains("installing locally with `npm ci --ignore-scripts"),
         "{err}"
     );
     assert!(!err.contains("restored node_modules"), "{err}");
-    // The local install made the real tree: links, nested and workspace-only deps.
-    assert_same_tree(project.path(), expected.path());
-    assert_eq!(
-        std::fs::read_link(project.path().join("node_modules/a")).unwrap(),
-        Path::new("../packages/a")
-    );
-    assert_eq!(server.index_count(), 0, "nothing was asked of the server");
+    assert!(project.join("node_modules/x").is_symlink());
+    assert_eq!(server.index_count(), 0, "nothing was cached");
     server.stop().await;
 }
 
 #[test]
-fn no_fallback_refuses_a_workspace_project_with_exit_5() {
-    let project = tempfile::tempdir().unwrap();
-    workspace_project(
-        project.path(),
-        json!({"packages": ["packages/*"], "nohoist": []}),
-    );
+fn no_fallback_refuses_an_unsupported_workspace_project_with_exit_5() {
+    let sandbox = tempfile::tempdir().unwrap();
+    let project = project_with_outside_glob(sandbox.path());
     // Refused before any request: a closed port shows nothing was asked.
     let out = fetch(
         &crate::client_support::closed_port_url(),
-        project.path(),
+        &project,
         &["--no-fallback"],
     );
     let err = assert_one_line_failure(&out, 5);
     assert!(
-        err.contains("declares npm workspaces") && err.contains("--no-fallback"),
+        err.contains("outside the project") && err.contains("--no-fallback"),
         "{err}"
     );
-    assert!(!project.path().join("node_modules").exists());
+    assert!(!project.join("node_modules").exists());
 }
 
 /// A server that answers every cache request with 422 `unsupported_project`,
@@ -242,4 +398,23 @@ fn server_422_unsupported_project_makes_the_client_fall_back() {
     let err = assert_one_line_failure(&out, 5);
     assert!(err.contains("this shape is not cacheable here"), "{err}");
     assert!(!project.path().join("node_modules").exists());
+}
+
+/// A hostile server cannot widen where links may point: an index naming a
+/// workspace folder the request did not send is refused before anything is
+/// written (exit 6), even with the link that folder would allow.
+#[test]
+fn an_index_naming_workspaces_the_request_did_not_send_is_refused() {
+    use crate::client_support::Sandbox;
+    use crate::common::crafted_server::{CraftedServer, Script, file, index_of, symlink, zip_of};
+    let items = [file("a/index.js", b"1\n", 0o644), symlink("home", "../src")];
+    let mut index = index_of(&items);
+    index.workspaces = vec!["src".to_string()];
+    let server = CraftedServer::start(Script::new(index, zip_of(&items)));
+    let sandbox = Sandbox::new().with_old_tree();
+    std::fs::create_dir(sandbox.project().join("src")).unwrap();
+    let before = sandbox.manifest();
+    let out = sandbox.fetch(&server.url, &["--no-fallback"]);
+    assert_one_line_failure(&out, 6);
+    assert_eq!(sandbox.manifest(), before);
 }
