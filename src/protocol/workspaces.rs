@@ -45,6 +45,13 @@ workspace projects only from package-lock.json or npm-shrinkwrap.json"
     MissingWorkspace { folder: String },
     #[error("{folder}/package.json was sent but the lockfile does not link that workspace")]
     UnlinkedWorkspace { folder: String },
+    #[error(
+        "the workspace {folder:?} declares bin files; npm ci marks them executable in the \
+project's own sources, which a cached tree cannot do"
+    )]
+    WorkspaceBin { folder: String },
+    #[error("{folder}/package.json is not JSON depcache can read ({reason})")]
+    UnreadableWorkspace { folder: String, reason: String },
     #[error("the lockfile is not JSON depcache can read ({reason})")]
     UnreadableLockfile { reason: String },
     #[error(
@@ -246,6 +253,9 @@ pub fn check_project_shape(
     if globs.is_empty() {
         return Ok(());
     }
+    for folder in &sent {
+        check_workspace_manifest(folder, &files[&format!("{folder}/package.json")])?;
+    }
     let Some(lockfile) = manager.lockfiles().iter().find_map(|n| files.get(*n)) else {
         return Err(ProjectShapeError::NoLockfile);
     };
@@ -258,6 +268,24 @@ pub fn check_project_shape(
     if let Some(folder) = sent.iter().find(|f| !linked.contains(f)) {
         return Err(ProjectShapeError::UnlinkedWorkspace {
             folder: folder.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// What npm ci does to a workspace beyond linking it, a cached tree cannot
+/// reproduce: bin links chmod their targets, which are the workspace's own
+/// files on the client.
+fn check_workspace_manifest(folder: &str, manifest: &[u8]) -> Result<(), ProjectShapeError> {
+    let doc = parse_json(manifest).map_err(|reason| ProjectShapeError::UnreadableWorkspace {
+        folder: folder.to_string(),
+        reason,
+    })?;
+    let has_bin = !matches!(doc.get("bin"), None | Some(Value::Null))
+        || !matches!(doc.pointer("/directories/bin"), None | Some(Value::Null));
+    if has_bin {
+        return Err(ProjectShapeError::WorkspaceBin {
+            folder: folder.to_string(),
         });
     }
     Ok(())
@@ -377,6 +405,12 @@ mod tests {
         assert!(matches!(
             shape(&extra),
             Err(ProjectShapeError::UnlinkedWorkspace { .. })
+        ));
+        let mut with_bin = ok.to_vec();
+        with_bin[2] = ("packages/a/package.json", r#"{"bin":{"x":"cli.js"}}"#);
+        assert!(matches!(
+            shape(&with_bin),
+            Err(ProjectShapeError::WorkspaceBin { .. })
         ));
         let mut stray = ok.to_vec();
         stray.push(("tools/c/package.json", "{}"));

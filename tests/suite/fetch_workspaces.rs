@@ -236,6 +236,14 @@ async fn server_refuses_workspace_shapes_it_cannot_reproduce() {
             vec![
                 ("package.json", root(json!(["packages/*"]))),
                 ("package-lock.json", lock.to_vec()),
+                ("packages/a/package.json", br#"{"bin":"cli.js"}"#.to_vec()),
+            ],
+            "declares bin files",
+        ),
+        (
+            vec![
+                ("package.json", root(json!(["packages/*"]))),
+                ("package-lock.json", lock.to_vec()),
                 ("packages/a/package.json", b"{}".to_vec()),
                 ("tools/x/package.json", b"{}".to_vec()),
             ],
