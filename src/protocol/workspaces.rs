@@ -46,6 +46,11 @@ workspace projects only from package-lock.json or npm-shrinkwrap.json"
     #[error("{folder}/package.json was sent but the lockfile does not link that workspace")]
     UnlinkedWorkspace { folder: String },
     #[error(
+        "the workspace {inner:?} lies inside the workspace {outer:?}; depcache caches only \
+workspaces side by side"
+    )]
+    NestedWorkspace { outer: String, inner: String },
+    #[error(
         "the workspace {folder:?} declares bin files; npm ci marks them executable in the \
 project's own sources, which a cached tree cannot do"
     )]
@@ -255,6 +260,18 @@ pub fn check_project_shape(
     }
     for folder in &sent {
         check_workspace_manifest(folder, &files[&format!("{folder}/package.json")])?;
+        // One inside another would hold the other's tree as its own content.
+        let inner = sent.iter().find(|other| {
+            other
+                .strip_prefix(folder.as_str())
+                .is_some_and(|r| r.starts_with('/'))
+        });
+        if let Some(inner) = inner {
+            return Err(ProjectShapeError::NestedWorkspace {
+                outer: folder.clone(),
+                inner: inner.clone(),
+            });
+        }
     }
     let Some(lockfile) = manager.lockfiles().iter().find_map(|n| files.get(*n)) else {
         return Err(ProjectShapeError::NoLockfile);
@@ -411,6 +428,18 @@ mod tests {
         assert!(matches!(
             shape(&with_bin),
             Err(ProjectShapeError::WorkspaceBin { .. })
+        ));
+        let nested = [
+            (
+                "package.json",
+                r#"{"workspaces":["packages/*","packages/a/*"]}"#,
+            ),
+            ("packages/a/package.json", "{}"),
+            ("packages/a/x/package.json", "{}"),
+        ];
+        assert!(matches!(
+            shape(&nested),
+            Err(ProjectShapeError::NestedWorkspace { .. })
         ));
         let mut stray = ok.to_vec();
         stray.push(("tools/c/package.json", "{}"));

@@ -183,7 +183,7 @@ async fn workspace_project_restores_what_npm_ci_installs_miss_and_hit() {
     // Another checkout, through a local store: bundle, then the store alone.
     let store = tempfile::tempdir().unwrap();
     let store_arg = store.path().to_str().unwrap().to_string();
-    for _ in 0..2 {
+    for round in 0..2 {
         let other = checkout(project.path());
         let out = fetch_async(
             &server.url,
@@ -192,6 +192,10 @@ async fn workspace_project_restores_what_npm_ci_installs_miss_and_hit() {
         )
         .await;
         assert_restored(&out, true);
+        // The second round's contents, nested trees' included, all come
+        // from the store: nothing is downloaded.
+        let err = stderr(&out);
+        assert_eq!(round == 1, err.contains(", 0 B downloaded"), "{err}");
         assert_same_tree(other.path(), expected.path());
     }
     server.stop().await;
