@@ -1,7 +1,9 @@
 //! What every restore shares, whatever the file contents come from (a
 //! downloaded bundle or the local store): the index's own safety checks, the
-//! staging folder beside the target, folders, symlinks, modes and the swap.
-//! Any error drops the staging folder and leaves the old tree as it was.
+//! staging folder beside each target (`node_modules`, and with npm workspaces
+//! each `<workspace>/node_modules`), folders, symlinks, modes and the swaps.
+//! Any error before the swaps drops every staging folder and leaves the old
+//! trees as they were.
 
 use std::collections::HashMap;
 use std::fs::{self, Permissions};

@@ -1,9 +1,10 @@
-//! npm workspaces: what a root `package.json` declares, and the refusal of
-//! project shapes depcache cannot reproduce exactly. Client and server share
-//! this so that both refuse the same projects: the client before asking (it
-//! falls back to a local install), the server before installing or answering
-//! from the store (a tree installed without the workspace manifests would be
-//! silently wrong).
+//! npm workspaces: the globs a root `package.json` declares, which workspace
+//! manifests a request may carry, and the refusal of project shapes depcache
+//! cannot reproduce exactly. Client and server share this so that both
+//! refuse the same projects: the client before asking (it falls back to a
+//! local install), the server before installing or answering from the store
+//! (a tree installed without the right workspace manifests would be silently
+//! wrong). `docs/workspaces.md` has the whole story.
 
 use std::collections::BTreeMap;
 
