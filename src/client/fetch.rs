@@ -18,7 +18,7 @@ use super::scripts::{self, ScriptOptions};
 use super::swap;
 use super::{ProjectSpec, load_project};
 use crate::error::CliError;
-use crate::protocol::{CacheResponse, Index, ValidRequest};
+use crate::protocol::{CacheResponse, Index, ValidRequest, check_project_shape, workspace_folders};
 
 #[derive(Debug, Clone)]
 pub struct FetchOptions {
@@ -62,6 +62,18 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
     // instead of sweeping this run's temp folders away as leftovers.
     let _project_lock = swap::lock_project(dir)?;
     swap::clean_leftovers(dir, root);
+    for workspace in workspace_folders(&request.files) {
+        // Only in a real folder: a symlink would lead the sweep elsewhere.
+        let folder = dir.join(workspace);
+        if std::fs::symlink_metadata(&folder).is_ok_and(|m| m.file_type().is_dir()) {
+            swap::clean_leftovers(&folder, root);
+        }
+    }
+    // Before asking: a shape the server would refuse (or, if older, cache
+    // wrongly) is installed here straight away.
+    if let Err(e) = check_project_shape(request.manager, &request.files) {
+        return install_unsupported(&options, &request, e.to_string(), started);
+    }
     tracing::info!(key = %request.hash, server = %options.http.server, "cache request");
 
     let store = match &options.local_store {
@@ -98,7 +110,7 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
             tracing::info!(elapsed = ?t.elapsed(), "restored and swapped in");
             if let (Source::Bundle(_), Some(store)) = (&d.source, &store) {
                 let t = Instant::now();
-                linked::fill(store, &d.index, &dir.join(root));
+                linked::fill(store, &d.index, dir);
                 tracing::info!(elapsed = ?t.elapsed(), "local store filled");
             }
             if !options.quiet {
@@ -114,27 +126,15 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
             scripts::after_install(&request, dir, script_options(&options))
         }
         Err(ServerError::Fatal(e)) => Err(e),
-        Err(ServerError::Uncacheable(reason)) if !options.fallback => {
-            Err(CliError::Rejected(format!(
-                "the depcache server {} cannot cache this project ({reason}) and --no-fallback forbids a local install",
+        Err(ServerError::Uncacheable(reason)) => install_unsupported(
+            &options,
+            &request,
+            format!(
+                "the depcache server {} cannot cache this project ({reason})",
                 http.server()
-            )))
-        }
-        Err(ServerError::Uncacheable(reason)) => {
-            let shown = fallback::command_line(&request).join(" ");
-            eprintln!(
-                "depcache: the depcache server {} cannot cache this project ({reason}); installing locally with `{shown}`",
-                http.server()
-            );
-            fallback::install_locally(&request, dir)?;
-            if !options.quiet {
-                eprintln!(
-                    "installed {root} locally, {}",
-                    progress::seconds(started.elapsed())
-                );
-            }
-            Ok(())
-        }
+            ),
+            started,
+        ),
         Err(ServerError::Down(reason) | ServerError::Gone(reason)) if !options.fallback => {
             Err(CliError::Unreachable(format!(
                 "the depcache server {} is unavailable ({reason}) and --no-fallback forbids a local install",
@@ -165,6 +165,32 @@ fn script_options(options: &FetchOptions) -> ScriptOptions {
         ignore: options.ignore_scripts,
         quiet: options.quiet,
     }
+}
+
+/// A project the cache cannot reproduce exactly: the local install, said in
+/// one sentence even with -q, or a refusal (exit 5) under --no-fallback.
+fn install_unsupported(
+    options: &FetchOptions,
+    request: &ValidRequest,
+    reason: String,
+    started: Instant,
+) -> Result<(), CliError> {
+    if !options.fallback {
+        return Err(CliError::Rejected(format!(
+            "{reason}; --no-fallback forbids a local install"
+        )));
+    }
+    let shown = fallback::command_line(request).join(" ");
+    eprintln!("depcache: {reason}; installing locally with `{shown}`");
+    fallback::install_locally(request, &options.project.dir)?;
+    if !options.quiet {
+        eprintln!(
+            "installed {} locally, {}",
+            request.manager.output_dir(),
+            progress::seconds(started.elapsed())
+        );
+    }
+    scripts::after_install(request, &options.project.dir, script_options(options))
 }
 
 /// POST, index, then the bundle or the contents the local store lacks:
@@ -243,6 +269,14 @@ async fn fetch_answer(
         )));
     }
 
+    // Workspace links may point only at the folders this request sent.
+    if index.workspaces != workspace_folders(&request.files) {
+        return Err(fatal_verify(format!(
+            "the index names the workspace folders {:?}, but this project sent {:?}",
+            index.workspaces,
+            workspace_folders(&request.files)
+        )));
+    }
     let root = request.manager.output_dir();
     if let Some(store) = store
         && let Some(d) = from_store(http, store, &response, &index, dir, root, quiet).await?

@@ -14,7 +14,7 @@ use super::metrics::Metrics;
 use super::observe::RequestNote;
 use super::{ApiError, AppState};
 use crate::bundle;
-use crate::protocol::{CacheRequest, CacheResponse, Index, compute_key};
+use crate::protocol::{CacheRequest, CacheResponse, Index, check_project_shape, compute_key};
 
 pub async fn cache(
     State(state): State<Arc<AppState>>,
@@ -51,6 +51,15 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
             ),
         ));
     }
+    // Before the store is asked: a tree stored for this key by an older
+    // server would be the very wrong tree this refusal prevents.
+    check_project_shape(request.manager, &request.files).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unsupported_project",
+            e.to_string(),
+        )
+    })?;
     let runner = state.policy.decide(&request)?;
 
     let (index, hit) = match state.installer_lookup(&computed).await? {

@@ -128,11 +128,17 @@ impl Installer {
             .map_err(|e| ApiError::internal(format!("could not create an install folder: {e}")))?;
         let project = work.path().join("project");
         let log = work.path().join("install.log");
+        // Workspace manifests go to their folders (names already checked:
+        // plain relative folders, no `..`); only the manifests are written,
+        // so a workspace's sources never reach the server.
         let prepared = std::fs::create_dir(&project).and_then(|()| {
-            request
-                .files
-                .iter()
-                .try_for_each(|(name, bytes)| std::fs::write(project.join(name), bytes))
+            request.files.iter().try_for_each(|(name, bytes)| {
+                let path = project.join(name);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::write(path, bytes)
+            })
         });
         prepared
             .map_err(|e| ApiError::internal(format!("could not write the project files: {e}")))?;

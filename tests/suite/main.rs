@@ -19,6 +19,7 @@ mod container_e2e;
 mod container_registry;
 mod fetch_e2e;
 mod fetch_scripts;
+mod fetch_workspaces;
 mod fixtures;
 mod generated_docs;
 mod install_script;

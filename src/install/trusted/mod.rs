@@ -47,7 +47,7 @@ pub enum Untrusted {
 registries and no server flag allows {kind} sources (install it in the job instead)"
     )]
     Kind {
-        file: &'static str,
+        file: String,
         at: String,
         kind: &'static str,
         spec: String,
@@ -57,7 +57,7 @@ registries and no server flag allows {kind} sources (install it in the job inste
 allow that host with `depcache serve --allow-registry-host {host}`"
     )]
     Host {
-        file: &'static str,
+        file: String,
         at: String,
         url: String,
         host: String,
@@ -67,18 +67,18 @@ allow that host with `depcache serve --allow-registry-host {host}`"
 of packages with `depcache serve --allow-composer-path DIR`"
     )]
     Path {
-        file: &'static str,
+        file: String,
         at: String,
         path: String,
     },
     #[error("{file}: {at} is not accepted by the server: {reason}")]
     Setting {
-        file: &'static str,
+        file: String,
         at: String,
         reason: String,
     },
     #[error("{file} cannot be checked for untrusted sources: {reason}")]
-    Unreadable { file: &'static str, reason: String },
+    Unreadable { file: String, reason: String },
 }
 
 /// A host the operator allowed: exact name (or IP) and, when given, port.
@@ -220,7 +220,7 @@ impl TrustedSources {
 /// flag allows; an http(s) URL on the wrong host names the flag.
 fn check_url(
     sources: &TrustedSources,
-    file: &'static str,
+    file: &str,
     at: impl Fn() -> String,
     raw: &str,
     defaults: &[&str],
@@ -229,7 +229,7 @@ fn check_url(
     let parsed = Url::parse(raw).ok();
     let Some(url) = parsed.filter(|u| matches!(u.scheme(), "http" | "https")) else {
         return Err(Untrusted::Kind {
-            file,
+            file: file.to_string(),
             at: at(),
             kind: "non-registry",
             spec: raw.to_string(),
@@ -237,7 +237,7 @@ fn check_url(
     };
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Untrusted::Setting {
-            file,
+            file: file.to_string(),
             at: at(),
             reason: format!("the URL {raw:?} carries credentials"),
         });
@@ -251,7 +251,7 @@ fn check_url(
         (None, _) => String::new(),
     };
     Err(Untrusted::Host {
-        file,
+        file: file.to_string(),
         at: at(),
         url: raw.to_string(),
         host,
@@ -267,9 +267,9 @@ fn inside_package(path: &str) -> bool {
             .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
 }
 
-fn parse_json(file: &'static str, bytes: &[u8]) -> Result<serde_json::Value, Untrusted> {
+fn parse_json(file: &str, bytes: &[u8]) -> Result<serde_json::Value, Untrusted> {
     serde_json::from_slice(bytes).map_err(|e| Untrusted::Unreadable {
-        file,
+        file: file.to_string(),
         reason: format!("it is not valid JSON ({e})"),
     })
 }
