@@ -19,6 +19,7 @@ mod fetch_e2e;
 mod fixtures;
 mod generated_docs;
 mod install_script;
+mod openapi;
 mod readme;
 mod serve_cli;
 mod server_composer;
