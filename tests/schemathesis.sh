@@ -74,14 +74,18 @@ except urllib.error.HTTPError as e:
     print("seed request:", e.code, e.read().decode()[:200])
 PY
 
+# From the scratch folder: schemathesis keeps a replay cache in its cwd.
+repo=$(pwd)
+report="$repo/${CARGO_TARGET_DIR:-target}/schemathesis-report"
+case "${CARGO_TARGET_DIR:-}" in /*) report="$CARGO_TARGET_DIR/schemathesis-report" ;; esac
 status=0
-timeout 170 "$st" run docs/openapi.yaml --url "$url" \
+(cd "$work" && timeout 170 "$st" run "$repo/docs/openapi.yaml" --url "$url" \
   -H "Authorization: Bearer $key" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,ignored_auth \
   --phases examples,coverage,fuzzing,stateful \
   --max-examples "${ST_MAX_EXAMPLES:-100}" \
   --request-timeout 90 \
-  --report junit --report-dir "${CARGO_TARGET_DIR:-target}/schemathesis-report" || status=$?
+  --report junit --report-dir "$report") || status=$?
 if [ "$status" -ne 0 ]; then
   echo "schemathesis failed ($status); server log:" >&2
   tail -n 50 "$work/server.log" >&2

@@ -99,8 +99,9 @@ pub async fn download(
     Ok(response)
 }
 
+#[doc(hidden)]
 #[derive(Debug, PartialEq, Eq)]
-enum RangeSpec {
+pub enum RangeSpec {
     Satisfiable(Range<u64>),
     /// Malformed or multi-range: answered with the whole bundle, as RFC 9110
     /// allows.
@@ -109,7 +110,8 @@ enum RangeSpec {
 }
 
 /// One `bytes=` range: `a-b`, `a-` or `-n`.
-fn parse_range(spec: &str, total: u64) -> RangeSpec {
+#[doc(hidden)]
+pub fn parse_range(spec: &str, total: u64) -> RangeSpec {
     let Some(set) = spec.trim().strip_prefix("bytes=") else {
         return RangeSpec::Ignored;
     };

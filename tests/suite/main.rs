@@ -20,6 +20,7 @@ mod fixtures;
 mod generated_docs;
 mod install_script;
 mod openapi;
+mod path_properties;
 mod readme;
 mod serve_cli;
 mod server_composer;

@@ -135,7 +135,10 @@ fn served() -> BTreeSet<(String, String)> {
 fn spec_documents_exactly_the_routes_the_router_serves() {
     let documented = documented(&spec());
     let served = served();
-    assert!(served.len() >= 6, "the scan found too few routes: {served:?}");
+    assert!(
+        served.len() >= 6,
+        "the scan found too few routes: {served:?}"
+    );
     let undocumented: Vec<_> = served.difference(&documented).collect();
     let unserved: Vec<_> = documented.difference(&served).collect();
     assert!(
@@ -219,8 +222,8 @@ async fn every_documented_operation_reaches_its_own_handler() {
 #[test]
 fn the_spec_example_request_carries_its_own_key() {
     let spec = spec();
-    let example = &spec["paths"]["/v1/cache"]["post"]["requestBody"]["content"]
-        ["application/json"]["examples"]["npm-empty-project"]["value"];
+    let example = &spec["paths"]["/v1/cache"]["post"]["requestBody"]["content"]["application/json"]
+        ["examples"]["npm-empty-project"]["value"];
     let text = |v: &Value| v.as_str().unwrap().to_string();
     let versions: BTreeMap<String, String> = example["versions"]
         .as_object()
