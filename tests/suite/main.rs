@@ -17,6 +17,7 @@ mod container_e2e;
 mod container_registry;
 mod fetch_e2e;
 mod fixtures;
+mod fuzz_regressions;
 mod generated_docs;
 mod install_script;
 mod openapi;
