@@ -56,6 +56,10 @@ fuzz_target!(|data: &[u8]| {
     fs::create_dir(&project).unwrap();
 
     let result = restore(&bundle, &index, &project, ROOT, &ProgressBar::hidden());
+    // To see whether a seed gets through (a seed that is refused tests little).
+    if std::env::var_os("FUZZ_SHOW_RESULT").is_some() {
+        eprintln!("restore: {result:?}");
+    }
     let mut left = BTreeMap::new();
     walk(&project, "", &mut left);
     match result {
