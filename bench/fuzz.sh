@@ -19,6 +19,9 @@ python3 fuzz/seeds.py
 # is a finding, not something to wrap silently.
 flags=(--release --debug-assertions)
 cargo +nightly fuzz build "${flags[@]}"
+# Run the built binaries themselves: `cargo fuzz run` would build again, and
+# the main crate's build script (the git commit) can make that a full rebuild.
+bin="fuzz/target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
 if [ "$#" -gt 0 ]; then
   targets=("$@")
 else
@@ -36,8 +39,9 @@ for target in "${targets[@]}"; do
   echo "== $target: ${seconds}s" >&2
   args=(-max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1)
   [ -n "$dict" ] && args+=(-dict="$dict")
-  if ! cargo +nightly fuzz run "${flags[@]}" "$target" \
-      "fuzz/corpus/$target" "fuzz/seeds/$target" -- "${args[@]}"; then
+  mkdir -p "fuzz/artifacts/$target"
+  if ! "$bin/$target" -artifact_prefix="fuzz/artifacts/$target/" "${args[@]}" \
+      "fuzz/corpus/$target" "fuzz/seeds/$target"; then
     failed+=("$target")
   fi
 done
