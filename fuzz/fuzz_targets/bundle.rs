@@ -75,7 +75,12 @@ fuzz_target!(|data: &[u8]| {
                     Entry::Dir { .. } => "dir",
                     Entry::Symlink { .. } => "symlink",
                 };
-                assert_eq!(restored.remove(entry.path()), Some(kind), "{}", entry.path());
+                assert_eq!(
+                    restored.remove(entry.path()),
+                    Some(kind),
+                    "{}",
+                    entry.path()
+                );
                 if let Entry::Symlink { path, .. } = entry
                     && let Ok(to) = fs::canonicalize(tree.join(path))
                 {
@@ -83,7 +88,10 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             // Whatever is left are the folders the index leaves implicit.
-            assert!(restored.values().all(|k| *k == "dir"), "extra: {restored:?}");
+            assert!(
+                restored.values().all(|k| *k == "dir"),
+                "extra: {restored:?}"
+            );
             assert_eq!(
                 fs::read_dir(&project).unwrap().count(),
                 1,

@@ -15,8 +15,14 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(valid.files.contains_key(valid.manager.manifest()));
     for name in valid.files.keys() {
-        assert!(valid.manager.allowed_files().contains(&name.as_str()), "{name:?}");
-        assert!(!name.contains(['/', '\\', '\0']) && !name.starts_with('.'), "{name:?}");
+        assert!(
+            valid.manager.allowed_files().contains(&name.as_str()),
+            "{name:?}"
+        );
+        assert!(
+            !name.contains(['/', '\\', '\0']) && !name.starts_with('.'),
+            "{name:?}"
+        );
     }
     for (name, value) in &valid.versions {
         assert!(check_version(name, value).is_ok());

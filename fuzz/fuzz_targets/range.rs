@@ -51,7 +51,10 @@ fuzz_target!(|input: (u64, &str)| {
     let (total, spec) = input;
     let got = parse_range(spec, total);
     if let RangeSpec::Satisfiable(r) = &got {
-        assert!(r.start < r.end && r.end <= total, "{spec:?} of {total}: {r:?}");
+        assert!(
+            r.start < r.end && r.end <= total,
+            "{spec:?} of {total}: {r:?}"
+        );
     }
     assert_eq!(got, reference(spec, total), "{spec:?} of {total}");
 });
