@@ -4,6 +4,8 @@
 mod extract;
 mod fallback;
 mod fetch;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod linked;
 mod local_store;

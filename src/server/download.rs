@@ -99,8 +99,9 @@ pub async fn download(
     Ok(response)
 }
 
+#[doc(hidden)]
 #[derive(Debug, PartialEq, Eq)]
-enum RangeSpec {
+pub enum RangeSpec {
     Satisfiable(Range<u64>),
     /// Malformed or multi-range: answered with the whole bundle, as RFC 9110
     /// allows.
@@ -113,7 +114,8 @@ enum RangeSpec {
 /// longer than the bundle means all of it; positions too large for a `u64`
 /// count as "beyond the end" rather than as malformed, so they clamp the same
 /// way instead of overflowing.
-fn parse_range(spec: &str, total: u64) -> RangeSpec {
+#[doc(hidden)]
+pub fn parse_range(spec: &str, total: u64) -> RangeSpec {
     let spec = spec.trim();
     let Some(set) = spec
         .get(..6)

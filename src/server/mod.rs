@@ -28,6 +28,9 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 pub use auth::ApiKeys;
+/// For cargo-fuzz (fuzz/): Range parsing on its own.
+#[doc(hidden)]
+pub use download::{RangeSpec, parse_range};
 pub use error::ApiError;
 pub use host::{PublicUrlError, check_public_url};
 pub use installs::Installer;
