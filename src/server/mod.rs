@@ -27,7 +27,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
-pub use auth::ApiKeys;
+pub use auth::{ApiKeys, KeyScopes, check_scopes};
 pub use error::ApiError;
 pub use host::{PublicUrlError, check_public_url};
 pub use installs::Installer;
