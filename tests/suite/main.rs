@@ -25,6 +25,7 @@ mod generated_docs;
 mod install_script;
 mod readme;
 mod serve_cli;
+mod serve_private_cli;
 mod server_composer;
 mod server_errors;
 mod server_limits;
