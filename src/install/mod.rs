@@ -75,7 +75,9 @@ pub async fn install_with(
     if !private.is_empty() {
         // Container installs would need the config mounted; refused loudly
         // rather than run without the scopes and credentials.
-        if let Runner::Container(config, _) = runner {
+        if let Runner::Container(config, _) = runner
+            && settings.sources.uses_private(manager, &request.files)
+        {
             return Err(RunError::Spawn {
                 program: config.runtime.clone(),
                 source: std::io::Error::new(
@@ -84,12 +86,14 @@ pub async fn install_with(
                 ),
             });
         }
-        private
-            .write_install_config(project)
-            .map_err(|e| RunError::Log {
-                path: "the registry config beside the project".to_string(),
-                source: e,
-            })?;
+        if !matches!(runner, Runner::Container(..)) {
+            private
+                .write_install_config(project)
+                .map_err(|e| RunError::Log {
+                    path: "the registry config beside the project".to_string(),
+                    source: e,
+                })?;
+        }
     }
     let (config, plan) = match runner {
         Runner::Native => return run_logged(command, settings.timeout, log).await,

@@ -281,6 +281,26 @@ impl PrivateRegistries {
         needed
     }
 
+    /// Whether an install of `files` would use anything configured here: a
+    /// credentialed registry, or a scope registry (npm).
+    pub fn applies(
+        &self,
+        manager: Manager,
+        default_registry: Option<&Url>,
+        files: &BTreeMap<String, Vec<u8>>,
+    ) -> bool {
+        if !self.needed(manager, default_registry, files).is_empty() {
+            return true;
+        }
+        manager == Manager::Npm
+            && files.values().any(|bytes| {
+                let text = String::from_utf8_lossy(bytes);
+                self.scopes
+                    .iter()
+                    .any(|s| text.contains(&format!("{}/", s.scope)))
+            })
+    }
+
     /// `text` without any configured secret in any of its forms, nor the
     /// value of an npm auth setting or an Authorization header.
     pub fn scrub(&self, text: &str) -> String {

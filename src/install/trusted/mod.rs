@@ -216,6 +216,16 @@ impl TrustedSources {
         &self.private
     }
 
+    /// Whether an install of `files` uses a scope registry or a credential.
+    pub fn uses_private(
+        &self,
+        manager: Manager,
+        files: &std::collections::BTreeMap<String, Vec<u8>>,
+    ) -> bool {
+        self.private
+            .applies(manager, self.npm_registry.as_ref(), files)
+    }
+
     /// The credentialed registries (`HOST[:PORT]`) `files` fetch from: the
     /// API key scopes a tree of them needs.
     pub fn registries_needed(
