@@ -63,6 +63,7 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             [CompletionResult]::new('--allow-composer-path', '--allow-composer-path', [CompletionResultType]::ParameterName, 'Let composer `path` repositories read packages from under this operator-managed folder; repeatable')
             [CompletionResult]::new('--npm-scope-registry', '--npm-scope-registry', [CompletionResultType]::ParameterName, 'npm installs `@scope/*` packages from URL (trusted like --npm-registry); repeatable')
             [CompletionResult]::new('--registry-credentials', '--registry-credentials', [CompletionResultType]::ParameterName, 'File of registry credentials, one `HOST[:PORT] token TOKEN` or `HOST[:PORT] basic USER:PASSWORD` per line (see docs/private-registries.md)')
+            [CompletionResult]::new('--registry-ca', '--registry-ca', [CompletionResultType]::ParameterName, 'PEM CA certificates registries'' TLS is also verified against (an internal CA), in addition to the system''s')
             [CompletionResult]::new('--max-body-size', '--max-body-size', [CompletionResultType]::ParameterName, 'Largest accepted request body')
             [CompletionResult]::new('--install-timeout', '--install-timeout', [CompletionResultType]::ParameterName, 'Kill an install (and all it started) after this long')
             [CompletionResult]::new('--max-concurrent-installs', '--max-concurrent-installs', [CompletionResultType]::ParameterName, 'Installs running at once')

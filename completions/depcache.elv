@@ -59,6 +59,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --allow-composer-path 'Let composer `path` repositories read packages from under this operator-managed folder; repeatable'
             cand --npm-scope-registry 'npm installs `@scope/*` packages from URL (trusted like --npm-registry); repeatable'
             cand --registry-credentials 'File of registry credentials, one `HOST[:PORT] token TOKEN` or `HOST[:PORT] basic USER:PASSWORD` per line (see docs/private-registries.md)'
+            cand --registry-ca 'PEM CA certificates registries'' TLS is also verified against (an internal CA), in addition to the system''s'
             cand --max-body-size 'Largest accepted request body'
             cand --install-timeout 'Kill an install (and all it started) after this long'
             cand --max-concurrent-installs 'Installs running at once'

@@ -59,6 +59,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand serve" -l allow-regist
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l allow-composer-path -d 'Let composer `path` repositories read packages from under this operator-managed folder; repeatable' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l npm-scope-registry -d 'npm installs `@scope/*` packages from URL (trusted like --npm-registry); repeatable' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l registry-credentials -d 'File of registry credentials, one `HOST[:PORT] token TOKEN` or `HOST[:PORT] basic USER:PASSWORD` per line (see docs/private-registries.md)' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l registry-ca -d 'PEM CA certificates registries\' TLS is also verified against (an internal CA), in addition to the system\'s' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-body-size -d 'Largest accepted request body' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l install-timeout -d 'Kill an install (and all it started) after this long' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-concurrent-installs -d 'Installs running at once' -r

@@ -9,7 +9,7 @@ use clap::Args;
 
 use crate::error::CliError;
 use crate::install::{
-    AllowedHost, InstallSettings, PrivateRegistries, ScopeRegistry, TrustedSources,
+    AllowedHost, InstallSettings, PrivateRegistries, RegistryCa, ScopeRegistry, TrustedSources,
     detect_host_tools, parse_credentials,
 };
 use crate::protocol::current_platform;
@@ -81,6 +81,10 @@ pub struct ServeArgs {
     /// `HOST[:PORT] basic USER:PASSWORD` per line (see docs/private-registries.md).
     #[arg(long, value_name = "FILE", env = "DEPCACHE_REGISTRY_CREDENTIALS")]
     pub registry_credentials: Option<PathBuf>,
+    /// PEM CA certificates registries' TLS is also verified against (an
+    /// internal CA), in addition to the system's.
+    #[arg(long, value_name = "FILE")]
+    pub registry_ca: Option<PathBuf>,
     /// Largest accepted request body.
     #[arg(long, default_value = "32MiB", value_parser = parse_size)]
     pub max_body_size: u64,
@@ -253,7 +257,12 @@ fn private_registries(args: &ServeArgs) -> Result<PrivateRegistries, CliError> {
             parse_credentials(&text, &path.display().to_string()).map_err(CliError::Usage)?
         }
     };
-    PrivateRegistries::new(args.npm_scope_registry.clone(), credentials).map_err(CliError::Usage)
+    let private = PrivateRegistries::new(args.npm_scope_registry.clone(), credentials)
+        .map_err(CliError::Usage)?;
+    match &args.registry_ca {
+        None => Ok(private),
+        Some(path) => Ok(private.with_ca(RegistryCa::load(path).map_err(CliError::Usage)?)),
+    }
 }
 
 /// Keys from the flag, the file and the environment, all accepted; only the

@@ -63,6 +63,12 @@ pub(crate) fn command(
             "npm_config_userconfig".to_string(),
             config.npmrc.display().to_string(),
         ));
+        if settings.sources.private().ca().is_some() {
+            env.push((
+                "NODE_EXTRA_CA_CERTS".to_string(),
+                config.extra_ca.display().to_string(),
+            ));
+        }
     }
     CommandSpec {
         program: "npm".to_string(),

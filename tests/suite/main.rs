@@ -30,6 +30,7 @@ mod server_composer;
 mod server_errors;
 mod server_limits;
 mod server_npm;
+mod server_private_composer;
 mod server_private_registries;
 mod server_restart;
 mod server_trusted_registries;

@@ -6,6 +6,8 @@
 //! scrubbing of every secret from install output. See
 //! docs/private-registries.md.
 
+mod ca;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -15,7 +17,9 @@ use base64::Engine;
 use reqwest::Url;
 use serde_json::{Value, json};
 
-use super::trusted::AllowedHost;
+pub use ca::RegistryCa;
+
+use crate::install::trusted::AllowedHost;
 use crate::protocol::Manager;
 
 /// What replaces a secret in anything that leaves the server.
@@ -140,6 +144,8 @@ impl Credential {
 pub struct PrivateRegistries {
     scopes: Vec<ScopeRegistry>,
     credentials: Vec<Credential>,
+    /// `--registry-ca`: more CA certificates for registries' TLS.
+    ca: Option<RegistryCa>,
 }
 
 impl PrivateRegistries {
@@ -160,7 +166,18 @@ impl PrivateRegistries {
         Ok(PrivateRegistries {
             scopes,
             credentials,
+            ca: None,
         })
+    }
+
+    /// Adds `--registry-ca`.
+    pub fn with_ca(mut self, ca: RegistryCa) -> Self {
+        self.ca = Some(ca);
+        self
+    }
+
+    pub fn ca(&self) -> Option<&RegistryCa> {
+        self.ca.as_ref()
     }
 
     pub fn scopes(&self) -> &[ScopeRegistry] {
@@ -172,7 +189,7 @@ impl PrivateRegistries {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.scopes.is_empty() && self.credentials.is_empty()
+        self.scopes.is_empty() && self.credentials.is_empty() && self.ca.is_none()
     }
 
     /// The `.npmrc` npm reads as its user config: scope registries and
@@ -228,7 +245,11 @@ impl PrivateRegistries {
         write_private(
             &paths.composer_home.join("auth.json"),
             self.composer_auth().as_bytes(),
-        )
+        )?;
+        if let Some(ca) = &self.ca {
+            ca.write(&paths)?;
+        }
+        Ok(())
     }
 
     /// The credentialed registries `files` fetch from, by name (`HOST[:PORT]`):
@@ -324,6 +345,11 @@ impl PrivateRegistries {
 pub struct InstallConfig {
     pub npmrc: PathBuf,
     pub composer_home: PathBuf,
+    /// `--registry-ca`'s certificates alone, for `NODE_EXTRA_CA_CERTS`.
+    pub extra_ca: PathBuf,
+    /// The system's CA bundle plus `--registry-ca`, for composer's `cafile`
+    /// (which replaces the system's rather than adding to it).
+    pub ca_bundle: PathBuf,
 }
 
 impl InstallConfig {
@@ -332,6 +358,8 @@ impl InstallConfig {
         InstallConfig {
             npmrc: dir.join("npmrc"),
             composer_home: dir.join("composer-home"),
+            extra_ca: dir.join("extra-ca.pem"),
+            ca_bundle: dir.join("ca-bundle.pem"),
         }
     }
 }
@@ -469,5 +497,4 @@ pub fn parse_credentials(text: &str, source: &str) -> Result<Vec<Credential>, St
 }
 
 #[cfg(test)]
-#[path = "private_tests.rs"]
 mod tests;

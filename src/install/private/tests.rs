@@ -164,3 +164,38 @@ fn needed_registries_follow_urls_and_scopes() {
     );
     assert!(composer.is_empty());
 }
+
+#[test]
+fn a_registry_ca_must_hold_a_certificate_and_joins_the_system_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate").unwrap();
+    assert!(
+        RegistryCa::load(&junk)
+            .unwrap_err()
+            .contains("no PEM certificate")
+    );
+    assert!(RegistryCa::load(&dir.path().join("missing.pem")).is_err());
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, pem).unwrap();
+    let project = dir.path().join("project");
+    std::fs::create_dir(&project).unwrap();
+    let private = PrivateRegistries::default().with_ca(RegistryCa::load(&ca_file).unwrap());
+    assert!(!private.is_empty());
+    private.write_install_config(&project).unwrap();
+    let paths = InstallConfig::beside(&project);
+    assert_eq!(std::fs::read_to_string(&paths.extra_ca).unwrap(), pem);
+    assert!(
+        std::fs::read_to_string(&paths.ca_bundle)
+            .unwrap()
+            .ends_with(pem)
+    );
+    let config: Value =
+        serde_json::from_slice(&std::fs::read(paths.composer_home.join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        config["config"]["cafile"],
+        paths.ca_bundle.display().to_string()
+    );
+}
