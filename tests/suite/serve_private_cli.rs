@@ -158,6 +158,27 @@ fn bad_private_settings_are_refused_without_echoing_secrets() {
     assert!(err.contains("line 1"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 
+    // The same file named by the environment instead of the flag.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .args([
+            "serve",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--api-keys-file",
+            &keys,
+        ])
+        .env("DEPCACHE_REGISTRY_CREDENTIALS", dir.path().join("typo"))
+        .env_remove("DEPCACHE_API_KEYS")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("typo line 1") && !err.contains("hunter2"),
+        "{err}"
+    );
+
     let elsewhere = file("elsewhere", "other.example token hunter2-secret\n");
     let (code, err) = refused(&base(&["--registry-credentials".into(), elsewhere]));
     assert_eq!(code, Some(2), "{err}");

@@ -140,6 +140,10 @@ async fn a_scoped_private_package_installs_and_its_token_leaks_nowhere() {
     {
         assert!(!contains(&std::fs::read(entry.path()).unwrap(), TOKEN));
     }
+    // The real client restores it (the index's `registries` is no obstacle).
+    run_fetch(&server, dir.path(), "npm", &[]).await;
+    let restored = dir.path().join("node_modules/@acme/secret/index.js");
+    assert_eq!(std::fs::read_to_string(restored).unwrap(), installed);
     // Staging is empty again: the install's .npmrc went with its folder.
     let leftovers = count_files(&server.store.path().join("staging"));
     assert_eq!(leftovers, 0, "files left in staging");
