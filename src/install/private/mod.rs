@@ -7,6 +7,7 @@
 //! docs/private-registries.md.
 
 mod ca;
+mod scrub;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -335,7 +336,7 @@ impl PrivateRegistries {
         for form in forms.iter().filter(|f| !f.is_empty()) {
             out = out.replace(form.as_str(), REDACTED);
         }
-        scrub_auth_values(&out)
+        scrub::auth_values(&out)
     }
 }
 
@@ -396,61 +397,6 @@ fn names_scope(s: &str, scope: &str) -> bool {
     lower.starts_with(&prefix)
         || lower.contains(&format!("npm:{prefix}"))
         || lower.contains(&format!("node_modules/{prefix}"))
-}
-
-/// Blanks the value after npm's auth settings (`_authToken=`, `_auth=`,
-/// `_password=`), `Bearer ` and `Basic `, and the user information of
-/// URLs: secrets the operator did not configure (a tool's own) included.
-fn scrub_auth_values(text: &str) -> String {
-    let mut out = text.to_string();
-    for marker in ["_authToken=", "_auth=", "_password=", "Bearer ", "Basic "] {
-        let mut result = String::with_capacity(out.len());
-        let mut rest = out.as_str();
-        while let Some(i) = rest.find(marker) {
-            // A quoted value keeps its quote: `_password="..."`.
-            let quote = rest[i + marker.len()..]
-                .chars()
-                .next()
-                .filter(|c| *c == '"' || *c == '\'')
-                .map_or(0, char::len_utf8);
-            let after = &rest[i + marker.len() + quote..];
-            let end = after
-                .find(|c: char| c.is_whitespace() || "\"'<>,;".contains(c))
-                .unwrap_or(after.len());
-            result.push_str(&rest[..i + marker.len() + quote]);
-            if end > 0 && !after[..end].starts_with(REDACTED) {
-                result.push_str(REDACTED);
-            } else {
-                result.push_str(&after[..end]);
-            }
-            rest = &after[end..];
-        }
-        result.push_str(rest);
-        out = result;
-    }
-    scrub_userinfo(&out)
-}
-
-/// `scheme://user:password@host` becomes `scheme://<credential>@host`.
-fn scrub_userinfo(text: &str) -> String {
-    let mut result = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        result.push_str(&rest[..i + 3]);
-        let after = &rest[i + 3..];
-        let authority_end = after
-            .find(|c: char| c.is_whitespace() || "/?#\"'<>".contains(c))
-            .unwrap_or(after.len());
-        match after[..authority_end].rfind('@') {
-            Some(at) => {
-                result.push_str(REDACTED);
-                rest = &after[at..];
-            }
-            None => rest = after,
-        }
-    }
-    result.push_str(rest);
-    result
 }
 
 /// Reads `HOST[:PORT] token SECRET` and `HOST[:PORT] basic USER:PASSWORD`
