@@ -53,10 +53,13 @@ complete -c depcache -n "__fish_depcache_using_subcommand serve" -l container-ne
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l container-global-arg -d 'Extra runtime argument before `run`, e.g. --cgroup-manager=cgroupfs (repeatable)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l container-run-arg -d 'Extra argument of `run`, before the image, e.g. --ulimit=nofile=4096 (repeatable)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l api-keys -d 'Comma-separated API keys (prefer --api-keys-file or DEPCACHE_API_KEYS: argv shows in ps)' -r
-complete -c depcache -n "__fish_depcache_using_subcommand serve" -l api-keys-file -d 'File with one API key per line (# comments)' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l api-keys-file -d 'File with one API key per line (# comments); `KEY registries=HOST,...` limits the key to those private registries\' trees' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l npm-registry -d 'Registry npm installs from (default: npm\'s own configuration)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l allow-registry-host -d 'Also trust this registry host (HOST or HOST:PORT, exact match) for npm tarballs and composer repositories and archives; repeatable' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l allow-composer-path -d 'Let composer `path` repositories read packages from under this operator-managed folder; repeatable' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l npm-scope-registry -d 'npm installs `@scope/*` packages from URL (trusted like --npm-registry); repeatable' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l registry-credentials -d 'File of registry credentials, one `HOST[:PORT] token TOKEN` or `HOST[:PORT] basic USER:PASSWORD` per line (see docs/private-registries.md)' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l registry-ca -d 'PEM CA certificates registries\' TLS is also verified against (an internal CA), in addition to the system\'s' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-body-size -d 'Largest accepted request body' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l install-timeout -d 'Kill an install (and all it started) after this long' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-concurrent-installs -d 'Installs running at once' -r

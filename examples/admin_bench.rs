@@ -96,6 +96,7 @@ fn build(root: &Path, blobs: u64, keys: u64) {
             entries,
             workspaces: Vec::new(),
             nested: Vec::new(),
+            registries: Vec::new(),
         };
         let dir = root.join("indexes").join(&key[..2]);
         fs::create_dir_all(&dir).unwrap();

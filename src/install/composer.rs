@@ -26,7 +26,17 @@ pub(super) fn command(project: &Path, omit_dev: bool, settings: &InstallSettings
     }
     let mut env = base_env(project);
     let home = settings.tool_cache.join("composer");
-    env.push(("COMPOSER_HOME".to_string(), home.display().to_string()));
+    // With credentials, COMPOSER_HOME is the install's own (its auth.json
+    // beside the project); the download cache stays shared.
+    let composer_home = if settings.sources.private().is_empty() {
+        home.clone()
+    } else {
+        super::private::InstallConfig::beside(project).composer_home
+    };
+    env.push((
+        "COMPOSER_HOME".to_string(),
+        composer_home.display().to_string(),
+    ));
     env.push((
         "COMPOSER_CACHE_DIR".to_string(),
         home.join("cache").display().to_string(),

@@ -42,6 +42,12 @@ pub struct Index {
     /// (`packages/b/node_modules`), sorted by folder.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nested: Vec<NestedTree>,
+    /// The credentialed private registries (`HOST[:PORT]`) the install
+    /// fetched from: only API keys allowed all of them may receive the tree
+    /// (index and bundle). Absent for public trees, so older readers and
+    /// indexes are unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registries: Vec<String>,
 }
 
 /// One more output folder beside `root`.

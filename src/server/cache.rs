@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 
+use super::auth::{KeyScopes, check_scopes};
 use super::metrics::Metrics;
 use super::observe::RequestNote;
 use super::{ApiError, AppState};
@@ -18,6 +19,7 @@ use crate::protocol::{CacheRequest, CacheResponse, Index, check_project_shape, c
 
 pub async fn cache(
     State(state): State<Arc<AppState>>,
+    Extension(scopes): Extension<KeyScopes>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -61,11 +63,15 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
         )
     })?;
     let runner = state.policy.decide(&request)?;
+    // Before the store or an install: a key without the scope learns nothing.
+    check_scopes(&scopes, &state.installer.registries_needed(&request))?;
 
     let (index, hit) = match state.installer_lookup(&computed).await? {
         Some(index) => (Arc::new(index), true),
         None => (state.installer.install(request, runner).await?, false),
     };
+    // What the install found it needed (a private package behind a public one).
+    check_scopes(&scopes, &index.registries)?;
     let counter = if hit {
         &state.metrics.hits
     } else {

@@ -4,17 +4,20 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio_stream_shim::ReceiverStream;
 
+use super::auth::{KeyScopes, check_scopes};
 use super::{ApiError, AppState};
 use crate::bundle;
 
 pub async fn download(
     State(state): State<Arc<AppState>>,
+    Extension(scopes): Extension<KeyScopes>,
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -22,6 +25,7 @@ pub async fn download(
         ApiError::bad_request("invalid_key", format!("{file:?} is not <key>.zip"))
     })?;
     let index = state.load_index(key).await?;
+    check_scopes(&scopes, &index.registries)?;
     state.last_use.used(&state.store, key);
     let plan = Arc::new(
         tokio::task::spawn_blocking(move || bundle::plan(&index))

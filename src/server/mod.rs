@@ -27,7 +27,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
-pub use auth::ApiKeys;
+pub use auth::{ApiKeys, KeyScopes, check_scopes};
 /// For cargo-fuzz (fuzz/): Range parsing on its own.
 #[doc(hidden)]
 pub use download::{RangeSpec, parse_range};

@@ -91,6 +91,19 @@ pub fn ingest_tree_counted(
     request: &ValidRequest,
     limits: TreeLimits,
 ) -> Result<(Index, IngestStats), IngestError> {
+    ingest_tree_needing(store, tree_root, request, limits, Vec::new())
+}
+
+/// [`ingest_tree_counted`] for a tree that needed the private `registries`:
+/// they are recorded in the index it writes (one write, so the index is never
+/// readable without them).
+pub fn ingest_tree_needing(
+    store: &dyn Store,
+    tree_root: &Path,
+    request: &ValidRequest,
+    limits: TreeLimits,
+    registries: Vec<String>,
+) -> Result<(Index, IngestStats), IngestError> {
     let workspaces = workspace_folders(&request.files);
     let project = tree_root.parent().unwrap_or(tree_root);
     let root_name = request.manager.output_dir();
@@ -196,6 +209,7 @@ pub fn ingest_tree_counted(
         entries,
         workspaces,
         nested,
+        registries,
     };
     store
         .put_index(&index)

@@ -42,6 +42,7 @@ fn index_with_files(store: &dyn Store, count: usize) -> Index {
         entries,
         workspaces: Vec::new(),
         nested: Vec::new(),
+        registries: Vec::new(),
     }
 }
 

@@ -196,6 +196,7 @@ proptest! {
             entries,
             workspaces: Vec::new(),
             nested: Vec::new(),
+            registries: Vec::new(),
         };
         prop_assert!(check_index(&index, "node_modules").is_ok());
 

@@ -104,6 +104,7 @@ pub fn index_of(items: &[Item]) -> Index {
         entries,
         workspaces: Vec::new(),
         nested: Vec::new(),
+        registries: Vec::new(),
     }
 }
 

@@ -6,6 +6,8 @@
 pub mod composer_project;
 pub mod crafted_server;
 pub mod npm_project;
+pub mod private_composer;
+pub mod private_registry;
 pub mod registry;
 pub mod server;
 pub mod tree;
