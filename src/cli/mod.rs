@@ -7,6 +7,7 @@ mod generate;
 mod hash;
 mod serve;
 mod serve_containers;
+mod store;
 
 use std::process::ExitCode;
 
@@ -56,6 +57,8 @@ pub enum Command {
     Man(generate::ManArgs),
     /// Operators' tools on a store: stats, list, gc, verify.
     Admin(admin::AdminArgs),
+    /// Upkeep of fetch's --local-store: status, prune, verify.
+    Store(store::StoreArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -70,6 +73,7 @@ pub fn main() -> ExitCode {
         Command::Completions(args) => generate::completions(args),
         Command::Man(args) => generate::man(args),
         Command::Admin(args) => admin::run(args),
+        Command::Store(args) => store::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

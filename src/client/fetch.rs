@@ -12,6 +12,7 @@ use super::fallback;
 use super::http::{Http, HttpSettings, ServerError};
 use super::linked;
 use super::local_store::LocalStore;
+use super::local_store::prune::BackgroundPrune;
 use super::partial;
 use super::progress;
 use super::swap;
@@ -29,6 +30,8 @@ pub struct FetchOptions {
     pub quiet: bool,
     /// Keep verified contents here and hard-link trees to them.
     pub local_store: Option<PathBuf>,
+    /// After the restore, prune the local store down to this many bytes.
+    pub local_store_max_size: Option<u64>,
 }
 
 /// Where the restored files come from.
@@ -65,6 +68,13 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
         Some(path) => Some(LocalStore::open(path)?),
         None => None,
     };
+    // Shared until the tree is linked and the store filled, and taken before
+    // the budget's prune starts: its removals wait for this run's restore.
+    let mut store_lock = store.as_ref().map(LocalStore::lock_shared).transpose()?;
+    let budget = match (&options.local_store, options.local_store_max_size) {
+        (Some(path), Some(max)) => Some(BackgroundPrune::start(path.clone(), max)),
+        _ => None,
+    };
     let http = Http::new(options.http.clone())?;
     // One thread is plenty for three sequential requests.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -79,6 +89,9 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
         options.quiet,
     ));
     drop(runtime);
+    if downloaded.is_err() {
+        store_lock = None;
+    }
     match downloaded {
         Ok(d) => {
             let t = Instant::now();
@@ -98,6 +111,7 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
                 linked::fill(store, &d.index, &dir.join(root));
                 tracing::info!(elapsed = ?t.elapsed(), "local store filled");
             }
+            drop(store_lock);
             if !options.quiet {
                 let line = summary(root, restored, &d.response, started);
                 eprintln!(
@@ -107,6 +121,9 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
                         None => line,
                     }
                 );
+            }
+            if let Some(budget) = budget {
+                budget.finish();
             }
             Ok(())
         }

@@ -28,6 +28,19 @@ use super::tree::{local, verify};
 use crate::error::CliError;
 use crate::protocol::FileEntry;
 
+mod lock;
+pub mod prune;
+pub mod scan;
+pub mod status;
+pub mod verify;
+
+pub use lock::StoreLock;
+
+/// Modes a content of another mode is looked for under (see `provide`):
+/// those npm and composer trees hold, probed by name rather than by listing
+/// a bucket that may hold thousands of objects.
+const OTHER_MODES: [u32; 8] = [0o644, 0o755, 0o444, 0o555, 0o664, 0o775, 0o600, 0o700];
+
 /// 2000-01-01T00:00:00Z: the mtime every store file gets on entry. Any write
 /// through a hard link sets the mtime to now, which no longer matches.
 const SEALED: Duration = Duration::from_secs(946_684_800);
@@ -54,6 +67,13 @@ impl LocalStore {
         };
         store.clean_tmp();
         Ok(store)
+    }
+
+    /// The store lock, shared: held by a fetch from its first look into the
+    /// store until its tree is linked and the store filled, so no prune or
+    /// verify removes a content it counted on (see `lock`).
+    pub fn lock_shared(&self) -> Result<StoreLock, CliError> {
+        StoreLock::shared(&self.dir)
     }
 
     /// Removes temp files a killed run left. By ctime, which linking, chmod
@@ -100,6 +120,31 @@ impl LocalStore {
         self.object(f)
             .ok()
             .is_some_and(|p| holds(&p, f).unwrap_or(false))
+    }
+
+    /// `has`, or else makes it so from the same content stored under another
+    /// mode: copied (and hashed on the way) into a file of `f`'s mode, since
+    /// a hard link would share the other file's mode. A mode change in a
+    /// lockfile then downloads nothing.
+    pub fn provide(&self, f: &FileEntry) -> bool {
+        if self.has(f) {
+            return true;
+        }
+        let Ok(object) = self.object(f) else {
+            return false;
+        };
+        OTHER_MODES
+            .iter()
+            .filter(|&&mode| mode != f.mode & 0o777)
+            .any(|mode| {
+                let sibling = object.with_extension(format!("{mode:o}"));
+                open_nofollow(&sibling).is_ok_and(|mut source| {
+                    source
+                        .metadata()
+                        .is_ok_and(|m| m.is_file() && m.len() == f.size)
+                        && self.ingest(f, &mut source).is_ok()
+                })
+            })
     }
 
     /// Reads `content`, checks its size and sha256 against `f`, and only then
@@ -207,6 +252,9 @@ impl LocalStore {
         if !source.metadata().is_ok_and(|m| sealed(&m, f)) {
             return Err(gone());
         }
+        // A copy makes no link, and a link's ctime is how prune tells last
+        // use: the same mode set again moves the ctime just the same.
+        let _ = source.set_permissions(Permissions::from_mode(f.mode & 0o777));
         let out = File::options()
             .write(true)
             .create_new(true)
@@ -233,6 +281,21 @@ impl LocalStore {
         }
         tmp.persist(object).map_err(|e| local(object, e.error))
     }
+}
+
+/// `dir` holds a local store (upkeep never creates one).
+fn check_exists(dir: &Path) -> Result<(), CliError> {
+    match fs::symlink_metadata(dir.join("objects")) {
+        Ok(m) if m.is_dir() => Ok(()),
+        _ => Err(CliError::Usage(format!(
+            "{} holds no local store (no objects folder)",
+            dir.display()
+        ))),
+    }
+}
+
+fn upkeep_failed(what: &str, dir: &Path, e: io::Error) -> CliError {
+    CliError::Failure(format!("store {what} of {} failed: {e}", dir.display()))
 }
 
 /// A regular file, `f`'s size and mode, and the mtime set on entry.
