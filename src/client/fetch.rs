@@ -68,13 +68,9 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
         Some(path) => Some(LocalStore::open(path)?),
         None => None,
     };
-    // Shared until the tree is linked and the store filled, and taken before
-    // the budget's prune starts: its removals wait for this run's restore.
+    // Shared until the tree is linked and the store filled: no prune or
+    // verify removes a content this run counted on.
     let mut store_lock = store.as_ref().map(LocalStore::lock_shared).transpose()?;
-    let budget = match (&options.local_store, options.local_store_max_size) {
-        (Some(path), Some(max)) => Some(BackgroundPrune::start(path.clone(), max)),
-        _ => None,
-    };
     let http = Http::new(options.http.clone())?;
     // One thread is plenty for three sequential requests.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -112,6 +108,12 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
                 tracing::info!(elapsed = ?t.elapsed(), "local store filled");
             }
             drop(store_lock);
+            // After the restore, so it neither slows it nor misses what this
+            // run added; the summary is printed while it runs.
+            let budget = match (&options.local_store, options.local_store_max_size) {
+                (Some(path), Some(max)) => Some(BackgroundPrune::start(path.clone(), max)),
+                _ => None,
+            };
             if !options.quiet {
                 let line = summary(root, restored, &d.response, started);
                 eprintln!(

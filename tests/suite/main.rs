@@ -21,6 +21,7 @@ mod fetch_e2e;
 mod fixtures;
 mod generated_docs;
 mod install_script;
+mod local_store_upkeep;
 mod readme;
 mod serve_cli;
 mod server_composer;

@@ -218,9 +218,9 @@ fn count(o: &Object, report: &mut PruneReport, left: &mut u64) {
     *left -= o.size;
 }
 
-/// A prune down to `max_size` run beside a fetch (`--local-store-max-size`).
-/// The listing overlaps the fetch's network wait; the removals wait for the
-/// fetch's shared lock, so they start once its tree is linked.
+/// A prune down to `max_size` on its own thread (`--local-store-max-size`),
+/// started once the fetch's tree is swapped in and the store filled: the
+/// restore is never slower, and the listing sees what the fetch added.
 pub struct BackgroundPrune {
     handle: std::thread::JoinHandle<()>,
 }

@@ -32,6 +32,7 @@ pub struct StatusReport {
 }
 
 pub fn status(dir: &Path) -> Result<StatusReport, CliError> {
+    super::check_exists(dir)?;
     let scan = scan::scan(dir).map_err(|e| super::upkeep_failed("status", dir, e))?;
     let mut report = StatusReport {
         contents: 0,
