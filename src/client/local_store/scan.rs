@@ -60,7 +60,7 @@ pub(super) struct Scan {
 
 /// `DIR/objects`, never through a symlink.
 pub(super) fn open_objects(dir: &Path) -> io::Result<OwnedFd> {
-    open_dir(rustix::fs::CWD, &dir.join("objects")).map_err(|e| match e {
+    open_dir(rustix::fs::CWD, dir.join("objects")).map_err(|e| match e {
         Errno::LOOP | Errno::NOTDIR => io::Error::other(format!(
             "{} is not a folder (a symlink is not followed)",
             dir.join("objects").display()
