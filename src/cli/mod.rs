@@ -29,7 +29,8 @@ pub const LONG_VERSION: &str = concat!(
     version = LONG_VERSION,
     about = "Caches installed dependency trees (node_modules, vendor) and restores them in seconds",
     after_help = "Exit codes: 0 ok, 1 failure, 2 usage, 3 server unreachable, 4 auth refused, \
-5 request refused, 6 bundle failed verification or admin verify found problems, 7 install failed."
+5 request refused, 6 bundle failed verification or admin/store verify found problems it left, \
+7 install failed."
 )]
 pub struct Cli {
     /// More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides).
