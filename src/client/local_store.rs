@@ -37,9 +37,10 @@ pub mod verify;
 pub use lock::StoreLock;
 
 /// Modes a content of another mode is looked for under (see `provide`):
-/// those npm and composer trees hold, probed by name rather than by listing
-/// a bucket that may hold thousands of objects.
-const OTHER_MODES: [u32; 8] = [0o644, 0o755, 0o444, 0o555, 0o664, 0o775, 0o600, 0o700];
+/// those package trees hold (umask 022 or 002), probed by name rather than
+/// by listing a bucket that may hold thousands of objects. Every content a
+/// cold store lacks costs these failed lookups, so the list stays short.
+const OTHER_MODES: [u32; 4] = [0o644, 0o755, 0o664, 0o775];
 
 /// 2000-01-01T00:00:00Z: the mtime every store file gets on entry. Any write
 /// through a hard link sets the mtime to now, which no longer matches.

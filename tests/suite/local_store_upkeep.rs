@@ -191,6 +191,17 @@ fn prune_keeps_what_live_trees_link_and_status_counts_right() {
     );
     assert_eq!(status["problems"], serde_json::json!([]));
 
+    // A bucket that is a link to a folder outside, holding what looks like
+    // an unused object: reported, never followed.
+    let outside = work.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let lure = outside.join(format!("{}.644", "ff".repeat(32)));
+    std::fs::write(&lure, "not the store's").unwrap();
+    std::os::unix::fs::symlink(&outside, store.join("objects/ff")).unwrap();
+    let status = store_json(&store, &["status"]);
+    assert_eq!(status["problems"][0]["path"], "objects/ff", "{status}");
+    assert_eq!(status["contents"], (in_use.len() + unused.len()) as u64);
+
     // A dry run reports the same removal and changes nothing at all.
     let before = snapshot(&store);
     let dry = store_json(&store, &["prune", "--dry-run"]);
@@ -211,6 +222,7 @@ fn prune_keeps_what_live_trees_link_and_status_counts_right() {
         assert!(!store.join(path).exists(), "{path} is linked by nothing");
     }
     assert_tree(&tree_a.node_modules(), &a);
+    assert_eq!(std::fs::read_to_string(&lure).unwrap(), "not the store's");
     // The store still serves A whole: nothing downloaded.
     let again = Sandbox::new();
     fetch_into(&again, &server_a, &store, &[]);
