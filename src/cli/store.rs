@@ -86,7 +86,7 @@ pub fn run(args: StoreArgs) -> Result<(), CliError> {
                 Ok(())
             } else {
                 Err(CliError::Verify(format!(
-                    "{} problems in the local store could not be removed",
+                    "the local store has problems verify could not remove ({} left)",
                     report.left.len()
                 )))
             }

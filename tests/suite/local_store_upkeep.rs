@@ -372,9 +372,15 @@ fn verify_removes_corrupt_contents_and_planted_links() {
     let planted_name = format!("{}.644", "ee".repeat(32));
     std::fs::create_dir_all(store.join("objects/ee")).unwrap();
     std::os::unix::fs::symlink(&victim, store.join("objects/ee").join(&planted_name)).unwrap();
+    // A bucket that is a link to a folder outside.
+    let outside = work.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let lure = outside.join(format!("{}.644", "ff".repeat(32)));
+    std::fs::write(&lure, "not the store's").unwrap();
+    std::os::unix::fs::symlink(&outside, store.join("objects/ff")).unwrap();
 
     let status = store_json(&store, &["status"]);
-    assert_eq!(status["problems"].as_array().unwrap().len(), 2, "{status}");
+    assert_eq!(status["problems"].as_array().unwrap().len(), 3, "{status}");
     let report = store_json(&store, &["verify"]);
     let removed: Vec<&str> = report["removed"]
         .as_array()
@@ -383,7 +389,12 @@ fn verify_removes_corrupt_contents_and_planted_links() {
         .map(|p| p["path"].as_str().unwrap())
         .collect();
     let planted = format!("objects/ee/{planted_name}");
-    let mut expected = vec![objects[0].0.as_str(), objects[1].0.as_str(), &planted];
+    let mut expected = vec![
+        objects[0].0.as_str(),
+        objects[1].0.as_str(),
+        &planted,
+        "objects/ff",
+    ];
     expected.sort();
     let mut removed_sorted = removed.clone();
     removed_sorted.sort();
@@ -391,6 +402,7 @@ fn verify_removes_corrupt_contents_and_planted_links() {
     assert_eq!(report["checked"], objects.len() as u64);
     assert!(!corrupt.exists() && !touched.exists());
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+    assert_eq!(std::fs::read_to_string(&lure).unwrap(), "not the store's");
     for (path, _) in &objects[2..] {
         assert!(store.join(path).exists(), "{path} is sound");
     }

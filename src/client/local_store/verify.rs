@@ -53,9 +53,10 @@ impl VerifyReport {
     }
 }
 
-/// A name in a bucket to remove if it is still the inode that was checked.
+/// A name in a bucket (or, with no bucket, in `objects/` itself) to remove
+/// if it is still the inode that was checked.
 struct Bad {
-    bucket: String,
+    bucket: Option<String>,
     name: String,
     ino: Option<u64>,
     problem: String,
@@ -74,20 +75,26 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, CliError> {
         if listed.contains(&p.path) {
             continue;
         }
-        // Only names inside a bucket are unlinked; anything else is reported.
-        match p
-            .path
-            .strip_prefix("objects/")
-            .and_then(|r| r.split_once('/'))
-        {
-            Some((bucket, name)) => bad.push(Bad {
-                bucket: bucket.to_string(),
-                name: name.to_string(),
-                ino: None,
-                problem: p.problem,
-            }),
-            None => report.left.push(p),
-        }
+        let Some(rest) = p.path.strip_prefix("objects/") else {
+            report.left.push(p);
+            continue;
+        };
+        let (bucket, name) = match rest.split_once('/') {
+            Some((bucket, name)) => (Some(bucket.to_string()), name.to_string()),
+            // In `objects/` itself: a file or link is unlinked, a folder
+            // (which may hold anything) is left for a human.
+            None if is_dir_at(objects.as_fd(), rest) => {
+                report.left.push(p);
+                continue;
+            }
+            None => (None, rest.to_string()),
+        };
+        bad.push(Bad {
+            bucket,
+            name,
+            ino: None,
+            problem: p.problem,
+        });
     }
     let checked: Vec<(u64, Option<Bad>)> = io_pool().install(|| {
         scan.objects
@@ -107,7 +114,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, CliError> {
                     String::new()
                 };
                 let bad = Bad {
-                    bucket: o.bucket.clone(),
+                    bucket: Some(o.bucket.clone()),
                     name: o.name.clone(),
                     ino: Some(o.ino),
                     problem: format!("{problem}{shared}"),
@@ -167,19 +174,33 @@ fn remove(
         let _lock = StoreLock::exclusive(dir).map_err(|e| io::Error::other(e.to_string()))?;
         let mut buckets: HashMap<&str, OwnedFd> = HashMap::new();
         for b in batch {
-            let path = format!("objects/{}/{}", b.bucket, b.name);
-            if !buckets.contains_key(b.bucket.as_str()) {
-                match scan::open_dir(objects, b.bucket.as_str()) {
+            let Some(bucket_name) = b.bucket.as_deref() else {
+                let path = format!("objects/{}", b.name);
+                match scan::unlink(objects, &b.name) {
+                    Ok(()) => report.removed.push(Problem {
+                        path,
+                        problem: b.problem.clone(),
+                    }),
+                    Err(e) => report.left.push(Problem {
+                        path,
+                        problem: format!("{} (not removed: {e})", b.problem),
+                    }),
+                }
+                continue;
+            };
+            let path = format!("objects/{bucket_name}/{}", b.name);
+            if !buckets.contains_key(bucket_name) {
+                match scan::open_dir(objects, bucket_name) {
                     Ok(fd) => {
-                        buckets.insert(&b.bucket, fd);
+                        buckets.insert(bucket_name, fd);
                     }
                     Err(rustix::io::Errno::NOENT) => continue,
                     Err(e) => return Err(e.into()),
                 }
             }
-            let bucket = buckets[b.bucket.as_str()].as_fd();
+            let bucket = buckets[bucket_name].as_fd();
             if let Some(ino) = b.ino {
-                match scan::stat_object(bucket, &b.bucket, &b.name)? {
+                match scan::stat_object(bucket, bucket_name, &b.name)? {
                     Some(now) if now.ino == ino => {}
                     _ => continue,
                 }
@@ -198,4 +219,11 @@ fn remove(
         }
     }
     Ok(())
+}
+
+/// `name` in `objects/` is a folder itself (not a link to one).
+fn is_dir_at(objects: std::os::fd::BorrowedFd<'_>, name: &str) -> bool {
+    rustix::fs::statat(objects, name, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
+        rustix::fs::FileType::from_raw_mode(st.st_mode as _) == rustix::fs::FileType::Directory
+    })
 }
