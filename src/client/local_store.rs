@@ -193,6 +193,13 @@ impl LocalStore {
     /// warns on failure.
     pub fn adopt(&self, f: &FileEntry, file: &Path) -> Result<(), CliError> {
         if self.has(f) {
+            // This restore wanted it though it extracted its own copy: a use,
+            // for prune's least-recently-used order (ctime, see `place`).
+            if let Ok(object) = self.object(f)
+                && let Ok(handle) = open_nofollow(&object)
+            {
+                let _ = handle.set_permissions(Permissions::from_mode(f.mode & 0o777));
+            }
             return Ok(());
         }
         let object = self.object(f)?;
