@@ -3,7 +3,7 @@
 # (../shared/bench/webapp): warm local-store restores (a) without a budget,
 # (b) with a budget the store fits in (the listing only), (c) with a budget
 # 5,000 unused contents (~5 MiB) over it, re-planted before every run (listing
-# plus 5,000 removals). Prints medians of the restore as the summary line
+# plus 5,000 removals); the three take turns. Prints medians of the restore as the summary line
 # reports it (up to the swap; the budget's prune starts after it) and of the
 # whole process (what a CI step waits for). Needs the npm registry once, and
 # python3, bc, curl.
@@ -63,37 +63,38 @@ EOF
 
 now() { date +%s.%N; }
 median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
-declare -A wall restore
-# time_it NAME PREPARE FETCH-ARGS...: medians over $runs runs.
-time_it() {
-  local name="$1" prepare="$2" walls=() restores=()
-  shift 2
-  for _ in $(seq "$runs"); do
-    (cd "$project" && eval "$prepare")
-    sync
-    local t0 t1
-    t0=$(now)
-    (cd "$project" && fetch "$@") 2> "$work/last.err" || {
-      echo "$name failed:" >&2; cat "$work/last.err" >&2; exit 1; }
-    t1=$(now)
-    walls+=("$(echo "$t1 - $t0" | bc -l)")
-    # `restored node_modules: ..., 0.4 s`: seconds up to the swap.
-    restores+=("$(sed -n 's/^restored .*, \([0-9.]*\) s$/\1/p' "$work/last.err" | tail -1)")
-  done
-  wall[$name]=$(median "${walls[@]}")
-  restore[$name]=$(median "${restores[@]}")
+names=("no budget" "budget, store fits" "budget, 5,000 over")
+declare -A walls restores
+# one NAME: one timed run of case NAME. The cases take turns, run after run,
+# so load from elsewhere on the machine spreads over all three.
+one() {
+  local name="$1" args=()
+  rm -rf "$project/node_modules"
+  case "$name" in
+    "budget, store fits") args=(--local-store-max-size "$((size * 10))") ;;
+    "budget, 5,000 over") plant_junk; args=(--local-store-max-size "$size") ;;
+  esac
+  sync
+  local t0 t1
+  t0=$(now)
+  (cd "$project" && fetch "${args[@]}") 2> "$work/last.err" || {
+    echo "$name failed:" >&2; cat "$work/last.err" >&2; exit 1; }
+  t1=$(now)
+  walls[$name]+=" $(echo "$t1 - $t0" | bc -l)"
+  # `restored node_modules: ..., 0.4 s`: seconds up to the swap.
+  restores[$name]+=" $(sed -n 's/^restored .*, \([0-9.]*\) s$/\1/p' "$work/last.err" | tail -1)"
 }
-
-time_it "no budget" "rm -rf node_modules"
-time_it "budget, store fits" "rm -rf node_modules" --local-store-max-size "$((size * 10))"
-time_it "budget, 5,000 over" "rm -rf node_modules; plant_junk" --local-store-max-size "$size"
+for _ in $(seq "$runs"); do
+  for name in "${names[@]}"; do one "$name"; done
+done
 left=$("$depcache" store status --local-store "$store" --json |
   sed -n 's/^  "bytes": \([0-9]*\),$/\1/p')
 
 printf '\nwebapp fixture, warm --local-store of %.1f MiB; %d runs, median seconds\n' \
   "$(echo "$size / 1048576" | bc -l)" "$runs"
 printf '%-24s %10s %10s\n' "fetch" "restore" "process"
-for name in "no budget" "budget, store fits" "budget, 5,000 over"; do
-  printf '%-24s %10.2f %10.2f\n' "$name" "${restore[$name]}" "${wall[$name]}"
+for name in "${names[@]}"; do
+  # shellcheck disable=SC2086 # the lists are space-separated on purpose
+  printf '%-24s %10.2f %10.2f\n' "$name" "$(median ${restores[$name]})" "$(median ${walls[$name]})"
 done
 printf 'store after the last budgeted run: %d bytes (budget %d)\n' "$left" "$size"
