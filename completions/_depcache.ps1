@@ -35,6 +35,7 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions (or write them all with --dir)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (or write one per subcommand with --dir)')
             [CompletionResult]::new('admin', 'admin', [CompletionResultType]::ParameterValue, 'Operators'' tools on a store: stats, list, gc, verify')
+            [CompletionResult]::new('store', 'store', [CompletionResultType]::ParameterValue, 'Upkeep of fetch''s --local-store: status, prune, verify')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -92,6 +93,7 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Limit for the cache request, which installs on a miss (90s, 15m, ...)')
             [CompletionResult]::new('--download-timeout', '--download-timeout', [CompletionResultType]::ParameterName, 'Limit for downloading the index and bundle after the server answered, retries and resumes included (90s, 10m, ...); past it the server counts as unavailable. A transfer that receives nothing for 60 s fails sooner')
             [CompletionResult]::new('--local-store', '--local-store', [CompletionResultType]::ParameterName, 'Keep verified file contents in DIR (e.g. ~/.cache/depcache) and hard-link restored files to them: later fetches download only contents the store lacks. Off unless given')
+            [CompletionResult]::new('--local-store-max-size', '--local-store-max-size', [CompletionResultType]::ParameterName, 'After each restore, prune the local store down to this size (20GiB, 500MB, ...) while the fetch finishes, least recently used contents first; see `depcache store prune --max-size`')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Project root (default: the current folder)')
             [CompletionResult]::new('--files', '--files', [CompletionResultType]::ParameterName, 'Comma-separated manifest/lockfile names (default: manifest + the lockfile present)')
             [CompletionResult]::new('--node-version', '--node-version', [CompletionResultType]::ParameterName, 'node-version')
@@ -235,6 +237,74 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
         'depcache;admin;help;help' {
             break
         }
+        'depcache;store' {
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Contents, bytes, how many trees on disk still link to, oldest and newest use, problems found')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove contents no tree links to any more (or only those unused for --older-than), then the least recently used down to --max-size. Safe beside fetches using the same store')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Rehash every content and remove those that no longer match their name, and anything else that is no content')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'depcache;store;status' {
+            [CompletionResult]::new('--local-store', '--local-store', [CompletionResultType]::ParameterName, 'The store folder, as given to `fetch --local-store`')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output (schema in docs/client.md)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'depcache;store;prune' {
+            [CompletionResult]::new('--local-store', '--local-store', [CompletionResultType]::ParameterName, 'The store folder, as given to `fetch --local-store`')
+            [CompletionResult]::new('--older-than', '--older-than', [CompletionResultType]::ParameterName, 'Remove only unlinked contents not used for this long (30d, 12h, ...) instead of every unlinked one')
+            [CompletionResult]::new('--max-size', '--max-size', [CompletionResultType]::ParameterName, 'Then remove the least recently used contents, unlinked ones first, until the store is this small (20GiB, 500MB, ...). Without --older-than only what the budget needs goes')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output (schema in docs/client.md)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Report what would be removed; remove nothing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'depcache;store;verify' {
+            [CompletionResult]::new('--local-store', '--local-store', [CompletionResultType]::ParameterName, 'The store folder, as given to `fetch --local-store`')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output (schema in docs/client.md)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'depcache;store;help' {
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Contents, bytes, how many trees on disk still link to, oldest and newest use, problems found')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove contents no tree links to any more (or only those unused for --older-than), then the least recently used down to --max-size. Safe beside fetches using the same store')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Rehash every content and remove those that no longer match their name, and anything else that is no content')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'depcache;store;help;status' {
+            break
+        }
+        'depcache;store;help;prune' {
+            break
+        }
+        'depcache;store;help;verify' {
+            break
+        }
+        'depcache;store;help;help' {
+            break
+        }
         'depcache;help' {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the cache server')
             [CompletionResult]::new('fetch', 'fetch', [CompletionResultType]::ParameterValue, 'Restore node_modules/vendor from the server (CI client)')
@@ -242,6 +312,7 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions (or write them all with --dir)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (or write one per subcommand with --dir)')
             [CompletionResult]::new('admin', 'admin', [CompletionResultType]::ParameterValue, 'Operators'' tools on a store: stats, list, gc, verify')
+            [CompletionResult]::new('store', 'store', [CompletionResultType]::ParameterValue, 'Upkeep of fetch''s --local-store: status, prune, verify')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -277,6 +348,21 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             break
         }
         'depcache;help;admin;verify' {
+            break
+        }
+        'depcache;help;store' {
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Contents, bytes, how many trees on disk still link to, oldest and newest use, problems found')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove contents no tree links to any more (or only those unused for --older-than), then the least recently used down to --max-size. Safe beside fetches using the same store')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Rehash every content and remove those that no longer match their name, and anything else that is no content')
+            break
+        }
+        'depcache;help;store;status' {
+            break
+        }
+        'depcache;help;store;prune' {
+            break
+        }
+        'depcache;help;store;verify' {
             break
         }
         'depcache;help;help' {

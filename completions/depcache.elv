@@ -32,6 +32,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand completions 'Print shell completions (or write them all with --dir)'
             cand man 'Print the man page (or write one per subcommand with --dir)'
             cand admin 'Operators'' tools on a store: stats, list, gc, verify'
+            cand store 'Upkeep of fetch''s --local-store: status, prune, verify'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'depcache;serve'= {
@@ -87,6 +88,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --timeout 'Limit for the cache request, which installs on a miss (90s, 15m, ...)'
             cand --download-timeout 'Limit for downloading the index and bundle after the server answered, retries and resumes included (90s, 10m, ...); past it the server counts as unavailable. A transfer that receives nothing for 60 s fails sooner'
             cand --local-store 'Keep verified file contents in DIR (e.g. ~/.cache/depcache) and hard-link restored files to them: later fetches download only contents the store lacks. Off unless given'
+            cand --local-store-max-size 'After each restore, prune the local store down to this size (20GiB, 500MB, ...) while the fetch finishes, least recently used contents first; see `depcache store prune --max-size`'
             cand --dir 'Project root (default: the current folder)'
             cand --files 'Comma-separated manifest/lockfile names (default: manifest + the lockfile present)'
             cand --node-version 'node-version'
@@ -215,6 +217,65 @@ set edit:completion:arg-completer[depcache] = {|@words|
         }
         &'depcache;admin;help;help'= {
         }
+        &'depcache;store'= {
+            cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand status 'Contents, bytes, how many trees on disk still link to, oldest and newest use, problems found'
+            cand prune 'Remove contents no tree links to any more (or only those unused for --older-than), then the least recently used down to --max-size. Safe beside fetches using the same store'
+            cand verify 'Rehash every content and remove those that no longer match their name, and anything else that is no content'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'depcache;store;status'= {
+            cand --local-store 'The store folder, as given to `fetch --local-store`'
+            cand --json 'Machine-readable output (schema in docs/client.md)'
+            cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'depcache;store;prune'= {
+            cand --local-store 'The store folder, as given to `fetch --local-store`'
+            cand --older-than 'Remove only unlinked contents not used for this long (30d, 12h, ...) instead of every unlinked one'
+            cand --max-size 'Then remove the least recently used contents, unlinked ones first, until the store is this small (20GiB, 500MB, ...). Without --older-than only what the budget needs goes'
+            cand --json 'Machine-readable output (schema in docs/client.md)'
+            cand --dry-run 'Report what would be removed; remove nothing'
+            cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'depcache;store;verify'= {
+            cand --local-store 'The store folder, as given to `fetch --local-store`'
+            cand --json 'Machine-readable output (schema in docs/client.md)'
+            cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'depcache;store;help'= {
+            cand status 'Contents, bytes, how many trees on disk still link to, oldest and newest use, problems found'
+            cand prune 'Remove contents no tree links to any more (or only those unused for --older-than), then the least recently used down to --max-size. Safe beside fetches using the same store'
+            cand verify 'Rehash every content and remove those that no longer match their name, and anything else that is no content'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'depcache;store;help;status'= {
+        }
+        &'depcache;store;help;prune'= {
+        }
+        &'depcache;store;help;verify'= {
+        }
+        &'depcache;store;help;help'= {
+        }
         &'depcache;help'= {
             cand serve 'Run the cache server'
             cand fetch 'Restore node_modules/vendor from the server (CI client)'
@@ -222,6 +283,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand completions 'Print shell completions (or write them all with --dir)'
             cand man 'Print the man page (or write one per subcommand with --dir)'
             cand admin 'Operators'' tools on a store: stats, list, gc, verify'
+            cand store 'Upkeep of fetch''s --local-store: status, prune, verify'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'depcache;help;serve'= {
@@ -247,6 +309,17 @@ set edit:completion:arg-completer[depcache] = {|@words|
         &'depcache;help;admin;gc'= {
         }
         &'depcache;help;admin;verify'= {
+        }
+        &'depcache;help;store'= {
+            cand status 'Contents, bytes, how many trees on disk still link to, oldest and newest use, problems found'
+            cand prune 'Remove contents no tree links to any more (or only those unused for --older-than), then the least recently used down to --max-size. Safe beside fetches using the same store'
+            cand verify 'Rehash every content and remove those that no longer match their name, and anything else that is no content'
+        }
+        &'depcache;help;store;status'= {
+        }
+        &'depcache;help;store;prune'= {
+        }
+        &'depcache;help;store;verify'= {
         }
         &'depcache;help;help'= {
         }

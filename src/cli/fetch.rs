@@ -10,7 +10,7 @@ use super::hash::ProjectArgs;
 use crate::client::{FetchOptions, HttpSettings, fetch};
 use crate::error::CliError;
 use crate::protocol::Manager;
-use crate::units::parse_duration;
+use crate::units::{parse_duration, parse_size};
 
 #[derive(Debug, Args)]
 #[command(
@@ -73,6 +73,16 @@ pub struct FetchArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub ignore_scripts: bool,
+    /// After each restore, prune the local store down to this size (20GiB,
+    /// 500MB, ...) while the fetch finishes, least recently used contents
+    /// first; see `depcache store prune --max-size`.
+    #[arg(
+        long,
+        value_name = "SIZE",
+        value_parser = parse_size,
+        env = "DEPCACHE_LOCAL_STORE_MAX_SIZE"
+    )]
+    pub local_store_max_size: Option<u64>,
     #[command(flatten)]
     pub project: ProjectArgs,
 }
@@ -109,6 +119,12 @@ pub fn run(args: FetchArgs, quiet: bool) -> Result<(), CliError> {
         (None, None) => None,
     }
     .filter(|k| !k.is_empty());
+    let local_store = args.local_store.filter(|p| !p.as_os_str().is_empty());
+    if args.local_store_max_size.is_some() && local_store.is_none() {
+        return Err(CliError::Usage(
+            "--local-store-max-size needs --local-store (or DEPCACHE_LOCAL_STORE)".to_string(),
+        ));
+    }
     fetch(FetchOptions {
         project: args.project.spec(manager),
         http: HttpSettings {
@@ -120,7 +136,8 @@ pub fn run(args: FetchArgs, quiet: bool) -> Result<(), CliError> {
         },
         fallback: !args.no_fallback,
         quiet,
-        local_store: args.local_store.filter(|p| !p.as_os_str().is_empty()),
+        local_store,
+        local_store_max_size: args.local_store_max_size,
         ignore_scripts: args.ignore_scripts,
     })
 }

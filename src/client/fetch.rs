@@ -12,6 +12,7 @@ use super::fallback;
 use super::http::{Http, HttpSettings, ServerError};
 use super::linked;
 use super::local_store::LocalStore;
+use super::local_store::prune::BackgroundPrune;
 use super::partial;
 use super::progress;
 use super::scripts::{self, ScriptOptions};
@@ -32,6 +33,8 @@ pub struct FetchOptions {
     pub local_store: Option<PathBuf>,
     /// `--ignore-scripts`: run no lifecycle work after the tree is in place.
     pub ignore_scripts: bool,
+    /// After the restore, prune the local store down to this many bytes.
+    pub local_store_max_size: Option<u64>,
 }
 
 /// Where the restored files come from.
@@ -80,6 +83,9 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
         Some(path) => Some(LocalStore::open(path)?),
         None => None,
     };
+    // Shared until the tree is linked and the store filled: no prune or
+    // verify removes a content this run counted on.
+    let mut store_lock = store.as_ref().map(LocalStore::lock_shared).transpose()?;
     let http = Http::new(options.http.clone())?;
     // One thread is plenty for three sequential requests.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -94,6 +100,9 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
         options.quiet,
     ));
     drop(runtime);
+    if downloaded.is_err() {
+        store_lock = None;
+    }
     match downloaded {
         Ok(d) => {
             let t = Instant::now();
@@ -113,6 +122,13 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
                 linked::fill(store, &d.index, dir);
                 tracing::info!(elapsed = ?t.elapsed(), "local store filled");
             }
+            drop(store_lock);
+            // After the restore, so it neither slows it nor misses what this
+            // run added; the summary is printed while it runs.
+            let budget = match (&options.local_store, options.local_store_max_size) {
+                (Some(path), Some(max)) => Some(BackgroundPrune::start(path.clone(), max)),
+                _ => None,
+            };
             if !options.quiet {
                 let line = summary(root, restored, &d.response, started);
                 eprintln!(
@@ -123,7 +139,13 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
                     }
                 );
             }
-            scripts::after_install(&request, dir, script_options(&options))
+            // Scripts may run while the budget's prune goes on: they write
+            // only into private copies, never into store objects.
+            let scripts = scripts::after_install(&request, dir, script_options(&options));
+            if let Some(budget) = budget {
+                budget.finish();
+            }
+            scripts
         }
         Err(ServerError::Fatal(e)) => Err(e),
         Err(ServerError::Uncacheable(reason)) => install_unsupported(

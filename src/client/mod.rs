@@ -19,4 +19,8 @@ mod tree;
 
 pub use fetch::{FetchOptions, fetch};
 pub use http::HttpSettings;
+pub use local_store::prune::{PruneOptions, PruneReport, prune};
+pub use local_store::scan::Problem;
+pub use local_store::status::{StatusReport, status};
+pub use local_store::verify::{VerifyReport, verify as verify_store};
 pub use project::{ProjectSpec, load_project};

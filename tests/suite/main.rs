@@ -24,6 +24,7 @@ mod fixtures;
 mod fuzz_regressions;
 mod generated_docs;
 mod install_script;
+mod local_store_upkeep;
 mod openapi;
 mod path_properties;
 mod readme;
