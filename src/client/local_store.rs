@@ -62,6 +62,14 @@ impl LocalStore {
                     path.display()
                 ))
             })?;
+            // The store writes, links and deletes under these: a link planted
+            // in their place would aim all of that at another folder.
+            if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                return Err(CliError::Usage(format!(
+                    "the local store's {} is not a real folder (a symlink?); remove it or choose another --local-store",
+                    path.display()
+                )));
+            }
         }
         let store = LocalStore {
             dir: dir.to_path_buf(),

@@ -477,3 +477,34 @@ fn upkeep_of_a_folder_that_is_no_store_is_a_usage_error() {
         "upkeep creates no store"
     );
 }
+
+/// A store whose `tmp` is a link to another folder: fetch refuses it with a
+/// sentence instead of writing temp files there and sweeping old ones away.
+#[test]
+fn a_store_whose_tmp_is_a_symlink_is_refused_and_its_target_untouched() {
+    let items = package("a", 2, 100);
+    let server = CraftedServer::start(Script::of(&items));
+    let root = tempfile::tempdir().unwrap();
+    let store = root.path().join("store");
+    let victim = root.path().join("victim");
+    std::fs::create_dir_all(store.join("objects")).unwrap();
+    std::fs::create_dir_all(&victim).unwrap();
+    let precious = victim.join("precious.txt");
+    std::fs::write(&precious, b"keep me").unwrap();
+    // Old enough that the leftover sweep would take it.
+    let old = std::fs::File::options()
+        .write(true)
+        .open(&precious)
+        .unwrap();
+    old.set_modified(std::time::SystemTime::UNIX_EPOCH).unwrap();
+    drop(old);
+    std::os::unix::fs::symlink(&victim, store.join("tmp")).unwrap();
+
+    let sandbox = Sandbox::new();
+    let store_arg = store.to_string_lossy().into_owned();
+    let out = sandbox.fetch(&server.url, &["--no-fallback", "--local-store", &store_arg]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not a real folder"), "{err}");
+    assert_eq!(std::fs::read(&precious).unwrap(), b"keep me");
+}
