@@ -113,6 +113,7 @@ mod tests {
         );
         let opts = InstallOptions {
             omit_dev: Some(true),
+            build_scripts: None,
         };
         let v2 = versions(&[("php", "8.2.36")]);
         let f2 = map(&[("composer.json", b"{\"require\":{}}\n")]);
@@ -156,6 +157,7 @@ mod tests {
         });
         let omit = InstallOptions {
             omit_dev: Some(true),
+            build_scripts: None,
         };
         let with_options = compute_key(KeyInput {
             options: Some(&omit),

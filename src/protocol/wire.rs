@@ -33,16 +33,29 @@ pub struct InstallOptions {
     /// Leave out devDependencies (`npm ci --omit=dev`, `composer install --no-dev`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub omit_dev: Option<bool>,
+    /// The install scripts ran on the server, inside its container sandbox
+    /// (`serve --build-scripts container`): the client runs none of them.
+    /// Only `true` is sent; absent means the `--ignore-scripts` tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_scripts: Option<bool>,
 }
 
 impl InstallOptions {
     /// The options as sorted `(name, value)` text pairs, as the key encodes them.
     pub fn canonical_pairs(&self) -> Vec<(&'static str, String)> {
         let mut pairs = Vec::new();
+        if let Some(v) = self.build_scripts {
+            pairs.push(("build_scripts", v.to_string()));
+        }
         if let Some(v) = self.omit_dev {
             pairs.push(("omit_dev", v.to_string()));
         }
         pairs
+    }
+
+    /// Whether the tree is (to be) built with its install scripts.
+    pub fn builds_scripts(options: Option<&InstallOptions>) -> bool {
+        options.and_then(|o| o.build_scripts).unwrap_or(false)
     }
 
     pub fn omits_dev(options: Option<&InstallOptions>) -> bool {
@@ -113,6 +126,20 @@ impl CacheRequest {
                 .decode(b64.as_bytes())
                 .map_err(|e| format!("file {name} is not valid base64: {e}"))?;
             files.insert(name, bytes);
+        }
+        if let Some(options) = &self.options {
+            // One tree, one key: `false` would be a second key for the
+            // unbuilt tree.
+            if options.build_scripts == Some(false) {
+                return Err(
+                    "options.build_scripts is sent only as true; leave it out for the tree \
+without scripts"
+                        .to_string(),
+                );
+            }
+            if options.build_scripts.is_some() && manager != Manager::Npm {
+                return Err("options.build_scripts applies to npm requests only".to_string());
+            }
         }
         if !files.contains_key(manager.manifest()) {
             return Err(format!(
