@@ -163,8 +163,19 @@ mod tests {
             options: Some(&omit),
             ..npm_input(&v, &f)
         });
+        let built = InstallOptions {
+            omit_dev: None,
+            build_scripts: Some(true),
+        };
+        let with_built = compute_key(KeyInput {
+            options: Some(&built),
+            ..npm_input(&v, &f)
+        });
         assert_ne!(base, with_platform);
         assert_ne!(base, with_options);
         assert_ne!(with_platform, with_options);
+        // The tree built with scripts is never served for the plain one.
+        assert_ne!(base, with_built);
+        assert_ne!(with_options, with_built);
     }
 }
