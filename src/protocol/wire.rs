@@ -187,3 +187,46 @@ impl ValidRequest {
 pub fn encode_file(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(manager: &str, manifest: &str, build_scripts: Option<bool>) -> CacheRequest {
+        CacheRequest {
+            manager: manager.to_string(),
+            hash: "0".repeat(64),
+            files: BTreeMap::from([(manifest.to_string(), encode_file(b"{}"))]),
+            versions: match manager {
+                "npm" => [("node", "20.20.2"), ("npm", "11.19.1")].as_slice(),
+                _ => [("php", "8.2.36")].as_slice(),
+            }
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            platform: None,
+            options: Some(InstallOptions {
+                omit_dev: None,
+                build_scripts,
+            }),
+        }
+    }
+
+    #[test]
+    fn build_scripts_is_true_or_absent_and_npm_only() {
+        assert!(
+            request("npm", "package.json", Some(true))
+                .validate()
+                .is_ok()
+        );
+        assert!(request("npm", "package.json", None).validate().is_ok());
+        let err = request("npm", "package.json", Some(false))
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("only as true"), "{err}");
+        let err = request("composer", "composer.json", Some(true))
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("npm requests only"), "{err}");
+    }
+}
