@@ -79,6 +79,12 @@ pub struct Resolved {
 /// Blocking: runs each toolchain's binaries and asks the container runtime
 /// (needed for other versions and for `--build-scripts container`).
 pub fn resolve(args: &ContainerArgs, use_containers: bool) -> Result<Resolved, CliError> {
+    // The refusal names the flag that needed the runtime.
+    let needed_by = if use_containers {
+        "--use-docker-on-version-mismatch"
+    } else {
+        "--build-scripts container"
+    };
     let use_containers = use_containers || args.build_scripts == BuildScripts::Container;
     let usage = CliError::Usage;
     let mut node = Vec::new();
@@ -102,7 +108,7 @@ pub fn resolve(args: &ContainerArgs, use_containers: bool) -> Result<Resolved, C
     let runtime = pick_runtime(args.container_runtime.as_deref(), |rt| {
         runtime_answers(rt, &args.container_global_arg)
     })
-    .map_err(usage)?;
+    .map_err(|e| CliError::Usage(e.replacen("--use-docker-on-version-mismatch", needed_by, 1)))?;
     let mut config = ContainerConfig::new(runtime);
     config.global_args = args.container_global_arg.clone();
     config.run_args = args.container_run_arg.clone();

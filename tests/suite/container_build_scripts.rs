@@ -167,6 +167,13 @@ async fn the_server_built_tree_equals_npm_ci_in_the_image_and_the_client_runs_no
         .await
         .unwrap();
     assert_eq!(index["options"]["build_scripts"], true, "{index}");
+    // The scripts had a cache of their own: nothing reached the shared one
+    // that later installs read.
+    let shared = store.path().join("tool-cache/npm");
+    let left: Vec<_> = std::fs::read_dir(&shared)
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{}: {left:?}", shared.display());
     server.kill().unwrap();
     server.wait().unwrap();
 }
@@ -241,4 +248,26 @@ async fn the_projects_own_lifecycle_scripts_are_refused_before_any_install() {
         message.contains("package.json has a prepare script"),
         "{message}"
     );
+}
+
+#[test]
+fn build_scripts_without_a_runtime_is_a_start_up_error_naming_the_flag() {
+    let store = tempfile::tempdir().unwrap();
+    let (code, stderr) = spawn_binary_server(
+        &[
+            "--is-public",
+            "--cache-dir",
+            store.path().to_str().unwrap(),
+            "--build-scripts",
+            "container",
+            "--container-runtime",
+            "/nonexistent/podman",
+        ],
+        &[],
+    )
+    .map(|_| ())
+    .unwrap_err();
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--build-scripts container"), "{stderr}");
+    assert!(!stderr.contains("mismatch"), "{stderr}");
 }
