@@ -45,6 +45,7 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             [CompletionResult]::new('--public-url', '--public-url', [CompletionResultType]::ParameterName, 'Base of the download URLs handed out, an absolute http(s) URL (default: the Host the client used; required behind a proxy)')
             [CompletionResult]::new('--supported-versions-node', '--supported-versions-node', [CompletionResultType]::ParameterName, 'Supported node:npm pairs, e.g. 20.20.2:11.19.1 (default: the host''s)')
             [CompletionResult]::new('--supported-versions-php', '--supported-versions-php', [CompletionResultType]::ParameterName, 'Supported PHP versions (default: the host''s)')
+            [CompletionResult]::new('--build-scripts', '--build-scripts', [CompletionResultType]::ParameterName, 'Run npm install scripts on the server, inside the container sandbox, for clients that ask (fetch --server-scripts); see docs/scripts.md')
             [CompletionResult]::new('--node-toolchain', '--node-toolchain', [CompletionResultType]::ParameterName, 'Another node toolchain: VERSION=DIR with DIR/bin/node and DIR/bin/npm (repeatable)')
             [CompletionResult]::new('--php-toolchain', '--php-toolchain', [CompletionResultType]::ParameterName, 'Another PHP: VERSION=DIR with DIR/bin/php (and DIR/bin/composer, else the PATH''s) (repeatable)')
             [CompletionResult]::new('--container-runtime', '--container-runtime', [CompletionResultType]::ParameterName, 'docker or podman (default: docker, else podman, whichever answers)')
@@ -81,8 +82,8 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'depcache;fetch' {
@@ -105,6 +106,7 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             [CompletionResult]::new('--ignore-scripts', '--ignore-scripts', [CompletionResultType]::ParameterName, 'Run no lifecycle scripts after restoring (or installing locally): npm gets the `npm ci --ignore-scripts` tree; composer still rebuilds its autoloader, with scripts and plugins off. By default the scripts the job''s own `npm ci` / `composer install` would run, run here')
             [CompletionResult]::new('--no-scripts', '--no-scripts', [CompletionResultType]::ParameterName, 'Run no lifecycle scripts after restoring (or installing locally): npm gets the `npm ci --ignore-scripts` tree; composer still rebuilds its autoloader, with scripts and plugins off. By default the scripts the job''s own `npm ci` / `composer install` would run, run here')
             [CompletionResult]::new('--omit-dev', '--omit-dev', [CompletionResultType]::ParameterName, 'Leave devDependencies out (npm --omit=dev, composer --no-dev)')
+            [CompletionResult]::new('--server-scripts', '--server-scripts', [CompletionResultType]::ParameterName, 'npm: ask for the tree the server built with its install scripts, in its container sandbox (a server started with --build-scripts container); nothing runs here afterwards. See docs/scripts.md')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
@@ -122,6 +124,7 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             [CompletionResult]::new('--composer-version', '--composer-version', [CompletionResultType]::ParameterName, 'composer-version')
             [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'os-arch-libc, e.g. linux-x64-glibc (default: this machine''s)')
             [CompletionResult]::new('--omit-dev', '--omit-dev', [CompletionResultType]::ParameterName, 'Leave devDependencies out (npm --omit=dev, composer --no-dev)')
+            [CompletionResult]::new('--server-scripts', '--server-scripts', [CompletionResultType]::ParameterName, 'npm: ask for the tree the server built with its install scripts, in its container sandbox (a server started with --build-scripts container); nothing runs here afterwards. See docs/scripts.md')
             [CompletionResult]::new('--explain', '--explain', [CompletionResultType]::ParameterName, 'Also print what went into the key')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')

@@ -41,6 +41,8 @@ complete -c depcache -n "__fish_depcache_using_subcommand serve" -l bind -d 'Add
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l public-url -d 'Base of the download URLs handed out, an absolute http(s) URL (default: the Host the client used; required behind a proxy)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l supported-versions-node -d 'Supported node:npm pairs, e.g. 20.20.2:11.19.1 (default: the host\'s)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l supported-versions-php -d 'Supported PHP versions (default: the host\'s)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l build-scripts -d 'Run npm install scripts on the server, inside the container sandbox, for clients that ask (fetch --server-scripts); see docs/scripts.md' -r -f -a "none\t'Nowhere: trees are `npm ci --ignore-scripts`; clients run the scripts'
+container\t'In the install container sandbox, for requests that ask (`fetch --server-scripts`); needs a container runtime'"
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l node-toolchain -d 'Another node toolchain: VERSION=DIR with DIR/bin/node and DIR/bin/npm (repeatable)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l php-toolchain -d 'Another PHP: VERSION=DIR with DIR/bin/php (and DIR/bin/composer, else the PATH\'s) (repeatable)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l container-runtime -d 'docker or podman (default: docker, else podman, whichever answers)' -r
@@ -75,7 +77,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand serve" -l use-docker-o
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l is-public -d 'No API key needed'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -s q -l quiet -d 'Only errors'
-complete -c depcache -n "__fish_depcache_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l server -d 'The depcache server, e.g. http://cache:8080' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l api-key -d 'API key sent as a Bearer token; prefer the environment over argv' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l api-key-file -d 'File holding the API key (first line)' -r -F
@@ -94,6 +96,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l platform -d 
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l no-fallback -d 'Fail (exit 3) instead of installing locally when the server is unavailable'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l ignore-scripts -l no-scripts -d 'Run no lifecycle scripts after restoring (or installing locally): npm gets the `npm ci --ignore-scripts` tree; composer still rebuilds its autoloader, with scripts and plugins off. By default the scripts the job\'s own `npm ci` / `composer install` would run, run here'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l omit-dev -d 'Leave devDependencies out (npm --omit=dev, composer --no-dev)'
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l server-scripts -d 'npm: ask for the tree the server built with its install scripts, in its container sandbox (a server started with --build-scripts container); nothing runs here afterwards. See docs/scripts.md'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -s q -l quiet -d 'Only errors'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -s h -l help -d 'Print help'
@@ -105,6 +108,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand hash" -l php-version -
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l composer-version -r
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l platform -d 'os-arch-libc, e.g. linux-x64-glibc (default: this machine\'s)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l omit-dev -d 'Leave devDependencies out (npm --omit=dev, composer --no-dev)'
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l server-scripts -d 'npm: ask for the tree the server built with its install scripts, in its container sandbox (a server started with --build-scripts container); nothing runs here afterwards. See docs/scripts.md'
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l explain -d 'Also print what went into the key'
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -s q -l quiet -d 'Only errors'

@@ -119,6 +119,13 @@ pub fn run(args: FetchArgs, quiet: bool) -> Result<(), CliError> {
         (None, None) => None,
     }
     .filter(|k| !k.is_empty());
+    if args.ignore_scripts && args.project.server_scripts {
+        return Err(CliError::Usage(
+            "--server-scripts asks for the tree built with scripts and --ignore-scripts for the \
+one without; pass one of them"
+                .to_string(),
+        ));
+    }
     let local_store = args.local_store.filter(|p| !p.as_os_str().is_empty());
     if args.local_store_max_size.is_some() && local_store.is_none() {
         return Err(CliError::Usage(

@@ -42,6 +42,15 @@ pub struct ProjectArgs {
     /// Leave devDependencies out (npm --omit=dev, composer --no-dev).
     #[arg(long, alias = "no-dev")]
     pub omit_dev: bool,
+    /// npm: ask for the tree the server built with its install scripts, in
+    /// its container sandbox (a server started with --build-scripts
+    /// container); nothing runs here afterwards. See docs/scripts.md.
+    #[arg(
+        long,
+        env = "DEPCACHE_SERVER_SCRIPTS",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub server_scripts: bool,
 }
 
 impl ProjectArgs {
@@ -62,6 +71,7 @@ impl ProjectArgs {
             versions,
             platform: self.platform.clone(),
             omit_dev: self.omit_dev,
+            build_scripts: self.server_scripts,
         }
     }
 }

@@ -155,7 +155,11 @@ or run an open server with --is-public"
     .map_err(|e| CliError::Usage(e.to_string()))?;
     let extra =
         super::serve_containers::resolve(&args.containers, args.use_docker_on_version_mismatch)?;
-    let mut policy = policy.with_toolchains(extra.node, extra.php);
+    let mut policy = policy
+        .with_toolchains(extra.node, extra.php)
+        .with_build_scripts(
+            args.containers.build_scripts == super::serve_containers::BuildScripts::Container,
+        );
     if let Some(container) = extra.container {
         policy = policy.with_container(container);
     }

@@ -14,8 +14,23 @@ use crate::install::container::{
 use crate::install::toolchain::{detect_node, detect_php, parse_spec};
 use crate::install::{NodeToolchain, PhpToolchain, find_on_path};
 
+/// Where the server may run packages' install scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum BuildScripts {
+    /// Nowhere: trees are `npm ci --ignore-scripts`; clients run the scripts.
+    #[default]
+    None,
+    /// In the install container sandbox, for requests that ask
+    /// (`fetch --server-scripts`); needs a container runtime.
+    Container,
+}
+
 #[derive(Debug, Args)]
 pub struct ContainerArgs {
+    /// Run npm install scripts on the server, inside the container sandbox,
+    /// for clients that ask (fetch --server-scripts); see docs/scripts.md.
+    #[arg(long, value_enum, default_value_t = BuildScripts::None, value_name = "WHERE")]
+    pub build_scripts: BuildScripts,
     /// Another node toolchain: VERSION=DIR with DIR/bin/node and DIR/bin/npm (repeatable).
     #[arg(long, value_name = "VERSION=DIR")]
     pub node_toolchain: Vec<String>,
@@ -61,8 +76,16 @@ pub struct Resolved {
     pub container: Option<Arc<ContainerConfig>>,
 }
 
-/// Blocking: runs each toolchain's binaries and asks the container runtime.
+/// Blocking: runs each toolchain's binaries and asks the container runtime
+/// (needed for other versions and for `--build-scripts container`).
 pub fn resolve(args: &ContainerArgs, use_containers: bool) -> Result<Resolved, CliError> {
+    // The refusal names the flag that needed the runtime.
+    let needed_by = if use_containers {
+        "--use-docker-on-version-mismatch"
+    } else {
+        "--build-scripts container"
+    };
+    let use_containers = use_containers || args.build_scripts == BuildScripts::Container;
     let usage = CliError::Usage;
     let mut node = Vec::new();
     for spec in &args.node_toolchain {
@@ -85,7 +108,7 @@ pub fn resolve(args: &ContainerArgs, use_containers: bool) -> Result<Resolved, C
     let runtime = pick_runtime(args.container_runtime.as_deref(), |rt| {
         runtime_answers(rt, &args.container_global_arg)
     })
-    .map_err(usage)?;
+    .map_err(|e| CliError::Usage(e.replacen("--use-docker-on-version-mismatch", needed_by, 1)))?;
     let mut config = ContainerConfig::new(runtime);
     config.global_args = args.container_global_arg.clone();
     config.run_args = args.container_run_arg.clone();

@@ -19,7 +19,9 @@ use super::scripts::{self, ScriptOptions};
 use super::swap;
 use super::{ProjectSpec, load_project};
 use crate::error::CliError;
-use crate::protocol::{CacheResponse, Index, ValidRequest, check_project_shape, workspace_folders};
+use crate::protocol::{
+    CacheResponse, Index, InstallOptions, ValidRequest, check_project_shape, workspace_folders,
+};
 
 #[derive(Debug, Clone)]
 pub struct FetchOptions {
@@ -141,7 +143,18 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
             }
             // Scripts may run while the budget's prune goes on: they write
             // only into private copies, never into store objects.
-            let scripts = scripts::after_install(&request, dir, script_options(&options));
+            // Both: the key says the client asked, the index that the server
+            // did it. A server that ignored the option leaves the work here.
+            let built = InstallOptions::builds_scripts(request.options.as_ref())
+                && InstallOptions::builds_scripts(d.index.options.as_ref());
+            let scripts = scripts::after_install(
+                &request,
+                dir,
+                ScriptOptions {
+                    built,
+                    ..script_options(&options)
+                },
+            );
             if let Some(budget) = budget {
                 budget.finish();
             }
@@ -186,6 +199,7 @@ fn script_options(options: &FetchOptions) -> ScriptOptions {
     ScriptOptions {
         ignore: options.ignore_scripts,
         quiet: options.quiet,
+        built: false,
     }
 }
 

@@ -23,6 +23,9 @@ pub struct ProjectSpec {
     pub versions: BTreeMap<String, String>,
     pub platform: Option<String>,
     pub omit_dev: bool,
+    /// Ask for the tree the server built with its install scripts
+    /// (`fetch --server-scripts`); npm only.
+    pub build_scripts: bool,
 }
 
 /// Reads the files, fills in versions from the local tools, and computes the key.
@@ -49,11 +52,17 @@ pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, CliError> {
             manager.manifest()
         )));
     }
+    if spec.build_scripts && manager != Manager::Npm {
+        return Err(CliError::Usage(
+            "--server-scripts is for npm projects only".to_string(),
+        ));
+    }
     let versions = resolve_versions(manager, &spec.versions)?;
     let platform = spec.platform.clone().unwrap_or_else(current_platform);
     check_platform(&platform).map_err(|e| CliError::Usage(e.to_string()))?;
-    let options = spec.omit_dev.then_some(InstallOptions {
-        omit_dev: Some(true),
+    let options = (spec.omit_dev || spec.build_scripts).then_some(InstallOptions {
+        omit_dev: spec.omit_dev.then_some(true),
+        build_scripts: spec.build_scripts.then_some(true),
     });
     let mut request = ValidRequest {
         manager,

@@ -183,7 +183,8 @@ fn request_data_cannot_add_arguments() {
         timeout: Duration::from_secs(1),
         sources: Default::default(),
     };
-    let native = crate::install::npm::command(project.path(), &files, false, None, &settings);
+    let native =
+        crate::install::npm::command(project.path(), &files, false, false, None, &settings);
     let p = plan("node:18.0.0", &[("node", "18.0.0"), ("npm", "10.0.0")]);
     let spec = c
         .npm_command(
@@ -268,4 +269,47 @@ fn operator_settings_are_checked() {
 fn names_are_unique() {
     assert_ne!(unique_name(), unique_name());
     assert!(unique_name().starts_with("depcache-"));
+}
+
+#[tokio::test]
+async fn built_installs_never_run_outside_a_container() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("project");
+    std::fs::create_dir(&project).unwrap();
+    // Were npm started natively, this root script would leave its mark.
+    let manifest = br#"{"name":"x","version":"1.0.0","scripts":{"postinstall":"node -e \"require('fs').writeFileSync('ran','')\""}}"#;
+    std::fs::write(project.join("package.json"), manifest).unwrap();
+    let request = crate::protocol::ValidRequest {
+        manager: crate::protocol::Manager::Npm,
+        hash: "0".repeat(64),
+        files: BTreeMap::from([("package.json".to_string(), manifest.to_vec())]),
+        versions: BTreeMap::new(),
+        platform: None,
+        options: Some(crate::protocol::InstallOptions {
+            omit_dev: None,
+            build_scripts: Some(true),
+        }),
+    };
+    let settings = crate::install::InstallSettings {
+        npm_registry: None,
+        tool_cache: dir.path().join("tc"),
+        timeout: Duration::from_secs(30),
+        sources: Default::default(),
+    };
+    let log = dir.path().join("log");
+    let result = crate::install::install_with(
+        &crate::install::Runner::Native,
+        &request,
+        &project,
+        &settings,
+        &log,
+    )
+    .await;
+    let message = result.unwrap_err().to_string();
+    assert!(
+        message.contains("only inside the container sandbox"),
+        "{message}"
+    );
+    assert!(!project.join("ran").exists());
+    assert!(!log.exists(), "nothing was started");
 }

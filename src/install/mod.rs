@@ -8,7 +8,7 @@ mod composer;
 pub mod container;
 mod container_runtime;
 mod detect;
-pub(crate) mod npm;
+pub mod npm;
 pub mod private;
 mod run;
 pub mod toolchain;
@@ -64,10 +64,34 @@ pub async fn install_with(
 ) -> Result<(), RunError> {
     let manager = request.manager;
     let omit_dev = InstallOptions::omits_dev(request.options.as_ref());
+    let scripts = InstallOptions::builds_scripts(request.options.as_ref());
+    // The last line of defence: whatever decided the runner, a package's
+    // script never runs on the server's own machine.
+    if scripts && !matches!(runner, Runner::Container(..)) {
+        return Err(RunError::Spawn {
+            program: "npm".to_string(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "install scripts run only inside the container sandbox, and this install \
+would run outside one",
+            ),
+        });
+    }
+    // A script may write into npm's cache; the shared one would then serve
+    // what it wrote to later installs. Built installs get their own.
+    let private_cache;
+    let settings = if scripts {
+        let mut own = settings.clone();
+        own.tool_cache = project.with_file_name("tool-cache");
+        private_cache = own;
+        &private_cache
+    } else {
+        settings
+    };
     let command = match manager {
         Manager::Npm => {
             let npm = request.versions.get("npm").map(String::as_str);
-            npm::command(project, &request.files, omit_dev, npm, settings)
+            npm::command(project, &request.files, omit_dev, scripts, npm, settings)
         }
         Manager::Composer => composer::command(project, omit_dev, settings),
     };

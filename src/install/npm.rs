@@ -1,5 +1,6 @@
 //! npm: `npm ci` when a lockfile was sent, `npm install` otherwise; lifecycle
-//! scripts never run.
+//! scripts never run, except for a built request (`build_scripts`), which
+//! `install_with` runs only in a container.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,6 +17,7 @@ pub(crate) fn command(
     project: &Path,
     files: &BTreeMap<String, Vec<u8>>,
     omit_dev: bool,
+    run_scripts: bool,
     npm_version: Option<&str>,
     settings: &InstallSettings,
 ) -> CommandSpec {
@@ -24,12 +26,10 @@ pub(crate) fn command(
         .iter()
         .any(|name| files.contains_key(*name));
     let mut args: Vec<String> = vec![if has_lockfile { "ci" } else { "install" }.to_string()];
-    for flag in [
-        "--ignore-scripts",
-        "--no-audit",
-        "--no-fund",
-        "--no-update-notifier",
-    ] {
+    if !run_scripts {
+        args.push("--ignore-scripts".to_string());
+    }
+    for flag in ["--no-audit", "--no-fund", "--no-update-notifier"] {
         args.push(flag.to_string());
     }
     if omit_dev {
@@ -78,6 +78,41 @@ pub(crate) fn command(
     }
 }
 
+/// Events `npm ci` runs from the project's own manifests (root and
+/// workspaces) after the dependencies are built (npm's lib/commands/ci.js).
+const OWN_EVENTS: &[&str] = &[
+    "predependencies",
+    "dependencies",
+    "postdependencies",
+    "preinstall",
+    "install",
+    "postinstall",
+    "prepublish",
+    "preprepare",
+    "prepare",
+    "postprepare",
+];
+
+/// The first of the project's own lifecycle scripts (`manifest`, `event`)
+/// a built install would run. The server has the manifests but none of the
+/// sources they work on, and caches only `node_modules`: run there, such a
+/// script would fail or its output would be lost, so built requests that
+/// have one are refused. Unreadable manifests count as none here: the
+/// trusted-source check refuses them first.
+pub fn own_lifecycle_script(files: &BTreeMap<String, Vec<u8>>) -> Option<(String, &'static str)> {
+    files
+        .iter()
+        .filter(|(name, _)| name.rsplit('/').next() == Some("package.json"))
+        .find_map(|(name, bytes)| {
+            let manifest: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+            let scripts = manifest.get("scripts")?.as_object()?;
+            OWN_EVENTS
+                .iter()
+                .find(|e| scripts.contains_key(**e))
+                .map(|e| (name.clone(), *e))
+        })
+}
+
 /// `major.minor.patch` of a version such as `11.19.1` or `11.16.0-pre.1`.
 fn parse_version(v: &str) -> Option<(u64, u64, u64)> {
     let core = v.split(['-', '+']).next()?;
@@ -100,7 +135,58 @@ mod tests {
             timeout: std::time::Duration::from_secs(1),
             sources,
         };
-        command(Path::new("/p"), &BTreeMap::new(), false, npm, &settings).args
+        command(
+            Path::new("/p"),
+            &BTreeMap::new(),
+            false,
+            false,
+            npm,
+            &settings,
+        )
+        .args
+    }
+
+    #[test]
+    fn scripts_run_only_when_built() {
+        let settings = InstallSettings {
+            npm_registry: None,
+            tool_cache: std::path::PathBuf::from("/tc"),
+            timeout: std::time::Duration::from_secs(1),
+            sources: Default::default(),
+        };
+        let files = BTreeMap::new();
+        let plain = command(Path::new("/p"), &files, false, false, None, &settings).args;
+        let built = command(Path::new("/p"), &files, false, true, None, &settings).args;
+        assert!(plain.contains(&"--ignore-scripts".to_string()), "{plain:?}");
+        assert!(!built.iter().any(|a| a.contains("scripts")), "{built:?}");
+    }
+
+    #[test]
+    fn own_lifecycle_scripts_are_found_in_root_and_workspaces() {
+        let files = |pairs: &[(&str, &str)]| -> BTreeMap<String, Vec<u8>> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+                .collect()
+        };
+        let none = files(&[
+            ("package.json", r#"{"scripts":{"test":"x","build":"y"}}"#),
+            ("package-lock.json", r#"{"scripts":{"postinstall":"x"}}"#),
+        ]);
+        assert_eq!(own_lifecycle_script(&none), None);
+        let root = files(&[("package.json", r#"{"scripts":{"prepare":"husky"}}"#)]);
+        assert_eq!(
+            own_lifecycle_script(&root),
+            Some(("package.json".to_string(), "prepare"))
+        );
+        let workspace = files(&[
+            ("package.json", r#"{"workspaces":["packages/*"]}"#),
+            ("packages/a/package.json", r#"{"scripts":{"install":"x"}}"#),
+        ]);
+        assert_eq!(
+            own_lifecycle_script(&workspace),
+            Some(("packages/a/package.json".to_string(), "install"))
+        );
     }
 
     #[test]

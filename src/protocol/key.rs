@@ -113,6 +113,7 @@ mod tests {
         );
         let opts = InstallOptions {
             omit_dev: Some(true),
+            build_scripts: None,
         };
         let v2 = versions(&[("php", "8.2.36")]);
         let f2 = map(&[("composer.json", b"{\"require\":{}}\n")]);
@@ -156,13 +157,25 @@ mod tests {
         });
         let omit = InstallOptions {
             omit_dev: Some(true),
+            build_scripts: None,
         };
         let with_options = compute_key(KeyInput {
             options: Some(&omit),
             ..npm_input(&v, &f)
         });
+        let built = InstallOptions {
+            omit_dev: None,
+            build_scripts: Some(true),
+        };
+        let with_built = compute_key(KeyInput {
+            options: Some(&built),
+            ..npm_input(&v, &f)
+        });
         assert_ne!(base, with_platform);
         assert_ne!(base, with_options);
         assert_ne!(with_platform, with_options);
+        // The tree built with scripts is never served for the plain one.
+        assert_ne!(base, with_built);
+        assert_ne!(with_options, with_built);
     }
 }

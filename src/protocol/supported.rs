@@ -12,6 +12,10 @@ pub struct SupportedVersions {
     pub platform: String,
     pub npm: ManagerSupport,
     pub composer: ManagerSupport,
+    /// `container` when npm requests may ask for the tree built with its
+    /// install scripts (`options.build_scripts`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_scripts: Option<String>,
 }
 
 /// One manager's options; each version set is a `versions` object as a

@@ -33,16 +33,29 @@ pub struct InstallOptions {
     /// Leave out devDependencies (`npm ci --omit=dev`, `composer install --no-dev`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub omit_dev: Option<bool>,
+    /// The install scripts ran on the server, inside its container sandbox
+    /// (`serve --build-scripts container`): the client runs none of them.
+    /// Only `true` is sent; absent means the `--ignore-scripts` tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_scripts: Option<bool>,
 }
 
 impl InstallOptions {
     /// The options as sorted `(name, value)` text pairs, as the key encodes them.
     pub fn canonical_pairs(&self) -> Vec<(&'static str, String)> {
         let mut pairs = Vec::new();
+        if let Some(v) = self.build_scripts {
+            pairs.push(("build_scripts", v.to_string()));
+        }
         if let Some(v) = self.omit_dev {
             pairs.push(("omit_dev", v.to_string()));
         }
         pairs
+    }
+
+    /// Whether the tree is (to be) built with its install scripts.
+    pub fn builds_scripts(options: Option<&InstallOptions>) -> bool {
+        options.and_then(|o| o.build_scripts).unwrap_or(false)
     }
 
     pub fn omits_dev(options: Option<&InstallOptions>) -> bool {
@@ -114,6 +127,20 @@ impl CacheRequest {
                 .map_err(|e| format!("file {name} is not valid base64: {e}"))?;
             files.insert(name, bytes);
         }
+        if let Some(options) = &self.options {
+            // One tree, one key: `false` would be a second key for the
+            // unbuilt tree.
+            if options.build_scripts == Some(false) {
+                return Err(
+                    "options.build_scripts is sent only as true; leave it out for the tree \
+without scripts"
+                        .to_string(),
+                );
+            }
+            if options.build_scripts.is_some() && manager != Manager::Npm {
+                return Err("options.build_scripts applies to npm requests only".to_string());
+            }
+        }
         if !files.contains_key(manager.manifest()) {
             return Err(format!(
                 "{manager} requests must include {}",
@@ -159,4 +186,47 @@ impl ValidRequest {
 /// Base64 encoding used for `files`, so client and server agree.
 pub fn encode_file(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(manager: &str, manifest: &str, build_scripts: Option<bool>) -> CacheRequest {
+        CacheRequest {
+            manager: manager.to_string(),
+            hash: "0".repeat(64),
+            files: BTreeMap::from([(manifest.to_string(), encode_file(b"{}"))]),
+            versions: match manager {
+                "npm" => [("node", "20.20.2"), ("npm", "11.19.1")].as_slice(),
+                _ => [("php", "8.2.36")].as_slice(),
+            }
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            platform: None,
+            options: Some(InstallOptions {
+                omit_dev: None,
+                build_scripts,
+            }),
+        }
+    }
+
+    #[test]
+    fn build_scripts_is_true_or_absent_and_npm_only() {
+        assert!(
+            request("npm", "package.json", Some(true))
+                .validate()
+                .is_ok()
+        );
+        assert!(request("npm", "package.json", None).validate().is_ok());
+        let err = request("npm", "package.json", Some(false))
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("only as true"), "{err}");
+        let err = request("composer", "composer.json", Some(true))
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("npm requests only"), "{err}");
+    }
 }

@@ -12,8 +12,9 @@ use tokio::sync::Semaphore;
 
 use super::ApiError;
 use super::metrics::Metrics;
+use crate::install::npm::own_lifecycle_script;
 use crate::install::{InstallSettings, RunError, Runner, Untrusted, install_with};
-use crate::protocol::{Index, ValidRequest};
+use crate::protocol::{Index, InstallOptions, ValidRequest};
 use crate::store::{IngestError, Store, TreeLimits, ingest_tree_needing};
 
 type InstallFuture = Shared<BoxFuture<'static, Result<Arc<Index>, ApiError>>>;
@@ -82,6 +83,18 @@ impl Installer {
             .sources
             .check(request.manager, &request.files)
             .map_err(untrusted_error)?;
+        if InstallOptions::builds_scripts(request.options.as_ref())
+            && let Some((manifest, event)) = own_lifecycle_script(&request.files)
+        {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unsupported_project",
+                format!(
+                    "{manifest} has a {event} script, which needs the project's sources: the \
+server builds only dependency scripts; fetch without --server-scripts"
+                ),
+            ));
+        }
         let key = request.hash.clone();
         let future = {
             let mut pending = self.pending.lock().unwrap();

@@ -11,7 +11,9 @@ use super::ApiError;
 use crate::install::{
     ContainerConfig, ContainerPlan, HostTools, NodeToolchain, PhpToolchain, Runner,
 };
-use crate::protocol::{ContainerSupport, Manager, ManagerSupport, SupportedVersions, ValidRequest};
+use crate::protocol::{
+    ContainerSupport, InstallOptions, Manager, ManagerSupport, SupportedVersions, ValidRequest,
+};
 
 #[derive(Debug, Clone)]
 pub struct VersionPolicy {
@@ -29,6 +31,9 @@ pub struct VersionPolicy {
     /// The runtime for other versions; `None` with `use_containers` means
     /// none answered (requests then get 503, see `decide`).
     pub container: Option<Arc<ContainerConfig>>,
+    /// `--build-scripts container`: requests with `build_scripts` are
+    /// installed with their scripts, always in `container`.
+    pub build_scripts: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,6 +113,7 @@ impl VersionPolicy {
             node_toolchains: Vec::new(),
             php_toolchains: Vec::new(),
             container: None,
+            build_scripts: false,
         })
     }
 
@@ -126,6 +132,13 @@ impl VersionPolicy {
         self
     }
 
+    /// `--build-scripts container`: needs `with_container`, or every
+    /// built request gets 503.
+    pub fn with_build_scripts(mut self, enabled: bool) -> Self {
+        self.build_scripts = enabled;
+        self
+    }
+
     /// 400 unless this server can install exactly what the request names.
     pub fn check(&self, request: &ValidRequest) -> Result<(), ApiError> {
         self.decide(request).map(|_| ())
@@ -135,6 +148,29 @@ impl VersionPolicy {
     /// toolchain, a container, or a refusal saying what is supported. Pure:
     /// looks only at the policy and the request.
     pub fn decide(&self, request: &ValidRequest) -> Result<Runner, ApiError> {
+        let runner = self.decide_versions(request)?;
+        if !InstallOptions::builds_scripts(request.options.as_ref()) {
+            return Ok(runner);
+        }
+        // Scripts run in the container sandbox or not at all: a version the
+        // PATH or a toolchain has still goes to a container.
+        if !self.build_scripts {
+            return Err(ApiError::bad_request(
+                "build_scripts_unavailable",
+                "this server does not run install scripts (it was not started with \
+--build-scripts container); fetch without --server-scripts",
+            ));
+        }
+        match runner {
+            Runner::Container(..) => Ok(runner),
+            Runner::Native | Runner::Toolchain(_) => match &self.container {
+                Some(config) => self.container_plan(config, request),
+                None => Err(no_runtime("install scripts would run in a container")),
+            },
+        }
+    }
+
+    fn decide_versions(&self, request: &ValidRequest) -> Result<Runner, ApiError> {
         if let Some(p) = request.platform.as_ref().filter(|p| **p != self.platform) {
             return Err(ApiError::bad_request(
                 "unsupported_platform",
@@ -198,18 +234,9 @@ impl VersionPolicy {
             ));
         }
         let Some(config) = &self.container else {
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "container_runtime_unavailable",
-                format!(
-                    "{asked} would be installed in a container, but this server has no working \
-container runtime; supported without one: {supported}"
-                ),
-            ));
-        };
-        let (template, main) = match request.manager {
-            Manager::Npm => (&config.node_image, "node"),
-            Manager::Composer => (&config.php_image, "php"),
+            let mut error = no_runtime(&format!("{asked} would be installed in a container"));
+            error.message = format!("{}; supported without one: {supported}", error.message);
+            return Err(error);
         };
         if request.manager == Manager::Composer {
             let Some((_, phar)) = &config.composer_phar else {
@@ -223,6 +250,19 @@ container runtime; supported without one: {supported}"
                 )));
             }
         }
+        self.container_plan(config, request)
+    }
+
+    /// The container run of exactly the request's versions.
+    fn container_plan(
+        &self,
+        config: &Arc<ContainerConfig>,
+        request: &ValidRequest,
+    ) -> Result<Runner, ApiError> {
+        let (template, main) = match request.manager {
+            Manager::Npm => (&config.node_image, "node"),
+            Manager::Composer => (&config.php_image, "php"),
+        };
         let version = request.versions.get(main).map(String::as_str).unwrap_or("");
         let image = config
             .image(template, main, version)
@@ -299,6 +339,8 @@ container runtime; supported without one: {supported}"
         let container = self.container.as_ref().filter(|_| self.use_containers);
         SupportedVersions {
             platform: self.platform.clone(),
+            build_scripts: (self.build_scripts && self.container.is_some())
+                .then(|| "container".to_string()),
             npm: ManagerSupport {
                 native: self
                     .npm
@@ -348,6 +390,15 @@ container runtime; supported without one: {supported}"
     pub fn describe_php(&self) -> String {
         self.describe(Manager::Composer)
     }
+}
+
+/// 503: a container was needed and no runtime answered at start-up.
+fn no_runtime(what: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "container_runtime_unavailable",
+        format!("{what}, but this server has no working container runtime"),
+    )
 }
 
 /// Parses `N:M,N:M` (node:npm pairs).

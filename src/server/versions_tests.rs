@@ -273,3 +273,68 @@ fn the_supported_table() {
     let off = serde_json::to_value(policy(false, true).supported()).unwrap();
     assert_eq!(off["npm"]["container"], serde_json::Value::Null);
 }
+
+fn built(mut request: ValidRequest) -> ValidRequest {
+    request.options = Some(crate::protocol::InstallOptions {
+        omit_dev: None,
+        build_scripts: Some(true),
+    });
+    request
+}
+
+#[test]
+fn built_requests_always_go_to_a_container() {
+    // Host versions and toolchain versions alike: scripts never run outside.
+    for (node, npm_v) in [
+        ("20.20.2", "11.19.1"),
+        ("18.19.0", "10.2.3"),
+        ("22.1.0", "10.7.0"),
+    ] {
+        for use_containers in [false, true] {
+            let p = policy(use_containers, true).with_build_scripts(true);
+            let result = p.decide(&built(npm(node, npm_v)));
+            if node == "22.1.0" && !use_containers {
+                // Versions the server offers in no other way stay refused.
+                assert_eq!(result.unwrap_err().code, "unsupported_version");
+                continue;
+            }
+            match result {
+                Ok(Runner::Container(_, plan)) => {
+                    assert_eq!(plan.image, format!("node:{node}"));
+                    assert_eq!(plan.versions["npm"], npm_v);
+                }
+                other => panic!("{node}: {other:?}"),
+            }
+        }
+    }
+    let table = policy(false, true).with_build_scripts(true).supported();
+    assert_eq!(table.build_scripts.as_deref(), Some("container"));
+    assert_eq!(policy(true, true).supported().build_scripts, None);
+}
+
+#[test]
+fn built_requests_without_the_flag_or_a_runtime_are_refused() {
+    let err = policy(true, true)
+        .decide(&built(npm("20.20.2", "11.19.1")))
+        .unwrap_err();
+    assert_eq!(
+        (err.status, err.code),
+        (StatusCode::BAD_REQUEST, "build_scripts_unavailable")
+    );
+    assert!(
+        err.message.contains("--build-scripts container"),
+        "{}",
+        err.message
+    );
+    let err = policy(false, false)
+        .with_build_scripts(true)
+        .decide(&built(npm("20.20.2", "11.19.1")))
+        .unwrap_err();
+    assert_eq!(
+        (err.status, err.code),
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "container_runtime_unavailable"
+        )
+    );
+}

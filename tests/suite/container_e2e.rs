@@ -21,14 +21,14 @@ use crate::common::server::{API_KEY, cache_request_with, host_tools, http};
 use crate::container_registry::Registry;
 
 /// What setup.sh built: the versions, the toolchain dir and the image template.
-struct Setup {
-    node: String,
-    npm: String,
-    image: String,
+pub(crate) struct Setup {
+    pub node: String,
+    pub npm: String,
+    pub image: String,
     toolchain: PathBuf,
 }
 
-fn setup() -> Option<Setup> {
+pub(crate) fn setup() -> Option<Setup> {
     let asked = std::env::var_os("DEPCACHE_CONTAINER_TESTS").is_some()
         || std::env::var("CI").is_ok_and(|v| v == "true");
     let podman = depcache::install::find_on_path("podman").is_some();
@@ -98,7 +98,7 @@ async fn start(policy: VersionPolicy, registry: &str, timeout: Duration) -> Serv
     }
 }
 
-fn podman_config(setup: &Setup) -> Arc<ContainerConfig> {
+pub(crate) fn podman_config(setup: &Setup) -> Arc<ContainerConfig> {
     let runtime = pick_runtime(Some("podman"), |rt| runtime_answers(rt, &[])).unwrap();
     let mut config = ContainerConfig::new(runtime);
     config.node_image = setup.image.clone();
@@ -116,7 +116,7 @@ fn container_policy(setup: &Setup) -> VersionPolicy {
 }
 
 /// package.json and a v3 lockfile depending on `deps`, resolved at `registry`.
-fn project(registry: &Registry, deps: &[&str]) -> Vec<(&'static str, Vec<u8>)> {
+pub(crate) fn project(registry: &Registry, deps: &[&str]) -> Vec<(&'static str, Vec<u8>)> {
     let dependencies: serde_json::Map<String, Value> = deps
         .iter()
         .map(|d| (d.to_string(), "^1.0.0".into()))
@@ -175,7 +175,7 @@ async fn get_text(url: &str) -> String {
 }
 
 /// Downloads the bundle and unzips it with Info-ZIP (modes, symlinks).
-async fn restore(answer: &Value) -> tempfile::TempDir {
+pub(crate) async fn restore(answer: &Value) -> tempfile::TempDir {
     let url = answer["download_url"].as_str().unwrap();
     let bytes = http()
         .get(url)
@@ -203,7 +203,7 @@ async fn restore(answer: &Value) -> tempfile::TempDir {
 }
 
 /// Every path under `root` with its type, exec bit and content or target.
-fn tree(root: &Path) -> Vec<(String, String)> {
+pub(crate) fn tree(root: &Path) -> Vec<(String, String)> {
     walkdir::WalkDir::new(root)
         .sort_by_file_name()
         .into_iter()

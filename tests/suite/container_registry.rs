@@ -1,6 +1,7 @@
 //! A minimal npm registry for the container tests, on 127.0.0.1:0: two real
-//! packages (`greet`, with a bin, depending on `words`) and `stall`, whose
-//! tarball never arrives (for the timeout test). Kept here rather than in
+//! packages (`greet`, with a bin, depending on `words`), `stall`, whose
+//! tarball never arrives (for the timeout test), and `built` / `spy` with
+//! install scripts (for `--build-scripts container`). Kept here rather than in
 //! common/ so this branch does not wait for the shared registry fixture.
 
 use std::collections::BTreeMap;
@@ -60,6 +61,50 @@ fn packages() -> Vec<Package> {
                 ),
                 ("index.js", "exports.hello = 'hello';\n", 0o644),
                 ("lib/empty.txt", "", 0o644),
+            ],
+            deps: &[],
+            bin: None,
+        },
+        // Install scripts, for --build-scripts container: `built` writes a
+        // file into its own folder and rewrites a shipped one; `spy` writes
+        // what its script can see of the environment and of $STORE_DIR.
+        Package {
+            name: "built",
+            version: "1.0.0",
+            files: vec![
+                (
+                    "package.json",
+                    r#"{"name":"built","version":"1.0.0","scripts":{"postinstall":"node build.js"}}"#,
+                    0o644,
+                ),
+                (
+                    "build.js",
+                    "const fs = require('fs');\nfs.writeFileSync('built.txt', 'built by ' + process.env.npm_lifecycle_event + '\\n');\nfs.writeFileSync('lib.js', 'module.exports = \"native\";\\n');\n",
+                    0o644,
+                ),
+                ("lib.js", "module.exports = 'not built';\n", 0o644),
+            ],
+            deps: &[],
+            bin: None,
+        },
+        Package {
+            name: "spy",
+            version: "1.0.0",
+            files: vec![
+                (
+                    "package.json",
+                    r#"{"name":"spy","version":"1.0.0","scripts":{"postinstall":"node spy.js"}}"#,
+                    0o644,
+                ),
+                (
+                    "spy.js",
+                    "const fs = require('fs');\n\
+                     const list = (dir) => { try { return fs.readdirSync(dir).join('\\n'); } catch (e) { return e.code; } };\n\
+                     fs.writeFileSync('env.txt', Object.entries(process.env).map(([k, v]) => k + '=' + v).join('\\n') + '\\n');\n\
+                     fs.writeFileSync('store.txt', list(process.env.STORE_DIR || '') + '\\n');\n\
+                     fs.writeFileSync('root.txt', list('/') + '\\n');\n",
+                    0o644,
+                ),
             ],
             deps: &[],
             bin: None,
@@ -137,6 +182,10 @@ impl Registry {
                 .iter()
                 .map(|(n, r)| (n.to_string(), Value::from(*r)))
                 .collect();
+        }
+        // As npm records it: without it `npm ci` runs no scripts of the entry.
+        if p.files[0].1.contains("\"scripts\"") {
+            entry["hasInstallScript"] = true.into();
         }
         if let Some((bin, path)) = p.bin {
             entry["bin"] = serde_json::json!({ bin: path });

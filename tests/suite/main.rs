@@ -15,6 +15,7 @@ mod client_local_store;
 mod client_support;
 mod client_symlink_safety;
 mod common;
+mod container_build_scripts;
 mod container_e2e;
 mod container_registry;
 mod fetch_e2e;

@@ -76,6 +76,7 @@ async fn composer_miss_then_hit_equals_a_direct_install() {
         host_versions(Manager::Composer),
         Some(InstallOptions {
             omit_dev: Some(true),
+            build_scripts: None,
         }),
     );
     let lean_reference = composer_server_reference(&fixture.project, true);

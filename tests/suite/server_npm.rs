@@ -143,6 +143,7 @@ async fn omitting_dev_dependencies_is_its_own_key_and_tree() {
         host_versions(Manager::Npm),
         Some(InstallOptions {
             omit_dev: Some(true),
+            build_scripts: None,
         }),
     );
     assert_ne!(full.hash, lean.hash);

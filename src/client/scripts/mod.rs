@@ -26,6 +26,9 @@ pub struct ScriptOptions {
     pub ignore: bool,
     /// Output only on failure, no summary line.
     pub quiet: bool,
+    /// The restored tree's index says the server built it with its install
+    /// scripts (in its container sandbox): npm has nothing left to run.
+    pub built: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -50,7 +50,9 @@ pub(super) fn run(
     dir: &Path,
     options: ScriptOptions,
 ) -> Result<Option<Ran>, ScriptError> {
-    if options.ignore {
+    // Built: dependency and root scripts already ran where the tree was
+    // made; running them again would run them twice.
+    if options.ignore || options.built {
         return Ok(None);
     }
     let manifest = parse(request, Manager::Npm.manifest())?.unwrap_or(Value::Null);
