@@ -619,13 +619,17 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__serve)
-            opts="-v -q -h --cache-dir --bind --public-url --supported-versions-node --supported-versions-php --use-docker-on-version-mismatch --node-toolchain --php-toolchain --container-runtime --node-image --php-image --composer-phar --container-memory --container-cpus --container-pids-limit --container-network --container-global-arg --container-run-arg --is-public --api-keys --api-keys-file --npm-registry --max-body-size --install-timeout --max-concurrent-installs --max-queued-installs --verbose --quiet --help"
+            opts="-v -q -h --cache-dir --work-dir --bind --public-url --supported-versions-node --supported-versions-php --use-docker-on-version-mismatch --node-toolchain --php-toolchain --container-runtime --node-image --php-image --composer-phar --container-memory --container-cpus --container-pids-limit --container-network --container-global-arg --container-run-arg --is-public --api-keys --api-keys-file --npm-registry --max-body-size --install-timeout --max-concurrent-installs --max-queued-installs --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --work-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

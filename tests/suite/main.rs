@@ -26,3 +26,4 @@ mod server_composer;
 mod server_errors;
 mod server_npm;
 mod server_restart;
+mod store_contract;
