@@ -111,10 +111,8 @@ or run an open server with --is-public"
     let mode = crate::store::OpenMode::Serve {
         work_dir: args.work_dir.clone(),
     };
-    let store = crate::store::open_location(&args.cache_dir, &mode).map_err(|e| match e {
-        crate::store::OpenError::Unavailable { .. } => CliError::Usage(e.to_string()),
-        _ => CliError::Failure(e.to_string()),
-    })?;
+    let store = crate::store::open_location(&args.cache_dir, &mode)
+        .map_err(|e| CliError::Failure(e.to_string()))?;
     let work_dir = args
         .work_dir
         .clone()

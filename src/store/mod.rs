@@ -10,6 +10,8 @@ mod location;
 mod maintenance;
 mod mem;
 mod open;
+mod s3;
+mod s3_maintenance;
 
 use std::io::{self, Read};
 use std::path::Path;
@@ -27,6 +29,7 @@ pub use maintenance::{
 };
 pub use mem::MemStore;
 pub use open::{OpenError, OpenMode, open_location};
+pub use s3::{S3Store, S3Times};
 
 use crate::protocol::Index;
 

@@ -5,7 +5,7 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{DirStore, Store, StoreLocation};
+use super::{DirStore, S3Store, Store, StoreLocation};
 
 /// Who opens the store, which decides what opening may change.
 #[derive(Debug, Clone)]
@@ -23,8 +23,6 @@ pub enum OpenMode {
 pub enum OpenError {
     #[error("cannot open the store at {location}: {source}")]
     Io { location: String, source: io::Error },
-    #[error("{location} is an S3 location, but this build of depcache has no S3 backend")]
-    Unavailable { location: String },
 }
 
 pub fn open_location(
@@ -43,8 +41,15 @@ pub fn open_location(
             };
             Ok(Arc::new(store.map_err(io_error)?))
         }
-        StoreLocation::S3 { .. } => Err(OpenError::Unavailable {
-            location: location.to_string(),
-        }),
+        // Credentials, region and endpoint come from the AWS_* environment
+        // only: a flag would show them in `ps`.
+        StoreLocation::S3 { bucket, prefix } => {
+            let (work_dir, create) = match mode {
+                OpenMode::Serve { work_dir } => (work_dir.clone(), true),
+                OpenMode::Admin => (None, false),
+            };
+            let store = S3Store::open(bucket, prefix, std::env::vars(), work_dir, create);
+            Ok(Arc::new(store.map_err(io_error)?))
+        }
     }
 }

@@ -21,6 +21,7 @@ mod fixtures;
 mod generated_docs;
 mod install_script;
 mod readme;
+mod s3_servers;
 mod serve_cli;
 mod server_composer;
 mod server_errors;

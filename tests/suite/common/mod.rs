@@ -7,6 +7,7 @@ pub mod composer_project;
 pub mod crafted_server;
 pub mod npm_project;
 pub mod registry;
+pub mod s3;
 pub mod server;
 pub mod tree;
 
