@@ -21,6 +21,8 @@ mod fixtures;
 mod generated_docs;
 mod install_script;
 mod readme;
+mod s3_gc_hammer;
+mod s3_kill;
 mod s3_servers;
 mod serve_cli;
 mod server_composer;
