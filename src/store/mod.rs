@@ -11,7 +11,9 @@ mod maintenance;
 mod mem;
 mod open;
 mod s3;
+mod s3_config;
 mod s3_maintenance;
+mod s3_read;
 
 use std::io::{self, Read};
 use std::path::Path;
@@ -32,6 +34,9 @@ pub use open::{OpenError, OpenMode, open_location};
 pub use s3::{S3Store, S3Times};
 
 use crate::protocol::Index;
+
+/// Readers of blobs' packed data, in the order they were asked for.
+pub type PackedReaders<'a> = Box<dyn Iterator<Item = io::Result<Box<dyn Read + Send>>> + 'a>;
 
 /// What every backend provides. Blocking I/O: async callers use
 /// `spawn_blocking`. The contract every backend keeps is a test suite that
@@ -57,6 +62,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// The packed data of a blob from `offset` on (past the header).
     fn open_packed(&self, sha256: &str, offset: u64) -> io::Result<Box<dyn Read + Send>>;
+
+    /// The packed data of many blobs, `(sha256, from, to)` each, as readers
+    /// in the same order: one bundle's worth. Remote backends fetch ahead,
+    /// a bounded number at a time, instead of a round trip per blob.
+    fn read_packed_ranges(&self, ranges: Vec<(String, u64, u64)>) -> PackedReaders<'_> {
+        Box::new(ranges.into_iter().map(move |(sha256, from, to)| {
+            let reader: Box<dyn Read + Send> =
+                Box::new(self.open_packed(&sha256, from)?.take(to - from));
+            Ok(reader)
+        }))
+    }
 
     fn get_index(&self, key: &str) -> io::Result<Option<Index>>;
 

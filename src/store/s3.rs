@@ -20,34 +20,20 @@ use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::Bytes;
-use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use futures::stream::{self, StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
 use object_store::{
-    ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions,
-    PutPayload, RetryConfig,
+    ClientOptions, GetOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+    RetryConfig,
 };
-use serde::{Deserialize, Serialize};
 
+use super::s3_config::DEFAULT_GRACE;
 use super::{BLOB_HEADER_LEN, BlobInfo, IngestClock, StagedBlob};
 use crate::protocol::{Index, Manager, check_key};
 
 /// Requests in flight at once for one batch (lookups, uploads, re-checks).
-const PARALLEL: usize = 32;
-const CONFIG_NAME: &str = "depcache-store.json";
-const CONFIG_FORMAT: u32 = 1;
-/// The grace period written into a new bucket's config.
-const DEFAULT_GRACE: Duration = Duration::from_secs(24 * 3600);
-
-/// The bucket's own settings, shared by every server and every gc so that
-/// they agree on the timing the gc protocol depends on.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct BucketConfig {
-    format: u32,
-    gc_grace_secs: u64,
-}
-
+pub(super) const PARALLEL: usize = 32;
 /// The gc protocol's times, all derived from the bucket's grace period G:
 /// window + refresh + deadline <= G is what the argument needs.
 #[derive(Debug, Clone, Copy)]
@@ -65,7 +51,7 @@ pub struct S3Times {
 }
 
 impl S3Times {
-    fn from_grace(grace: Duration) -> S3Times {
+    pub(super) fn from_grace(grace: Duration) -> S3Times {
         S3Times {
             grace,
             refresh_age: grace / 4,
@@ -77,7 +63,7 @@ impl S3Times {
 }
 
 pub struct S3Store {
-    runtime: Option<tokio::runtime::Runtime>,
+    pub(super) runtime: Option<tokio::runtime::Runtime>,
     pub(super) client: Arc<AmazonS3>,
     prefix: String,
     pub(super) times: S3Times,
@@ -186,58 +172,6 @@ impl S3Store {
         Ok(store)
     }
 
-    fn read_config(&self, create: bool) -> io::Result<BucketConfig> {
-        let path = self.path(CONFIG_NAME);
-        let client = self.client.clone();
-        let parse = |bytes: Bytes| -> io::Result<BucketConfig> {
-            let config: BucketConfig = serde_json::from_slice(&bytes).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{CONFIG_NAME} is not depcache's: {e}"),
-                )
-            })?;
-            if config.format != CONFIG_FORMAT {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "the store has format {}, this depcache knows {CONFIG_FORMAT}",
-                        config.format
-                    ),
-                ));
-            }
-            Ok(config)
-        };
-        let fetched = self.block_on(async {
-            match client.get(&path).await {
-                Ok(got) => got.bytes().await.map(Some),
-                Err(e) if not_found(&e) => Ok(None),
-                Err(e) => Err(e),
-            }
-        });
-        if let Some(bytes) = fetched.map_err(io_err)? {
-            return parse(bytes);
-        }
-        if !create {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("no depcache store here (no {CONFIG_NAME}); a server creates it"),
-            ));
-        }
-        let config = BucketConfig {
-            format: CONFIG_FORMAT,
-            gc_grace_secs: DEFAULT_GRACE.as_secs(),
-        };
-        let body = serde_json::to_vec_pretty(&config)?;
-        let put = self.block_on(client.put_opts(&path, body.into(), create_mode()));
-        match put {
-            Ok(_) => Ok(config),
-            // Another server wrote it first: theirs counts.
-            Err(object_store::Error::AlreadyExists { .. })
-            | Err(object_store::Error::Precondition { .. }) => self.read_config(false),
-            Err(e) => Err(io_err(e)),
-        }
-    }
-
     pub fn times(&self) -> S3Times {
         self.times
     }
@@ -311,42 +245,6 @@ impl S3Store {
     pub(super) fn exists(&self, path: Path) -> io::Result<bool> {
         Ok(self.block_on(Self::exist(self.client.clone(), vec![path]))?[0])
     }
-
-    /// The index of `key` and the manager in its name.
-    fn find_index(&self, key: &str) -> io::Result<Option<(Bytes, &'static str)>> {
-        checked_key(key)?;
-        for manager in [Manager::Npm, Manager::Composer] {
-            let path = self.index_path(key, manager.name());
-            let client = self.client.clone();
-            let got = self.block_on(async move {
-                match client.get(&path).await {
-                    Ok(got) => got.bytes().await.map(Some),
-                    Err(e) if not_found(&e) => Ok(None),
-                    Err(e) => Err(e),
-                }
-            });
-            if let Some(bytes) = got.map_err(io_err)? {
-                return Ok(Some((bytes, manager.name())));
-            }
-        }
-        Ok(None)
-    }
-
-    pub(super) fn parse_index(key: &str, bytes: &[u8]) -> io::Result<Index> {
-        let index: Index = serde_json::from_slice(bytes).map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("index {key} is corrupt: {e}"),
-            )
-        })?;
-        if index.key != key {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("index {key} names another key, {}", index.key),
-            ));
-        }
-        Ok(index)
-    }
 }
 
 pub(super) fn create_mode() -> PutOptions {
@@ -363,27 +261,6 @@ impl Drop for S3Store {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
-    }
-}
-
-/// A blob's packed data as a blocking reader over one streaming GET.
-struct StreamReader {
-    handle: tokio::runtime::Handle,
-    stream: BoxStream<'static, object_store::Result<Bytes>>,
-    chunk: Bytes,
-}
-
-impl Read for StreamReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.chunk.is_empty() {
-            match self.handle.block_on(self.stream.next()) {
-                Some(chunk) => self.chunk = chunk.map_err(io_err)?,
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.chunk.len());
-        buf[..n].copy_from_slice(&self.chunk.split_to(n));
-        Ok(n)
     }
 }
 
@@ -462,30 +339,11 @@ impl super::Store for S3Store {
     }
 
     fn open_packed(&self, sha256: &str, offset: u64) -> io::Result<Box<dyn Read + Send>> {
-        sha_bytes(sha256)?;
-        let path = self.blob_path(sha256);
-        let options =
-            GetOptions::new().with_range(Some(GetRange::Offset(BLOB_HEADER_LEN + offset)));
-        let client = self.client.clone();
-        let head_path = path.clone();
-        let got = match self.block_on(async move { client.get_opts(&path, options).await }) {
-            Ok(got) => got,
-            Err(e) if not_found(&e) => return Err(io_err(e)),
-            // Asking from the very end is a 416 in S3, an empty read here.
-            Err(e) => {
-                let client = self.client.clone();
-                let size = self.block_on(async move { client.head(&head_path).await });
-                if size.is_ok_and(|m| m.size <= BLOB_HEADER_LEN + offset) {
-                    return Ok(Box::new(io::empty()));
-                }
-                return Err(io_err(e));
-            }
-        };
-        Ok(Box::new(StreamReader {
-            handle: self.runtime.as_ref().expect("runtime").handle().clone(),
-            stream: got.into_stream(),
-            chunk: Bytes::new(),
-        }))
+        self.open_stream(sha256, offset)
+    }
+
+    fn read_packed_ranges(&self, ranges: Vec<(String, u64, u64)>) -> super::PackedReaders<'_> {
+        self.prefetch(ranges)
     }
 
     fn get_index(&self, key: &str) -> io::Result<Option<Index>> {
