@@ -8,9 +8,16 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::error::CliError;
-use crate::install::{InstallSettings, detect_host_tools};
+use crate::install::{
+    AllowedHost, InstallSettings, PrivateRegistries, RegistryCa, ScopeRegistry, TrustedSources,
+    detect_host_tools, parse_credentials,
+};
 use crate::protocol::current_platform;
-use crate::server::{ApiKeys, ServerConfig, VersionPolicy, parse_node_pairs, serve};
+use crate::server::{
+    ApiKeys, KeyScopes, ServerConfig, ServerLimits, VersionPolicy, check_public_url,
+    parse_node_pairs, serve,
+};
+use crate::store::TreeLimits;
 use crate::units::{parse_duration, parse_size};
 
 #[derive(Debug, Args)]
@@ -35,8 +42,9 @@ pub struct ServeArgs {
     /// Address to bind.
     #[arg(long, default_value = "0.0.0.0")]
     pub bind: IpAddr,
-    /// Base of the download URLs handed out (default: the Host the client used).
-    #[arg(long)]
+    /// Base of the download URLs handed out, an absolute http(s) URL (default:
+    /// the Host the client used; required behind a proxy).
+    #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
     /// Supported node:npm pairs, e.g. 20.20.2:11.19.1 (default: the host's).
     #[arg(long, value_name = "NODE:NPM,...")]
@@ -56,12 +64,33 @@ pub struct ServeArgs {
     /// Comma-separated API keys (prefer --api-keys-file or DEPCACHE_API_KEYS: argv shows in ps).
     #[arg(long, value_name = "K1,K2")]
     pub api_keys: Option<String>,
-    /// File with one API key per line (# comments).
+    /// File with one API key per line (# comments); `KEY registries=HOST,...`
+    /// limits the key to those private registries' trees.
     #[arg(long, value_name = "FILE")]
     pub api_keys_file: Option<PathBuf>,
     /// Registry npm installs from (default: npm's own configuration).
     #[arg(long, value_name = "URL", env = "DEPCACHE_NPM_REGISTRY")]
     pub npm_registry: Option<String>,
+    /// Also trust this registry host (HOST or HOST:PORT, exact match) for npm
+    /// tarballs and composer repositories and archives; repeatable.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    pub allow_registry_host: Vec<AllowedHost>,
+    /// Let composer `path` repositories read packages from under this
+    /// operator-managed folder; repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub allow_composer_path: Vec<PathBuf>,
+    /// npm installs `@scope/*` packages from URL (trusted like --npm-registry);
+    /// repeatable.
+    #[arg(long, value_name = "@SCOPE=URL")]
+    pub npm_scope_registry: Vec<ScopeRegistry>,
+    /// File of registry credentials, one `HOST[:PORT] token TOKEN` or
+    /// `HOST[:PORT] basic USER:PASSWORD` per line (see docs/private-registries.md).
+    #[arg(long, value_name = "FILE", env = "DEPCACHE_REGISTRY_CREDENTIALS")]
+    pub registry_credentials: Option<PathBuf>,
+    /// PEM CA certificates registries' TLS is also verified against (an
+    /// internal CA), in addition to the system's.
+    #[arg(long, value_name = "FILE")]
+    pub registry_ca: Option<PathBuf>,
     /// Largest accepted request body.
     #[arg(long, default_value = "32MiB", value_parser = parse_size)]
     pub max_body_size: u64,
@@ -74,6 +103,36 @@ pub struct ServeArgs {
     /// Distinct misses allowed to wait for an install slot before 503.
     #[arg(long, default_value_t = 32)]
     pub max_queued_installs: usize,
+    /// Close a connection whose request head is not complete after this long
+    /// (idle kept-alive connections included).
+    #[arg(long, default_value = "10s", value_parser = positive_duration)]
+    pub header_timeout: Duration,
+    /// Answer 408 to a request whose body is not complete this long after its head.
+    #[arg(long, default_value = "60s", value_parser = positive_duration)]
+    pub body_timeout: Duration,
+    /// Connections open at once; more wait in the listen backlog until one closes.
+    #[arg(long, default_value = "1024", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+    /// On SIGINT/SIGTERM, let running requests finish for this long, then drop them.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+    /// Refuse (422 tree_too_large) an installed tree whose files add up to more.
+    #[arg(long, default_value = "8GiB", value_parser = parse_size)]
+    pub max_tree_size: u64,
+    /// Refuse (422 tree_too_large) an installed tree with more files, folders and symlinks.
+    #[arg(long, default_value = "1000000", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_tree_files: u64,
+}
+
+/// A request timeout: zero would cut every request, more than a day is a typo.
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err(format!("{text:?} is no time at all; give at least 1s")),
+        d if d > Duration::from_secs(86400) => {
+            Err(format!("{text:?} is longer than a day; give at most 1d"))
+        }
+        d => Ok(d),
+    }
 }
 
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
@@ -108,6 +167,38 @@ or run an open server with --is-public"
     }
     tracing::info!(npm = %policy.describe_npm(), composer = %policy.describe_php(), "supported versions");
 
+    let sources = TrustedSources::new(
+        args.npm_registry.as_deref(),
+        args.allow_registry_host.clone(),
+        &args.allow_composer_path,
+    )
+    .map_err(CliError::Usage)?
+    .with_private(private_registries(&args)?)
+    .map_err(CliError::Usage)?;
+    // A misspelt scope would refuse that key every private tree, quietly.
+    let known: Vec<String> = sources
+        .private()
+        .credentials()
+        .iter()
+        .map(|c| c.registry())
+        .collect();
+    if let Some(unknown) = keys.scope_names().into_iter().find(|n| !known.contains(n)) {
+        return Err(CliError::Usage(format!(
+            "an API key's registries= names {unknown}, which has no registry credential (known: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
+
+    let public_url = args
+        .public_url
+        .as_deref()
+        .map(check_public_url)
+        .transpose()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     let mode = crate::store::OpenMode::Serve {
         work_dir: args.work_dir.clone(),
     };
@@ -126,18 +217,29 @@ or run an open server with --is-public"
     let config = ServerConfig {
         work_dir,
         store,
-        public_url: args.public_url.clone(),
+        public_url,
         public: args.is_public,
-        api_keys: ApiKeys::new(&keys),
+        api_keys: keys,
         policy,
         install: InstallSettings {
             npm_registry: args.npm_registry.clone(),
             tool_cache,
             timeout: args.install_timeout,
+            sources,
         },
         max_body_size: args.max_body_size as usize,
         max_concurrent_installs: args.max_concurrent_installs,
         max_queued_installs: args.max_queued_installs,
+        limits: ServerLimits {
+            header_timeout: args.header_timeout,
+            body_timeout: args.body_timeout,
+            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+            shutdown_timeout: args.shutdown_timeout,
+            tree: TreeLimits {
+                max_bytes: args.max_tree_size,
+                max_entries: args.max_tree_files,
+            },
+        },
     };
     let addr = SocketAddr::new(args.bind, args.port);
     super::runtime()?.block_on(async move {
@@ -155,22 +257,66 @@ fn split(list: &Option<String>) -> Vec<String> {
     list.as_deref().map(super::split_list).unwrap_or_default()
 }
 
-/// Keys from the flag, the file and the environment, all accepted.
-fn collect_keys(args: &ServeArgs) -> Result<Vec<String>, CliError> {
-    let mut keys = split(&args.api_keys);
+/// `--npm-scope-registry` and the credentials file. The file's errors name
+/// a line, never its content.
+fn private_registries(args: &ServeArgs) -> Result<PrivateRegistries, CliError> {
+    let credentials = match &args.registry_credentials {
+        None => Vec::new(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                CliError::Usage(format!(
+                    "cannot read registry credentials from {}: {e}",
+                    path.display()
+                ))
+            })?;
+            parse_credentials(&text, &path.display().to_string()).map_err(CliError::Usage)?
+        }
+    };
+    let private = PrivateRegistries::new(args.npm_scope_registry.clone(), credentials)
+        .map_err(CliError::Usage)?;
+    match &args.registry_ca {
+        None => Ok(private),
+        Some(path) => Ok(private.with_ca(RegistryCa::load(path).map_err(CliError::Usage)?)),
+    }
+}
+
+/// Keys from the flag, the file and the environment, all accepted; only the
+/// file's lines can carry `registries=` (default: every registry).
+fn collect_keys(args: &ServeArgs) -> Result<ApiKeys, CliError> {
+    let mut keys = ApiKeys::new(&split(&args.api_keys));
     if let Some(path) = &args.api_keys_file {
         let text = std::fs::read_to_string(path).map_err(|e| {
             CliError::Usage(format!("cannot read API keys from {}: {e}", path.display()))
         })?;
-        keys.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_string),
-        );
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut parts = line.split_whitespace();
+            let key = parts.next().unwrap_or_default();
+            let scopes = match (parts.next(), parts.next()) {
+                (None, _) => KeyScopes::All,
+                (Some(list), None) if list.starts_with("registries=") => KeyScopes::Only(
+                    super::split_list(&list["registries=".len()..])
+                        .into_iter()
+                        .collect(),
+                ),
+                _ => {
+                    return Err(CliError::Usage(format!(
+                        "{} line {}: expected `KEY` or `KEY registries=HOST[:PORT],...`",
+                        path.display(),
+                        number + 1
+                    )));
+                }
+            };
+            keys.add(key, scopes);
+        }
     }
     if let Ok(env) = std::env::var("DEPCACHE_API_KEYS") {
-        keys.extend(super::split_list(&env));
+        for key in super::split_list(&env) {
+            keys.add(&key, KeyScopes::All);
+        }
     }
     Ok(keys)
 }

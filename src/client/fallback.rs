@@ -44,6 +44,7 @@ pub fn command_line(request: &ValidRequest) -> Vec<String> {
 /// Runs the install in `dir`. Its output goes to stderr so that stdout stays
 /// clean for whatever the CI job pipes it into.
 pub fn install_locally(request: &ValidRequest, dir: &Path) -> Result<(), CliError> {
+    unlink_symlinked_root(&dir.join(request.manager.output_dir()))?;
     let argv = command_line(request);
     let shown = argv.join(" ");
     let stdout = std::io::stderr()
@@ -65,4 +66,20 @@ pub fn install_locally(request: &ValidRequest, dir: &Path) -> Result<(), CliErro
             "the local fallback `{shown}` failed ({status})"
         )))
     }
+}
+
+/// `npm ci` empties `node_modules` through a symlink (and composer writes
+/// into `vendor` through one), so a symlinked root goes first, as in a
+/// restore: the link only, its target untouched.
+fn unlink_symlinked_root(root: &Path) -> Result<(), CliError> {
+    if !std::fs::symlink_metadata(root).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Ok(());
+    }
+    super::swap::warn_replacing_link(root);
+    std::fs::remove_file(root).map_err(|e| {
+        CliError::Failure(format!(
+            "could not remove the symlink {} before installing: {e}",
+            root.display()
+        ))
+    })
 }

@@ -30,7 +30,19 @@ pub enum ServerError {
     /// The index or bundle answered 404/410 after the cache request succeeded:
     /// gc removed the key meanwhile, and asking again re-installs it.
     Gone(String),
+    /// The server will not cache this project (422 `untrusted_source`,
+    /// `unsupported_project`, `tree_too_large`, `uncacheable_tree`): the job's
+    /// own install can still do what the server must not.
+    Uncacheable(String),
 }
+
+/// 422 codes that say "not here" rather than "the install itself failed".
+const UNCACHEABLE_CODES: &[&str] = &[
+    "untrusted_source",
+    "unsupported_project",
+    "tree_too_large",
+    "uncacheable_tree",
+];
 
 /// One attempt's verdict: try again, or stop with this error.
 enum Attempt {
@@ -387,9 +399,10 @@ are sent only to the server's own origin with a 307 or 308 (pass the right URL a
         }
         let server = self.settings.server.clone();
         let text = response.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<ErrorBody>(&text)
-            .map(|b| b.message)
-            .unwrap_or_else(|_| text.trim().chars().take(500).collect());
+        let (error_code, message) = match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => (body.error, body.message),
+            Err(_) => (String::new(), text.trim().chars().take(500).collect()),
+        };
         let code = status.as_u16();
         Err(match status {
             StatusCode::UNAUTHORIZED => {
@@ -406,6 +419,11 @@ are sent only to the server's own origin with a 307 or 308 (pass the right URL a
             StatusCode::NOT_FOUND | StatusCode::GONE => Attempt::Stop(ServerError::Gone(format!(
                 "{server} no longer has what it answered with ({code}): {message}"
             ))),
+            StatusCode::UNPROCESSABLE_ENTITY
+                if UNCACHEABLE_CODES.contains(&error_code.as_str()) =>
+            {
+                Attempt::Stop(ServerError::Uncacheable(format!("{error_code}: {message}")))
+            }
             // The package manager itself failed there: it would fail here too.
             StatusCode::UNPROCESSABLE_ENTITY => Attempt::Stop(ServerError::Fatal(
                 CliError::Install(format!("the install on {server} failed: {message}")),

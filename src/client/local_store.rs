@@ -8,10 +8,13 @@
 //! after their sha256 and size matched the index.
 //!
 //! A tree file is the store file (same inode), so an in-place write in
-//! `node_modules` would change the store too. Such a write moves the file's
-//! mtime, which the store pins to [`SEALED`] on entry: a store file is used
-//! only if it is a regular file with the right size, mode and that mtime;
-//! anything else counts as missing and is fetched and replaced again.
+//! `node_modules` changes the store too, and `cp -p` of a same-size file puts
+//! back size, mode and even the sealed mtime. Metadata cannot tell such a
+//! write apart (and `ctime` moves with every link and unlink the store itself
+//! causes), so the seal is the content: an object is hashed before it counts
+//! as present and hashed again once linked into the new tree. A mismatch
+//! makes it missing: fetched again and replaced, never linked. The fixed
+//! mtime ([`SEALED`]) stays as a cheap first filter for plain writes.
 
 use std::fs::{self, File, Permissions};
 use std::io::{self, Read, Write};
@@ -24,6 +27,20 @@ use sha2::{Digest, Sha256};
 use super::tree::{local, verify};
 use crate::error::CliError;
 use crate::protocol::FileEntry;
+
+mod lock;
+pub mod prune;
+pub mod scan;
+pub mod status;
+pub mod verify;
+
+pub use lock::StoreLock;
+
+/// Modes a content of another mode is looked for under (see `provide`):
+/// those package trees hold (umask 022 or 002), probed by name rather than
+/// by listing a bucket that may hold thousands of objects. Every content a
+/// cold store lacks costs these failed lookups, so the list stays short.
+const OTHER_MODES: [u32; 4] = [0o644, 0o755, 0o664, 0o775];
 
 /// 2000-01-01T00:00:00Z: the mtime every store file gets on entry. Any write
 /// through a hard link sets the mtime to now, which no longer matches.
@@ -45,12 +62,27 @@ impl LocalStore {
                     path.display()
                 ))
             })?;
+            // The store writes, links and deletes under these: a link planted
+            // in their place would aim all of that at another folder.
+            if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                return Err(CliError::Usage(format!(
+                    "the local store's {} is not a real folder (a symlink?); remove it or choose another --local-store",
+                    path.display()
+                )));
+            }
         }
         let store = LocalStore {
             dir: dir.to_path_buf(),
         };
         store.clean_tmp();
         Ok(store)
+    }
+
+    /// The store lock, shared: held by a fetch from its first look into the
+    /// store until its tree is linked and the store filled, so no prune or
+    /// verify removes a content it counted on (see `lock`).
+    pub fn lock_shared(&self) -> Result<StoreLock, CliError> {
+        StoreLock::shared(&self.dir)
     }
 
     /// Removes temp files a killed run left. By ctime, which linking, chmod
@@ -91,12 +123,37 @@ impl LocalStore {
             .join(format!("{sha}.{:o}", f.mode & 0o777)))
     }
 
-    /// The store holds `f`'s content, untouched since it was verified.
+    /// The store holds `f`'s content with `f`'s mode: checked by hashing it
+    /// now, since a write through any tree linked to it may have changed it.
     pub fn has(&self, f: &FileEntry) -> bool {
         self.object(f)
             .ok()
-            .and_then(|p| fs::symlink_metadata(p).ok())
-            .is_some_and(|m| sealed(&m, f))
+            .is_some_and(|p| holds(&p, f).unwrap_or(false))
+    }
+
+    /// `has`, or else makes it so from the same content stored under another
+    /// mode: copied (and hashed on the way) into a file of `f`'s mode, since
+    /// a hard link would share the other file's mode. A mode change in a
+    /// lockfile then downloads nothing.
+    pub fn provide(&self, f: &FileEntry) -> bool {
+        if self.has(f) {
+            return true;
+        }
+        let Ok(object) = self.object(f) else {
+            return false;
+        };
+        OTHER_MODES
+            .iter()
+            .filter(|&&mode| mode != f.mode & 0o777)
+            .any(|mode| {
+                let sibling = object.with_extension(format!("{mode:o}"));
+                open_nofollow(&sibling).is_ok_and(|mut source| {
+                    source
+                        .metadata()
+                        .is_ok_and(|m| m.is_file() && m.len() == f.size)
+                        && self.ingest(f, &mut source).is_ok()
+                })
+            })
     }
 
     /// Reads `content`, checks its size and sha256 against `f`, and only then
@@ -144,6 +201,13 @@ impl LocalStore {
     /// warns on failure.
     pub fn adopt(&self, f: &FileEntry, file: &Path) -> Result<(), CliError> {
         if self.has(f) {
+            // This restore wanted it though it extracted its own copy: a use,
+            // for prune's least-recently-used order (ctime, see `place`).
+            if let Ok(object) = self.object(f)
+                && let Ok(handle) = open_nofollow(&object)
+            {
+                let _ = handle.set_permissions(Permissions::from_mode(f.mode & 0o777));
+            }
             return Ok(());
         }
         let object = self.object(f)?;
@@ -152,7 +216,9 @@ impl LocalStore {
             .join("tmp")
             .join(format!("adopt-{}-{}", std::process::id(), unique()));
         if fs::hard_link(file, &tmp).is_ok() {
-            let checked = File::open(&tmp).and_then(|h| {
+            // A tree file swapped for a symlink since the restore must not
+            // have its target chmod-ed and re-timed by `seal`.
+            let checked = open_nofollow(&tmp).and_then(|h| {
                 let meta = h.metadata()?;
                 if meta.len() != f.size || meta.mode() & 0o777 != f.mode & 0o777 {
                     return Err(io::Error::other("changed since it was extracted"));
@@ -174,7 +240,7 @@ impl LocalStore {
                 }
             };
         }
-        let mut source = File::open(file).map_err(|e| local(file, e))?;
+        let mut source = open_nofollow(file).map_err(|e| local(file, e))?;
         self.ingest(f, &mut source)
     }
 
@@ -190,18 +256,21 @@ impl LocalStore {
             ))
         };
         if fs::hard_link(&object, dest).is_ok() {
-            // The same inode: it must still be the sealed, right-sized file.
-            let meta = fs::symlink_metadata(dest).map_err(|e| local(dest, e))?;
-            return if sealed(&meta, f) {
-                Ok(meta.len())
+            // The same inode, hashed where it now lies: a write between
+            // `has` and this link would otherwise reach the tree unseen.
+            return if holds(dest, f).map_err(|e| local(dest, e))? {
+                Ok(f.size)
             } else {
                 Err(gone())
             };
         }
-        let source = File::open(&object).map_err(|e| local(&object, e))?;
+        let source = open_nofollow(&object).map_err(|e| local(&object, e))?;
         if !source.metadata().is_ok_and(|m| sealed(&m, f)) {
             return Err(gone());
         }
+        // A copy makes no link, and a link's ctime is how prune tells last
+        // use: the same mode set again moves the ctime just the same.
+        let _ = source.set_permissions(Permissions::from_mode(f.mode & 0o777));
         let out = File::options()
             .write(true)
             .create_new(true)
@@ -213,11 +282,12 @@ impl LocalStore {
         }
         fs::set_permissions(dest, Permissions::from_mode(f.mode & 0o777))
             .map_err(|e| local(dest, e))?;
-        let len = fs::metadata(dest).map_err(|e| local(dest, e))?.len();
-        if len != f.size {
+        // The copy keeps the store's mtime, so it passes `holds` exactly when
+        // its bytes are right.
+        if !holds(dest, f).map_err(|e| local(dest, e))? {
             return Err(gone());
         }
-        Ok(len)
+        Ok(f.size)
     }
 
     /// Renames a verified, sealed temp file to its object path.
@@ -229,12 +299,65 @@ impl LocalStore {
     }
 }
 
+/// `dir` holds a local store (upkeep never creates one).
+fn check_exists(dir: &Path) -> Result<(), CliError> {
+    match fs::symlink_metadata(dir.join("objects")) {
+        Ok(m) if m.is_dir() => Ok(()),
+        _ => Err(CliError::Usage(format!(
+            "{} holds no local store (no objects folder)",
+            dir.display()
+        ))),
+    }
+}
+
+fn upkeep_failed(what: &str, dir: &Path, e: io::Error) -> CliError {
+    CliError::Failure(format!("store {what} of {} failed: {e}", dir.display()))
+}
+
 /// A regular file, `f`'s size and mode, and the mtime set on entry.
 fn sealed(meta: &fs::Metadata, f: &FileEntry) -> bool {
     meta.file_type().is_file()
         && meta.len() == f.size
         && meta.mode() & 0o777 == f.mode & 0o777
         && meta.modified().ok() == Some(SystemTime::UNIX_EPOCH + SEALED)
+}
+
+/// `path` is a regular file (not followed if a symlink) with `f`'s size,
+/// mode and sealing mtime, and its bytes hash to `f.sha256`.
+fn holds(path: &Path, f: &FileEntry) -> io::Result<bool> {
+    let file = match open_nofollow(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        // ELOOP: a symlink where an object belongs is no object.
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if !sealed(&file.metadata()?, f) {
+        return Ok(false);
+    }
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut read: u64 = 0;
+    let mut content = (&file).take(f.size + 1);
+    loop {
+        let n = content.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        read += n as u64;
+    }
+    Ok(read == f.size && hex::encode(hasher.finalize()).eq_ignore_ascii_case(&f.sha256))
+}
+
+/// For reading a file that should be regular: never through a symlink, and
+/// never blocking on a FIFO put in its place (no effect on regular files).
+fn open_nofollow(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
 }
 
 /// Sets the mode and the sealing mtime (setting times needs ownership, not a
@@ -306,6 +429,21 @@ mod tests {
         // A write through the link (same size) unseals it: no longer used.
         fs::write(&tree, b"module.exports = 3;\n").unwrap();
         assert!(!store.has(&f));
+        store
+            .ingest(&f, &mut &b"module.exports = 1;\n"[..])
+            .unwrap();
+        assert!(store.has(&f));
+        // `cp -p` of another sealed, same-size file: size, mode and mtime
+        // all as sealed, only the bytes differ. Counts as missing.
+        let tree = dir.path().join("tree2.js");
+        store.place(&f, &tree).unwrap();
+        fs::write(&tree, b"module.exports = 4;\n").unwrap();
+        File::open(&tree)
+            .unwrap()
+            .set_modified(SystemTime::UNIX_EPOCH + SEALED)
+            .unwrap();
+        assert!(!store.has(&f));
+        assert!(store.place(&f, &dir.path().join("tree3.js")).is_err());
         store
             .ingest(&f, &mut &b"module.exports = 1;\n"[..])
             .unwrap();

@@ -4,15 +4,23 @@
 mod extract;
 mod fallback;
 mod fetch;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod linked;
 mod local_store;
 mod partial;
 mod progress;
 mod project;
+mod remove;
+mod scripts;
 mod swap;
 mod tree;
 
 pub use fetch::{FetchOptions, fetch};
 pub use http::HttpSettings;
+pub use local_store::prune::{PruneOptions, PruneReport, prune};
+pub use local_store::scan::Problem;
+pub use local_store::status::{StatusReport, status};
+pub use local_store::verify::{VerifyReport, verify as verify_store};
 pub use project::{ProjectSpec, load_project};

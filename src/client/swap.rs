@@ -3,7 +3,7 @@
 //! and tidying what a killed run left beside it.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use tempfile::TempDir;
 
@@ -35,8 +35,14 @@ pub fn swap_in(staging: TempDir, target: &Path) -> Result<(), CliError> {
             target.display()
         ))
     };
-    let exists = fs::symlink_metadata(target).is_ok();
-    if !exists {
+    let existing = fs::symlink_metadata(target).ok();
+    if existing
+        .as_ref()
+        .is_some_and(|m| m.file_type().is_symlink())
+    {
+        warn_replacing_link(target);
+    }
+    if existing.is_none() {
         let staged = staging.keep();
         return fs::rename(&staged, target).map_err(|e| {
             let _ = fs::remove_dir_all(&staged);
@@ -52,6 +58,19 @@ pub fn swap_in(staging: TempDir, target: &Path) -> Result<(), CliError> {
         Err(e) if unsupported(&e) => swap_by_renames(staging, target).map_err(fail),
         Err(e) => Err(fail(e)),
     }
+}
+
+/// A symlinked `node_modules`/`vendor` is replaced by the restored folder,
+/// and only the link goes (its target is never read or written); said on
+/// stderr, since the tree no longer lands where the link pointed.
+pub(super) fn warn_replacing_link(target: &Path) {
+    let to = fs::read_link(target)
+        .map(|t| t.display().to_string())
+        .unwrap_or_else(|_| "?".into());
+    tracing::warn!(
+        "{} is a symlink (to {to}); replacing the link with a real folder and leaving {to} untouched",
+        target.display()
+    );
 }
 
 fn swap_by_renames(staging: TempDir, target: &Path) -> std::io::Result<()> {
@@ -71,42 +90,10 @@ fn swap_by_renames(staging: TempDir, target: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Deletes an old tree, two levels down in parallel (scopes like `@babel`
-/// hold hundreds of packages; see `io_pool` for why in parallel). A failure
-/// only costs disk space, so it is a warning.
+/// Deletes an old tree (or whatever stands at `path`, a symlink only as a
+/// link: see `remove`). A failure only costs disk space, so it is a warning.
 pub(super) fn remove_tree(path: &Path) {
-    use rayon::prelude::*;
-    let list = |dir: &Path| -> Vec<(PathBuf, bool)> {
-        fs::read_dir(dir)
-            .map(|entries| {
-                entries
-                    .flatten()
-                    .map(|e| (e.path(), e.file_type().is_ok_and(|t| t.is_dir())))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let top = list(path);
-    let mut work: Vec<(PathBuf, bool)> = Vec::new();
-    for (child, is_dir) in &top {
-        if *is_dir {
-            work.extend(list(child));
-        } else {
-            work.push((child.clone(), false));
-        }
-    }
-    let remove = |(p, is_dir): &(PathBuf, bool)| {
-        let _ = if *is_dir {
-            fs::remove_dir_all(p)
-        } else {
-            fs::remove_file(p)
-        };
-    };
-    super::tree::io_pool().install(|| {
-        work.par_iter().for_each(remove);
-        top.par_iter().filter(|(_, d)| *d).for_each(remove);
-    });
-    if let Err(e) = fs::remove_dir_all(path) {
+    if let Err(e) = super::remove::remove_tree(path) {
         tracing::warn!("could not delete the old tree {}: {e}", path.display());
     }
 }
@@ -153,9 +140,6 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Removes what a killed run left in `project`: staging trees and partial
-/// downloads. An old tree set aside is put back if the target is missing
-/// (the run died between the two renames), deleted otherwise.
 /// An exclusive `flock` on the project folder itself (no lock file left in
 /// the user's tree), released when the returned handle drops. Waits for a
 /// concurrent fetch in the same project to finish.
@@ -182,6 +166,10 @@ pub fn lock_project(project: &Path) -> Result<std::fs::File, CliError> {
     }
 }
 
+/// Removes what a killed run left in `project`: staging trees and partial
+/// downloads. An old tree set aside is put back if the target is missing
+/// (the run died between the two renames), deleted otherwise.
+/// A checkout may hold any of these names as a symlink: only the link goes.
 pub fn clean_leftovers(project: &Path, root: &str) {
     let Ok(entries) = fs::read_dir(project) else {
         return;
@@ -195,7 +183,13 @@ pub fn clean_leftovers(project: &Path, root: &str) {
         } else if name.starts_with(&download_prefix(root)) {
             let _ = fs::remove_file(&path);
         } else if name.starts_with(&aside_prefix(root)) {
-            if fs::symlink_metadata(&target).is_err() && fs::rename(&path, &target).is_ok() {
+            // Only a real folder is put back: a symlink by that name was
+            // never set aside by us, and in place it would be written through.
+            let is_dir = fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+            if is_dir
+                && fs::symlink_metadata(&target).is_err()
+                && fs::rename(&path, &target).is_ok()
+            {
                 continue;
             }
             remove_tree(&path);

@@ -181,8 +181,9 @@ fn request_data_cannot_add_arguments() {
         npm_registry: None,
         tool_cache: PathBuf::from("/srv/tc"),
         timeout: Duration::from_secs(1),
+        sources: Default::default(),
     };
-    let native = crate::install::npm::command(project.path(), &files, false, &settings);
+    let native = crate::install::npm::command(project.path(), &files, false, None, &settings);
     let p = plan("node:18.0.0", &[("node", "18.0.0"), ("npm", "10.0.0")]);
     let spec = c
         .npm_command(

@@ -9,20 +9,23 @@ pub mod container;
 mod container_runtime;
 mod detect;
 pub(crate) mod npm;
+pub mod private;
 mod run;
 pub mod toolchain;
+pub mod trusted;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use container::{ContainerConfig, ContainerPlan};
 pub use detect::{HostTools, detect_host_tools, find_on_path};
+pub use private::{PrivateRegistries, RegistryCa, ScopeRegistry, parse_credentials};
 pub use run::{RunError, run_logged};
 pub use toolchain::{NodeToolchain, PhpToolchain, ToolchainRun};
+pub use trusted::{AllowedHost, TrustedSources, Untrusted};
 
-use crate::protocol::{InstallOptions, Manager};
+use crate::protocol::{InstallOptions, Manager, ValidRequest};
 
 /// Everything an install needs besides the project folder.
 #[derive(Debug, Clone)]
@@ -33,6 +36,8 @@ pub struct InstallSettings {
     /// every tarball.
     pub tool_cache: PathBuf,
     pub timeout: Duration,
+    /// What a server-side install may fetch from; checked before each one.
+    pub sources: TrustedSources,
 }
 
 /// How an install gets the versions its key names.
@@ -52,18 +57,44 @@ pub enum Runner {
 /// the tree lands in `project/<output_dir>`.
 pub async fn install_with(
     runner: &Runner,
-    manager: Manager,
+    request: &ValidRequest,
     project: &Path,
-    files: &BTreeMap<String, Vec<u8>>,
-    options: Option<&InstallOptions>,
     settings: &InstallSettings,
     log: &Path,
 ) -> Result<(), RunError> {
-    let omit_dev = InstallOptions::omits_dev(options);
+    let manager = request.manager;
+    let omit_dev = InstallOptions::omits_dev(request.options.as_ref());
     let command = match manager {
-        Manager::Npm => npm::command(project, files, omit_dev, settings),
+        Manager::Npm => {
+            let npm = request.versions.get("npm").map(String::as_str);
+            npm::command(project, &request.files, omit_dev, npm, settings)
+        }
         Manager::Composer => composer::command(project, omit_dev, settings),
     };
+    let private = settings.sources.private();
+    if !private.is_empty() {
+        // Container installs would need the config mounted; refused loudly
+        // rather than run without the scopes and credentials.
+        if let Runner::Container(config, _) = runner
+            && settings.sources.uses_private(manager, &request.files)
+        {
+            return Err(RunError::Spawn {
+                program: config.runtime.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    "private registries are not passed to container installs yet",
+                ),
+            });
+        }
+        if !matches!(runner, Runner::Container(..)) {
+            private
+                .write_install_config(project)
+                .map_err(|e| RunError::Log {
+                    path: "the registry config beside the project".to_string(),
+                    source: e,
+                })?;
+        }
+    }
     let (config, plan) = match runner {
         Runner::Native => return run_logged(command, settings.timeout, log).await,
         Runner::Toolchain(run) => {

@@ -3,39 +3,36 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 
+use super::auth::{KeyScopes, check_scopes};
 use super::metrics::Metrics;
 use super::observe::RequestNote;
 use super::{ApiError, AppState};
 use crate::bundle;
-use crate::protocol::{CacheRequest, CacheResponse, Index, compute_key};
+use crate::protocol::{CacheRequest, CacheResponse, Index, check_project_shape, compute_key};
 
 pub async fn cache(
     State(state): State<Arc<AppState>>,
+    Extension(scopes): Extension<KeyScopes>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let body = body.map_err(|rejection| {
-        let status = rejection.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                status,
-                "body_too_large",
-                format!(
-                    "the request body exceeds this server's limit of {} bytes",
-                    state.max_body_size
-                ),
-            )
-        } else {
-            ApiError::new(status, "unreadable_body", rejection.body_text())
-        }
-    })?;
+    // Before any work: an install must not run for an answer that cannot be
+    // given.
+    let base = state.base_url(&headers)?;
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => match super::body_deadline::timed_out(&rejection) {
+            Some(timed_out) => return Ok(timed_out),
+            None => return Err(body_rejection(&state, rejection)),
+        },
+    };
     let request: CacheRequest = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(
             "invalid_json",
@@ -56,12 +53,25 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
             ),
         ));
     }
+    // Before the store is asked: a tree stored for this key by an older
+    // server would be the very wrong tree this refusal prevents.
+    check_project_shape(request.manager, &request.files).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unsupported_project",
+            e.to_string(),
+        )
+    })?;
     let runner = state.policy.decide(&request)?;
+    // Before the store or an install: a key without the scope learns nothing.
+    check_scopes(&scopes, &state.installer.registries_needed(&request))?;
 
     let (index, hit) = match state.installer_lookup(&computed).await? {
         Some(index) => (Arc::new(index), true),
         None => (state.installer.install(request, runner).await?, false),
     };
+    // What the install found it needed (a private package behind a public one).
+    check_scopes(&scopes, &index.registries)?;
     let counter = if hit {
         &state.metrics.hits
     } else {
@@ -71,10 +81,25 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
     if hit {
         state.last_use.used(&state.store, &computed);
     }
-    let base = state.base_url(&headers);
     let mut answer = Json(response(&base, &index, hit)).into_response();
     RequestNote::attach(&mut answer, &computed, Some(hit));
     Ok(answer)
+}
+
+fn body_rejection(state: &AppState, rejection: BytesRejection) -> ApiError {
+    let status = rejection.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            status,
+            "body_too_large",
+            format!(
+                "the request body exceeds this server's limit of {} bytes",
+                state.max_body_size
+            ),
+        )
+    } else {
+        ApiError::new(status, "unreadable_body", rejection.body_text())
+    }
 }
 
 fn response(base: &str, index: &Index, hit: bool) -> CacheResponse {
@@ -98,20 +123,35 @@ impl AppState {
         }
     }
 
-    /// `--public-url` when given; otherwise how the client reached us.
-    pub fn base_url(&self, headers: &HeaderMap) -> String {
+    /// `--public-url` when given; otherwise how the client reached us, which
+    /// must be a plain `host[:port]`: the URLs built from it are followed with
+    /// the client's API key, so a malformed `Host` is refused, never patched.
+    pub fn base_url(&self, headers: &HeaderMap) -> Result<String, ApiError> {
         if let Some(url) = &self.public_url {
-            return url.trim_end_matches('/').to_string();
+            return Ok(url.trim_end_matches('/').to_string());
         }
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .filter(|h| {
-                h.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-            })
-            .map(str::to_string)
-            .unwrap_or_else(|| self.local_addr.to_string());
-        format!("http://{host}")
+        let Some(raw) = headers.get(header::HOST) else {
+            return Err(ApiError::bad_request(
+                "invalid_host",
+                "the request has no Host header to build download URLs from; \
+send one, or start the server with --public-url",
+            ));
+        };
+        match raw.to_str() {
+            Ok(host) if super::host::is_valid_host(host) => Ok(format!("http://{host}")),
+            _ => {
+                let shown: String = String::from_utf8_lossy(raw.as_bytes())
+                    .chars()
+                    .take(100)
+                    .collect();
+                Err(ApiError::bad_request(
+                    "invalid_host",
+                    format!(
+                        "the Host header {shown:?} is not a plain host[:port]; download URLs \
+are built from it unless the server runs with --public-url"
+                    ),
+                ))
+            }
+        }
     }
 }

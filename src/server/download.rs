@@ -4,17 +4,20 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio_stream_shim::ReceiverStream;
 
+use super::auth::{KeyScopes, check_scopes};
 use super::{ApiError, AppState};
 use crate::bundle;
 
 pub async fn download(
     State(state): State<Arc<AppState>>,
+    Extension(scopes): Extension<KeyScopes>,
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -22,6 +25,7 @@ pub async fn download(
         ApiError::bad_request("invalid_key", format!("{file:?} is not <key>.zip"))
     })?;
     let index = state.load_index(key).await?;
+    check_scopes(&scopes, &index.registries)?;
     state.last_use.used(&state.store, key);
     let plan = Arc::new(
         tokio::task::spawn_blocking(move || bundle::plan(&index))
@@ -99,8 +103,9 @@ pub async fn download(
     Ok(response)
 }
 
+#[doc(hidden)]
 #[derive(Debug, PartialEq, Eq)]
-enum RangeSpec {
+pub enum RangeSpec {
     Satisfiable(Range<u64>),
     /// Malformed or multi-range: answered with the whole bundle, as RFC 9110
     /// allows.
@@ -108,9 +113,19 @@ enum RangeSpec {
     Unsatisfiable,
 }
 
-/// One `bytes=` range: `a-b`, `a-` or `-n`.
-fn parse_range(spec: &str, total: u64) -> RangeSpec {
-    let Some(set) = spec.trim().strip_prefix("bytes=") else {
+/// One `bytes=` range: `a-b`, `a-` or `-n` (RFC 9110 section 14.1.2). A last
+/// position at or beyond the end is clamped to the last byte and a suffix
+/// longer than the bundle means all of it; positions too large for a `u64`
+/// count as "beyond the end" rather than as malformed, so they clamp the same
+/// way instead of overflowing.
+#[doc(hidden)]
+pub fn parse_range(spec: &str, total: u64) -> RangeSpec {
+    let spec = spec.trim();
+    let Some(set) = spec
+        .get(..6)
+        .filter(|unit| unit.eq_ignore_ascii_case("bytes="))
+        .map(|_| &spec[6..])
+    else {
         return RangeSpec::Ignored;
     };
     if set.contains(',') {
@@ -119,19 +134,19 @@ fn parse_range(spec: &str, total: u64) -> RangeSpec {
     let Some((start, end)) = set.trim().split_once('-') else {
         return RangeSpec::Ignored;
     };
-    let parse = |s: &str| s.trim().parse::<u64>().ok();
-    let range = match (start.trim().is_empty(), end.trim().is_empty()) {
-        (true, false) => match parse(end) {
+    let (start, end) = (start.trim(), end.trim());
+    let range = match (start.is_empty(), end.is_empty()) {
+        (true, false) => match position(end) {
             Some(0) => return RangeSpec::Unsatisfiable,
             Some(n) => total.saturating_sub(n)..total,
             None => return RangeSpec::Ignored,
         },
-        (false, true) => match parse(start) {
+        (false, true) => match position(start) {
             Some(s) => s..total,
             None => return RangeSpec::Ignored,
         },
-        (false, false) => match (parse(start), parse(end)) {
-            (Some(s), Some(e)) if s <= e => s..(e + 1).min(total),
+        (false, false) => match (position(start), position(end)) {
+            (Some(s), Some(e)) if s <= e => s..e.saturating_add(1).min(total),
             _ => return RangeSpec::Ignored,
         },
         (true, true) => return RangeSpec::Ignored,
@@ -141,6 +156,16 @@ fn parse_range(spec: &str, total: u64) -> RangeSpec {
     } else {
         RangeSpec::Satisfiable(range)
     }
+}
+
+/// `1*DIGIT`, saturating at `u64::MAX`; `None` for anything else (a sign, a
+/// space inside, hex). `str::parse` alone would take `+5` and refuse
+/// `99999999999999999999`.
+fn position(digits: &str) -> Option<u64> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(digits.parse().unwrap_or(u64::MAX))
 }
 
 /// Adapts the bundle channel to the `Stream` axum's body wants.
@@ -189,5 +214,61 @@ mod tests {
         assert_eq!(parse_range("bytes=100-", 100), RangeSpec::Unsatisfiable);
         assert_eq!(parse_range("bytes=0-1,5-6", 100), RangeSpec::Ignored);
         assert_eq!(parse_range("items=0-1", 100), RangeSpec::Ignored);
+    }
+
+    #[test]
+    fn edge_ranges() {
+        use RangeSpec::*;
+        let max = u64::MAX;
+        let cases: &[(&str, RangeSpec)] = &[
+            ("bytes=0-0", Satisfiable(0..1)),
+            ("bytes=99-99", Satisfiable(99..100)),
+            ("bytes=99-", Satisfiable(99..100)),
+            ("bytes=-1", Satisfiable(99..100)),
+            ("bytes=-100", Satisfiable(0..100)),
+            ("bytes=-101", Satisfiable(0..100)),
+            ("bytes=-0", Unsatisfiable),
+            ("bytes=100-100", Unsatisfiable),
+            ("bytes=100-200", Unsatisfiable),
+            ("BYTES=0-9", Satisfiable(0..10)),
+            // The overflow of the red-team report: the last position is
+            // u64::MAX, so "last + 1" must not be computed unchecked.
+            ("bytes=0-18446744073709551615", Satisfiable(0..100)),
+            ("bytes=5-18446744073709551616", Satisfiable(5..100)),
+            ("bytes=0-99999999999999999999999999", Satisfiable(0..100)),
+            ("bytes=-99999999999999999999999999", Satisfiable(0..100)),
+            ("bytes=18446744073709551615-", Unsatisfiable),
+            ("bytes=99999999999999999999999999-", Unsatisfiable),
+            (
+                "bytes=18446744073709551615-18446744073709551615",
+                Unsatisfiable,
+            ),
+            ("bytes=9-0", Ignored),
+            ("bytes=+5-9", Ignored),
+            ("bytes=-+5", Ignored),
+            ("bytes=0x1-9", Ignored),
+            ("bytes=1 0-20", Ignored),
+            ("bytes=-", Ignored),
+            ("bytes=", Ignored),
+            ("bytes=5", Ignored),
+            ("bytes=0-1,", Ignored),
+            ("bytes=0-1,2-3", Ignored),
+            ("bytes=200-300,0-1", Ignored),
+            ("bytes", Ignored),
+            ("", Ignored),
+        ];
+        for (spec, expected) in cases {
+            assert_eq!(&parse_range(spec, 100), expected, "{spec}");
+        }
+        assert_eq!(parse_range("bytes=0-", 0), Unsatisfiable);
+        assert_eq!(parse_range("bytes=-5", 0), Unsatisfiable);
+        assert_eq!(
+            parse_range(&format!("bytes=0-{max}"), max),
+            Satisfiable(0..max)
+        );
+        assert_eq!(
+            parse_range(&format!("bytes={}-{max}", max - 1), max),
+            Satisfiable(max - 1..max)
+        );
     }
 }

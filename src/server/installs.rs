@@ -12,9 +12,9 @@ use tokio::sync::Semaphore;
 
 use super::ApiError;
 use super::metrics::Metrics;
-use crate::install::{InstallSettings, RunError, Runner, install_with};
+use crate::install::{InstallSettings, RunError, Runner, Untrusted, install_with};
 use crate::protocol::{Index, ValidRequest};
-use crate::store::{IngestError, Store, ingest_tree_counted};
+use crate::store::{IngestError, Store, TreeLimits, ingest_tree_needing};
 
 type InstallFuture = Shared<BoxFuture<'static, Result<Arc<Index>, ApiError>>>;
 
@@ -29,6 +29,7 @@ pub struct Installer {
     /// Distinct keys allowed to wait or run at once.
     max_pending: usize,
     pending: Mutex<HashMap<String, InstallFuture>>,
+    tree_limits: TreeLimits,
 }
 
 impl Installer {
@@ -39,6 +40,7 @@ impl Installer {
         work_root: PathBuf,
         max_concurrent: usize,
         max_queued: usize,
+        tree_limits: TreeLimits,
     ) -> Arc<Self> {
         Arc::new(Installer {
             metrics,
@@ -48,11 +50,21 @@ impl Installer {
             permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
             max_pending: max_concurrent.max(1) + max_queued,
             pending: Mutex::new(HashMap::new()),
+            tree_limits,
         })
     }
 
     pub fn in_flight(&self) -> usize {
         self.pending.lock().unwrap().len()
+    }
+
+    /// The credentialed private registries `request`'s files fetch from: the
+    /// scopes an API key needs to receive its tree (checked before any
+    /// install, on a hit too).
+    pub fn registries_needed(&self, request: &ValidRequest) -> Vec<String> {
+        self.settings
+            .sources
+            .registries_needed(request.manager, &request.files)
     }
 
     /// Installs and stores the tree of `request`, or joins the install already
@@ -64,6 +76,12 @@ impl Installer {
         request: ValidRequest,
         runner: Runner,
     ) -> Result<Arc<Index>, ApiError> {
+        // Before anything is queued or spawned: a refused request must not
+        // reach npm or composer at all.
+        self.settings
+            .sources
+            .check(request.manager, &request.files)
+            .map_err(untrusted_error)?;
         let key = request.hash.clone();
         let future = {
             let mut pending = self.pending.lock().unwrap();
@@ -119,11 +137,17 @@ impl Installer {
             .map_err(|e| ApiError::internal(format!("could not create an install folder: {e}")))?;
         let project = work.path().join("project");
         let log = work.path().join("install.log");
+        // Workspace manifests go to their folders (names already checked:
+        // plain relative folders, no `..`); only the manifests are written,
+        // so a workspace's sources never reach the server.
         let prepared = std::fs::create_dir(&project).and_then(|()| {
-            request
-                .files
-                .iter()
-                .try_for_each(|(name, bytes)| std::fs::write(project.join(name), bytes))
+            request.files.iter().try_for_each(|(name, bytes)| {
+                let path = project.join(name);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::write(path, bytes)
+            })
         });
         prepared
             .map_err(|e| ApiError::internal(format!("could not write the project files: {e}")))?;
@@ -136,23 +160,17 @@ impl Installer {
         }
         let started = std::time::Instant::now();
         tracing::info!(key = %request.hash, manager = %request.manager, "installing");
-        let result = install_with(
-            &runner,
-            request.manager,
-            &project,
-            &request.files,
-            request.options.as_ref(),
-            &self.settings,
-            &log,
-        )
-        .await;
+        let result = install_with(&runner, &request, &project, &self.settings, &log).await;
         let outcome = match result {
             Ok(()) => {
                 let store = self.store.clone();
                 let tree = project.join(request.manager.output_dir());
                 let metrics = self.metrics.clone();
+                let limits = self.tree_limits;
+                let registries = self.registries_installed(&request, &project);
                 tokio::task::spawn_blocking(move || {
-                    let (index, stats) = ingest_tree_counted(&*store, &tree, &request)?;
+                    let (index, stats) =
+                        ingest_tree_needing(&*store, &tree, &request, limits, registries)?;
                     Metrics::add(&metrics.store_blobs, stats.new_blobs);
                     Metrics::add(&metrics.store_blob_bytes, stats.new_blob_bytes);
                     Ok(Arc::new(index))
@@ -172,9 +190,69 @@ impl Installer {
             ok = outcome.is_ok(),
             "install finished"
         );
+        let outcome = outcome.map_err(|e| self.scrub(e, work.path()));
         // Removing a tree of thousands of files blocks; keep it off the runtime.
         tokio::task::spawn_blocking(move || drop(work));
         outcome
+    }
+
+    /// Replaces the server's own paths in an error (npm and composer print
+    /// the project folder and their cache) with placeholders: clients learn
+    /// nothing about the server's layout.
+    fn scrub(&self, mut error: ApiError, work: &std::path::Path) -> ApiError {
+        // Secrets first: a path replacement could split one.
+        error.message = self.settings.sources.private().scrub(&error.message);
+        let mut paths = vec![
+            (work.join("project"), "<project>"),
+            (work.to_path_buf(), "<install-dir>"),
+            (self.settings.tool_cache.clone(), "<tool-cache>"),
+            (self.work_root.clone(), "<work-dir>"),
+        ];
+        let also: Vec<_> = paths
+            .iter()
+            .flat_map(|(p, name)| {
+                let absolute = std::path::absolute(p).ok();
+                let real = std::fs::canonicalize(p).ok();
+                [absolute, real].into_iter().flatten().map(|p| (p, *name))
+            })
+            .collect();
+        paths.extend(also);
+        // Longest first, so a folder inside another gets its own name.
+        paths.sort_by_key(|(p, _)| std::cmp::Reverse(p.as_os_str().len()));
+        for (path, placeholder) in paths {
+            let text = path.to_string_lossy();
+            if text.len() > 1 {
+                error.message = error.message.replace(&*text, placeholder);
+            }
+        }
+        error
+    }
+
+    /// The registries the request named plus those the install's own
+    /// records name (the lockfile `npm install` wrote, composer's
+    /// installed.json): a public package may depend on a private one.
+    fn registries_installed(
+        &self,
+        request: &ValidRequest,
+        project: &std::path::Path,
+    ) -> Vec<String> {
+        if self.settings.sources.private().credentials().is_empty() {
+            return Vec::new();
+        }
+        let mut files = request.files.clone();
+        for record in [
+            "package-lock.json",
+            "node_modules/.package-lock.json",
+            "composer.lock",
+            "vendor/composer/installed.json",
+        ] {
+            if let Ok(bytes) = std::fs::read(project.join(record)) {
+                files.insert(format!("installed:{record}"), bytes);
+            }
+        }
+        self.settings
+            .sources
+            .registries_needed(request.manager, &files)
     }
 
     async fn lookup(&self, key: &str) -> Result<Option<Index>, ApiError> {
@@ -206,8 +284,23 @@ fn ingest_error(e: IngestError) -> ApiError {
             "uncacheable_tree",
             e.to_string(),
         ),
+        IngestError::TooManyEntries { .. } | IngestError::TooLarge { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "tree_too_large",
+            e.to_string(),
+        ),
         IngestError::Walk { .. } | IngestError::Store { .. } => ApiError::internal(e.to_string()),
     }
+}
+
+/// A dependency from outside the trusted registries: the request's problem,
+/// and nothing was installed.
+fn untrusted_error(e: Untrusted) -> ApiError {
+    let code = match e {
+        Untrusted::Unreadable { .. } => "unreadable_manifest",
+        _ => "untrusted_source",
+    };
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, e.to_string())
 }
 
 fn install_error(e: RunError) -> ApiError {

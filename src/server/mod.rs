@@ -1,14 +1,17 @@
 //! `depcache serve`: the HTTP API over the store, installing on a miss. One
 //! file per route; started from a listener and a shutdown future so tests can
-//! bind port 0.
+//! bind port 0; `listen` owns the connections and their limits.
 
 mod auth;
+mod body_deadline;
 mod cache;
 mod download;
 mod error;
 mod health;
+mod host;
 mod index;
 mod installs;
+mod listen;
 mod metrics;
 mod observe;
 mod supported;
@@ -16,21 +19,25 @@ mod upkeep;
 mod versions;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
-pub use auth::ApiKeys;
+pub use auth::{ApiKeys, KeyScopes, check_scopes};
+/// For cargo-fuzz (fuzz/): Range parsing on its own.
+#[doc(hidden)]
+pub use download::{RangeSpec, parse_range};
 pub use error::ApiError;
+pub use host::{PublicUrlError, check_public_url};
 pub use installs::Installer;
 pub use versions::{PolicyError, VersionPolicy, parse_node_pairs};
 
 use crate::install::InstallSettings;
-use crate::store::Store;
+use crate::store::{Store, TreeLimits};
 
 /// Everything `serve` needs, resolved and validated by the caller.
 pub struct ServerConfig {
@@ -45,6 +52,36 @@ pub struct ServerConfig {
     pub max_body_size: usize,
     pub max_concurrent_installs: usize,
     pub max_queued_installs: usize,
+    pub limits: ServerLimits,
+}
+
+/// What one client may hold of the server: time, connections, tree size.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    /// A request head (or the next one on a kept-alive connection) must be
+    /// complete within this long, or the connection is closed.
+    pub header_timeout: Duration,
+    /// A request body must be complete within this long of its head (408).
+    pub body_timeout: Duration,
+    /// Connections open at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// After the shutdown signal, how long running requests may finish.
+    pub shutdown_timeout: Duration,
+    /// Caps on an installed tree (422 `tree_too_large`).
+    pub tree: TreeLimits,
+}
+
+impl Default for ServerLimits {
+    /// The `serve` flags' defaults.
+    fn default() -> Self {
+        ServerLimits {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            shutdown_timeout: Duration::from_secs(30),
+            tree: TreeLimits::default(),
+        }
+    }
 }
 
 pub struct AppState {
@@ -54,14 +91,14 @@ pub struct AppState {
     public: bool,
     api_keys: ApiKeys,
     public_url: Option<String>,
-    local_addr: SocketAddr,
     max_body_size: usize,
+    body_timeout: Duration,
     metrics: Arc<metrics::Metrics>,
     last_use: upkeep::LastUse,
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and lets running
-/// requests finish.
+/// requests finish within `limits.shutdown_timeout`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: ServerConfig,
@@ -77,6 +114,7 @@ pub async fn serve(
         config.work_dir,
         config.max_concurrent_installs,
         config.max_queued_installs,
+        config.limits.tree,
     );
     let state = Arc::new(AppState {
         store: config.store,
@@ -85,17 +123,21 @@ pub async fn serve(
         public: config.public,
         api_keys: config.api_keys,
         public_url: config.public_url,
-        local_addr,
         max_body_size: config.max_body_size,
+        body_timeout: config.limits.body_timeout,
         metrics: metrics.clone(),
         last_use: upkeep::LastUse::new(),
     });
     upkeep::spawn_store_scan(state.store.clone(), metrics);
     let app = router(state);
     tracing::info!(%local_addr, "depcache serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = listen::ConnectionLimits {
+        header_timeout: config.limits.header_timeout,
+        max_connections: config.limits.max_connections,
+        shutdown_timeout: config.limits.shutdown_timeout,
+    };
+    listen::serve_connections(listener, app, limits, shutdown).await;
+    Ok(())
 }
 
 fn router(state: Arc<AppState>) -> Router {
@@ -113,6 +155,12 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(health::health))
         .route("/metrics", get(metrics::metrics))
         .merge(protected)
+        .fallback(error::no_route)
+        .method_not_allowed_fallback(error::wrong_method)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            body_deadline::body_deadline,
+        ))
         // Outermost, so it sees every answer including 401s and 413s.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

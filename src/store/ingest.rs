@@ -12,7 +12,8 @@ use rayon::prelude::*;
 
 use super::{BlobInfo, HashedFile, IngestClock, StagedBlob, Store, pack_file};
 use crate::protocol::{
-    Entry, FileEntry, INDEX_FORMAT, Index, ValidRequest, check_entry_path, check_symlink_target,
+    Entry, FileEntry, INDEX_FORMAT, INDEX_FORMAT_WORKSPACES, Index, NestedTree, ValidRequest,
+    check_entry_path, check_symlink_target, check_workspace_link, workspace_folders,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,38 @@ pub enum IngestError {
     Unsupported { path: String, what: String },
     #[error("could not store {path}: {source}")]
     Store { path: String, source: io::Error },
+    #[error(
+        "the installed tree holds more than {max} entries (files, folders and symlinks), \
+this server's --max-tree-files; nothing was stored"
+    )]
+    TooManyEntries { max: u64 },
+    #[error(
+        "the installed tree is larger than {} ({max} bytes), this server's --max-tree-size; \
+nothing was stored",
+        crate::units::human_bytes(*max)
+    )]
+    TooLarge { max: u64 },
+}
+
+/// Caps on one installed tree, checked while walking it, before anything is
+/// hashed or stored: a tree over either is refused whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeLimits {
+    /// Sum of the regular files' sizes, in bytes.
+    pub max_bytes: u64,
+    /// Files, folders and symlinks: each is an index entry and a filesystem
+    /// operation on every restore.
+    pub max_entries: u64,
+}
+
+impl Default for TreeLimits {
+    /// `serve`'s defaults: 8 GiB, a million entries.
+    fn default() -> Self {
+        TreeLimits {
+            max_bytes: 8 << 30,
+            max_entries: 1_000_000,
+        }
+    }
 }
 
 /// What an ingestion added to the store (for the server's store-size gauge).
@@ -44,14 +77,31 @@ pub fn ingest_tree(
     tree_root: &Path,
     request: &ValidRequest,
 ) -> Result<Index, IngestError> {
-    ingest_tree_counted(store, tree_root, request).map(|(index, _)| index)
+    ingest_tree_counted(store, tree_root, request, TreeLimits::default()).map(|(index, _)| index)
 }
 
-/// `ingest_tree`, also saying how many blobs were new.
+/// `ingest_tree` within `limits`, also saying how many blobs were new. For an
+/// npm workspaces request, `tree_root`'s parent is the project: every
+/// `<workspace>/node_modules` the install made is stored too, as a nested
+/// tree, and symlinks may point at the request's workspace folders.
 pub fn ingest_tree_counted(
     store: &dyn Store,
     tree_root: &Path,
     request: &ValidRequest,
+    limits: TreeLimits,
+) -> Result<(Index, IngestStats), IngestError> {
+    ingest_tree_needing(store, tree_root, request, limits, Vec::new())
+}
+
+/// [`ingest_tree_counted`] for a tree that needed the private `registries`:
+/// they are recorded in the index it writes (one write, so the index is never
+/// readable without them).
+pub fn ingest_tree_needing(
+    store: &dyn Store,
+    tree_root: &Path,
+    request: &ValidRequest,
+    limits: TreeLimits,
+    registries: Vec<String>,
 ) -> Result<(Index, IngestStats), IngestError> {
     // A store without a gc lock refuses an index whose blobs a concurrent gc
     // deleted meanwhile (`Interrupted`); looking the blobs up again stores
@@ -59,7 +109,7 @@ pub fn ingest_tree_counted(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match ingest_once(store, tree_root, request) {
+        match ingest_once(store, tree_root, request, limits, registries.clone()) {
             Err(IngestError::Store { source, .. })
                 if source.kind() == io::ErrorKind::Interrupted && attempts < 3 =>
             {
@@ -74,8 +124,29 @@ fn ingest_once(
     store: &dyn Store,
     tree_root: &Path,
     request: &ValidRequest,
+    limits: TreeLimits,
+    registries: Vec<String>,
 ) -> Result<(Index, IngestStats), IngestError> {
-    let (mut entries, files) = walk(tree_root)?;
+    let workspaces = workspace_folders(&request.files);
+    let project = tree_root.parent().unwrap_or(tree_root);
+    let root_name = request.manager.output_dir();
+    let mut roots = vec![(root_name.to_string(), tree_root.to_path_buf())];
+    for folder in &workspaces {
+        check_workspace_folder(project, folder)?;
+        let nested = project.join(folder).join(root_name);
+        if std::fs::symlink_metadata(&nested).is_ok() {
+            roots.push((format!("{folder}/{root_name}"), nested));
+        }
+    }
+    let mut trees: Vec<(String, Vec<Entry>)> = Vec::new();
+    let mut files: Vec<(usize, FileJob)> = Vec::new();
+    // The caps hold for the project as a whole, nested trees included.
+    let mut used = Used::default();
+    for (number, (folder, path)) in roots.iter().enumerate() {
+        let (entries, jobs) = walk(path, folder, &workspaces, limits, &mut used)?;
+        trees.push((folder.clone(), entries));
+        files.extend(jobs.into_iter().map(|job| (number, job)));
+    }
     // From the first blob lookup until the index is written, gc must not
     // sweep: a blob found present here (or just written) is referenced by no
     // index yet. Shared, so ingestions do not wait for one another.
@@ -84,7 +155,7 @@ fn ingest_once(
         .map_err(|e| store_error("the gc lock", e))?;
     let hashed: Vec<HashedFile> = files
         .par_iter()
-        .map(|(rel, path, _)| HashedFile::of(path).map_err(|e| store_error(rel, e)))
+        .map(|(_, (rel, path, _))| HashedFile::of(path).map_err(|e| store_error(rel, e)))
         .collect::<Result<_, _>>()?;
 
     // Each distinct content once, packed only when the store lacks it.
@@ -104,7 +175,7 @@ fn ingest_once(
         .par_iter()
         .zip(stored)
         .map(|(&i, existing)| {
-            let (rel, path, _) = &files[i];
+            let (_, (rel, path, _)) = &files[i];
             prepare_blob(store, path, &hashed[i], existing).map_err(|e| store_error(rel, e))
         })
         .collect::<Result<_, _>>()?;
@@ -123,9 +194,9 @@ fn ingest_once(
         .put_blobs(new_blobs)
         .map_err(|e| store_error("new blobs", e))?;
 
-    entries.extend(files.iter().zip(&hashed).map(|((rel, _, mode), h)| {
+    for ((number, (rel, _, mode)), h) in files.iter().zip(&hashed) {
         let info = &infos[&h.sha256];
-        Entry::File(FileEntry {
+        trees[*number].1.push(Entry::File(FileEntry {
             path: rel.clone(),
             sha256: info.sha256_hex(),
             size: info.size,
@@ -133,27 +204,66 @@ fn ingest_once(
             crc32: info.crc32,
             method: info.method,
             packed_size: info.packed_size,
-        })
-    }));
-    entries.sort_by(|a, b| a.path().cmp(b.path()));
+        }));
+    }
+    for (_, entries) in &mut trees {
+        entries.sort_by(|a, b| a.path().cmp(b.path()));
+    }
+    let mut trees = trees.into_iter();
+    let (_, entries) = trees.next().expect("the root tree");
+    let nested: Vec<NestedTree> = trees
+        .map(|(root, entries)| NestedTree { root, entries })
+        .collect();
     let index = Index {
-        format: INDEX_FORMAT,
+        format: if workspaces.is_empty() {
+            INDEX_FORMAT
+        } else {
+            INDEX_FORMAT_WORKSPACES
+        },
         key: request.hash.clone(),
         manager: request.manager.name().to_string(),
         versions: request.versions.clone(),
         platform: request.platform.clone(),
         options: request.options.clone(),
-        root: request.manager.output_dir().to_string(),
+        root: root_name.to_string(),
         created: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0),
         entries,
+        workspaces,
+        nested,
+        registries,
     };
     store
         .publish_index(&index, clock)
         .map_err(|e| store_error("index", e))?;
     Ok((index, stats))
+}
+
+/// After the install a workspace folder must hold what was written into it
+/// (its package.json) and at most the `node_modules` the install made:
+/// anything else is something depcache would not restore.
+fn check_workspace_folder(project: &Path, folder: &str) -> Result<(), IngestError> {
+    let path = project.join(folder);
+    let listing = std::fs::read_dir(&path).map_err(|e| IngestError::Walk {
+        path: path.display().to_string(),
+        source: e,
+    })?;
+    for item in listing {
+        let item = item.map_err(|e| IngestError::Walk {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        let name = item.file_name();
+        if name != "package.json" && name != "node_modules" {
+            return Err(IngestError::Unsupported {
+                path: format!("{folder}/{}", name.to_string_lossy()),
+                what: "a file the install added to a workspace folder".to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn store_error(what: &str, source: io::Error) -> IngestError {
@@ -165,9 +275,24 @@ fn store_error(what: &str, source: io::Error) -> IngestError {
 
 type FileJob = (String, PathBuf, u32);
 
+/// What the trees walked so far hold, against `TreeLimits`.
+#[derive(Debug, Default)]
+struct Used {
+    entries: u64,
+    bytes: u64,
+}
+
 /// Dirs and symlinks become entries right away; regular files are returned as
-/// jobs for the parallel pass.
-fn walk(tree_root: &Path) -> Result<(Vec<Entry>, Vec<FileJob>), IngestError> {
+/// jobs for the parallel pass. `folder` is the tree's place in the project,
+/// for workspace links, which alone may leave the tree. Stops at the first
+/// entry that takes `used` over `limits`.
+fn walk(
+    tree_root: &Path,
+    folder: &str,
+    workspaces: &[String],
+    limits: TreeLimits,
+    used: &mut Used,
+) -> Result<(Vec<Entry>, Vec<FileJob>), IngestError> {
     let mut entries = Vec::new();
     let mut files = Vec::new();
     if !tree_root.exists() {
@@ -185,6 +310,12 @@ fn walk(tree_root: &Path) -> Result<(Vec<Entry>, Vec<FileJob>), IngestError> {
             let path = e.path().unwrap_or(tree_root).to_path_buf();
             walk_err(&path, e.into())
         })?;
+        used.entries += 1;
+        if used.entries > limits.max_entries {
+            return Err(IngestError::TooManyEntries {
+                max: limits.max_entries,
+            });
+        }
         let rel = item
             .path()
             .strip_prefix(tree_root)
@@ -216,12 +347,25 @@ fn walk(tree_root: &Path) -> Result<(Vec<Entry>, Vec<FileJob>), IngestError> {
                     what: "a symlink whose target is not UTF-8".to_string(),
                 })?
                 .to_string();
-            check_symlink_target(&rel, &target).map_err(|e| IngestError::Unsupported {
-                path: rel.clone(),
-                what: e.to_string(),
-            })?;
+            check_symlink_target(&rel, &target)
+                .map(|_| ())
+                .or_else(|e| {
+                    check_workspace_link(&format!("{folder}/{rel}"), &target, workspaces)
+                        .map(|_| ())
+                        .map_err(|_| e)
+                })
+                .map_err(|e| IngestError::Unsupported {
+                    path: rel.clone(),
+                    what: e.to_string(),
+                })?;
             entries.push(Entry::Symlink { path: rel, target });
         } else if kind.is_file() {
+            used.bytes = used.bytes.saturating_add(meta.len());
+            if used.bytes > limits.max_bytes {
+                return Err(IngestError::TooLarge {
+                    max: limits.max_bytes,
+                });
+            }
             files.push((rel, item.path().to_path_buf(), mode));
         } else {
             return Err(IngestError::Unsupported {

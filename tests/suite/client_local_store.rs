@@ -272,3 +272,70 @@ async fn ranges_ignored_on_the_way_fall_back_to_the_whole_bundle() {
     );
     server.stop().await;
 }
+
+/// `cp -p` of a same-size restored file onto another writes into the store
+/// object both trees share and copies the sealed mtime too: size, mode and
+/// mtime all still look sealed. The next project restored from the store
+/// must still get the right bytes (the object is hashed before use), and the
+/// store is healed.
+#[test]
+fn a_cp_p_through_a_restored_tree_never_reaches_another_project() {
+    use crate::client_support::{Sandbox, stderr};
+    use crate::common::crafted_server::{CraftedServer, Script, dir, file};
+    let items = [
+        dir("a"),
+        dir("b"),
+        file("a/x.js", b"module.exports = 'x';\n", 0o644),
+        file("b/y.js", b"module.exports = 'y';\n", 0o644),
+    ];
+    let server = CraftedServer::start(Script::of(&items));
+    let first = Sandbox::new();
+    let store = first.dir.path().join("store");
+    let store_arg = store.to_string_lossy().into_owned();
+    let extra = ["--no-fallback", "--local-store", &store_arg];
+
+    let out = first.fetch(&server.url, &extra);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let nm = first.node_modules();
+    let x = nm.join("a/x.js");
+    assert!(std::fs::metadata(&x).unwrap().nlink() > 1, "x.js is stored");
+    let object = store_object(&store, &x);
+    let sealed = std::fs::metadata(&object).unwrap().modified().unwrap();
+
+    let cp = std::process::Command::new("cp")
+        .arg("-p")
+        .arg(nm.join("b/y.js"))
+        .arg(&x)
+        .output()
+        .unwrap();
+    assert!(cp.status.success(), "{}", stderr(&cp));
+    // The write went into the store, and nothing but the bytes tells.
+    let meta = std::fs::metadata(&object).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&object).unwrap(),
+        "module.exports = 'y';\n"
+    );
+    assert_eq!(meta.modified().unwrap(), sealed);
+    assert_eq!(meta.len(), 22);
+
+    let second = Sandbox::new();
+    let out = second.fetch(&server.url, &extra);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let nm2 = second.node_modules();
+    assert_eq!(
+        std::fs::read_to_string(nm2.join("a/x.js")).unwrap(),
+        "module.exports = 'x';\n",
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(nm2.join("b/y.js")).unwrap(),
+        "module.exports = 'y';\n"
+    );
+    // The store holds the right content again, linked to the new tree.
+    let healed = store_object(&store, &nm2.join("a/x.js"));
+    assert_eq!(
+        std::fs::read_to_string(&healed).unwrap(),
+        "module.exports = 'x';\n"
+    );
+}

@@ -77,10 +77,13 @@ async fn start(policy: VersionPolicy, registry: &str, timeout: Duration) -> Serv
             npm_registry: Some(registry.to_string()),
             tool_cache: store_dir.path().join("tool-cache"),
             timeout,
+            sources: depcache::install::TrustedSources::new(Some(registry), Vec::new(), &[])
+                .unwrap(),
         },
         max_body_size: 1 << 20,
         max_concurrent_installs: 2,
         max_queued_installs: 4,
+        limits: depcache::server::ServerLimits::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -48,7 +48,11 @@ async fn fetch_composer_restores_what_composer_installs() {
     let root = tempfile::tempdir().unwrap();
     let fixture = composer_project(root.path());
     let reference = composer_install_reference(&fixture.project, false);
-    let server = TestServer::start(ServerOptions::default()).await;
+    let server = TestServer::start(ServerOptions {
+        composer_paths: vec![fixture.packages.clone()],
+        ..ServerOptions::default()
+    })
+    .await;
     let first = fetch(&server, &fixture.project, "composer").await;
     assert!(first.contains("cache miss"), "{first}");
     assert_same_tree(
@@ -118,5 +122,60 @@ async fn concurrent_fetches_in_one_project_take_turns() {
         .filter(|n| n.contains("depcache"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+    server.stop().await;
+}
+
+/// A project the server must not install (a `file:` dependency) is still
+/// installed: by the job's own npm, with a sentence saying why. With
+/// `--no-fallback` it is a refusal (exit 5), not an install failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_source_falls_back_to_the_local_install() {
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    std::fs::create_dir(dir.join("local-dep")).unwrap();
+    std::fs::write(
+        dir.join("local-dep/package.json"),
+        r#"{"name":"local-dep","version":"1.0.0"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("package.json"),
+        r#"{"name":"app","version":"1.0.0","dependencies":{"local-dep":"file:./local-dep"}}"#,
+    )
+    .unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let made = crate::common::npm_project::npm_command(dir, scratch.path())
+        .args(["install", "--ignore-scripts", "--offline"])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    std::fs::remove_dir_all(dir.join("node_modules")).unwrap();
+    let server = TestServer::start(ServerOptions::npm()).await;
+    let fetch = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_depcache"))
+            .args(["fetch", "npm", "--server", &server.url, "--dir"])
+            .arg(dir)
+            .args(extra)
+            .env("DEPCACHE_API_KEY", crate::common::server::API_KEY)
+            .env("npm_config_cache", scratch.path().join("npm-cache"))
+            .env("npm_config_userconfig", scratch.path().join("npmrc"))
+            .output()
+            .unwrap()
+    };
+
+    let strict = fetch(&["--no-fallback"]);
+    let stderr = String::from_utf8_lossy(&strict.stderr);
+    assert_eq!(strict.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("untrusted_source"), "{stderr}");
+    assert!(!dir.join("node_modules").exists());
+
+    let out = fetch(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("cannot cache this project"), "{stderr}");
+    assert!(
+        dir.join("node_modules/local-dep/package.json").exists(),
+        "{stderr}"
+    );
     server.stop().await;
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use depcache::protocol::{Index, Manager};
-use depcache::store::{GcSafety, IngestClock, MemStore, S3Store, Store, ingest_tree_counted};
+use depcache::store::{
+    GcSafety, IngestClock, MemStore, S3Store, Store, TreeLimits, ingest_tree_counted,
+};
 use serde_json::Value;
 
 use crate::admin_support::{ingest, make_tree, noise, request};
@@ -140,8 +142,13 @@ fn an_index_naming_a_vanished_blob_is_not_published() {
     // Ingesting the tree again stores the blob anew and publishes.
     let work = tempfile::tempdir().unwrap();
     let tree = make_tree(work.path(), Manager::Npm, &[("x.js", noise(7, 5000))]);
-    let (again, stats) =
-        ingest_tree_counted(&store, &tree, &request(Manager::Npm, "vanish")).unwrap();
+    let (again, stats) = ingest_tree_counted(
+        &store,
+        &tree,
+        &request(Manager::Npm, "vanish"),
+        TreeLimits::default(),
+    )
+    .unwrap();
     assert!(stats.new_blobs >= 1);
     assert!(store.blob_info(&file.sha256).unwrap().is_some());
     assert_eq!(store.get_index(&again.key).unwrap(), Some(again));
@@ -174,7 +181,13 @@ fn gc_on_s3_honours_the_bucket_grace_and_ingestion_refreshes_old_blobs() {
     );
     let work = tempfile::tempdir().unwrap();
     let tree = make_tree(work.path(), Manager::Npm, &[("old.js", noise(9, 3000))]);
-    let (_, stats) = ingest_tree_counted(&store, &tree, &request(Manager::Npm, "new")).unwrap();
+    let (_, stats) = ingest_tree_counted(
+        &store,
+        &tree,
+        &request(Manager::Npm, "new"),
+        TreeLimits::default(),
+    )
+    .unwrap();
     assert_eq!(
         stats.new_blobs, 2,
         "the deleted blob, and the one past the refresh age"

@@ -300,7 +300,9 @@ async fn an_install_past_the_timeout_is_killed_with_its_process_group() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tree_with_a_symlink_leaving_it_is_422_and_not_stored() {
     // `file:` directory dependencies become symlinks to the folder itself:
-    // restored anywhere else they would dangle or point into the host.
+    // restored anywhere else they would dangle or point into the host. They
+    // are now refused before npm runs (untrusted_source); ingestion still
+    // refuses escaping symlinks as uncacheable_tree behind that.
     let outside = tempfile::tempdir().unwrap();
     std::fs::write(
         outside.path().join("package.json"),
@@ -319,7 +321,7 @@ async fn a_tree_with_a_symlink_leaving_it_is_422_and_not_stored() {
     .unwrap();
     let (status, answer) = post_cache(&server, Some(API_KEY), &body).await;
     assert_eq!(status, 422, "{answer}");
-    assert_eq!(answer["error"], "uncacheable_tree");
+    assert_eq!(answer["error"], "untrusted_source");
     assert!(
         answer["message"].as_str().unwrap().contains("local-lib"),
         "{answer}"

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use depcache::bundle::write_bundle;
 use depcache::protocol::{Index, Manager};
 use depcache::store::{
-    DirStore, GcSafety, MemStore, OpenMode, Store, StoreLocation, ingest_tree, ingest_tree_counted,
-    open_location, unpack,
+    DirStore, GcSafety, MemStore, OpenMode, Store, StoreLocation, TreeLimits, ingest_tree,
+    ingest_tree_counted, open_location, unpack,
 };
 use sha2::{Digest, Sha256};
 
@@ -113,8 +113,13 @@ fn dedups(store: &dyn Store) {
     files.push(("c/new.txt", b"only in the second tree\n".to_vec()));
     let work = tempfile::tempdir().unwrap();
     let tree = make_tree(work.path(), Manager::Npm, &files);
-    let (_, stats) =
-        ingest_tree_counted(store, &tree, &request(Manager::Npm, "contract-2")).unwrap();
+    let (_, stats) = ingest_tree_counted(
+        store,
+        &tree,
+        &request(Manager::Npm, "contract-2"),
+        TreeLimits::default(),
+    )
+    .unwrap();
     assert_eq!(stats.new_blobs, 1, "only the new content is stored");
 }
 

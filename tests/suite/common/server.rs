@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use depcache::install::{HostTools, InstallSettings, detect_host_tools};
+use depcache::install::{HostTools, InstallSettings, TrustedSources, detect_host_tools};
 use depcache::protocol::{
     CacheRequest, KeyInput, Manager, compute_key, current_platform, encode_file,
 };
-use depcache::server::{ApiKeys, ServerConfig, VersionPolicy, serve};
+use depcache::server::{ApiKeys, ServerConfig, ServerLimits, VersionPolicy, serve};
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -24,6 +24,15 @@ pub struct ServerOptions {
     pub npm_registry: Option<String>,
     pub max_concurrent_installs: usize,
     pub public_url: Option<String>,
+    /// `--allow-registry-host`.
+    pub allow_registry_hosts: Vec<String>,
+    /// `--allow-composer-path`: the composer fixtures' package folders.
+    pub composer_paths: Vec<std::path::PathBuf>,
+    pub limits: ServerLimits,
+    /// `--npm-scope-registry` and `--registry-credentials`.
+    pub private: depcache::install::PrivateRegistries,
+    /// Keys with a `registries=` list, beside `api_keys`.
+    pub scoped_keys: Vec<(String, depcache::server::KeyScopes)>,
 }
 
 impl ServerOptions {
@@ -46,6 +55,11 @@ impl Default for ServerOptions {
             npm_registry: None,
             max_concurrent_installs: 2,
             public_url: None,
+            allow_registry_hosts: Vec::new(),
+            composer_paths: Vec::new(),
+            limits: ServerLimits::default(),
+            private: Default::default(),
+            scoped_keys: Vec::new(),
         }
     }
 }
@@ -80,21 +94,40 @@ impl TestServer {
         store_dir: TempDir,
     ) -> TestServer {
         let policy = VersionPolicy::new(host_tools(), &[], &[], current_platform(), false).unwrap();
+        let hosts = options
+            .allow_registry_hosts
+            .iter()
+            .map(|h| h.parse().unwrap())
+            .collect();
+        let sources = TrustedSources::new(
+            options.npm_registry.as_deref(),
+            hosts,
+            &options.composer_paths,
+        )
+        .unwrap()
+        .with_private(options.private)
+        .unwrap();
+        let mut api_keys = ApiKeys::new(&options.api_keys);
+        for (key, scopes) in options.scoped_keys {
+            api_keys.add(&key, scopes);
+        }
         let config = ServerConfig {
             work_dir,
             store,
             public_url: options.public_url,
             public: options.public,
-            api_keys: ApiKeys::new(&options.api_keys),
+            api_keys,
             policy,
             install: InstallSettings {
                 npm_registry: options.npm_registry,
                 tool_cache: store_dir.path().join("tool-cache"),
                 timeout: options.install_timeout,
+                sources,
             },
             max_body_size: options.max_body_size,
             max_concurrent_installs: options.max_concurrent_installs,
             max_queued_installs: 16,
+            limits: options.limits,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
