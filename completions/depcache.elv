@@ -36,7 +36,8 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'depcache;serve'= {
-            cand --cache-dir 'Store directory (created when missing)'
+            cand --cache-dir 'Store: a directory (created when missing) or s3://BUCKET[/PREFIX] (credentials, region and endpoint from the AWS_* environment)'
+            cand --work-dir 'Local scratch for installs (default: the store''s tmp/ for a directory, a temporary folder for S3)'
             cand --bind 'Address to bind'
             cand --public-url 'Base of the download URLs handed out, an absolute http(s) URL (default: the Host the client used; required behind a proxy)'
             cand --supported-versions-node 'Supported node:npm pairs, e.g. 20.20.2:11.19.1 (default: the host''s)'
@@ -159,7 +160,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'depcache;admin;stats'= {
-            cand --cache-dir 'Store directory (the server''s --cache-dir)'
+            cand --cache-dir 'Store: a directory or s3://BUCKET[/PREFIX] (the server''s --cache-dir)'
             cand --json 'Machine-readable output (schema in docs/admin.md)'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
@@ -169,7 +170,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --help 'Print help'
         }
         &'depcache;admin;list'= {
-            cand --cache-dir 'Store directory (the server''s --cache-dir)'
+            cand --cache-dir 'Store: a directory or s3://BUCKET[/PREFIX] (the server''s --cache-dir)'
             cand --json 'Machine-readable output (schema in docs/admin.md)'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
@@ -179,7 +180,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --help 'Print help'
         }
         &'depcache;admin;gc'= {
-            cand --cache-dir 'Store directory (the server''s --cache-dir)'
+            cand --cache-dir 'Store: a directory or s3://BUCKET[/PREFIX] (the server''s --cache-dir)'
             cand --older-than 'Evict keys not used (hit or downloaded) for this long, e.g. 30d'
             cand --max-size 'Evict least recently used keys until the store fits, e.g. 20GiB'
             cand --grace 'Keep unreferenced blobs younger than this (ingestions in progress)'
@@ -193,7 +194,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --help 'Print help'
         }
         &'depcache;admin;verify'= {
-            cand --cache-dir 'Store directory (the server''s --cache-dir)'
+            cand --cache-dir 'Store: a directory or s3://BUCKET[/PREFIX] (the server''s --cache-dir)'
             cand --json 'Machine-readable output (schema in docs/admin.md)'
             cand --repair 'Remove corrupt blobs and the indexes that use them or miss blobs, so those keys are installed afresh on their next request'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'

@@ -36,7 +36,8 @@ complete -c depcache -n "__fish_depcache_needs_command" -f -a "man" -d 'Print th
 complete -c depcache -n "__fish_depcache_needs_command" -f -a "admin" -d 'Operators\' tools on a store: stats, list, gc, verify'
 complete -c depcache -n "__fish_depcache_needs_command" -f -a "store" -d 'Upkeep of fetch\'s --local-store: status, prune, verify'
 complete -c depcache -n "__fish_depcache_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c depcache -n "__fish_depcache_using_subcommand serve" -l cache-dir -d 'Store directory (created when missing)' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l cache-dir -d 'Store: a directory (created when missing) or s3://BUCKET[/PREFIX] (credentials, region and endpoint from the AWS_* environment)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l work-dir -d 'Local scratch for installs (default: the store\'s tmp/ for a directory, a temporary folder for S3)' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l bind -d 'Address to bind' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l public-url -d 'Base of the download URLs handed out, an absolute http(s) URL (default: the Host the client used; required behind a proxy)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l supported-versions-node -d 'Supported node:npm pairs, e.g. 20.20.2:11.19.1 (default: the host\'s)' -r
@@ -129,17 +130,17 @@ complete -c depcache -n "__fish_depcache_using_subcommand admin; and not __fish_
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and not __fish_seen_subcommand_from stats list gc verify help" -f -a "gc" -d 'Evict unused or least recently used keys, then delete unreferenced blobs. Safe while a server runs on the same directory'
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and not __fish_seen_subcommand_from stats list gc verify help" -f -a "verify" -d 'Rehash every blob and check every index (exit 6 when problems remain)'
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and not __fish_seen_subcommand_from stats list gc verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from stats" -l cache-dir -d 'Store directory (the server\'s --cache-dir)' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from stats" -l cache-dir -d 'Store: a directory or s3://BUCKET[/PREFIX] (the server\'s --cache-dir)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from stats" -l json -d 'Machine-readable output (schema in docs/admin.md)'
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from stats" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from stats" -s q -l quiet -d 'Only errors'
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from stats" -s h -l help -d 'Print help'
-complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from list" -l cache-dir -d 'Store directory (the server\'s --cache-dir)' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from list" -l cache-dir -d 'Store: a directory or s3://BUCKET[/PREFIX] (the server\'s --cache-dir)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from list" -l json -d 'Machine-readable output (schema in docs/admin.md)'
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from list" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Only errors'
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
-complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from gc" -l cache-dir -d 'Store directory (the server\'s --cache-dir)' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from gc" -l cache-dir -d 'Store: a directory or s3://BUCKET[/PREFIX] (the server\'s --cache-dir)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from gc" -l older-than -d 'Evict keys not used (hit or downloaded) for this long, e.g. 30d' -r
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from gc" -l max-size -d 'Evict least recently used keys until the store fits, e.g. 20GiB' -r
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from gc" -l grace -d 'Keep unreferenced blobs younger than this (ingestions in progress)' -r
@@ -148,7 +149,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from gc" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from gc" -s q -l quiet -d 'Only errors'
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from gc" -s h -l help -d 'Print help'
-complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from verify" -l cache-dir -d 'Store directory (the server\'s --cache-dir)' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from verify" -l cache-dir -d 'Store: a directory or s3://BUCKET[/PREFIX] (the server\'s --cache-dir)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from verify" -l json -d 'Machine-readable output (schema in docs/admin.md)'
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from verify" -l repair -d 'Remove corrupt blobs and the indexes that use them or miss blobs, so those keys are installed afresh on their next request'
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'

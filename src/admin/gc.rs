@@ -9,6 +9,11 @@
 //! ingestion that waits for the sweep to end. Blobs younger than the grace
 //! period are never deleted either, as a second line of defence.
 //!
+//! A store whose servers share no lock (S3) says `GcSafety::Protocol`: there
+//! the grace period is the defence, with the store's minimum, a bounded sweep
+//! window, and a fresh look at each blob before it goes (docs/scale-out.md
+//! has the argument). A store with neither is not swept at all.
+//!
 //! Memory is one small entry per distinct referenced blob (a reference count
 //! keyed by 16 bytes of its hash), never per index entry: indexes are
 //! streamed, one per thread at a time.
@@ -17,13 +22,13 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 use std::io;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
 use super::{human_bytes, human_time, parse_sha, scan_blobs, scan_indexes, short_hash, unix_secs};
 use crate::protocol::Index;
-use crate::store::{BLOB_HEADER_LEN, IndexMeta, Store, StoreLock};
+use crate::store::{BLOB_HEADER_LEN, GcSafety, Generation, IndexMeta, Store, StoreLock};
 
 pub const GC_FORMAT: u32 = 1;
 
@@ -165,6 +170,18 @@ fn count_refs(store: &dyn Store, metas: &[IndexMeta], refs: &RefCounts) -> io::R
 }
 
 pub fn gc(store: &dyn Store, options: &GcOptions) -> io::Result<GcReport> {
+    let safety = store.gc_safety();
+    if safety == GcSafety::Unsupported && !options.dry_run {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this store cannot keep gc from deleting blobs that a live server's ingestion \
+relies on (no gc lock, no gc protocol), so gc refuses to run on it",
+        ));
+    }
+    let times = store
+        .protocol_times()
+        .filter(|_| safety == GcSafety::Protocol);
+    let grace = times.map_or(options.grace, |t| options.grace.max(t.min_grace));
     let started = SystemTime::now();
     let metas = store.list_indexes()?;
     let refs = RefCounts::new();
@@ -201,7 +218,7 @@ pub fn gc(store: &dyn Store, options: &GcOptions) -> io::Result<GcReport> {
     }
 
     // Evict. The store refuses to delete an index used since the listing.
-    let mut gone: HashMap<&str, u64> = HashMap::new();
+    let mut gone: HashMap<&str, &Generation> = HashMap::new();
     for (meta, reason) in chosen {
         let deleted = options.dry_run || store.delete_listed_index(meta)?;
         if !deleted {
@@ -212,7 +229,7 @@ pub fn gc(store: &dyn Store, options: &GcOptions) -> io::Result<GcReport> {
             report.bundle_bytes_freed += store.delete_bundle(&meta.key)?;
         }
         report.index_bytes_freed += meta.size;
-        gone.insert(&meta.key, meta.generation);
+        gone.insert(&meta.key, &meta.generation);
         report.evicted.push(Evicted {
             key: meta.key.clone(),
             manager: meta.manager.clone(),
@@ -228,23 +245,28 @@ pub fn gc(store: &dyn Store, options: &GcOptions) -> io::Result<GcReport> {
     } else {
         store.sweep_lock()?
     };
-    let survivors: HashSet<(&str, u64)> = metas
+    let survivors: HashSet<(&str, &Generation)> = metas
         .iter()
         .filter(|m| !gone.contains_key(m.key.as_str()))
-        .map(|m| (m.key.as_str(), m.generation))
+        .map(|m| (m.key.as_str(), &m.generation))
         .collect();
+    // Every index published before this instant is in the listing below.
+    let listed_at = Instant::now();
     // Indexes written (or kept in use) since the first listing still need
     // counting; the survivors already are.
     let relisted: Vec<IndexMeta> = store
         .list_indexes()?
         .into_iter()
-        .filter(|m| !survivors.contains(&(m.key.as_str(), m.generation)))
-        .filter(|m| !(options.dry_run && gone.get(m.key.as_str()) == Some(&m.generation)))
+        .filter(|m| !survivors.contains(&(m.key.as_str(), &m.generation)))
+        .filter(|m| !(options.dry_run && gone.get(m.key.as_str()) == Some(&&m.generation)))
         .collect();
     count_refs(store, &relisted, &refs)?;
     let grace_cutoff = SystemTime::now()
-        .checked_sub(options.grace)
+        .checked_sub(grace)
         .unwrap_or(SystemTime::UNIX_EPOCH);
+    // Past the window, an ingestion that started after our listing may rely
+    // on a blob we would delete: keep the rest for the next gc.
+    let window_open = || times.is_none_or(|t| listed_at.elapsed() < t.window);
     let shards = scan_blobs(store, |blobs| {
         let (mut total, mut removed, mut freed, mut young) = (0u64, 0u64, 0u64, 0u64);
         for blob in blobs {
@@ -252,11 +274,11 @@ pub fn gc(store: &dyn Store, options: &GcOptions) -> io::Result<GcReport> {
             if refs.is_referenced(&blob.sha256) {
                 continue;
             }
-            if blob.modified > grace_cutoff {
+            if blob.modified > grace_cutoff || !window_open() {
                 young += 1;
                 continue;
             }
-            if options.dry_run || store.delete_blob(&hex::encode(blob.sha256))? {
+            if options.dry_run || store.delete_stale_blob(&hex::encode(blob.sha256), grace)? {
                 removed += 1;
                 freed += blob.size;
             }

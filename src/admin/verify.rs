@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::{parse_sha, scan_blobs, scan_indexes};
 use crate::protocol::Index;
-use crate::store::{BLOB_HEADER_LEN, BlobInfo, BlobMeta, IndexMeta, Store, unpack};
+use crate::store::{BLOB_HEADER_LEN, BlobInfo, BlobMeta, Generation, IndexMeta, Store, unpack};
 
 pub const VERIFY_FORMAT: u32 = 1;
 
@@ -206,17 +206,17 @@ fn repair_store(
             report.blobs_removed += 1;
         }
     }
-    let seen: HashSet<(&str, u64)> = scanned
+    let seen: HashSet<(&str, &Generation)> = scanned
         .iter()
-        .map(|m| (m.key.as_str(), m.generation))
+        .map(|m| (m.key.as_str(), &m.generation))
         .collect();
-    let bad_set: HashSet<(&str, u64)> = bad
+    let bad_set: HashSet<(&str, &Generation)> = bad
         .iter()
-        .map(|(m, _)| (m.key.as_str(), m.generation))
+        .map(|(m, _)| (m.key.as_str(), &m.generation))
         .collect();
     let current = store.list_indexes()?;
     for meta in &current {
-        let id = (meta.key.as_str(), meta.generation);
+        let id = (meta.key.as_str(), &meta.generation);
         let remove = if bad_set.contains(&id) {
             true
         } else if seen.contains(&id) {

@@ -85,16 +85,32 @@ impl BundlePlan {
             .segments
             .partition_point(|(start, seg)| start + seg.len() <= range.start);
         let mut buf = vec![0u8; 256 * 1024];
-        for (start, segment) in &self.segments[first..] {
-            if *start >= range.end {
-                break;
-            }
-            let from = range.start.saturating_sub(*start);
-            let to = (range.end - start).min(segment.len());
+        let in_range = || {
+            self.segments[first..]
+                .iter()
+                .take_while(|(start, _)| *start < range.end)
+                .map(|(start, segment)| {
+                    let from = range.start.saturating_sub(*start);
+                    let to = (range.end - start).min(segment.len());
+                    (segment, from, to)
+                })
+        };
+        // All blob reads up front, so a remote store can fetch ahead.
+        let mut blobs = store.read_packed_ranges(
+            in_range()
+                .filter_map(|(segment, from, to)| match segment {
+                    Segment::Blob { sha256, .. } => Some((sha256.clone(), from, to)),
+                    Segment::Bytes(_) => None,
+                })
+                .collect(),
+        );
+        for (segment, from, to) in in_range() {
             match segment {
                 Segment::Bytes(bytes) => out(&bytes[from as usize..to as usize])?,
                 Segment::Blob { sha256, .. } => {
-                    let mut reader = store.open_packed(sha256, from)?.take(to - from);
+                    let mut reader = blobs.next().ok_or_else(|| {
+                        io::Error::other("the store returned fewer blobs than asked for")
+                    })??;
                     let mut left = to - from;
                     while left > 0 {
                         let n = reader.read(&mut buf)?;

@@ -1,7 +1,7 @@
 //! `depcache admin ...`: arguments of the operators' subcommands and how their
 //! reports are printed (aligned text, or JSON with `--json`).
 
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::admin;
 use crate::error::CliError;
-use crate::store::DirStore;
+use crate::store::{OpenMode, Store, StoreLocation, open_location};
 use crate::units::{parse_duration, parse_size};
 
 #[derive(Debug, Args)]
@@ -33,9 +33,9 @@ pub enum AdminCommand {
 
 #[derive(Debug, Args)]
 pub struct StoreArgs {
-    /// Store directory (the server's --cache-dir).
-    #[arg(long, alias = "cache_dir", env = "DEPCACHE_CACHE_DIR")]
-    pub cache_dir: PathBuf,
+    /// Store: a directory or s3://BUCKET[/PREFIX] (the server's --cache-dir).
+    #[arg(long, alias = "cache_dir", env = "DEPCACHE_CACHE_DIR", value_parser = StoreLocation::parse_arg)]
+    pub cache_dir: StoreLocation,
     /// Machine-readable output (schema in docs/admin.md).
     #[arg(long)]
     pub json: bool,
@@ -73,12 +73,12 @@ pub fn run(args: AdminArgs) -> Result<(), CliError> {
     match args.command {
         AdminCommand::Stats(a) => {
             let store = open(&a.cache_dir)?;
-            let stats = admin::stats::stats(&store).map_err(failure("stats"))?;
+            let stats = admin::stats::stats(&*store).map_err(failure("stats"))?;
             print(a.json, &stats, || stats.render())
         }
         AdminCommand::List(a) => {
             let store = open(&a.cache_dir)?;
-            let keys = admin::list::list(&store).map_err(failure("list"))?;
+            let keys = admin::list::list(&*store).map_err(failure("list"))?;
             print(a.json, &keys, || admin::list::render(&keys))
         }
         AdminCommand::Gc(a) => {
@@ -89,12 +89,12 @@ pub fn run(args: AdminArgs) -> Result<(), CliError> {
                 grace: a.grace,
                 dry_run: a.dry_run,
             };
-            let report = admin::gc::gc(&store, &options).map_err(failure("gc"))?;
+            let report = admin::gc::gc(&*store, &options).map_err(failure("gc"))?;
             print(a.store.json, &report, || report.render())
         }
         AdminCommand::Verify(a) => {
             let store = open(&a.store.cache_dir)?;
-            let report = admin::verify::verify(&store, a.repair).map_err(failure("verify"))?;
+            let report = admin::verify::verify(&*store, a.repair).map_err(failure("verify"))?;
             print(a.store.json, &report, || report.render())?;
             if report.is_clean() || report.repaired {
                 Ok(())
@@ -109,9 +109,9 @@ pub fn run(args: AdminArgs) -> Result<(), CliError> {
     }
 }
 
-/// Never `DirStore::open`: that empties `tmp/`, where a live server stages.
-fn open(dir: &Path) -> Result<DirStore, CliError> {
-    DirStore::open_existing(dir).map_err(|e| CliError::Usage(e.to_string()))
+/// In admin mode: a live server's staging area is left alone.
+fn open(location: &StoreLocation) -> Result<Arc<dyn Store>, CliError> {
+    open_location(location, &OpenMode::Admin).map_err(|e| CliError::Usage(e.to_string()))
 }
 
 fn failure(what: &'static str) -> impl Fn(std::io::Error) -> CliError {

@@ -25,14 +25,20 @@ pub struct ServeArgs {
     /// TCP port to listen on.
     #[arg(default_value_t = 8080)]
     pub port: u16,
-    /// Store directory (created when missing).
+    /// Store: a directory (created when missing) or s3://BUCKET[/PREFIX]
+    /// (credentials, region and endpoint from the AWS_* environment).
     #[arg(
         long,
         alias = "cache_dir",
         env = "DEPCACHE_CACHE_DIR",
-        default_value = "depcache-store"
+        default_value = "depcache-store",
+        value_parser = crate::store::StoreLocation::parse_arg
     )]
-    pub cache_dir: PathBuf,
+    pub cache_dir: crate::store::StoreLocation,
+    /// Local scratch for installs (default: the store's tmp/ for a directory,
+    /// a temporary folder for S3).
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
     /// Address to bind.
     #[arg(long, default_value = "0.0.0.0")]
     pub bind: IpAddr,
@@ -197,14 +203,23 @@ or run an open server with --is-public"
         .map(check_public_url)
         .transpose()
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    let store = crate::store::open(&args.cache_dir).map_err(|e| {
-        CliError::Failure(format!(
-            "cannot open the store at {}: {e}",
-            args.cache_dir.display()
-        ))
-    })?;
+    let mode = crate::store::OpenMode::Serve {
+        work_dir: args.work_dir.clone(),
+    };
+    let store = crate::store::open_location(&args.cache_dir, &mode)
+        .map_err(|e| CliError::Failure(e.to_string()))?;
+    let work_dir = args
+        .work_dir
+        .clone()
+        .unwrap_or_else(|| store.staging_dir().to_path_buf());
+    // Toolchains are local files: beside a directory store, else in the work
+    // dir, so that nothing but the store's own objects goes to a bucket.
+    let tool_cache = match &args.cache_dir {
+        crate::store::StoreLocation::Dir(dir) => dir.join("tool-cache"),
+        _ => work_dir.join("tool-cache"),
+    };
     let config = ServerConfig {
-        work_dir: store.staging_dir().to_path_buf(),
+        work_dir,
         store,
         public_url,
         public: args.is_public,
@@ -212,7 +227,7 @@ or run an open server with --is-public"
         policy,
         install: InstallSettings {
             npm_registry: args.npm_registry.clone(),
-            tool_cache: args.cache_dir.join("tool-cache"),
+            tool_cache,
             timeout: args.install_timeout,
             sources,
         },

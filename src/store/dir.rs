@@ -10,8 +10,12 @@ use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use super::dir_maintenance as maint;
-use super::{BLOB_HEADER_LEN, BlobInfo, BlobMeta, IndexMeta, Store, StoreLock};
+use super::{
+    BLOB_HEADER_LEN, BlobInfo, BlobMeta, GcSafety, IndexMeta, StagedBlob, Store, StoreLock,
+};
 use crate::protocol::{Index, check_key};
 
 pub struct DirStore {
@@ -108,6 +112,17 @@ impl DirStore {
 }
 
 impl DirStore {
+    /// Flushes the whole file system the store is on.
+    fn syncfs(&self) -> io::Result<()> {
+        let dir = File::open(&self.root)?;
+        use std::os::fd::AsRawFd;
+        // SAFETY: syncfs only reads the descriptor, which `dir` keeps open.
+        if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
     fn read_index_file(&self, path: &Path) -> io::Result<Option<Index>> {
         let bytes = match fs::read(path) {
             Ok(b) => b,
@@ -153,12 +168,30 @@ impl Store for DirStore {
         BlobInfo::decode_header(sha, &header).map(Some)
     }
 
-    fn put_blob(&self, info: &BlobInfo, staged: tempfile::TempPath) -> io::Result<()> {
-        let path = self.blob_path(&info.sha256_hex());
-        let parent = path.parent().expect("blob paths have parents");
-        fs::create_dir_all(parent)?;
-        staged.persist(&path).map_err(|e| e.error)?;
-        Ok(())
+    fn blob_infos(&self, sha256s: &[[u8; 32]]) -> io::Result<Vec<Option<BlobInfo>>> {
+        sha256s
+            .par_iter()
+            // An unreadable header counts as missing: storing the blob again
+            // repairs it.
+            .map(|sha| Ok(self.blob_info(&hex::encode(sha)).ok().flatten()))
+            .collect()
+    }
+
+    /// Staged data is synced, renamed into `objects/`, and the renames synced,
+    /// with one `syncfs` each time rather than an fsync per blob (which cost
+    /// ~2.5 ms a blob, most of a 16k-file ingestion).
+    fn put_blobs(&self, blobs: Vec<StagedBlob>) -> io::Result<()> {
+        if blobs.is_empty() {
+            return Ok(());
+        }
+        self.syncfs()?;
+        for blob in blobs {
+            let path = self.blob_path(&blob.info.sha256_hex());
+            let parent = path.parent().expect("blob paths have parents");
+            fs::create_dir_all(parent)?;
+            blob.file.persist(&path).map_err(|e| e.error)?;
+        }
+        self.syncfs()
     }
 
     fn open_packed(&self, sha256: &str, offset: u64) -> io::Result<Box<dyn Read + Send>> {
@@ -236,16 +269,8 @@ impl Store for DirStore {
         }
     }
 
-    fn sync(&self) -> io::Result<()> {
-        // One syncfs makes every blob rename of an ingestion durable before
-        // the index that names them, instead of a directory fsync per blob.
-        let dir = File::open(&self.root)?;
-        use std::os::fd::AsRawFd;
-        // SAFETY: syncfs only reads the descriptor, which `dir` keeps open.
-        if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+    fn gc_safety(&self) -> GcSafety {
+        GcSafety::Locked
     }
 
     fn ingest_lock(&self) -> io::Result<StoreLock> {

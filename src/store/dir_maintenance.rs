@@ -11,7 +11,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::SystemTime;
 
-use super::{BlobMeta, DirStore, IndexMeta, StoreLock};
+use super::{BlobMeta, DirStore, Generation, IndexMeta, StoreLock};
 use crate::protocol::check_key;
 
 pub const LOCK_FILE: &str = "gc.lock";
@@ -100,7 +100,7 @@ pub fn list_indexes(root: &Path) -> io::Result<Vec<IndexMeta>> {
                 name: name.clone(),
                 size: meta.len(),
                 last_used: meta.modified()?,
-                generation: meta.ino(),
+                generation: Generation::new(meta.ino()),
             });
         }
     }
@@ -162,7 +162,7 @@ pub fn delete_listed_index(store: &DirStore, meta: &IndexMeta) -> io::Result<boo
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e),
     };
-    if current.ino() != meta.generation || current.modified()? != meta.last_used {
+    if Generation::new(current.ino()) != meta.generation || current.modified()? != meta.last_used {
         return Ok(false);
     }
     match fs::remove_file(&path) {

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
 
-use super::{BlobInfo, HashedFile, Store, pack_file};
+use super::{BlobInfo, HashedFile, IngestClock, StagedBlob, Store, pack_file};
 use crate::protocol::{
     Entry, FileEntry, INDEX_FORMAT, INDEX_FORMAT_WORKSPACES, Index, NestedTree, ValidRequest,
     check_entry_path, check_symlink_target, check_workspace_link, workspace_folders,
@@ -70,9 +70,8 @@ pub struct IngestStats {
 /// which may be missing for a project without dependencies) and writes the
 /// index for `request`. Returns the index as written.
 ///
-/// Order of writes, for crash safety at the cost of two `syncfs` rather than
-/// an fsync per blob: new blobs are staged in `tmp/`, synced, renamed into
-/// `objects/`, synced again, and only then is the index written.
+/// Order of writes, for crash safety: new blobs are published (durably, see
+/// `Store::put_blobs`) before the index that names them.
 pub fn ingest_tree(
     store: &dyn Store,
     tree_root: &Path,
@@ -98,6 +97,30 @@ pub fn ingest_tree_counted(
 /// they are recorded in the index it writes (one write, so the index is never
 /// readable without them).
 pub fn ingest_tree_needing(
+    store: &dyn Store,
+    tree_root: &Path,
+    request: &ValidRequest,
+    limits: TreeLimits,
+    registries: Vec<String>,
+) -> Result<(Index, IngestStats), IngestError> {
+    // A store without a gc lock refuses an index whose blobs a concurrent gc
+    // deleted meanwhile (`Interrupted`); looking the blobs up again stores
+    // the vanished ones anew. Twice in a row would take two gc runs.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match ingest_once(store, tree_root, request, limits, registries.clone()) {
+            Err(IngestError::Store { source, .. })
+                if source.kind() == io::ErrorKind::Interrupted && attempts < 3 =>
+            {
+                tracing::warn!(key = %request.hash, "blobs vanished during ingestion ({source}); storing them again");
+            }
+            other => return other,
+        }
+    }
+}
+
+fn ingest_once(
     store: &dyn Store,
     tree_root: &Path,
     request: &ValidRequest,
@@ -141,34 +164,35 @@ pub fn ingest_tree_needing(
         first_path.entry(h.sha256).or_insert(i);
     }
     let distinct: Vec<usize> = first_path.into_values().collect();
+    let shas: Vec<[u8; 32]> = distinct.iter().map(|&i| hashed[i].sha256).collect();
+    let stored = store
+        .blob_infos(&shas)
+        .map_err(|e| store_error("the blob lookup", e))?;
+    let clock = IngestClock {
+        blobs_checked: Instant::now(),
+    };
     let prepared: Vec<(BlobInfo, Option<tempfile::TempPath>)> = distinct
         .par_iter()
-        .map(|&i| {
+        .zip(stored)
+        .map(|(&i, existing)| {
             let (_, (rel, path, _)) = &files[i];
-            prepare_blob(store, path, &hashed[i]).map_err(|e| store_error(rel, e))
+            prepare_blob(store, path, &hashed[i], existing).map_err(|e| store_error(rel, e))
         })
         .collect::<Result<_, _>>()?;
     let mut stats = IngestStats::default();
-    for (info, _) in prepared.iter().filter(|(_, staged)| staged.is_some()) {
-        stats.new_blobs += 1;
-        stats.new_blob_bytes += super::BLOB_HEADER_LEN + info.packed_size;
-    }
-    let staged = stats.new_blobs > 0;
-    if staged {
-        store.sync().map_err(|e| store_error("staged blobs", e))?;
-    }
     let mut infos: BTreeMap<[u8; 32], BlobInfo> = BTreeMap::new();
+    let mut new_blobs = Vec::new();
     for (info, staged) in prepared {
-        if let Some(staged) = staged {
-            store
-                .put_blob(&info, staged)
-                .map_err(|e| store_error(&info.sha256_hex(), e))?;
+        if let Some(file) = staged {
+            stats.new_blobs += 1;
+            stats.new_blob_bytes += super::BLOB_HEADER_LEN + info.packed_size;
+            new_blobs.push(StagedBlob { info, file });
         }
         infos.insert(info.sha256, info);
     }
-    if staged {
-        store.sync().map_err(|e| store_error("stored blobs", e))?;
-    }
+    store
+        .put_blobs(new_blobs)
+        .map_err(|e| store_error("new blobs", e))?;
 
     for ((number, (rel, _, mode)), h) in files.iter().zip(&hashed) {
         let info = &infos[&h.sha256];
@@ -212,7 +236,7 @@ pub fn ingest_tree_needing(
         registries,
     };
     store
-        .put_index(&index)
+        .publish_index(&index, clock)
         .map_err(|e| store_error("index", e))?;
     Ok((index, stats))
 }
@@ -360,12 +384,9 @@ fn prepare_blob(
     store: &dyn Store,
     path: &Path,
     hashed: &HashedFile,
+    stored: Option<BlobInfo>,
 ) -> io::Result<(BlobInfo, Option<tempfile::TempPath>)> {
-    let existing = store
-        .blob_info(&hex::encode(hashed.sha256))
-        .ok()
-        .flatten()
-        .filter(|info| info.size == hashed.size && info.crc32 == hashed.crc32);
+    let existing = stored.filter(|info| info.size == hashed.size && info.crc32 == hashed.crc32);
     match existing {
         Some(info) => Ok((info, None)),
         None => {

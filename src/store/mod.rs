@@ -6,7 +6,14 @@ mod blob;
 mod dir;
 mod dir_maintenance;
 mod ingest;
+mod location;
 mod maintenance;
+mod mem;
+mod open;
+mod s3;
+mod s3_config;
+mod s3_maintenance;
+mod s3_read;
 
 use std::io::{self, Read};
 use std::path::Path;
@@ -19,31 +26,73 @@ pub use dir::DirStore;
 pub use ingest::{
     IngestError, IngestStats, TreeLimits, ingest_tree, ingest_tree_counted, ingest_tree_needing,
 };
-pub use maintenance::{BlobMeta, IndexMeta, StoreLock, unsupported};
+pub use location::{LocationError, StoreLocation};
+pub use maintenance::{
+    BlobMeta, GcSafety, Generation, IndexMeta, IngestClock, ProtocolTimes, StagedBlob, StoreLock,
+    unsupported,
+};
+pub use mem::MemStore;
+pub use open::{OpenError, OpenMode, open_location};
+pub use s3::{S3Store, S3Times};
 
 use crate::protocol::Index;
 
+/// Readers of blobs' packed data, in the order they were asked for.
+pub type PackedReaders<'a> = Box<dyn Iterator<Item = io::Result<Box<dyn Read + Send>>> + 'a>;
+
 /// What every backend provides. Blocking I/O: async callers use
-/// `spawn_blocking`.
+/// `spawn_blocking`. The contract every backend keeps is a test suite that
+/// runs on each (tests/suite/store_contract.rs).
 pub trait Store: Send + Sync + 'static {
     /// Packing header of a stored blob, or `None` when absent.
     fn blob_info(&self, sha256: &str) -> io::Result<Option<BlobInfo>>;
 
-    /// Publishes a blob staged by `pack_file` in `staging_dir()`, whose data
-    /// the caller has made durable with `sync`. Atomic: the blob is visible
-    /// whole or not at all.
-    fn put_blob(&self, info: &BlobInfo, staged: tempfile::TempPath) -> io::Result<()>;
+    /// The batch "which of these blobs are missing" call of an ingestion:
+    /// for each hash, the stored blob's header, or `None` when the blob is
+    /// missing or too old for a new index to rely on (see `GcSafety`; the
+    /// ingestion then stores it again). Remote backends answer in parallel.
+    fn blob_infos(&self, sha256s: &[[u8; 32]]) -> io::Result<Vec<Option<BlobInfo>>> {
+        sha256s
+            .iter()
+            .map(|sha| self.blob_info(&hex::encode(sha)))
+            .collect()
+    }
+
+    /// Publishes blobs packed into `staging_dir()`: when it returns, every
+    /// one is durable and visible, and each was visible whole or not at all.
+    fn put_blobs(&self, blobs: Vec<StagedBlob>) -> io::Result<()>;
 
     /// The packed data of a blob from `offset` on (past the header).
     fn open_packed(&self, sha256: &str, offset: u64) -> io::Result<Box<dyn Read + Send>>;
 
+    /// The packed data of many blobs, `(sha256, from, to)` each, as readers
+    /// in the same order: one bundle's worth. Remote backends fetch ahead,
+    /// a bounded number at a time, instead of a round trip per blob.
+    fn read_packed_ranges(&self, ranges: Vec<(String, u64, u64)>) -> PackedReaders<'_> {
+        Box::new(ranges.into_iter().map(move |(sha256, from, to)| {
+            let reader: Box<dyn Read + Send> =
+                Box::new(self.open_packed(&sha256, from)?.take(to - from));
+            Ok(reader)
+        }))
+    }
+
     fn get_index(&self, key: &str) -> io::Result<Option<Index>>;
 
-    /// Writes the index last and atomically: its presence makes the key a hit.
+    /// Writes the index atomically: its presence makes the key a hit. When
+    /// the key has an index already, either may remain, never a mix.
     fn put_index(&self, index: &Index) -> io::Result<()>;
 
-    /// Where blobs are staged before `put_blob`; on the same file system as the
-    /// store so that storing is a rename.
+    /// How an ingestion writes its index, last: `put_index` plus whatever the
+    /// backend's gc protocol asks of an ingestion. An error of kind
+    /// `Interrupted` means a blob vanished meanwhile (a concurrent gc): the
+    /// index was not written and the ingestion should run again.
+    fn publish_index(&self, index: &Index, _clock: IngestClock) -> io::Result<()> {
+        self.put_index(index)
+    }
+
+    /// A local directory where new blobs are packed before `put_blobs`: on
+    /// the store's own file system for a directory store (publishing is a
+    /// rename), local scratch space for a remote one.
     fn staging_dir(&self) -> &Path;
 
     fn list_keys(&self) -> io::Result<Vec<String>>;
@@ -52,29 +101,36 @@ pub trait Store: Send + Sync + 'static {
 
     fn delete_blob(&self, sha256: &str) -> io::Result<bool>;
 
-    /// Flushes everything written so far to stable storage before the index
-    /// that depends on it is written. Backends whose puts are durable need not
-    /// override it.
-    fn sync(&self) -> io::Result<()> {
-        Ok(())
+    // How gc stays safe beside live servers: required, so that no backend
+    // inherits a lock that silently does nothing.
+
+    /// See `GcSafety`.
+    fn gc_safety(&self) -> GcSafety;
+
+    /// Held by an ingestion from its first blob lookup until its index is
+    /// written, in shared mode: any number of ingestions run together.
+    fn ingest_lock(&self) -> io::Result<StoreLock>;
+
+    /// Held exclusively by gc while it computes which blobs are referenced and
+    /// deletes the others, so that no ingestion can start relying on a blob
+    /// (new or reused) in between.
+    fn sweep_lock(&self) -> io::Result<StoreLock>;
+
+    /// For `GcSafety::Protocol` stores: the timing gc must respect.
+    fn protocol_times(&self) -> Option<ProtocolTimes> {
+        None
+    }
+
+    /// Deletes a blob a sweep found unreferenced and older than `grace`,
+    /// if it still is that old now (a `Protocol` store looks again, since an
+    /// ingestion may have stored it anew since the listing).
+    fn delete_stale_blob(&self, sha256: &str, _grace: std::time::Duration) -> io::Result<bool> {
+        self.delete_blob(sha256)
     }
 
     // Optional capabilities (house style, as in sccache: default methods, so a
     // backend that lacks one still serves). Used by `depcache admin` and by
     // the server's last-use tracking and metrics.
-
-    /// Held by an ingestion from its first blob lookup until its index is
-    /// written, in shared mode: any number of ingestions run together.
-    fn ingest_lock(&self) -> io::Result<StoreLock> {
-        Ok(StoreLock::none())
-    }
-
-    /// Held exclusively by gc while it computes which blobs are referenced and
-    /// deletes the others, so that no ingestion can start relying on a blob
-    /// (new or reused) in between.
-    fn sweep_lock(&self) -> io::Result<StoreLock> {
-        Ok(StoreLock::none())
-    }
 
     /// Records that `key` was just used (a hit or a download). Must be cheap
     /// metadata, not a rewrite; callers throttle it.
@@ -118,8 +174,8 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
-/// Which backend a cache location names. Only directories so far; an
-/// `s3://` URL is where an object-store backend plugs in.
-pub fn open(location: &Path) -> io::Result<Arc<dyn Store>> {
-    Ok(Arc::new(DirStore::open(location)?))
+/// Opens (creating when needed) the directory store at `path`, as a server
+/// does: a shorthand for `open_location` with a directory.
+pub fn open(path: &Path) -> io::Result<Arc<dyn Store>> {
+    Ok(Arc::new(DirStore::open(path)?))
 }

@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
 use depcache::protocol::{Index, KeyInput, Manager, ValidRequest, compute_key};
-use depcache::store::{DirStore, ingest_tree};
+use depcache::store::{Store, ingest_tree};
 
 /// A request for `manager` whose key depends on `seed`.
 pub fn request(manager: Manager, seed: &str) -> ValidRequest {
@@ -77,12 +77,12 @@ pub fn make_tree(root: &Path, manager: Manager, files: &[(&str, Vec<u8>)]) -> Pa
 }
 
 /// Ingests `files` (plus the fixed extras) under a key made from `seed`.
-pub fn ingest(store: &DirStore, seed: &str, files: &[(&str, Vec<u8>)]) -> (Index, PathBuf) {
+pub fn ingest(store: &dyn Store, seed: &str, files: &[(&str, Vec<u8>)]) -> (Index, PathBuf) {
     ingest_as(store, Manager::Npm, seed, files)
 }
 
 pub fn ingest_as(
-    store: &DirStore,
+    store: &dyn Store,
     manager: Manager,
     seed: &str,
     files: &[(&str, Vec<u8>)],

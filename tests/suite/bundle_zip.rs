@@ -6,7 +6,7 @@ use std::process::Command;
 
 use depcache::bundle::write_bundle;
 use depcache::protocol::{Entry, FileEntry, INDEX_FORMAT, Index};
-use depcache::store::{HashedFile, Store, pack_file};
+use depcache::store::{HashedFile, StagedBlob, Store, pack_file};
 
 fn index_with_files(store: &dyn Store, count: usize) -> Index {
     let scratch = tempfile::tempdir().unwrap();
@@ -14,7 +14,9 @@ fn index_with_files(store: &dyn Store, count: usize) -> Index {
     std::fs::write(&source, b"same content in every file\n").unwrap();
     let hashed = HashedFile::of(&source).unwrap();
     let (info, staged) = pack_file(&source, &hashed, store.staging_dir()).unwrap();
-    store.put_blob(&info, staged).unwrap();
+    store
+        .put_blobs(vec![StagedBlob { info, file: staged }])
+        .unwrap();
     let mut entries = vec![Entry::Dir {
         path: "d".into(),
         mode: 0o755,

@@ -9,6 +9,7 @@ pub mod npm_project;
 pub mod private_composer;
 pub mod private_registry;
 pub mod registry;
+pub mod s3;
 pub mod server;
 pub mod tree;
 

@@ -81,6 +81,18 @@ impl TestServer {
     pub async fn start(options: ServerOptions) -> TestServer {
         let store_dir = tempfile::tempdir().unwrap();
         let store = depcache::store::open(store_dir.path()).unwrap();
+        let work_dir = store.staging_dir().to_path_buf();
+        Self::start_on(options, store, work_dir, store_dir).await
+    }
+
+    /// A server over `store` (any backend), installing in `work_dir`; `dir`
+    /// holds its tool cache and lives as long as the server.
+    pub async fn start_on(
+        options: ServerOptions,
+        store: std::sync::Arc<dyn depcache::store::Store>,
+        work_dir: std::path::PathBuf,
+        store_dir: TempDir,
+    ) -> TestServer {
         let policy = VersionPolicy::new(host_tools(), &[], &[], current_platform(), false).unwrap();
         let hosts = options
             .allow_registry_hosts
@@ -100,7 +112,7 @@ impl TestServer {
             api_keys.add(&key, scopes);
         }
         let config = ServerConfig {
-            work_dir: store.staging_dir().to_path_buf(),
+            work_dir,
             store,
             public_url: options.public_url,
             public: options.public,
