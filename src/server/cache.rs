@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Response};
 use super::metrics::Metrics;
 use super::observe::RequestNote;
 use super::{ApiError, AppState};
-use crate::bundle;
-use crate::protocol::{CacheRequest, CacheResponse, Index, compute_key};
+use crate::protocol::{CacheRequest, CacheResponse, compute_key};
+use crate::store::KeySummary;
 
 pub async fn cache(
     State(state): State<Arc<AppState>>,
@@ -53,9 +53,12 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
     }
     let runner = state.policy.decide(&request)?;
 
-    let (index, hit) = match state.installer_lookup(&computed).await? {
-        Some(index) => (Arc::new(index), true),
-        None => (state.installer.install(request, runner).await?, false),
+    let (summary, hit) = match state.hit_summary(&computed).await? {
+        Some(summary) => (summary, true),
+        None => {
+            let index = state.installer.install(request, runner).await?;
+            (KeySummary::of(&index), false)
+        }
     };
     let counter = if hit {
         &state.metrics.hits
@@ -66,7 +69,11 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
     if hit {
         state.last_use.used(&state.store, &computed);
     }
-    let mut answer = Json(response(&base, &index, hit)).into_response();
+    let answer = CacheResponse {
+        cache_hit: hit,
+        ..super::hit::hit_response(&base, &summary)
+    };
+    let mut answer = Json(answer).into_response();
     RequestNote::attach(&mut answer, &computed, Some(hit));
     Ok(answer)
 }
@@ -87,27 +94,7 @@ fn body_rejection(state: &AppState, rejection: BytesRejection) -> ApiError {
     }
 }
 
-fn response(base: &str, index: &Index, hit: bool) -> CacheResponse {
-    CacheResponse {
-        download_url: format!("{base}/download/{}.zip", index.key),
-        cache_hit: hit,
-        key: index.key.clone(),
-        index_url: format!("{base}/v1/index/{}", index.key),
-        files: index.file_count(),
-        size: index.logical_size(),
-        bundle_size: bundle::plan(index).len(),
-    }
-}
-
 impl AppState {
-    async fn installer_lookup(&self, key: &str) -> Result<Option<Index>, ApiError> {
-        match self.load_index(key).await {
-            Ok(index) => Ok(Some(index)),
-            Err(e) if e.status == StatusCode::NOT_FOUND => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
     /// `--public-url` when given; otherwise how the client reached us, which
     /// must be a plain `host[:port]`: the URLs built from it are followed with
     /// the client's API key, so a malformed `Host` is refused, never patched.

@@ -8,6 +8,7 @@ mod cache;
 mod download;
 mod error;
 mod health;
+mod hit;
 mod host;
 mod index;
 mod installs;
@@ -140,6 +141,8 @@ pub async fn serve(
 fn router(state: Arc<AppState>) -> Router {
     let protected = Router::new()
         .route("/v1/cache", post(cache::cache))
+        // `get` answers HEAD too, with the same headers and no body.
+        .route("/v1/cache/{key}", get(hit::cache_by_key))
         .route("/v1/index/{key}", get(index::get_index))
         .route("/v1/versions", get(supported::versions))
         .route("/download/{file}", get(download::download))

@@ -3,6 +3,7 @@
 //! ```text
 //! objects/aa/bb/<sha256>                       blobs
 //! indexes/aa/<key>.<manager>.<versions>.index  indexes (JSON)
+//! summaries/aa/<key>.json                     hit answers (see summary.rs)
 //! tmp/                                         staging, emptied at open
 //! ```
 
@@ -289,5 +290,13 @@ impl Store for DirStore {
 
     fn delete_bundle(&self, key: &str) -> io::Result<u64> {
         maint::delete_bundle(&self.root, key)
+    }
+
+    fn get_summary(&self, key: &str) -> io::Result<Option<super::KeySummary>> {
+        self.read_summary(key)
+    }
+
+    fn put_summary(&self, summary: &super::KeySummary) -> io::Result<()> {
+        self.write_summary(summary)
     }
 }

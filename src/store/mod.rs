@@ -7,6 +7,7 @@ mod dir;
 mod dir_maintenance;
 mod ingest;
 mod maintenance;
+mod summary;
 
 use std::io::{self, Read};
 use std::path::Path;
@@ -18,6 +19,7 @@ pub use blob::{
 pub use dir::DirStore;
 pub use ingest::{IngestError, IngestStats, TreeLimits, ingest_tree, ingest_tree_counted};
 pub use maintenance::{BlobMeta, IndexMeta, StoreLock, unsupported};
+pub use summary::KeySummary;
 
 use crate::protocol::Index;
 
@@ -113,6 +115,20 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a key's cached bundle; returns the bytes freed.
     fn delete_bundle(&self, _key: &str) -> io::Result<u64> {
         Ok(0)
+    }
+
+    /// What a hit answers with, without parsing the index: `None` when the
+    /// backend keeps no summary for `key` or the one it kept no longer
+    /// matches the index (callers then derive it with `KeySummary::of` and
+    /// `put_summary`). Never `Some` for a key whose index is gone.
+    fn get_summary(&self, _key: &str) -> io::Result<Option<KeySummary>> {
+        Ok(None)
+    }
+
+    /// Keeps `summary` for the key's current index; a cache, so a backend
+    /// may drop it (and `get_summary` answer `None`) at any time.
+    fn put_summary(&self, _summary: &KeySummary) -> io::Result<()> {
+        Ok(())
     }
 }
 

@@ -25,6 +25,7 @@ mod readme;
 mod serve_cli;
 mod server_composer;
 mod server_errors;
+mod server_hits;
 mod server_limits;
 mod server_npm;
 mod server_restart;
