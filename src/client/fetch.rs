@@ -170,7 +170,8 @@ async fn download(
     let mut asked_again = false;
     loop {
         let t = Instant::now();
-        let response = http.post_cache(&request.to_wire()).await?;
+        // Asking again (the key vanished) must POST: only that re-installs.
+        let response = http.ask_cache(request, !asked_again).await?;
         tracing::info!(
             hit = response.cache_hit,
             elapsed = ?t.elapsed(),

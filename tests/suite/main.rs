@@ -10,6 +10,7 @@ mod admin_verify;
 mod bundle_zip;
 mod client_bundles;
 mod client_failures;
+mod client_hits;
 mod client_http_safety;
 mod client_local_store;
 mod client_support;
