@@ -97,6 +97,7 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             [CompletionResult]::new('--composer-version', '--composer-version', [CompletionResultType]::ParameterName, 'composer-version')
             [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'os-arch-libc, e.g. linux-x64-glibc (default: this machine''s)')
             [CompletionResult]::new('--no-fallback', '--no-fallback', [CompletionResultType]::ParameterName, 'Fail (exit 3) instead of installing locally when the server is unavailable')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Restore from scratch even when the folder''s stat manifest (.depcache-state) says it already holds this key')
             [CompletionResult]::new('--omit-dev', '--omit-dev', [CompletionResultType]::ParameterName, 'Leave devDependencies out (npm --omit=dev, composer --no-dev)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')

@@ -92,6 +92,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --composer-version 'composer-version'
             cand --platform 'os-arch-libc, e.g. linux-x64-glibc (default: this machine''s)'
             cand --no-fallback 'Fail (exit 3) instead of installing locally when the server is unavailable'
+            cand --force 'Restore from scratch even when the folder''s stat manifest (.depcache-state) says it already holds this key'
             cand --omit-dev 'Leave devDependencies out (npm --omit=dev, composer --no-dev)'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'

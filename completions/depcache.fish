@@ -87,6 +87,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l php-version 
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l composer-version -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l platform -d 'os-arch-libc, e.g. linux-x64-glibc (default: this machine\'s)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l no-fallback -d 'Fail (exit 3) instead of installing locally when the server is unavailable'
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l force -d 'Restore from scratch even when the folder\'s stat manifest (.depcache-state) says it already holds this key'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l omit-dev -d 'Leave devDependencies out (npm --omit=dev, composer --no-dev)'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -s q -l quiet -d 'Only errors'

@@ -61,6 +61,10 @@ pub struct FetchArgs {
     /// the store lacks. Off unless given.
     #[arg(long, value_name = "DIR", env = "DEPCACHE_LOCAL_STORE")]
     pub local_store: Option<PathBuf>,
+    /// Restore from scratch even when the folder's stat manifest
+    /// (.depcache-state) says it already holds this key.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub project: ProjectArgs,
 }
@@ -109,6 +113,7 @@ pub fn run(args: FetchArgs, quiet: bool) -> Result<(), CliError> {
         fallback: !args.no_fallback,
         quiet,
         local_store: args.local_store.filter(|p| !p.as_os_str().is_empty()),
+        force: args.force,
     })
 }
 

@@ -29,6 +29,8 @@ pub struct FetchOptions {
     pub quiet: bool,
     /// Keep verified contents here and hard-link trees to them.
     pub local_store: Option<PathBuf>,
+    /// Restore from scratch even when the folder already holds the key.
+    pub force: bool,
 }
 
 /// Where the restored files come from.
@@ -59,6 +61,9 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
     // instead of sweeping this run's temp folders away as leftovers.
     let _project_lock = swap::lock_project(dir)?;
     swap::clean_leftovers(dir, root);
+    if super::noop::up_to_date(&options, &request, started)? {
+        return Ok(());
+    }
     tracing::info!(key = %request.hash, server = %options.http.server, "cache request");
 
     let store = match &options.local_store {
@@ -98,6 +103,7 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
                 linked::fill(store, &d.index, &dir.join(root));
                 tracing::info!(elapsed = ?t.elapsed(), "local store filled");
             }
+            let restored_stats = super::noop::after_restore(dir, root);
             if !options.quiet {
                 let line = summary(root, restored, &d.response, started);
                 eprintln!(
@@ -108,6 +114,8 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
                     }
                 );
             }
+            // Last: the manifest must describe the tree as this run leaves it.
+            super::noop::record(dir, root, &request.hash, restored_stats);
             Ok(())
         }
         Err(ServerError::Fatal(e)) => Err(e),

@@ -7,10 +7,12 @@ mod fetch;
 mod http;
 mod linked;
 mod local_store;
+mod noop;
 mod partial;
 mod progress;
 mod project;
 mod remove;
+mod stat_manifest;
 mod swap;
 mod tree;
 
