@@ -21,13 +21,8 @@ pub async fn download(
     let key = file.strip_suffix(".zip").ok_or_else(|| {
         ApiError::bad_request("invalid_key", format!("{file:?} is not <key>.zip"))
     })?;
-    let index = state.load_index(key).await?;
+    let plan = state.bundle_plan(key).await?;
     state.last_use.used(&state.store, key);
-    let plan = Arc::new(
-        tokio::task::spawn_blocking(move || bundle::plan(&index))
-            .await
-            .map_err(|e| ApiError::internal(format!("bundle layout panicked: {e}")))?,
-    );
     let total = plan.len();
     let etag = format!("\"{key}\"");
     if headers
@@ -97,6 +92,43 @@ pub async fn download(
         );
     }
     Ok(response)
+}
+
+impl AppState {
+    /// The bundle layout of a stored key: from the plan cache when the index
+    /// is still the one it was laid out from, else from the whole index.
+    async fn bundle_plan(&self, key: &str) -> Result<Arc<bundle::BundlePlan>, ApiError> {
+        let summary = self
+            .hit_summary(key)
+            .await?
+            .ok_or_else(|| AppState::unknown_key(key))?;
+        if let Some(plan) = self.plans.get(key, summary.generation)
+            && plan.len() == summary.bundle_size
+        {
+            return Ok(plan);
+        }
+        let index = self.load_index(key).await?;
+        let plan = Arc::new(
+            tokio::task::spawn_blocking(move || bundle::plan(&index))
+                .await
+                .map_err(|e| ApiError::internal(format!("bundle layout panicked: {e}")))?,
+        );
+        // Kept only when the index read is the one the summary names (not
+        // rewritten in between); otherwise used for this answer alone.
+        let store = self.store.clone();
+        let owned = key.to_string();
+        let still = tokio::task::spawn_blocking(move || store.get_summary(&owned))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten();
+        if plan.len() == summary.bundle_size
+            && still.is_some_and(|s| s.generation == summary.generation)
+        {
+            self.plans.put(key, summary.generation, plan.clone());
+        }
+        Ok(plan)
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]

@@ -15,6 +15,7 @@ mod installs;
 mod listen;
 mod metrics;
 mod observe;
+mod plans;
 mod supported;
 mod upkeep;
 mod versions;
@@ -93,6 +94,7 @@ pub struct AppState {
     body_timeout: Duration,
     metrics: Arc<metrics::Metrics>,
     last_use: upkeep::LastUse,
+    plans: plans::PlanCache,
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and lets running
@@ -125,6 +127,7 @@ pub async fn serve(
         body_timeout: config.limits.body_timeout,
         metrics: metrics.clone(),
         last_use: upkeep::LastUse::new(),
+        plans: plans::PlanCache::default(),
     });
     upkeep::spawn_store_scan(state.store.clone(), metrics);
     let app = router(state);

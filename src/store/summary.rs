@@ -27,6 +27,10 @@ pub struct KeySummary {
     /// Exact size of the ZIP bundle (the layout is deterministic, so this
     /// also stands for the layout; the `ETag` is the key itself).
     pub bundle_size: u64,
+    /// Changes whenever the key's index is rewritten (its inode in a
+    /// directory store); 0 when unknown. Lets callers cache what they derive
+    /// from the index.
+    pub generation: u64,
 }
 
 impl KeySummary {
@@ -38,6 +42,7 @@ impl KeySummary {
             files: index.file_count(),
             size: index.logical_size(),
             bundle_size: crate::bundle::plan(index).len(),
+            generation: 0,
         }
     }
 }
@@ -102,6 +107,7 @@ impl DirStore {
                     files: file.files,
                     size: file.size,
                     bundle_size: file.bundle_size,
+                    generation: file.index_generation,
                 }))
             }
             Ok(_) => Ok(None),

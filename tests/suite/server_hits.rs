@@ -158,3 +158,41 @@ async fn get_cache_by_key_miss_auth_bad_key_and_head() {
     assert_eq!(head.status(), 404);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_of_a_hot_key_lay_the_bundle_out_once() {
+    let (server, body, _key, _project) = server_with_one_key().await;
+    let (_, hit) = post_cache(&server, Some(API_KEY), &body).await;
+    let url = hit["download_url"].as_str().unwrap().to_string();
+    let reads = metric(&server, "depcache_index_reads_total").await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut bundles = Vec::new();
+    for i in 0..3 {
+        let path = dir.path().join(format!("{i}.zip"));
+        assert_eq!(download(&url, Some(API_KEY), &path).await, 200);
+        bundles.push(std::fs::read(&path).unwrap());
+    }
+    assert!(bundles.iter().all(|b| *b == bundles[0]));
+    assert_eq!(
+        bundles[0].len() as u64,
+        hit["bundle_size"].as_u64().unwrap()
+    );
+    let tail = http()
+        .get(&url)
+        .bearer_auth(API_KEY)
+        .header("range", "bytes=-100")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tail.status(), 206);
+    assert_eq!(
+        tail.bytes().await.unwrap(),
+        bundles[0][bundles[0].len() - 100..]
+    );
+    assert_eq!(
+        metric(&server, "depcache_index_reads_total").await,
+        reads + 1,
+        "each download parsed the whole index"
+    );
+    server.stop().await;
+}
