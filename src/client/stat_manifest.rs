@@ -139,6 +139,10 @@ fn relative(root: &Path, path: &Path) -> io::Result<String> {
         .ok_or_else(|| io::Error::other(format!("{} is not UTF-8", path.display())))
 }
 
+fn is_real_dir(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+}
+
 fn is_ours(rel: &str) -> bool {
     rel == STATE_FILE || rel.starts_with(STATE_TMP_PREFIX)
 }
@@ -170,6 +174,12 @@ pub fn changed_since(before: &Snapshot, after: &Snapshot) -> Vec<String> {
 /// (git's "racily clean" entries). So the file is written until its own
 /// ctime is past every recorded one; any later change then gets a later ctime.
 pub fn save(root: &Path, state: &State) -> io::Result<()> {
+    if !is_real_dir(root) {
+        return Err(io::Error::other(format!(
+            "{} is not a folder",
+            root.display()
+        )));
+    }
     let latest = state
         .snapshot
         .entries
@@ -197,6 +207,9 @@ pub fn save(root: &Path, state: &State) -> io::Result<()> {
 /// The manifest in `root`, or `None` when there is none or it cannot be
 /// used (not a regular file, another format, unreadable).
 pub fn load(root: &Path) -> Option<State> {
+    if !is_real_dir(root) {
+        return None;
+    }
     let path = root.join(STATE_FILE);
     // Never read through a symlink someone put there.
     let meta = fs::symlink_metadata(&path).ok()?;
@@ -212,6 +225,10 @@ pub fn load(root: &Path) -> Option<State> {
 /// Removes the manifest: the folder is about to change in a way it does not
 /// describe.
 pub fn forget(root: &Path) {
+    // A root that is a symlink is someone else's folder: never reached into.
+    if !is_real_dir(root) {
+        return;
+    }
     let path = root.join(STATE_FILE);
     if fs::symlink_metadata(&path).is_ok_and(|m| !m.is_dir()) {
         let _ = fs::remove_file(&path);

@@ -208,3 +208,21 @@ async fn another_key_restores_normally() {
     assert!(out.contains("nothing to do"), "{out}");
     server.stop().await;
 }
+
+#[test]
+fn a_symlinked_root_is_never_reached_into_for_its_manifest() {
+    let sandbox = Sandbox::new();
+    let elsewhere = sandbox.dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let foreign = br#"{"format":1,"key":"another","snapshot":{"root_dev":0,"root_ino":0,"entries":{}},"foreign":[]}"#;
+    std::fs::write(elsewhere.join(".depcache-state"), foreign).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, sandbox.node_modules()).unwrap();
+    let server = CraftedServer::start(Script::of(&[file("a/index.js", b"x\n", 0o644)]));
+    let out = sandbox.fetch(&server.url, &["--no-fallback"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(elsewhere.join(".depcache-state")).unwrap(),
+        foreign,
+        "the manifest behind the link was touched"
+    );
+}
