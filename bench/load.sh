@@ -18,8 +18,14 @@ set -euo pipefail
 secs="${1:-10}"
 here="$(cd "$(dirname "$0")/.." && pwd)"
 fixture="${BENCH_FIXTURE:-$here/../shared/bench/webapp}"
-work="$(mktemp -d /tmp/depcache-load.XXXXXX)"
-trap 'kill ${server_pid:-} ${ref_pid:-} 2>/dev/null || true; rm -rf "$work"' EXIT
+# BENCH_WORK=DIR keeps the store (and its installed tree) for the next run.
+if [ -n "${BENCH_WORK:-}" ]; then
+  work="$BENCH_WORK"; mkdir -p "$work"
+  trap 'kill ${server_pid:-} ${ref_pid:-} 2>/dev/null || true' EXIT
+else
+  work="$(mktemp -d /tmp/depcache-load.XXXXXX)"
+  trap 'kill ${server_pid:-} ${ref_pid:-} 2>/dev/null || true; rm -rf "$work"' EXIT
+fi
 
 echo "building release binary..." >&2
 cargo build --release --quiet --manifest-path "$here/Cargo.toml"
@@ -27,6 +33,7 @@ depcache="${CARGO_TARGET_DIR:-$here/target}/release/depcache"
 
 project="$work/project"
 mkdir -p "$project"
+rm -rf "$project/node_modules"
 cp "$fixture/package.json" "$fixture/package-lock.json" "$project/"
 export npm_config_cache="$work/npm-cache"
 
@@ -44,7 +51,7 @@ key=$(cd "$project" && "$depcache" hash npm)
 
 # The client's POST body, rebuilt from `hash --explain`, and the same body
 # with a wrong key.
-(cd "$project" && "$depcache" hash npm --explain) | python3 -c '
+(cd "$project" && "$depcache" hash npm --explain | python3 -c '
 import base64, json, sys
 req = {"manager": "", "hash": "", "files": {}, "versions": {}}
 for line in sys.stdin:
@@ -65,7 +72,7 @@ for line in sys.stdin:
 json.dump(req, open(sys.argv[1], "w"))
 req["hash"] = "0" * 64
 json.dump(req, open(sys.argv[2], "w"))
-' "$work/hit.json" "$work/refused.json"
+' "$work/hit.json" "$work/refused.json")
 for name in hit refused; do
   cat > "$work/$name.lua" <<LUA
 wrk.method = "POST"

@@ -71,6 +71,7 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             [CompletionResult]::new('--shutdown-timeout', '--shutdown-timeout', [CompletionResultType]::ParameterName, 'On SIGINT/SIGTERM, let running requests finish for this long, then drop them')
             [CompletionResult]::new('--max-tree-size', '--max-tree-size', [CompletionResultType]::ParameterName, 'Refuse (422 tree_too_large) an installed tree whose files add up to more')
             [CompletionResult]::new('--max-tree-files', '--max-tree-files', [CompletionResultType]::ParameterName, 'Refuse (422 tree_too_large) an installed tree with more files, folders and symlinks')
+            [CompletionResult]::new('--bundle-cache-size', '--bundle-cache-size', [CompletionResultType]::ParameterName, 'Keep assembled bundles of keys downloaded more than once, up to this many bytes in all, so their downloads are plain file reads (0 keeps none; gc deletes them with their keys)')
             [CompletionResult]::new('--use-docker-on-version-mismatch', '--use-docker-on-version-mismatch', [CompletionResultType]::ParameterName, 'Install versions the host lacks in a container of exactly those versions (see docs/containers.md; a start-up error when no runtime answers)')
             [CompletionResult]::new('--is-public', '--is-public', [CompletionResultType]::ParameterName, 'No API key needed')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')

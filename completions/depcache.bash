@@ -619,7 +619,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__serve)
-            opts="-v -q -h --cache-dir --bind --public-url --supported-versions-node --supported-versions-php --use-docker-on-version-mismatch --node-toolchain --php-toolchain --container-runtime --node-image --php-image --composer-phar --container-memory --container-cpus --container-pids-limit --container-network --container-global-arg --container-run-arg --is-public --api-keys --api-keys-file --npm-registry --allow-registry-host --allow-composer-path --max-body-size --install-timeout --max-concurrent-installs --max-queued-installs --header-timeout --body-timeout --max-connections --shutdown-timeout --max-tree-size --max-tree-files --verbose --quiet --help"
+            opts="-v -q -h --cache-dir --bind --public-url --supported-versions-node --supported-versions-php --use-docker-on-version-mismatch --node-toolchain --php-toolchain --container-runtime --node-image --php-image --composer-phar --container-memory --container-cpus --container-pids-limit --container-network --container-global-arg --container-run-arg --is-public --api-keys --api-keys-file --npm-registry --allow-registry-host --allow-composer-path --max-body-size --install-timeout --max-concurrent-installs --max-queued-installs --header-timeout --body-timeout --max-connections --shutdown-timeout --max-tree-size --max-tree-files --bundle-cache-size --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -750,6 +750,10 @@ _depcache() {
                     return 0
                     ;;
                 --max-tree-files)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bundle-cache-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -67,6 +67,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --shutdown-timeout 'On SIGINT/SIGTERM, let running requests finish for this long, then drop them'
             cand --max-tree-size 'Refuse (422 tree_too_large) an installed tree whose files add up to more'
             cand --max-tree-files 'Refuse (422 tree_too_large) an installed tree with more files, folders and symlinks'
+            cand --bundle-cache-size 'Keep assembled bundles of keys downloaded more than once, up to this many bytes in all, so their downloads are plain file reads (0 keeps none; gc deletes them with their keys)'
             cand --use-docker-on-version-mismatch 'Install versions the host lacks in a container of exactly those versions (see docs/containers.md; a start-up error when no runtime answers)'
             cand --is-public 'No API key needed'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'

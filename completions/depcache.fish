@@ -67,6 +67,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-connecti
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l shutdown-timeout -d 'On SIGINT/SIGTERM, let running requests finish for this long, then drop them' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-tree-size -d 'Refuse (422 tree_too_large) an installed tree whose files add up to more' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-tree-files -d 'Refuse (422 tree_too_large) an installed tree with more files, folders and symlinks' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l bundle-cache-size -d 'Keep assembled bundles of keys downloaded more than once, up to this many bytes in all, so their downloads are plain file reads (0 keeps none; gc deletes them with their keys)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l use-docker-on-version-mismatch -d 'Install versions the host lacks in a container of exactly those versions (see docs/containers.md; a start-up error when no runtime answers)'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l is-public -d 'No API key needed'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'

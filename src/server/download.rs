@@ -1,5 +1,7 @@
 //! `GET /download/{key}.zip`: the bundle, assembled on the fly from packed
-//! blobs and streamed with an exact `Content-Length`, `ETag` and `Range`.
+//! blobs (or read from the store's kept copy for hot keys, see
+//! `kept_bundles`) and streamed with an exact `Content-Length`, `ETag` and
+//! `Range`.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -21,9 +23,28 @@ pub async fn download(
     let key = file.strip_suffix(".zip").ok_or_else(|| {
         ApiError::bad_request("invalid_key", format!("{file:?} is not <key>.zip"))
     })?;
-    let plan = state.bundle_plan(key).await?;
+    let summary = state
+        .hit_summary(key)
+        .await?
+        .ok_or_else(|| AppState::unknown_key(key))?;
     state.last_use.used(&state.store, key);
-    let total = plan.len();
+    let store = state.store.clone();
+    let (owned, generation, len) = (key.to_string(), summary.generation, summary.bundle_size);
+    let kept = tokio::task::spawn_blocking(move || store.open_bundle(&owned, generation, len))
+        .await
+        .map_err(|e| ApiError::internal(format!("bundle lookup panicked: {e}")))?
+        .unwrap_or_else(|e| {
+            tracing::warn!(key, "kept bundle unreadable, assembling from blobs: {e}");
+            None
+        });
+    let source = match kept {
+        Some(file) => Source::Kept(file),
+        None => Source::Blobs(state.bundle_plan(key, &summary).await?),
+    };
+    let total = match &source {
+        Source::Kept(_) => summary.bundle_size,
+        Source::Blobs(plan) => plan.len(),
+    };
     let etag = format!("\"{key}\"");
     if headers
         .get(header::IF_NONE_MATCH)
@@ -60,7 +81,15 @@ pub async fn download(
         &state.metrics.bytes_served,
         byte_range.end - byte_range.start,
     );
-    let rx = plan.stream(state.store.clone(), byte_range.clone());
+    let rx = match source {
+        Source::Kept(file) => super::kept_bundles::stream_file(file, byte_range.clone()),
+        Source::Blobs(plan) => {
+            state
+                .kept
+                .downloaded(&state.store, key, summary.generation, &plan);
+            plan.stream(state.store.clone(), byte_range.clone())
+        }
+    };
     let mut response = Response::new(Body::from_stream(ReceiverStream::new(rx)));
     *response.status_mut() = status;
     let h = response.headers_mut();
@@ -94,14 +123,22 @@ pub async fn download(
     Ok(response)
 }
 
+/// Where a download's bytes come from.
+enum Source {
+    /// The bundle kept whole on disk (see `kept_bundles`).
+    Kept(std::fs::File),
+    /// Assembled from the blobs as it streams.
+    Blobs(Arc<bundle::BundlePlan>),
+}
+
 impl AppState {
     /// The bundle layout of a stored key: from the plan cache when the index
     /// is still the one it was laid out from, else from the whole index.
-    async fn bundle_plan(&self, key: &str) -> Result<Arc<bundle::BundlePlan>, ApiError> {
-        let summary = self
-            .hit_summary(key)
-            .await?
-            .ok_or_else(|| AppState::unknown_key(key))?;
+    async fn bundle_plan(
+        &self,
+        key: &str,
+        summary: &crate::store::KeySummary,
+    ) -> Result<Arc<bundle::BundlePlan>, ApiError> {
         if let Some(plan) = self.plans.get(key, summary.generation)
             && plan.len() == summary.bundle_size
         {

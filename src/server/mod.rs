@@ -12,6 +12,7 @@ mod hit;
 mod host;
 mod index;
 mod installs;
+mod kept_bundles;
 mod listen;
 mod metrics;
 mod observe;
@@ -68,6 +69,8 @@ pub struct ServerLimits {
     pub shutdown_timeout: Duration,
     /// Caps on an installed tree (422 `tree_too_large`).
     pub tree: TreeLimits,
+    /// Bytes of assembled bundles of hot keys the store may keep (0: none).
+    pub bundle_cache_bytes: u64,
 }
 
 impl Default for ServerLimits {
@@ -79,6 +82,7 @@ impl Default for ServerLimits {
             max_connections: 1024,
             shutdown_timeout: Duration::from_secs(30),
             tree: TreeLimits::default(),
+            bundle_cache_bytes: 2 << 30,
         }
     }
 }
@@ -95,6 +99,7 @@ pub struct AppState {
     metrics: Arc<metrics::Metrics>,
     last_use: upkeep::LastUse,
     plans: plans::PlanCache,
+    kept: kept_bundles::KeptBundles,
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and lets running
@@ -128,6 +133,7 @@ pub async fn serve(
         metrics: metrics.clone(),
         last_use: upkeep::LastUse::new(),
         plans: plans::PlanCache::default(),
+        kept: kept_bundles::KeptBundles::new(config.limits.bundle_cache_bytes),
     });
     upkeep::spawn_store_scan(state.store.clone(), metrics);
     let app = router(state);

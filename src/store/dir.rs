@@ -4,6 +4,7 @@
 //! objects/aa/bb/<sha256>                       blobs
 //! indexes/aa/<key>.<manager>.<versions>.index  indexes (JSON)
 //! summaries/aa/<key>.json                     hit answers (see summary.rs)
+//! bundles/aa/<key>.<generation>.zip            kept bundles of hot keys (bundle_cache.rs)
 //! tmp/                                         staging, emptied at open
 //! ```
 
@@ -298,5 +299,18 @@ impl Store for DirStore {
 
     fn put_summary(&self, summary: &super::KeySummary) -> io::Result<()> {
         self.write_summary(summary)
+    }
+
+    fn open_bundle(&self, key: &str, generation: u64, len: u64) -> io::Result<Option<File>> {
+        DirStore::open_bundle(self, key, generation, len)
+    }
+
+    fn keep_bundle(
+        &self,
+        key: &str,
+        generation: u64,
+        fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<()> {
+        DirStore::keep_bundle(self, key, generation, fill)
     }
 }

@@ -3,6 +3,7 @@
 //! the `Store` trait so a shared object store can replace the directory.
 
 mod blob;
+mod bundle_cache;
 mod dir;
 mod dir_maintenance;
 mod ingest;
@@ -106,8 +107,7 @@ pub trait Store: Send + Sync + 'static {
         Err(unsupported("listing blobs"))
     }
 
-    /// Bytes held by cached bundles (none in the directory store: bundles
-    /// are assembled from blobs).
+    /// Bytes held by kept bundles (see `keep_bundle`).
     fn bundle_bytes(&self) -> io::Result<u64> {
         Ok(0)
     }
@@ -128,6 +128,30 @@ pub trait Store: Send + Sync + 'static {
     /// Keeps `summary` for the key's current index; a cache, so a backend
     /// may drop it (and `get_summary` answer `None`) at any time.
     fn put_summary(&self, _summary: &KeySummary) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// The kept, assembled bundle of `key` laid out from index `generation`,
+    /// when the backend keeps one and it is exactly `len` bytes; `None`
+    /// otherwise (the bundle is then assembled from blobs).
+    fn open_bundle(
+        &self,
+        _key: &str,
+        _generation: u64,
+        _len: u64,
+    ) -> io::Result<Option<std::fs::File>> {
+        Ok(None)
+    }
+
+    /// Keeps the bundle `fill` writes as `key`'s for index `generation`
+    /// (counted by `bundle_bytes`, deleted by `delete_bundle`). A backend
+    /// that keeps none ignores it.
+    fn keep_bundle(
+        &self,
+        _key: &str,
+        _generation: u64,
+        _fill: &mut dyn FnMut(&mut dyn io::Write) -> io::Result<()>,
+    ) -> io::Result<()> {
         Ok(())
     }
 }

@@ -196,3 +196,51 @@ async fn downloads_of_a_hot_key_lay_the_bundle_out_once() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hot_key_is_served_from_its_kept_bundle() {
+    let (server, body, _key, _project) = server_with_one_key().await;
+    let (_, hit) = post_cache(&server, Some(API_KEY), &body).await;
+    let url = hit["download_url"].as_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.zip");
+    assert_eq!(download(&url, Some(API_KEY), &first).await, 200);
+    let first = std::fs::read(&first).unwrap();
+    let bundles = server.store.path().join("bundles");
+    let kept = || crate::common::server::count_files(&bundles);
+    assert!(!bundles.exists() || kept() == 0, "kept after one download");
+
+    // The second download has it kept, in the background.
+    assert_eq!(
+        download(&url, Some(API_KEY), &dir.path().join("2.zip")).await,
+        200
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !(bundles.exists() && kept() == 1) {
+        assert!(std::time::Instant::now() < deadline, "never kept");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // Served from that file: the blobs are no longer needed.
+    std::fs::remove_dir_all(server.store.path().join("objects")).unwrap();
+    let third = dir.path().join("third.zip");
+    assert_eq!(download(&url, Some(API_KEY), &third).await, 200);
+    assert_eq!(std::fs::read(&third).unwrap(), first);
+    let middle = http()
+        .get(&url)
+        .bearer_auth(API_KEY)
+        .header("range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(middle.status(), 206);
+    assert_eq!(middle.bytes().await.unwrap(), first[100..200]);
+
+    // gc's delete of the key takes the kept bundle with it.
+    let store = depcache::store::DirStore::open_existing(server.store.path()).unwrap();
+    let hex = hit["key"].as_str().unwrap();
+    use depcache::store::Store;
+    assert_eq!(store.delete_bundle(hex).unwrap(), first.len() as u64);
+    assert_eq!(kept(), 0);
+    server.stop().await;
+}
