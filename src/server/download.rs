@@ -81,16 +81,33 @@ pub async fn download(
         &state.metrics.bytes_served,
         byte_range.end - byte_range.start,
     );
-    let rx = match source {
-        Source::Kept(file) => super::kept_bundles::stream_file(file, byte_range.clone()),
+    let body = match source {
+        Source::Kept(file) => {
+            let range = byte_range.clone();
+            let mapped = tokio::task::spawn_blocking(move || {
+                super::kept_bundles::map_file(&file, range.clone())
+                    .map_err(|e| tracing::warn!("could not map the kept bundle, reading it: {e}"))
+                    .map_err(|()| (file, range))
+            })
+            .await
+            .map_err(|e| ApiError::internal(format!("bundle mapping panicked: {e}")))?;
+            match mapped {
+                Ok(bytes) => Body::from(bytes),
+                Err((file, range)) => Body::from_stream(ReceiverStream::new(
+                    super::kept_bundles::stream_file(file, range),
+                )),
+            }
+        }
         Source::Blobs(plan) => {
             state
                 .kept
                 .downloaded(&state.store, key, summary.generation, &plan);
-            plan.stream(state.store.clone(), byte_range.clone())
+            Body::from_stream(ReceiverStream::new(
+                plan.stream(state.store.clone(), byte_range.clone()),
+            ))
         }
     };
-    let mut response = Response::new(Body::from_stream(ReceiverStream::new(rx)));
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     let h = response.headers_mut();
     h.insert(

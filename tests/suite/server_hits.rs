@@ -237,6 +237,7 @@ async fn a_hot_key_is_served_from_its_kept_bundle() {
     assert_eq!(middle.bytes().await.unwrap(), first[100..200]);
 
     // gc's delete of the key takes the kept bundle with it.
+    std::fs::create_dir(server.store.path().join("objects")).unwrap();
     let store = depcache::store::DirStore::open_existing(server.store.path()).unwrap();
     let hex = hit["key"].as_str().unwrap();
     use depcache::store::Store;
