@@ -195,6 +195,9 @@ fn server_reason(e: ServerError) -> String {
     }
 }
 
+/// Files to fetch, and symlinks (path, target) to make again.
+type Wanted<'a> = (Vec<&'a FileEntry>, Vec<(&'a str, &'a str)>);
+
 /// The index entries behind the changed paths: files to fetch and symlinks
 /// to make again. Checks first that the manifest described this index's
 /// tree (every entry of the index was recorded with its kind).
@@ -203,7 +206,7 @@ fn wanted<'a>(
     root: &str,
     state: &State,
     diff: &Diff,
-) -> Result<(Vec<&'a FileEntry>, Vec<(&'a str, &'a str)>), String> {
+) -> Result<Wanted<'a>, String> {
     let layout = tree::check_index(index, root).map_err(|e| e.to_string())?;
     let recorded = &state.snapshot.entries;
     for (path, entry) in &layout.by_path {
