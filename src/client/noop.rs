@@ -25,6 +25,37 @@ use super::{partial, progress, remove};
 use crate::error::CliError;
 use crate::protocol::{Entry, FileEntry, Index, ValidRequest};
 
+/// Why a tree that differs from its manifest is restored whole instead of
+/// entry by entry. Logged, never shown as a failure: the whole restore that
+/// follows reports its own.
+#[derive(Debug, thiserror::Error)]
+enum NotRepairable {
+    #[error("{path:?} was made or changed by an install script")]
+    Foreign { path: String },
+    #[error("the folder {path:?} changed")]
+    FolderChanged { path: String },
+    #[error("{path:?} is not a file or symlink of the index as recorded")]
+    NotInIndex { path: String },
+    #[error("the server: {0}")]
+    Server(String),
+    #[error("the index does not fit this tree: {0}")]
+    Index(String),
+    #[error("{0}")]
+    Ranges(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path:?} does not match the index: {what}")]
+    Content { path: String, what: String },
+}
+
+fn io_at(path: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> NotRepairable {
+    let path = path.to_string();
+    move |source| NotRepairable::Io { path, source }
+}
+
 /// Whether the folder already holds `request`'s tree (left as it is, or put
 /// right entry by entry). `false`: restore it normally. Any manifest that
 /// does not describe the folder any more is removed first.
@@ -132,67 +163,73 @@ fn repair(
     tree_dir: &Path,
     state: &State,
     diff: &Diff,
-) -> Result<u64, String> {
+) -> Result<u64, NotRepairable> {
     let recorded = &state.snapshot.entries;
     for path in &diff.changed {
         if state.foreign.contains(path) {
-            return Err(format!("{path:?} was made by an install script"));
+            return Err(NotRepairable::Foreign { path: path.clone() });
         }
         if recorded.get(path).is_some_and(|s| s.kind == Kind::Dir) {
-            return Err(format!("the folder {path:?} changed"));
+            return Err(NotRepairable::FolderChanged { path: path.clone() });
         }
     }
-    let http = Http::new(options.http.clone()).map_err(|e| e.to_string())?;
+    let http = Http::new(options.http.clone()).map_err(|e| NotRepairable::Server(e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(io_at("the async runtime"))?;
     let root = request.manager.output_dir();
     let project = &options.project.dir;
     runtime.block_on(async {
         let response = http.ask_cache(request, true).await.map_err(server_reason)?;
         if response.key != request.hash {
-            return Err(format!("the server answered for key {}", response.key));
+            return Err(NotRepairable::Server(format!(
+                "it answered for key {}",
+                response.key
+            )));
         }
         let index_url = format!("{}/v1/index/{}", http.server(), request.hash);
         let index = http.get_index(&index_url).await.map_err(server_reason)?;
         if index.key != request.hash || index.manager != request.manager.name() {
-            return Err("the server sent another key's index".to_string());
+            return Err(NotRepairable::Server("it sent another key's index".into()));
         }
         let (files, links) = wanted(&index, root, state, diff)?;
-        let plan = partial::plan(&index, response.bundle_size, &files)?;
+        let plan =
+            partial::plan(&index, response.bundle_size, &files).map_err(NotRepairable::Ranges)?;
         let bar = progress::download_bar(options.quiet, plan.bytes());
         let ranges = partial::download(&http, &response.download_url, &plan, project, root, &bar)
             .await
             .map_err(server_reason)?;
         bar.finish_and_clear();
-        let ranges = ranges.ok_or("the server ignored Range")?;
+        let ranges = ranges.ok_or(NotRepairable::Server("it ignored Range".into()))?;
         for path in &diff.added {
-            remove::remove_tree(&tree_dir.join(path)).map_err(|e| format!("{path}: {e}"))?;
+            remove::remove_tree(&tree_dir.join(path)).map_err(io_at(path))?;
         }
         write_files(tree_dir, &plan, &ranges)?;
         for (path, target) in links {
             let link = tree_dir.join(path);
-            remove::remove_tree(&link).map_err(|e| format!("{path}: {e}"))?;
-            std::os::unix::fs::symlink(target, &link).map_err(|e| format!("{path}: {e}"))?;
+            remove::remove_tree(&link).map_err(io_at(path))?;
+            std::os::unix::fs::symlink(target, &link).map_err(io_at(path))?;
         }
         let now = stat_manifest::snapshot(tree_dir)
-            .map_err(|e| e.to_string())?
-            .ok_or("the folder is gone")?;
+            .map_err(io_at(tree_dir.display()))?
+            .ok_or(NotRepairable::FolderChanged {
+                path: String::new(),
+            })?;
         stat_manifest::save(
             tree_dir,
             &State::new(&request.hash, now, state.foreign.clone()),
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(io_at(stat_manifest::STATE_FILE))?;
         Ok(plan.bytes())
     })
 }
 
-fn server_reason(e: ServerError) -> String {
-    match e {
+fn server_reason(e: ServerError) -> NotRepairable {
+    NotRepairable::Server(match e {
         ServerError::Down(m) | ServerError::Gone(m) | ServerError::Uncacheable(m) => m,
         ServerError::Fatal(e) => e.to_string(),
-    }
+    })
 }
 
 /// Files to fetch, and symlinks (path, target) to make again.
@@ -206,8 +243,8 @@ fn wanted<'a>(
     root: &str,
     state: &State,
     diff: &Diff,
-) -> Result<Wanted<'a>, String> {
-    let layout = tree::check_index(index, root).map_err(|e| e.to_string())?;
+) -> Result<Wanted<'a>, NotRepairable> {
+    let layout = tree::check_index(index, root).map_err(|e| NotRepairable::Index(e.to_string()))?;
     let recorded = &state.snapshot.entries;
     for (path, entry) in &layout.by_path {
         let kind = match entry {
@@ -216,9 +253,9 @@ fn wanted<'a>(
             Entry::Symlink { .. } => Kind::Symlink,
         };
         if recorded.get(*path).map(|s| s.kind) != Some(kind) {
-            return Err(format!(
-                "the manifest does not list {path:?} as the index does"
-            ));
+            return Err(NotRepairable::NotInIndex {
+                path: path.to_string(),
+            });
         }
     }
     let mut files = Vec::new();
@@ -227,7 +264,7 @@ fn wanted<'a>(
         match layout.by_path.get(path.as_str()) {
             Some(Entry::File(f)) => files.push(f),
             Some(Entry::Symlink { path, target }) => links.push((path.as_str(), target.as_str())),
-            _ => return Err(format!("{path:?} is not a file or symlink of the index")),
+            _ => return Err(NotRepairable::NotInIndex { path: path.clone() }),
         }
     }
     Ok((files, links))
@@ -241,37 +278,52 @@ fn write_files(
     tree_dir: &Path,
     plan: &partial::RangePlan<'_>,
     ranges: &partial::Ranges,
-) -> Result<(), String> {
+) -> Result<(), NotRepairable> {
     use rayon::prelude::*;
     io_pool().install(|| {
         plan.items.par_iter().try_for_each(|(f, range)| {
             let target = tree_dir.join(&f.path);
-            let parent = target.parent().ok_or("no parent")?;
+            let parent = target.parent().ok_or(NotRepairable::NotInIndex {
+                path: f.path.clone(),
+            })?;
             let mut staged = tempfile::Builder::new()
                 .prefix(".depcache-put-")
                 .tempfile_in(parent)
-                .map_err(|e| format!("{}: {e}", parent.display()))?;
+                .map_err(io_at(parent.display()))?;
             let written = match range {
                 None => 0,
                 Some(range) => {
-                    let packed = ranges.open(range).map_err(|e| e.to_string())?;
+                    let packed = ranges.open(range).map_err(io_at(&f.path))?;
                     let mut reader: Box<dyn Read> = match f.method {
                         0 => Box::new(packed),
                         8 => Box::new(flate2::read::DeflateDecoder::new(packed)),
-                        m => return Err(format!("{:?}: unknown packing {m}", f.path)),
+                        m => {
+                            return Err(NotRepairable::Content {
+                                path: f.path.clone(),
+                                what: format!("unknown packing {m}"),
+                            });
+                        }
                     };
-                    copy_hashed(&mut reader, staged.as_file_mut(), &f.sha256)
-                        .map_err(|e| format!("{:?}: {e}", f.path))?
+                    copy_hashed(&mut reader, staged.as_file_mut(), &f.sha256).map_err(|e| {
+                        NotRepairable::Content {
+                            path: f.path.clone(),
+                            what: e.to_string(),
+                        }
+                    })?
                 }
             };
             if written != f.size {
-                return Err(format!("{:?} has {written} bytes, not {}", f.path, f.size));
+                return Err(NotRepairable::Content {
+                    path: f.path.clone(),
+                    what: format!("{written} bytes, not {}", f.size),
+                });
             }
             fs::set_permissions(staged.path(), Permissions::from_mode(f.mode & 0o777))
-                .map_err(|e| e.to_string())?;
-            staged
-                .persist(&target)
-                .map_err(|e| format!("{:?}: {}", f.path, e.error))?;
+                .map_err(io_at(&f.path))?;
+            staged.persist(&target).map_err(|e| NotRepairable::Io {
+                path: f.path.clone(),
+                source: e.error,
+            })?;
             Ok(())
         })
     })
