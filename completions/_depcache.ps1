@@ -35,6 +35,7 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions (or write them all with --dir)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (or write one per subcommand with --dir)')
             [CompletionResult]::new('admin', 'admin', [CompletionResultType]::ParameterValue, 'Operators'' tools on a store: stats, list, gc, verify')
+            [CompletionResult]::new('store', 'store', [CompletionResultType]::ParameterValue, 'Upkeep of fetch''s --local-store: status, prune, verify')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -57,10 +58,13 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             [CompletionResult]::new('--container-global-arg', '--container-global-arg', [CompletionResultType]::ParameterName, 'Extra runtime argument before `run`, e.g. --cgroup-manager=cgroupfs (repeatable)')
             [CompletionResult]::new('--container-run-arg', '--container-run-arg', [CompletionResultType]::ParameterName, 'Extra argument of `run`, before the image, e.g. --ulimit=nofile=4096 (repeatable)')
             [CompletionResult]::new('--api-keys', '--api-keys', [CompletionResultType]::ParameterName, 'Comma-separated API keys (prefer --api-keys-file or DEPCACHE_API_KEYS: argv shows in ps)')
-            [CompletionResult]::new('--api-keys-file', '--api-keys-file', [CompletionResultType]::ParameterName, 'File with one API key per line (# comments)')
+            [CompletionResult]::new('--api-keys-file', '--api-keys-file', [CompletionResultType]::ParameterName, 'File with one API key per line (# comments); `KEY registries=HOST,...` limits the key to those private registries'' trees')
             [CompletionResult]::new('--npm-registry', '--npm-registry', [CompletionResultType]::ParameterName, 'Registry npm installs from (default: npm''s own configuration)')
             [CompletionResult]::new('--allow-registry-host', '--allow-registry-host', [CompletionResultType]::ParameterName, 'Also trust this registry host (HOST or HOST:PORT, exact match) for npm tarballs and composer repositories and archives; repeatable')
             [CompletionResult]::new('--allow-composer-path', '--allow-composer-path', [CompletionResultType]::ParameterName, 'Let composer `path` repositories read packages from under this operator-managed folder; repeatable')
+            [CompletionResult]::new('--npm-scope-registry', '--npm-scope-registry', [CompletionResultType]::ParameterName, 'npm installs `@scope/*` packages from URL (trusted like --npm-registry); repeatable')
+            [CompletionResult]::new('--registry-credentials', '--registry-credentials', [CompletionResultType]::ParameterName, 'File of registry credentials, one `HOST[:PORT] token TOKEN` or `HOST[:PORT] basic USER:PASSWORD` per line (see docs/private-registries.md)')
+            [CompletionResult]::new('--registry-ca', '--registry-ca', [CompletionResultType]::ParameterName, 'PEM CA certificates registries'' TLS is also verified against (an internal CA), in addition to the system''s')
             [CompletionResult]::new('--max-body-size', '--max-body-size', [CompletionResultType]::ParameterName, 'Largest accepted request body')
             [CompletionResult]::new('--install-timeout', '--install-timeout', [CompletionResultType]::ParameterName, 'Kill an install (and all it started) after this long')
             [CompletionResult]::new('--max-concurrent-installs', '--max-concurrent-installs', [CompletionResultType]::ParameterName, 'Installs running at once')
@@ -90,6 +94,7 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Limit for the cache request, which installs on a miss (90s, 15m, ...)')
             [CompletionResult]::new('--download-timeout', '--download-timeout', [CompletionResultType]::ParameterName, 'Limit for downloading the index and bundle after the server answered, retries and resumes included (90s, 10m, ...); past it the server counts as unavailable. A transfer that receives nothing for 60 s fails sooner')
             [CompletionResult]::new('--local-store', '--local-store', [CompletionResultType]::ParameterName, 'Keep verified file contents in DIR (e.g. ~/.cache/depcache) and hard-link restored files to them: later fetches download only contents the store lacks. Off unless given')
+            [CompletionResult]::new('--local-store-max-size', '--local-store-max-size', [CompletionResultType]::ParameterName, 'After each restore, prune the local store down to this size (20GiB, 500MB, ...) while the fetch finishes, least recently used contents first; see `depcache store prune --max-size`')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Project root (default: the current folder)')
             [CompletionResult]::new('--files', '--files', [CompletionResultType]::ParameterName, 'Comma-separated manifest/lockfile names (default: manifest + the lockfile present)')
             [CompletionResult]::new('--node-version', '--node-version', [CompletionResultType]::ParameterName, 'node-version')
@@ -99,6 +104,8 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'os-arch-libc, e.g. linux-x64-glibc (default: this machine''s)')
             [CompletionResult]::new('--no-fallback', '--no-fallback', [CompletionResultType]::ParameterName, 'Fail (exit 3) instead of installing locally when the server is unavailable')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Restore from scratch even when the folder''s stat manifest (.depcache-state) says it already holds this key')
+            [CompletionResult]::new('--ignore-scripts', '--ignore-scripts', [CompletionResultType]::ParameterName, 'Run no lifecycle scripts after restoring (or installing locally): npm gets the `npm ci --ignore-scripts` tree; composer still rebuilds its autoloader, with scripts and plugins off. By default the scripts the job''s own `npm ci` / `composer install` would run, run here')
+            [CompletionResult]::new('--no-scripts', '--no-scripts', [CompletionResultType]::ParameterName, 'Run no lifecycle scripts after restoring (or installing locally): npm gets the `npm ci --ignore-scripts` tree; composer still rebuilds its autoloader, with scripts and plugins off. By default the scripts the job''s own `npm ci` / `composer install` would run, run here')
             [CompletionResult]::new('--omit-dev', '--omit-dev', [CompletionResultType]::ParameterName, 'Leave devDependencies out (npm --omit=dev, composer --no-dev)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
@@ -232,6 +239,74 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
         'depcache;admin;help;help' {
             break
         }
+        'depcache;store' {
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Contents, bytes, how many trees on disk still link to, oldest and newest use, problems found')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove contents no tree links to any more (or only those unused for --older-than), then the least recently used down to --max-size. Safe beside fetches using the same store')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Rehash every content and remove those that no longer match their name, and anything else that is no content')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'depcache;store;status' {
+            [CompletionResult]::new('--local-store', '--local-store', [CompletionResultType]::ParameterName, 'The store folder, as given to `fetch --local-store`')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output (schema in docs/client.md)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'depcache;store;prune' {
+            [CompletionResult]::new('--local-store', '--local-store', [CompletionResultType]::ParameterName, 'The store folder, as given to `fetch --local-store`')
+            [CompletionResult]::new('--older-than', '--older-than', [CompletionResultType]::ParameterName, 'Remove only unlinked contents not used for this long (30d, 12h, ...) instead of every unlinked one')
+            [CompletionResult]::new('--max-size', '--max-size', [CompletionResultType]::ParameterName, 'Then remove the least recently used contents, unlinked ones first, until the store is this small (20GiB, 500MB, ...). Without --older-than only what the budget needs goes')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output (schema in docs/client.md)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Report what would be removed; remove nothing')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'depcache;store;verify' {
+            [CompletionResult]::new('--local-store', '--local-store', [CompletionResultType]::ParameterName, 'The store folder, as given to `fetch --local-store`')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Machine-readable output (schema in docs/client.md)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Only errors')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'depcache;store;help' {
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Contents, bytes, how many trees on disk still link to, oldest and newest use, problems found')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove contents no tree links to any more (or only those unused for --older-than), then the least recently used down to --max-size. Safe beside fetches using the same store')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Rehash every content and remove those that no longer match their name, and anything else that is no content')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'depcache;store;help;status' {
+            break
+        }
+        'depcache;store;help;prune' {
+            break
+        }
+        'depcache;store;help;verify' {
+            break
+        }
+        'depcache;store;help;help' {
+            break
+        }
         'depcache;help' {
             [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the cache server')
             [CompletionResult]::new('fetch', 'fetch', [CompletionResultType]::ParameterValue, 'Restore node_modules/vendor from the server (CI client)')
@@ -239,6 +314,7 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions (or write them all with --dir)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Print the man page (or write one per subcommand with --dir)')
             [CompletionResult]::new('admin', 'admin', [CompletionResultType]::ParameterValue, 'Operators'' tools on a store: stats, list, gc, verify')
+            [CompletionResult]::new('store', 'store', [CompletionResultType]::ParameterValue, 'Upkeep of fetch''s --local-store: status, prune, verify')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -274,6 +350,21 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             break
         }
         'depcache;help;admin;verify' {
+            break
+        }
+        'depcache;help;store' {
+            [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Contents, bytes, how many trees on disk still link to, oldest and newest use, problems found')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove contents no tree links to any more (or only those unused for --older-than), then the least recently used down to --max-size. Safe beside fetches using the same store')
+            [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Rehash every content and remove those that no longer match their name, and anything else that is no content')
+            break
+        }
+        'depcache;help;store;status' {
+            break
+        }
+        'depcache;help;store;prune' {
+            break
+        }
+        'depcache;help;store;verify' {
             break
         }
         'depcache;help;help' {

@@ -37,6 +37,9 @@ _depcache() {
             depcache,serve)
                 cmd="depcache__subcmd__serve"
                 ;;
+            depcache,store)
+                cmd="depcache__subcmd__store"
+                ;;
             depcache__subcmd__admin,gc)
                 cmd="depcache__subcmd__admin__subcmd__gc"
                 ;;
@@ -88,6 +91,9 @@ _depcache() {
             depcache__subcmd__help,serve)
                 cmd="depcache__subcmd__help__subcmd__serve"
                 ;;
+            depcache__subcmd__help,store)
+                cmd="depcache__subcmd__help__subcmd__store"
+                ;;
             depcache__subcmd__help__subcmd__admin,gc)
                 cmd="depcache__subcmd__help__subcmd__admin__subcmd__gc"
                 ;;
@@ -100,6 +106,39 @@ _depcache() {
             depcache__subcmd__help__subcmd__admin,verify)
                 cmd="depcache__subcmd__help__subcmd__admin__subcmd__verify"
                 ;;
+            depcache__subcmd__help__subcmd__store,prune)
+                cmd="depcache__subcmd__help__subcmd__store__subcmd__prune"
+                ;;
+            depcache__subcmd__help__subcmd__store,status)
+                cmd="depcache__subcmd__help__subcmd__store__subcmd__status"
+                ;;
+            depcache__subcmd__help__subcmd__store,verify)
+                cmd="depcache__subcmd__help__subcmd__store__subcmd__verify"
+                ;;
+            depcache__subcmd__store,help)
+                cmd="depcache__subcmd__store__subcmd__help"
+                ;;
+            depcache__subcmd__store,prune)
+                cmd="depcache__subcmd__store__subcmd__prune"
+                ;;
+            depcache__subcmd__store,status)
+                cmd="depcache__subcmd__store__subcmd__status"
+                ;;
+            depcache__subcmd__store,verify)
+                cmd="depcache__subcmd__store__subcmd__verify"
+                ;;
+            depcache__subcmd__store__subcmd__help,help)
+                cmd="depcache__subcmd__store__subcmd__help__subcmd__help"
+                ;;
+            depcache__subcmd__store__subcmd__help,prune)
+                cmd="depcache__subcmd__store__subcmd__help__subcmd__prune"
+                ;;
+            depcache__subcmd__store__subcmd__help,status)
+                cmd="depcache__subcmd__store__subcmd__help__subcmd__status"
+                ;;
+            depcache__subcmd__store__subcmd__help,verify)
+                cmd="depcache__subcmd__store__subcmd__help__subcmd__verify"
+                ;;
             *)
                 ;;
         esac
@@ -107,7 +146,7 @@ _depcache() {
 
     case "${cmd}" in
         depcache)
-            opts="-v -q -h -V --verbose --quiet --help --version serve fetch hash completions man admin help"
+            opts="-v -q -h -V --verbose --quiet --help --version serve fetch hash completions man admin store help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -321,7 +360,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__fetch)
-            opts="-v -q -h --server --api-key --api-key-file --retries --timeout --download-timeout --no-fallback --local-store --force --dir --files --node-version --npm-version --php-version --composer-version --platform --omit-dev --verbose --quiet --help"
+            opts="-v -q -h --server --api-key --api-key-file --retries --timeout --download-timeout --no-fallback --local-store --force --no-scripts --ignore-scripts --local-store-max-size --dir --files --node-version --npm-version --php-version --composer-version --platform --omit-dev --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -352,6 +391,10 @@ _depcache() {
                     return 0
                     ;;
                 --local-store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --local-store-max-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -433,7 +476,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__help)
-            opts="serve fetch hash completions man admin help"
+            opts="serve fetch hash completions man admin store help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -600,6 +643,62 @@ _depcache() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        depcache__subcmd__help__subcmd__store)
+            opts="status prune verify"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__help__subcmd__store__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__help__subcmd__store__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__help__subcmd__store__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         depcache__subcmd__man)
             opts="-v -q -h --dir --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -619,7 +718,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__serve)
-            opts="-v -q -h --cache-dir --bind --public-url --supported-versions-node --supported-versions-php --use-docker-on-version-mismatch --node-toolchain --php-toolchain --container-runtime --node-image --php-image --composer-phar --container-memory --container-cpus --container-pids-limit --container-network --container-global-arg --container-run-arg --is-public --api-keys --api-keys-file --npm-registry --allow-registry-host --allow-composer-path --max-body-size --install-timeout --max-concurrent-installs --max-queued-installs --header-timeout --body-timeout --max-connections --shutdown-timeout --max-tree-size --max-tree-files --bundle-cache-size --verbose --quiet --help"
+            opts="-v -q -h --cache-dir --bind --public-url --supported-versions-node --supported-versions-php --use-docker-on-version-mismatch --node-toolchain --php-toolchain --container-runtime --node-image --php-image --composer-phar --container-memory --container-cpus --container-pids-limit --container-network --container-global-arg --container-run-arg --is-public --api-keys --api-keys-file --npm-registry --allow-registry-host --allow-composer-path --npm-scope-registry --registry-credentials --registry-ca --max-body-size --install-timeout --max-concurrent-installs --max-queued-installs --header-timeout --body-timeout --max-connections --shutdown-timeout --max-tree-size --max-tree-files --bundle-cache-size --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -713,6 +812,18 @@ _depcache() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --npm-scope-registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry-credentials)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry-ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --max-body-size)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -754,6 +865,152 @@ _depcache() {
                     return 0
                     ;;
                 --bundle-cache-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__store)
+            opts="-v -q -h --verbose --quiet --help status prune verify help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__store__subcmd__help)
+            opts="status prune verify help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__store__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__store__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__store__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__store__subcmd__help__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__store__subcmd__prune)
+            opts="-v -q -h --local-store --json --older-than --max-size --dry-run --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --local-store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --older-than)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__store__subcmd__status)
+            opts="-v -q -h --local-store --json --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --local-store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        depcache__subcmd__store__subcmd__verify)
+            opts="-v -q -h --local-store --json --verbose --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --local-store)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

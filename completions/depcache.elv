@@ -32,6 +32,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand completions 'Print shell completions (or write them all with --dir)'
             cand man 'Print the man page (or write one per subcommand with --dir)'
             cand admin 'Operators'' tools on a store: stats, list, gc, verify'
+            cand store 'Upkeep of fetch''s --local-store: status, prune, verify'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'depcache;serve'= {
@@ -53,10 +54,13 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --container-global-arg 'Extra runtime argument before `run`, e.g. --cgroup-manager=cgroupfs (repeatable)'
             cand --container-run-arg 'Extra argument of `run`, before the image, e.g. --ulimit=nofile=4096 (repeatable)'
             cand --api-keys 'Comma-separated API keys (prefer --api-keys-file or DEPCACHE_API_KEYS: argv shows in ps)'
-            cand --api-keys-file 'File with one API key per line (# comments)'
+            cand --api-keys-file 'File with one API key per line (# comments); `KEY registries=HOST,...` limits the key to those private registries'' trees'
             cand --npm-registry 'Registry npm installs from (default: npm''s own configuration)'
             cand --allow-registry-host 'Also trust this registry host (HOST or HOST:PORT, exact match) for npm tarballs and composer repositories and archives; repeatable'
             cand --allow-composer-path 'Let composer `path` repositories read packages from under this operator-managed folder; repeatable'
+            cand --npm-scope-registry 'npm installs `@scope/*` packages from URL (trusted like --npm-registry); repeatable'
+            cand --registry-credentials 'File of registry credentials, one `HOST[:PORT] token TOKEN` or `HOST[:PORT] basic USER:PASSWORD` per line (see docs/private-registries.md)'
+            cand --registry-ca 'PEM CA certificates registries'' TLS is also verified against (an internal CA), in addition to the system''s'
             cand --max-body-size 'Largest accepted request body'
             cand --install-timeout 'Kill an install (and all it started) after this long'
             cand --max-concurrent-installs 'Installs running at once'
@@ -85,6 +89,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --timeout 'Limit for the cache request, which installs on a miss (90s, 15m, ...)'
             cand --download-timeout 'Limit for downloading the index and bundle after the server answered, retries and resumes included (90s, 10m, ...); past it the server counts as unavailable. A transfer that receives nothing for 60 s fails sooner'
             cand --local-store 'Keep verified file contents in DIR (e.g. ~/.cache/depcache) and hard-link restored files to them: later fetches download only contents the store lacks. Off unless given'
+            cand --local-store-max-size 'After each restore, prune the local store down to this size (20GiB, 500MB, ...) while the fetch finishes, least recently used contents first; see `depcache store prune --max-size`'
             cand --dir 'Project root (default: the current folder)'
             cand --files 'Comma-separated manifest/lockfile names (default: manifest + the lockfile present)'
             cand --node-version 'node-version'
@@ -94,6 +99,8 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --platform 'os-arch-libc, e.g. linux-x64-glibc (default: this machine''s)'
             cand --no-fallback 'Fail (exit 3) instead of installing locally when the server is unavailable'
             cand --force 'Restore from scratch even when the folder''s stat manifest (.depcache-state) says it already holds this key'
+            cand --ignore-scripts 'Run no lifecycle scripts after restoring (or installing locally): npm gets the `npm ci --ignore-scripts` tree; composer still rebuilds its autoloader, with scripts and plugins off. By default the scripts the job''s own `npm ci` / `composer install` would run, run here'
+            cand --no-scripts 'Run no lifecycle scripts after restoring (or installing locally): npm gets the `npm ci --ignore-scripts` tree; composer still rebuilds its autoloader, with scripts and plugins off. By default the scripts the job''s own `npm ci` / `composer install` would run, run here'
             cand --omit-dev 'Leave devDependencies out (npm --omit=dev, composer --no-dev)'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
@@ -212,6 +219,65 @@ set edit:completion:arg-completer[depcache] = {|@words|
         }
         &'depcache;admin;help;help'= {
         }
+        &'depcache;store'= {
+            cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand status 'Contents, bytes, how many trees on disk still link to, oldest and newest use, problems found'
+            cand prune 'Remove contents no tree links to any more (or only those unused for --older-than), then the least recently used down to --max-size. Safe beside fetches using the same store'
+            cand verify 'Rehash every content and remove those that no longer match their name, and anything else that is no content'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'depcache;store;status'= {
+            cand --local-store 'The store folder, as given to `fetch --local-store`'
+            cand --json 'Machine-readable output (schema in docs/client.md)'
+            cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'depcache;store;prune'= {
+            cand --local-store 'The store folder, as given to `fetch --local-store`'
+            cand --older-than 'Remove only unlinked contents not used for this long (30d, 12h, ...) instead of every unlinked one'
+            cand --max-size 'Then remove the least recently used contents, unlinked ones first, until the store is this small (20GiB, 500MB, ...). Without --older-than only what the budget needs goes'
+            cand --json 'Machine-readable output (schema in docs/client.md)'
+            cand --dry-run 'Report what would be removed; remove nothing'
+            cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'depcache;store;verify'= {
+            cand --local-store 'The store folder, as given to `fetch --local-store`'
+            cand --json 'Machine-readable output (schema in docs/client.md)'
+            cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+            cand -q 'Only errors'
+            cand --quiet 'Only errors'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'depcache;store;help'= {
+            cand status 'Contents, bytes, how many trees on disk still link to, oldest and newest use, problems found'
+            cand prune 'Remove contents no tree links to any more (or only those unused for --older-than), then the least recently used down to --max-size. Safe beside fetches using the same store'
+            cand verify 'Rehash every content and remove those that no longer match their name, and anything else that is no content'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'depcache;store;help;status'= {
+        }
+        &'depcache;store;help;prune'= {
+        }
+        &'depcache;store;help;verify'= {
+        }
+        &'depcache;store;help;help'= {
+        }
         &'depcache;help'= {
             cand serve 'Run the cache server'
             cand fetch 'Restore node_modules/vendor from the server (CI client)'
@@ -219,6 +285,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand completions 'Print shell completions (or write them all with --dir)'
             cand man 'Print the man page (or write one per subcommand with --dir)'
             cand admin 'Operators'' tools on a store: stats, list, gc, verify'
+            cand store 'Upkeep of fetch''s --local-store: status, prune, verify'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'depcache;help;serve'= {
@@ -244,6 +311,17 @@ set edit:completion:arg-completer[depcache] = {|@words|
         &'depcache;help;admin;gc'= {
         }
         &'depcache;help;admin;verify'= {
+        }
+        &'depcache;help;store'= {
+            cand status 'Contents, bytes, how many trees on disk still link to, oldest and newest use, problems found'
+            cand prune 'Remove contents no tree links to any more (or only those unused for --older-than), then the least recently used down to --max-size. Safe beside fetches using the same store'
+            cand verify 'Rehash every content and remove those that no longer match their name, and anything else that is no content'
+        }
+        &'depcache;help;store;status'= {
+        }
+        &'depcache;help;store;prune'= {
+        }
+        &'depcache;help;store;verify'= {
         }
         &'depcache;help;help'= {
         }

@@ -34,6 +34,7 @@ complete -c depcache -n "__fish_depcache_needs_command" -f -a "hash" -d 'Print t
 complete -c depcache -n "__fish_depcache_needs_command" -f -a "completions" -d 'Print shell completions (or write them all with --dir)'
 complete -c depcache -n "__fish_depcache_needs_command" -f -a "man" -d 'Print the man page (or write one per subcommand with --dir)'
 complete -c depcache -n "__fish_depcache_needs_command" -f -a "admin" -d 'Operators\' tools on a store: stats, list, gc, verify'
+complete -c depcache -n "__fish_depcache_needs_command" -f -a "store" -d 'Upkeep of fetch\'s --local-store: status, prune, verify'
 complete -c depcache -n "__fish_depcache_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l cache-dir -d 'Store directory (created when missing)' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l bind -d 'Address to bind' -r
@@ -53,10 +54,13 @@ complete -c depcache -n "__fish_depcache_using_subcommand serve" -l container-ne
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l container-global-arg -d 'Extra runtime argument before `run`, e.g. --cgroup-manager=cgroupfs (repeatable)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l container-run-arg -d 'Extra argument of `run`, before the image, e.g. --ulimit=nofile=4096 (repeatable)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l api-keys -d 'Comma-separated API keys (prefer --api-keys-file or DEPCACHE_API_KEYS: argv shows in ps)' -r
-complete -c depcache -n "__fish_depcache_using_subcommand serve" -l api-keys-file -d 'File with one API key per line (# comments)' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l api-keys-file -d 'File with one API key per line (# comments); `KEY registries=HOST,...` limits the key to those private registries\' trees' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l npm-registry -d 'Registry npm installs from (default: npm\'s own configuration)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l allow-registry-host -d 'Also trust this registry host (HOST or HOST:PORT, exact match) for npm tarballs and composer repositories and archives; repeatable' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l allow-composer-path -d 'Let composer `path` repositories read packages from under this operator-managed folder; repeatable' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l npm-scope-registry -d 'npm installs `@scope/*` packages from URL (trusted like --npm-registry); repeatable' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l registry-credentials -d 'File of registry credentials, one `HOST[:PORT] token TOKEN` or `HOST[:PORT] basic USER:PASSWORD` per line (see docs/private-registries.md)' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l registry-ca -d 'PEM CA certificates registries\' TLS is also verified against (an internal CA), in addition to the system\'s' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-body-size -d 'Largest accepted request body' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l install-timeout -d 'Kill an install (and all it started) after this long' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-concurrent-installs -d 'Installs running at once' -r
@@ -80,6 +84,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l retries -d '
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l timeout -d 'Limit for the cache request, which installs on a miss (90s, 15m, ...)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l download-timeout -d 'Limit for downloading the index and bundle after the server answered, retries and resumes included (90s, 10m, ...); past it the server counts as unavailable. A transfer that receives nothing for 60 s fails sooner' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l local-store -d 'Keep verified file contents in DIR (e.g. ~/.cache/depcache) and hard-link restored files to them: later fetches download only contents the store lacks. Off unless given' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l local-store-max-size -d 'After each restore, prune the local store down to this size (20GiB, 500MB, ...) while the fetch finishes, least recently used contents first; see `depcache store prune --max-size`' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l dir -d 'Project root (default: the current folder)' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l files -d 'Comma-separated manifest/lockfile names (default: manifest + the lockfile present)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l node-version -r
@@ -89,6 +94,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l composer-ver
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l platform -d 'os-arch-libc, e.g. linux-x64-glibc (default: this machine\'s)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l no-fallback -d 'Fail (exit 3) instead of installing locally when the server is unavailable'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l force -d 'Restore from scratch even when the folder\'s stat manifest (.depcache-state) says it already holds this key'
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l ignore-scripts -l no-scripts -d 'Run no lifecycle scripts after restoring (or installing locally): npm gets the `npm ci --ignore-scripts` tree; composer still rebuilds its autoloader, with scripts and plugins off. By default the scripts the job\'s own `npm ci` / `composer install` would run, run here'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l omit-dev -d 'Leave devDependencies out (npm --omit=dev, composer --no-dev)'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -s q -l quiet -d 'Only errors'
@@ -151,14 +157,47 @@ complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "gc" -d 'Evict unused or least recently used keys, then delete unreferenced blobs. Safe while a server runs on the same directory'
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Rehash every blob and check every index (exit 6 when problems remain)'
 complete -c depcache -n "__fish_depcache_using_subcommand admin; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin help" -f -a "serve" -d 'Run the cache server'
-complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin help" -f -a "fetch" -d 'Restore node_modules/vendor from the server (CI client)'
-complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin help" -f -a "hash" -d 'Print the cache key a client would send for a project'
-complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin help" -f -a "completions" -d 'Print shell completions (or write them all with --dir)'
-complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin help" -f -a "man" -d 'Print the man page (or write one per subcommand with --dir)'
-complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin help" -f -a "admin" -d 'Operators\' tools on a store: stats, list, gc, verify'
-complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and not __fish_seen_subcommand_from status prune verify help" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and not __fish_seen_subcommand_from status prune verify help" -s q -l quiet -d 'Only errors'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and not __fish_seen_subcommand_from status prune verify help" -s h -l help -d 'Print help'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and not __fish_seen_subcommand_from status prune verify help" -f -a "status" -d 'Contents, bytes, how many trees on disk still link to, oldest and newest use, problems found'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and not __fish_seen_subcommand_from status prune verify help" -f -a "prune" -d 'Remove contents no tree links to any more (or only those unused for --older-than), then the least recently used down to --max-size. Safe beside fetches using the same store'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and not __fish_seen_subcommand_from status prune verify help" -f -a "verify" -d 'Rehash every content and remove those that no longer match their name, and anything else that is no content'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and not __fish_seen_subcommand_from status prune verify help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from status" -l local-store -d 'The store folder, as given to `fetch --local-store`' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from status" -l json -d 'Machine-readable output (schema in docs/client.md)'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from status" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from status" -s q -l quiet -d 'Only errors'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from prune" -l local-store -d 'The store folder, as given to `fetch --local-store`' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from prune" -l older-than -d 'Remove only unlinked contents not used for this long (30d, 12h, ...) instead of every unlinked one' -r
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from prune" -l max-size -d 'Then remove the least recently used contents, unlinked ones first, until the store is this small (20GiB, 500MB, ...). Without --older-than only what the budget needs goes' -r
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from prune" -l json -d 'Machine-readable output (schema in docs/client.md)'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from prune" -l dry-run -d 'Report what would be removed; remove nothing'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from prune" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from prune" -s q -l quiet -d 'Only errors'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from verify" -l local-store -d 'The store folder, as given to `fetch --local-store`' -r -F
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from verify" -l json -d 'Machine-readable output (schema in docs/client.md)'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from verify" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Only errors'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from help" -f -a "status" -d 'Contents, bytes, how many trees on disk still link to, oldest and newest use, problems found'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Remove contents no tree links to any more (or only those unused for --older-than), then the least recently used down to --max-size. Safe beside fetches using the same store'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Rehash every content and remove those that no longer match their name, and anything else that is no content'
+complete -c depcache -n "__fish_depcache_using_subcommand store; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin store help" -f -a "serve" -d 'Run the cache server'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin store help" -f -a "fetch" -d 'Restore node_modules/vendor from the server (CI client)'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin store help" -f -a "hash" -d 'Print the cache key a client would send for a project'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin store help" -f -a "completions" -d 'Print shell completions (or write them all with --dir)'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin store help" -f -a "man" -d 'Print the man page (or write one per subcommand with --dir)'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin store help" -f -a "admin" -d 'Operators\' tools on a store: stats, list, gc, verify'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin store help" -f -a "store" -d 'Upkeep of fetch\'s --local-store: status, prune, verify'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and not __fish_seen_subcommand_from serve fetch hash completions man admin store help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c depcache -n "__fish_depcache_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "stats" -d 'Keys, blobs, bytes on disk, logical size and deduplication ratio'
 complete -c depcache -n "__fish_depcache_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "list" -d 'Every cached key with manager, versions, platform, size and last use'
 complete -c depcache -n "__fish_depcache_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "gc" -d 'Evict unused or least recently used keys, then delete unreferenced blobs. Safe while a server runs on the same directory'
 complete -c depcache -n "__fish_depcache_using_subcommand help; and __fish_seen_subcommand_from admin" -f -a "verify" -d 'Rehash every blob and check every index (exit 6 when problems remain)'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and __fish_seen_subcommand_from store" -f -a "status" -d 'Contents, bytes, how many trees on disk still link to, oldest and newest use, problems found'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and __fish_seen_subcommand_from store" -f -a "prune" -d 'Remove contents no tree links to any more (or only those unused for --older-than), then the least recently used down to --max-size. Safe beside fetches using the same store'
+complete -c depcache -n "__fish_depcache_using_subcommand help; and __fish_seen_subcommand_from store" -f -a "verify" -d 'Rehash every content and remove those that no longer match their name, and anything else that is no content'

@@ -94,6 +94,9 @@ fn build(root: &Path, blobs: u64, keys: u64) {
             root: "node_modules".to_string(),
             created: 1_700_000_000 + k,
             entries,
+            workspaces: Vec::new(),
+            nested: Vec::new(),
+            registries: Vec::new(),
         };
         let dir = root.join("indexes").join(&key[..2]);
         fs::create_dir_all(&dir).unwrap();

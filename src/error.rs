@@ -16,7 +16,8 @@ pub mod exit {
     /// The server refused the request (other 4xx), e.g. an unsupported version.
     pub const REJECTED: u8 = 5;
     /// The bundle failed verification (bad hash, unsafe path, truncated), or
-    /// `admin verify` found corrupt blobs or bad indexes and did not repair them.
+    /// `admin verify` found corrupt blobs or bad indexes and did not repair them,
+    /// or `store verify` could not remove what it found.
     pub const VERIFY: u8 = 6;
     /// The package manager failed (on the server, or in the local fallback).
     pub const INSTALL: u8 = 7;

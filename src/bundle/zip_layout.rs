@@ -34,12 +34,11 @@ struct Central {
     offset: u64,
 }
 
-/// Lays out the bundle of `index`: a folder entry for the root, then every
-/// entry in index order (sorted by path), then the central directory.
+/// Lays out the bundle of `index`: per tree a folder entry for its root, then
+/// every entry in index order (sorted by path); then the central directory.
 pub fn plan(index: &Index) -> BundlePlan {
     let mut plan = BundlePlan::default();
-    let mut central = Vec::with_capacity(index.entries.len() + 1);
-    let root = &index.root;
+    let mut central = Vec::with_capacity(index.entries.len() + 1 + index.nested.len());
     let mut add = |plan: &mut BundlePlan, c: Central, data: Option<Segment>| {
         let mut c = c;
         c.offset = plan.len();
@@ -49,40 +48,44 @@ pub fn plan(index: &Index) -> BundlePlan {
         }
         central.push(c);
     };
-    add(&mut plan, dir_entry(format!("{root}/"), 0o755), None);
-    for entry in &index.entries {
-        match entry {
-            Entry::Dir { path, mode } => {
-                add(&mut plan, dir_entry(format!("{root}/{path}/"), *mode), None)
-            }
-            Entry::Symlink { path, target } => {
-                let data = Bytes::copy_from_slice(target.as_bytes());
-                let c = Central {
-                    name: format!("{root}/{path}").into_bytes(),
-                    method: 0,
-                    crc32: crc32fast::hash(&data),
-                    packed: data.len() as u64,
-                    size: data.len() as u64,
-                    external: (S_IFLNK | 0o777) << 16,
-                    offset: 0,
-                };
-                add(&mut plan, c, Some(Segment::Bytes(data)));
-            }
-            Entry::File(f) => {
-                let c = Central {
-                    name: format!("{root}/{}", f.path).into_bytes(),
-                    method: f.method,
-                    crc32: f.crc32,
-                    packed: f.packed_size,
-                    size: f.size,
-                    external: (S_IFREG | (f.mode & 0o7777)) << 16,
-                    offset: 0,
-                };
-                let data = Segment::Blob {
-                    sha256: f.sha256.clone(),
-                    len: f.packed_size,
-                };
-                add(&mut plan, c, Some(data));
+    // The root tree, then each nested one (npm workspaces), each under its
+    // folder in the project.
+    for (root, entries) in index.trees() {
+        add(&mut plan, dir_entry(format!("{root}/"), 0o755), None);
+        for entry in entries {
+            match entry {
+                Entry::Dir { path, mode } => {
+                    add(&mut plan, dir_entry(format!("{root}/{path}/"), *mode), None)
+                }
+                Entry::Symlink { path, target } => {
+                    let data = Bytes::copy_from_slice(target.as_bytes());
+                    let c = Central {
+                        name: format!("{root}/{path}").into_bytes(),
+                        method: 0,
+                        crc32: crc32fast::hash(&data),
+                        packed: data.len() as u64,
+                        size: data.len() as u64,
+                        external: (S_IFLNK | 0o777) << 16,
+                        offset: 0,
+                    };
+                    add(&mut plan, c, Some(Segment::Bytes(data)));
+                }
+                Entry::File(f) => {
+                    let c = Central {
+                        name: format!("{root}/{}", f.path).into_bytes(),
+                        method: f.method,
+                        crc32: f.crc32,
+                        packed: f.packed_size,
+                        size: f.size,
+                        external: (S_IFREG | (f.mode & 0o7777)) << 16,
+                        offset: 0,
+                    };
+                    let data = Segment::Blob {
+                        sha256: f.sha256.clone(),
+                        len: f.packed_size,
+                    };
+                    add(&mut plan, c, Some(data));
+                }
             }
         }
     }

@@ -10,13 +10,14 @@ use super::hash::ProjectArgs;
 use crate::client::{FetchOptions, HttpSettings, fetch};
 use crate::error::CliError;
 use crate::protocol::Manager;
-use crate::units::parse_duration;
+use crate::units::{parse_duration, parse_size};
 
 #[derive(Debug, Args)]
 #[command(
     after_help = "Exit codes: 0 restored (or installed locally), 2 usage, \
 3 server unreachable and --no-fallback, 4 API key refused, 5 request refused, \
-6 bundle failed verification, 7 install failed (on the server or locally), 1 anything else."
+6 bundle failed verification, 7 install failed (on the server, locally, or in the \
+lifecycle scripts run after restoring), 1 anything else."
 )]
 pub struct FetchArgs {
     /// npm or composer. The seed form `fetch <SERVER_URL> <MANAGER>` works too.
@@ -65,6 +66,27 @@ pub struct FetchArgs {
     /// (.depcache-state) says it already holds this key.
     #[arg(long)]
     pub force: bool,
+    /// Run no lifecycle scripts after restoring (or installing locally): npm
+    /// gets the `npm ci --ignore-scripts` tree; composer still rebuilds its
+    /// autoloader, with scripts and plugins off. By default the scripts the
+    /// job's own `npm ci` / `composer install` would run, run here.
+    #[arg(
+        long,
+        visible_alias = "no-scripts",
+        env = "DEPCACHE_IGNORE_SCRIPTS",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub ignore_scripts: bool,
+    /// After each restore, prune the local store down to this size (20GiB,
+    /// 500MB, ...) while the fetch finishes, least recently used contents
+    /// first; see `depcache store prune --max-size`.
+    #[arg(
+        long,
+        value_name = "SIZE",
+        value_parser = parse_size,
+        env = "DEPCACHE_LOCAL_STORE_MAX_SIZE"
+    )]
+    pub local_store_max_size: Option<u64>,
     #[command(flatten)]
     pub project: ProjectArgs,
 }
@@ -101,6 +123,12 @@ pub fn run(args: FetchArgs, quiet: bool) -> Result<(), CliError> {
         (None, None) => None,
     }
     .filter(|k| !k.is_empty());
+    let local_store = args.local_store.filter(|p| !p.as_os_str().is_empty());
+    if args.local_store_max_size.is_some() && local_store.is_none() {
+        return Err(CliError::Usage(
+            "--local-store-max-size needs --local-store (or DEPCACHE_LOCAL_STORE)".to_string(),
+        ));
+    }
     fetch(FetchOptions {
         project: args.project.spec(manager),
         http: HttpSettings {
@@ -112,8 +140,10 @@ pub fn run(args: FetchArgs, quiet: bool) -> Result<(), CliError> {
         },
         fallback: !args.no_fallback,
         quiet,
-        local_store: args.local_store.filter(|p| !p.as_os_str().is_empty()),
         force: args.force,
+        local_store,
+        local_store_max_size: args.local_store_max_size,
+        ignore_scripts: args.ignore_scripts,
     })
 }
 

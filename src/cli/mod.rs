@@ -7,6 +7,7 @@ mod generate;
 mod hash;
 mod serve;
 mod serve_containers;
+mod store;
 
 use std::process::ExitCode;
 
@@ -28,7 +29,8 @@ pub const LONG_VERSION: &str = concat!(
     version = LONG_VERSION,
     about = "Caches installed dependency trees (node_modules, vendor) and restores them in seconds",
     after_help = "Exit codes: 0 ok, 1 failure, 2 usage, 3 server unreachable, 4 auth refused, \
-5 request refused, 6 bundle failed verification or admin verify found problems, 7 install failed."
+5 request refused, 6 bundle failed verification or admin/store verify found problems it left, \
+7 install failed."
 )]
 pub struct Cli {
     /// More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides).
@@ -56,6 +58,8 @@ pub enum Command {
     Man(generate::ManArgs),
     /// Operators' tools on a store: stats, list, gc, verify.
     Admin(admin::AdminArgs),
+    /// Upkeep of fetch's --local-store: status, prune, verify.
+    Store(store::StoreArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -70,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Completions(args) => generate::completions(args),
         Command::Man(args) => generate::man(args),
         Command::Admin(args) => admin::run(args),
+        Command::Store(args) => store::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

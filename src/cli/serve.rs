@@ -8,10 +8,14 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::error::CliError;
-use crate::install::{AllowedHost, InstallSettings, TrustedSources, detect_host_tools};
+use crate::install::{
+    AllowedHost, InstallSettings, PrivateRegistries, RegistryCa, ScopeRegistry, TrustedSources,
+    detect_host_tools, parse_credentials,
+};
 use crate::protocol::current_platform;
 use crate::server::{
-    ApiKeys, ServerConfig, ServerLimits, VersionPolicy, check_public_url, parse_node_pairs, serve,
+    ApiKeys, KeyScopes, ServerConfig, ServerLimits, VersionPolicy, check_public_url,
+    parse_node_pairs, serve,
 };
 use crate::store::TreeLimits;
 use crate::units::{parse_duration, parse_size};
@@ -54,7 +58,8 @@ pub struct ServeArgs {
     /// Comma-separated API keys (prefer --api-keys-file or DEPCACHE_API_KEYS: argv shows in ps).
     #[arg(long, value_name = "K1,K2")]
     pub api_keys: Option<String>,
-    /// File with one API key per line (# comments).
+    /// File with one API key per line (# comments); `KEY registries=HOST,...`
+    /// limits the key to those private registries' trees.
     #[arg(long, value_name = "FILE")]
     pub api_keys_file: Option<PathBuf>,
     /// Registry npm installs from (default: npm's own configuration).
@@ -68,6 +73,18 @@ pub struct ServeArgs {
     /// operator-managed folder; repeatable.
     #[arg(long, value_name = "DIR")]
     pub allow_composer_path: Vec<PathBuf>,
+    /// npm installs `@scope/*` packages from URL (trusted like --npm-registry);
+    /// repeatable.
+    #[arg(long, value_name = "@SCOPE=URL")]
+    pub npm_scope_registry: Vec<ScopeRegistry>,
+    /// File of registry credentials, one `HOST[:PORT] token TOKEN` or
+    /// `HOST[:PORT] basic USER:PASSWORD` per line (see docs/private-registries.md).
+    #[arg(long, value_name = "FILE", env = "DEPCACHE_REGISTRY_CREDENTIALS")]
+    pub registry_credentials: Option<PathBuf>,
+    /// PEM CA certificates registries' TLS is also verified against (an
+    /// internal CA), in addition to the system's.
+    #[arg(long, value_name = "FILE")]
+    pub registry_ca: Option<PathBuf>,
     /// Largest accepted request body.
     #[arg(long, default_value = "32MiB", value_parser = parse_size)]
     pub max_body_size: u64,
@@ -154,7 +171,26 @@ or run an open server with --is-public"
         args.allow_registry_host.clone(),
         &args.allow_composer_path,
     )
+    .map_err(CliError::Usage)?
+    .with_private(private_registries(&args)?)
     .map_err(CliError::Usage)?;
+    // A misspelt scope would refuse that key every private tree, quietly.
+    let known: Vec<String> = sources
+        .private()
+        .credentials()
+        .iter()
+        .map(|c| c.registry())
+        .collect();
+    if let Some(unknown) = keys.scope_names().into_iter().find(|n| !known.contains(n)) {
+        return Err(CliError::Usage(format!(
+            "an API key's registries= names {unknown}, which has no registry credential (known: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )));
+    }
 
     let public_url = args
         .public_url
@@ -173,7 +209,7 @@ or run an open server with --is-public"
         store,
         public_url,
         public: args.is_public,
-        api_keys: ApiKeys::new(&keys),
+        api_keys: keys,
         policy,
         install: InstallSettings {
             npm_registry: args.npm_registry.clone(),
@@ -212,22 +248,66 @@ fn split(list: &Option<String>) -> Vec<String> {
     list.as_deref().map(super::split_list).unwrap_or_default()
 }
 
-/// Keys from the flag, the file and the environment, all accepted.
-fn collect_keys(args: &ServeArgs) -> Result<Vec<String>, CliError> {
-    let mut keys = split(&args.api_keys);
+/// `--npm-scope-registry` and the credentials file. The file's errors name
+/// a line, never its content.
+fn private_registries(args: &ServeArgs) -> Result<PrivateRegistries, CliError> {
+    let credentials = match &args.registry_credentials {
+        None => Vec::new(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                CliError::Usage(format!(
+                    "cannot read registry credentials from {}: {e}",
+                    path.display()
+                ))
+            })?;
+            parse_credentials(&text, &path.display().to_string()).map_err(CliError::Usage)?
+        }
+    };
+    let private = PrivateRegistries::new(args.npm_scope_registry.clone(), credentials)
+        .map_err(CliError::Usage)?;
+    match &args.registry_ca {
+        None => Ok(private),
+        Some(path) => Ok(private.with_ca(RegistryCa::load(path).map_err(CliError::Usage)?)),
+    }
+}
+
+/// Keys from the flag, the file and the environment, all accepted; only the
+/// file's lines can carry `registries=` (default: every registry).
+fn collect_keys(args: &ServeArgs) -> Result<ApiKeys, CliError> {
+    let mut keys = ApiKeys::new(&split(&args.api_keys));
     if let Some(path) = &args.api_keys_file {
         let text = std::fs::read_to_string(path).map_err(|e| {
             CliError::Usage(format!("cannot read API keys from {}: {e}", path.display()))
         })?;
-        keys.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_string),
-        );
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut parts = line.split_whitespace();
+            let key = parts.next().unwrap_or_default();
+            let scopes = match (parts.next(), parts.next()) {
+                (None, _) => KeyScopes::All,
+                (Some(list), None) if list.starts_with("registries=") => KeyScopes::Only(
+                    super::split_list(&list["registries=".len()..])
+                        .into_iter()
+                        .collect(),
+                ),
+                _ => {
+                    return Err(CliError::Usage(format!(
+                        "{} line {}: expected `KEY` or `KEY registries=HOST[:PORT],...`",
+                        path.display(),
+                        number + 1
+                    )));
+                }
+            };
+            keys.add(key, scopes);
+        }
     }
     if let Ok(env) = std::env::var("DEPCACHE_API_KEYS") {
-        keys.extend(super::split_list(&env));
+        for key in super::split_list(&env) {
+            keys.add(&key, KeyScopes::All);
+        }
     }
     Ok(keys)
 }

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use zip::ZipArchive;
 use zip::read::ZipArchiveMetadata;
 
-use super::tree::{self, Layout, io_pool, local, verify};
+use super::tree::{self, Layout, Trees, io_pool, local, verify};
 use crate::error::CliError;
 use crate::protocol::{Entry, FileEntry, Index, check_entry_path};
 
@@ -30,15 +30,17 @@ pub struct Restored {
 /// The bundle's entries, checked against the index.
 struct Plan<'a> {
     metadata: Arc<ZipArchiveMetadata>,
-    /// ZIP entry number and the index entry it must match.
-    files: Vec<(usize, &'a FileEntry)>,
+    /// ZIP entry number, the tree it belongs to, and the index entry it
+    /// must match.
+    files: Vec<(usize, usize, &'a FileEntry)>,
     symlinks: Vec<(usize, &'a str, &'a str)>,
 }
 
 /// Symlink targets are short; anything longer is not a symlink we wrote.
 const MAX_LINK: u64 = 4096;
 
-/// Verifies `bundle` against `index` and makes it `project/<root>`.
+/// Verifies `bundle` against `index` and makes it `project/<root>` (and the
+/// nested trees of npm workspaces).
 pub fn restore(
     bundle: &Path,
     index: &Index,
@@ -46,11 +48,11 @@ pub fn restore(
     root: &str,
     bar: &ProgressBar,
 ) -> Result<Restored, CliError> {
-    let layout = tree::check_index(index, root)?;
-    let plan = check_layout(bundle, &layout, root)?;
+    let trees = tree::check_trees(index, root)?;
+    let plan = check_layout(bundle, &trees)?;
     bar.set_length(plan.files.len() as u64);
-    let bytes = tree::build(project, root, &layout, |base| {
-        let bytes = extract_files(bundle, &plan, base, bar)?;
+    let bytes = tree::build(project, root, &trees, |bases| {
+        let bytes = extract_files(bundle, &plan, bases, bar)?;
         let mut archive = open_worker(bundle, &plan)?;
         for &(number, path, target) in &plan.symlinks {
             check_link_content(&mut archive, number, path, target)?;
@@ -64,17 +66,22 @@ pub fn restore(
 }
 
 /// Every ZIP entry's name and kind against the (already checked) index, and
-/// that both list the same entries; nothing is extracted yet.
-fn check_layout<'a>(bundle: &Path, layout: &Layout<'a>, root: &str) -> Result<Plan<'a>, CliError> {
-    let by_path = &layout.by_path;
+/// that both list the same entries; nothing is extracted yet. Each entry
+/// belongs to the tree whose folder prefixes its name (workspace folders
+/// never hold `node_modules`, so at most one does).
+fn check_layout<'a>(bundle: &Path, trees: &Trees<'a>) -> Result<Plan<'a>, CliError> {
+    let prefixes: Vec<(String, &Layout<'a>)> = trees
+        .trees
+        .iter()
+        .map(|(folder, layout)| (format!("{folder}/"), layout))
+        .collect();
     let file = File::open(bundle).map_err(|e| local(bundle, e))?;
     let archive = ZipArchive::new(file).map_err(|e| {
         verify(format!(
             "the bundle is not a readable ZIP (truncated or damaged): {e}"
         ))
     })?;
-    let prefix = format!("{root}/");
-    let mut seen: HashSet<&str> = HashSet::with_capacity(by_path.len());
+    let mut seen: HashSet<(usize, &str)> = HashSet::new();
     let mut plan = Plan {
         metadata: archive.metadata(),
         files: Vec::new(),
@@ -87,9 +94,14 @@ fn check_layout<'a>(bundle: &Path, layout: &Layout<'a>, root: &str) -> Result<Pl
         let name = zip_entry
             .name()
             .map_err(|e| verify(format!("bundle entry {number} has an unreadable name: {e}")))?;
-        let Some(rest) = name.strip_prefix(&prefix) else {
+        let Some((tree, rest, by_path)) = prefixes
+            .iter()
+            .enumerate()
+            .find_map(|(i, (p, l))| name.strip_prefix(p.as_str()).map(|r| (i, r, &l.by_path)))
+        else {
             return Err(verify(format!(
-                "bundle entry {name:?} lies outside {prefix}"
+                "bundle entry {name:?} lies outside {}",
+                prefixes[0].0
             )));
         };
         if rest.is_empty() {
@@ -108,7 +120,7 @@ fn check_layout<'a>(bundle: &Path, layout: &Layout<'a>, root: &str) -> Result<Pl
         let Some((&path, &entry)) = by_path.get_key_value(rest) else {
             return Err(verify(format!("bundle entry {name:?} is not in the index")));
         };
-        if !seen.insert(path) {
+        if !seen.insert((tree, path)) {
             return Err(verify(format!("bundle entry {name:?} appears twice")));
         }
         match (entry, is_dir, zip_entry.is_symlink()) {
@@ -124,7 +136,7 @@ fn check_layout<'a>(bundle: &Path, layout: &Layout<'a>, root: &str) -> Result<Pl
                         f.size
                     )));
                 }
-                plan.files.push((number, f));
+                plan.files.push((number, tree, f));
             }
             _ => {
                 return Err(verify(format!(
@@ -134,10 +146,17 @@ fn check_layout<'a>(bundle: &Path, layout: &Layout<'a>, root: &str) -> Result<Pl
         }
     }
     // The first in path order, so the message does not vary between runs.
-    if let Some(missing) = by_path.keys().filter(|p| !seen.contains(*p)).min() {
-        return Err(verify(format!(
-            "the bundle lacks {missing:?}, which the index lists"
-        )));
+    for (tree, (prefix, layout)) in prefixes.iter().enumerate() {
+        let missing = layout
+            .by_path
+            .keys()
+            .filter(|p| !seen.contains(&(tree, **p)))
+            .min();
+        if let Some(missing) = missing {
+            return Err(verify(format!(
+                "the bundle lacks {prefix}{missing}, which the index lists"
+            )));
+        }
     }
     Ok(plan)
 }
@@ -155,7 +174,7 @@ fn open_worker(bundle: &Path, plan: &Plan<'_>) -> Result<ZipArchive<File>, CliEr
 fn extract_files(
     bundle: &Path,
     plan: &Plan<'_>,
-    base: &Path,
+    bases: &[&Path],
     bar: &ProgressBar,
 ) -> Result<u64, CliError> {
     io_pool().install(|| {
@@ -163,11 +182,11 @@ fn extract_files(
             .par_iter()
             .map_init(
                 || (open_worker(bundle, plan), vec![0u8; 256 * 1024]),
-                |(archive, buf), &(number, entry)| {
+                |(archive, buf), &(number, tree, entry)| {
                     let archive = archive
                         .as_mut()
                         .map_err(|e| CliError::Failure(e.to_string()))?;
-                    let size = extract_file(archive, number, entry, base, buf)?;
+                    let size = extract_file(archive, number, entry, bases[tree], buf)?;
                     bar.inc(1);
                     Ok(size)
                 },

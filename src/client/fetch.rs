@@ -12,12 +12,14 @@ use super::fallback;
 use super::http::{Http, HttpSettings, ServerError};
 use super::linked;
 use super::local_store::LocalStore;
+use super::local_store::prune::BackgroundPrune;
 use super::partial;
 use super::progress;
+use super::scripts::{self, ScriptOptions};
 use super::swap;
 use super::{ProjectSpec, load_project};
 use crate::error::CliError;
-use crate::protocol::{CacheResponse, Index, ValidRequest};
+use crate::protocol::{CacheResponse, Index, ValidRequest, check_project_shape, workspace_folders};
 
 #[derive(Debug, Clone)]
 pub struct FetchOptions {
@@ -31,6 +33,10 @@ pub struct FetchOptions {
     pub local_store: Option<PathBuf>,
     /// Restore from scratch even when the folder already holds the key.
     pub force: bool,
+    /// `--ignore-scripts`: run no lifecycle work after the tree is in place.
+    pub ignore_scripts: bool,
+    /// After the restore, prune the local store down to this many bytes.
+    pub local_store_max_size: Option<u64>,
 }
 
 /// Where the restored files come from.
@@ -61,6 +67,18 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
     // instead of sweeping this run's temp folders away as leftovers.
     let _project_lock = swap::lock_project(dir)?;
     swap::clean_leftovers(dir, root);
+    for workspace in workspace_folders(&request.files) {
+        // Only in a real folder: a symlink would lead the sweep elsewhere.
+        let folder = dir.join(workspace);
+        if std::fs::symlink_metadata(&folder).is_ok_and(|m| m.file_type().is_dir()) {
+            swap::clean_leftovers(&folder, root);
+        }
+    }
+    // Before asking: a shape the server would refuse (or, if older, cache
+    // wrongly) is installed here straight away.
+    if let Err(e) = check_project_shape(request.manager, &request.files) {
+        return install_unsupported(&options, &request, e.to_string(), started);
+    }
     if super::noop::up_to_date(&options, &request, started)? {
         return Ok(());
     }
@@ -70,6 +88,9 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
         Some(path) => Some(LocalStore::open(path)?),
         None => None,
     };
+    // Shared until the tree is linked and the store filled: no prune or
+    // verify removes a content this run counted on.
+    let mut store_lock = store.as_ref().map(LocalStore::lock_shared).transpose()?;
     let http = Http::new(options.http.clone())?;
     // One thread is plenty for three sequential requests.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -84,6 +105,9 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
         options.quiet,
     ));
     drop(runtime);
+    if downloaded.is_err() {
+        store_lock = None;
+    }
     match downloaded {
         Ok(d) => {
             let t = Instant::now();
@@ -100,10 +124,17 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
             tracing::info!(elapsed = ?t.elapsed(), "restored and swapped in");
             if let (Source::Bundle(_), Some(store)) = (&d.source, &store) {
                 let t = Instant::now();
-                linked::fill(store, &d.index, &dir.join(root));
+                linked::fill(store, &d.index, dir);
                 tracing::info!(elapsed = ?t.elapsed(), "local store filled");
             }
             let restored_stats = super::noop::after_restore(dir, root);
+            drop(store_lock);
+            // After the restore, so it neither slows it nor misses what this
+            // run added; the summary is printed while it runs.
+            let budget = match (&options.local_store, options.local_store_max_size) {
+                (Some(path), Some(max)) => Some(BackgroundPrune::start(path.clone(), max)),
+                _ => None,
+            };
             if !options.quiet {
                 let line = summary(root, restored, &d.response, started);
                 eprintln!(
@@ -114,32 +145,29 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
                     }
                 );
             }
-            // Last: the manifest must describe the tree as this run leaves it.
-            super::noop::record(dir, root, &request.hash, restored_stats);
-            Ok(())
+            // Scripts may run while the budget's prune goes on: they write
+            // only into private copies, never into store objects.
+            let scripts = scripts::after_install(&request, dir, script_options(&options));
+            if let Some(budget) = budget {
+                budget.finish();
+            }
+            // Last, and only for a finished run: the manifest must describe
+            // the tree as this run leaves it.
+            if scripts.is_ok() {
+                super::noop::record(&options, root, &request.hash, &d.index, restored_stats);
+            }
+            scripts
         }
         Err(ServerError::Fatal(e)) => Err(e),
-        Err(ServerError::Uncacheable(reason)) if !options.fallback => {
-            Err(CliError::Rejected(format!(
-                "the depcache server {} cannot cache this project ({reason}) and --no-fallback forbids a local install",
+        Err(ServerError::Uncacheable(reason)) => install_unsupported(
+            &options,
+            &request,
+            format!(
+                "the depcache server {} cannot cache this project ({reason})",
                 http.server()
-            )))
-        }
-        Err(ServerError::Uncacheable(reason)) => {
-            let shown = fallback::command_line(&request).join(" ");
-            eprintln!(
-                "depcache: the depcache server {} cannot cache this project ({reason}); installing locally with `{shown}`",
-                http.server()
-            );
-            fallback::install_locally(&request, dir)?;
-            if !options.quiet {
-                eprintln!(
-                    "installed {root} locally, {}",
-                    progress::seconds(started.elapsed())
-                );
-            }
-            Ok(())
-        }
+            ),
+            started,
+        ),
         Err(ServerError::Down(reason) | ServerError::Gone(reason)) if !options.fallback => {
             Err(CliError::Unreachable(format!(
                 "the depcache server {} is unavailable ({reason}) and --no-fallback forbids a local install",
@@ -160,9 +188,42 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
                     progress::seconds(started.elapsed())
                 );
             }
-            Ok(())
+            scripts::after_install(&request, dir, script_options(&options))
         }
     }
+}
+
+fn script_options(options: &FetchOptions) -> ScriptOptions {
+    ScriptOptions {
+        ignore: options.ignore_scripts,
+        quiet: options.quiet,
+    }
+}
+
+/// A project the cache cannot reproduce exactly: the local install, said in
+/// one sentence even with -q, or a refusal (exit 5) under --no-fallback.
+fn install_unsupported(
+    options: &FetchOptions,
+    request: &ValidRequest,
+    reason: String,
+    started: Instant,
+) -> Result<(), CliError> {
+    if !options.fallback {
+        return Err(CliError::Rejected(format!(
+            "{reason}; --no-fallback forbids a local install"
+        )));
+    }
+    let shown = fallback::command_line(request).join(" ");
+    eprintln!("depcache: {reason}; installing locally with `{shown}`");
+    fallback::install_locally(request, &options.project.dir)?;
+    if !options.quiet {
+        eprintln!(
+            "installed {} locally, {}",
+            request.manager.output_dir(),
+            progress::seconds(started.elapsed())
+        );
+    }
+    scripts::after_install(request, &options.project.dir, script_options(options))
 }
 
 /// POST, index, then the bundle or the contents the local store lacks:
@@ -242,6 +303,14 @@ async fn fetch_answer(
         )));
     }
 
+    // Workspace links may point only at the folders this request sent.
+    if index.workspaces != workspace_folders(&request.files) {
+        return Err(fatal_verify(format!(
+            "the index names the workspace folders {:?}, but this project sent {:?}",
+            index.workspaces,
+            workspace_folders(&request.files)
+        )));
+    }
     let root = request.manager.output_dir();
     if let Some(store) = store
         && let Some(d) = from_store(http, store, &response, &index, dir, root, quiet).await?

@@ -23,14 +23,19 @@ pub fn restore(
     root: &str,
     bar: &ProgressBar,
 ) -> Result<Restored, CliError> {
-    let layout = tree::check_index(index, root)?;
-    bar.set_length(layout.files.len() as u64);
-    let bytes = tree::build(project, root, &layout, |base| {
+    let trees = tree::check_trees(index, root)?;
+    bar.set_length(trees.file_count());
+    let bytes = tree::build(project, root, &trees, |bases| {
+        let files: Vec<(&Path, _)> = trees
+            .trees
+            .iter()
+            .zip(bases)
+            .flat_map(|((_, layout), base)| layout.files.iter().map(move |f| (*base, *f)))
+            .collect();
         io_pool().install(|| {
-            layout
-                .files
+            files
                 .par_iter()
-                .map(|f| {
+                .map(|(base, f)| {
                     let placed = store.place(f, &base.join(&f.path))?;
                     bar.inc(1);
                     Ok(placed)
@@ -39,21 +44,30 @@ pub fn restore(
         })
     })?;
     Ok(Restored {
-        files: layout.files.len() as u64,
+        files: trees.file_count(),
         bytes,
     })
 }
 
 /// Hard-links (or copies) the files of a tree restored from a verified
 /// bundle into the store, so the next fetch needs none of them. A failure
-/// costs only future downloads: it is logged, never fatal.
-pub fn fill(store: &LocalStore, index: &Index, tree: &Path) {
+/// costs only future downloads: it is logged, never fatal. `project` holds
+/// every tree of the index (npm workspaces have nested ones).
+pub fn fill(store: &LocalStore, index: &Index, project: &Path) {
+    let files: Vec<_> = index
+        .trees()
+        .flat_map(|(folder, entries)| {
+            let tree = project.join(folder);
+            entries.iter().filter_map(move |e| match e {
+                crate::protocol::Entry::File(f) => Some((tree.join(&f.path), f)),
+                _ => None,
+            })
+        })
+        .collect();
     let failures: usize = io_pool().install(|| {
-        index
-            .files()
-            .collect::<Vec<_>>()
+        files
             .par_iter()
-            .map(|f| match store.adopt(f, &tree.join(&f.path)) {
+            .map(|(path, f)| match store.adopt(f, path) {
                 Ok(()) => 0,
                 Err(e) => {
                     tracing::debug!("not stored locally: {e}");

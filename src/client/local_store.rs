@@ -28,6 +28,20 @@ use super::tree::{local, verify};
 use crate::error::CliError;
 use crate::protocol::FileEntry;
 
+mod lock;
+pub mod prune;
+pub mod scan;
+pub mod status;
+pub mod verify;
+
+pub use lock::StoreLock;
+
+/// Modes a content of another mode is looked for under (see `provide`):
+/// those package trees hold (umask 022 or 002), probed by name rather than
+/// by listing a bucket that may hold thousands of objects. Every content a
+/// cold store lacks costs these failed lookups, so the list stays short.
+const OTHER_MODES: [u32; 4] = [0o644, 0o755, 0o664, 0o775];
+
 /// 2000-01-01T00:00:00Z: the mtime every store file gets on entry. Any write
 /// through a hard link sets the mtime to now, which no longer matches.
 const SEALED: Duration = Duration::from_secs(946_684_800);
@@ -48,12 +62,27 @@ impl LocalStore {
                     path.display()
                 ))
             })?;
+            // The store writes, links and deletes under these: a link planted
+            // in their place would aim all of that at another folder.
+            if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+                return Err(CliError::Usage(format!(
+                    "the local store's {} is not a real folder (a symlink?); remove it or choose another --local-store",
+                    path.display()
+                )));
+            }
         }
         let store = LocalStore {
             dir: dir.to_path_buf(),
         };
         store.clean_tmp();
         Ok(store)
+    }
+
+    /// The store lock, shared: held by a fetch from its first look into the
+    /// store until its tree is linked and the store filled, so no prune or
+    /// verify removes a content it counted on (see `lock`).
+    pub fn lock_shared(&self) -> Result<StoreLock, CliError> {
+        StoreLock::shared(&self.dir)
     }
 
     /// Removes temp files a killed run left. By ctime, which linking, chmod
@@ -102,6 +131,31 @@ impl LocalStore {
             .is_some_and(|p| holds(&p, f).unwrap_or(false))
     }
 
+    /// `has`, or else makes it so from the same content stored under another
+    /// mode: copied (and hashed on the way) into a file of `f`'s mode, since
+    /// a hard link would share the other file's mode. A mode change in a
+    /// lockfile then downloads nothing.
+    pub fn provide(&self, f: &FileEntry) -> bool {
+        if self.has(f) {
+            return true;
+        }
+        let Ok(object) = self.object(f) else {
+            return false;
+        };
+        OTHER_MODES
+            .iter()
+            .filter(|&&mode| mode != f.mode & 0o777)
+            .any(|mode| {
+                let sibling = object.with_extension(format!("{mode:o}"));
+                open_nofollow(&sibling).is_ok_and(|mut source| {
+                    source
+                        .metadata()
+                        .is_ok_and(|m| m.is_file() && m.len() == f.size)
+                        && self.ingest(f, &mut source).is_ok()
+                })
+            })
+    }
+
     /// Reads `content`, checks its size and sha256 against `f`, and only then
     /// moves it into the store (replacing a damaged copy, if any).
     pub fn ingest(&self, f: &FileEntry, content: &mut dyn Read) -> Result<(), CliError> {
@@ -147,6 +201,13 @@ impl LocalStore {
     /// warns on failure.
     pub fn adopt(&self, f: &FileEntry, file: &Path) -> Result<(), CliError> {
         if self.has(f) {
+            // This restore wanted it though it extracted its own copy: a use,
+            // for prune's least-recently-used order (ctime, see `place`).
+            if let Ok(object) = self.object(f)
+                && let Ok(handle) = open_nofollow(&object)
+            {
+                let _ = handle.set_permissions(Permissions::from_mode(f.mode & 0o777));
+            }
             return Ok(());
         }
         let object = self.object(f)?;
@@ -207,6 +268,9 @@ impl LocalStore {
         if !source.metadata().is_ok_and(|m| sealed(&m, f)) {
             return Err(gone());
         }
+        // A copy makes no link, and a link's ctime is how prune tells last
+        // use: the same mode set again moves the ctime just the same.
+        let _ = source.set_permissions(Permissions::from_mode(f.mode & 0o777));
         let out = File::options()
             .write(true)
             .create_new(true)
@@ -233,6 +297,21 @@ impl LocalStore {
         }
         tmp.persist(object).map_err(|e| local(object, e.error))
     }
+}
+
+/// `dir` holds a local store (upkeep never creates one).
+fn check_exists(dir: &Path) -> Result<(), CliError> {
+    match fs::symlink_metadata(dir.join("objects")) {
+        Ok(m) if m.is_dir() => Ok(()),
+        _ => Err(CliError::Usage(format!(
+            "{} holds no local store (no objects folder)",
+            dir.display()
+        ))),
+    }
+}
+
+fn upkeep_failed(what: &str, dir: &Path, e: io::Error) -> CliError {
+    CliError::Failure(format!("store {what} of {} failed: {e}", dir.display()))
 }
 
 /// A regular file, `f`'s size and mode, and the mtime set on entry.

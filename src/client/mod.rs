@@ -4,6 +4,8 @@
 mod extract;
 mod fallback;
 mod fetch;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod linked;
 mod local_store;
@@ -12,10 +14,15 @@ mod partial;
 mod progress;
 mod project;
 mod remove;
+mod scripts;
 mod stat_manifest;
 mod swap;
 mod tree;
 
 pub use fetch::{FetchOptions, fetch};
 pub use http::HttpSettings;
+pub use local_store::prune::{PruneOptions, PruneReport, prune};
+pub use local_store::scan::Problem;
+pub use local_store::status::{StatusReport, status};
+pub use local_store::verify::{VerifyReport, verify as verify_store};
 pub use project::{ProjectSpec, load_project};

@@ -73,7 +73,8 @@ pub fn up_to_date(
     let Some(state) = stat_manifest::load(&tree) else {
         return Ok(false);
     };
-    if state.key != request.hash {
+    // Same key but another script setting is another tree.
+    if state.key != request.hash || state.ignore_scripts != options.ignore_scripts {
         stat_manifest::forget(&tree);
         return Ok(false);
     }
@@ -140,13 +141,26 @@ pub fn after_restore(project: &Path, root: &str) -> Option<Snapshot> {
 /// Records the manifest of the final tree; entries that changed since
 /// `restored` (install scripts ran) are marked as not the index's.
 /// A failure only costs the next run its shortcut.
-pub fn record(project: &Path, root: &str, key: &str, restored: Option<Snapshot>) {
-    let tree = project.join(root);
+pub fn record(
+    options: &FetchOptions,
+    root: &str,
+    key: &str,
+    index: &Index,
+    restored: Option<Snapshot>,
+) {
+    let tree = options.project.dir.join(root);
+    // Workspace trees live outside the root folder, which is all the
+    // manifest describes: no shortcut for them rather than a wrong one.
+    if !index.nested.is_empty() {
+        stat_manifest::forget(&tree);
+        return;
+    }
     let Some(restored) = restored else { return };
     let result = stat_manifest::snapshot(&tree).and_then(|now| {
         let Some(now) = now else { return Ok(()) };
         let foreign = stat_manifest::changed_since(&restored, &now);
-        stat_manifest::save(&tree, &State::new(key, now, foreign))
+        let state = State::new(key, now, foreign, options.ignore_scripts);
+        stat_manifest::save(&tree, &state)
     });
     if let Err(e) = result {
         tracing::warn!("could not record {}: {e}", stat_manifest::STATE_FILE);
@@ -218,7 +232,12 @@ fn repair(
             })?;
         stat_manifest::save(
             tree_dir,
-            &State::new(&request.hash, now, state.foreign.clone()),
+            &State::new(
+                &request.hash,
+                now,
+                state.foreign.clone(),
+                state.ignore_scripts,
+            ),
         )
         .map_err(io_at(stat_manifest::STATE_FILE))?;
         Ok(plan.bytes())
@@ -244,7 +263,10 @@ fn wanted<'a>(
     state: &State,
     diff: &Diff,
 ) -> Result<Wanted<'a>, NotRepairable> {
-    let layout = tree::check_index(index, root).map_err(|e| NotRepairable::Index(e.to_string()))?;
+    let trees = tree::check_trees(index, root).map_err(|e| NotRepairable::Index(e.to_string()))?;
+    // Nested (workspace) trees are never recorded; one tree is the root's.
+    let [(_, layout)] = <[_; 1]>::try_from(trees.trees)
+        .map_err(|_| NotRepairable::Index("it has workspace trees".into()))?;
     let recorded = &state.snapshot.entries;
     for (path, entry) in &layout.by_path {
         let kind = match entry {

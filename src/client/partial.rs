@@ -45,14 +45,15 @@ impl RangePlan<'_> {
 }
 
 /// The files whose content (with their mode) the store lacks, one per
-/// (sha256, mode). Checked on every core: each is a `stat`.
+/// (sha256, mode); a content stored under another mode is copied into this
+/// one instead (`LocalStore::provide`). Checked on every core.
 pub(super) fn missing<'a>(store: &LocalStore, index: &'a Index) -> Vec<&'a FileEntry> {
     let mut unique: BTreeMap<(&str, u32), &FileEntry> = BTreeMap::new();
     for f in index.files() {
         unique.entry((&f.sha256, f.mode & 0o777)).or_insert(f);
     }
     let all: Vec<&FileEntry> = unique.into_values().collect();
-    io_pool().install(|| all.into_par_iter().filter(|f| !store.has(f)).collect())
+    io_pool().install(|| all.into_par_iter().filter(|f| !store.provide(f)).collect())
 }
 
 /// Where the missing contents lie in the bundle the server streams, merged

@@ -1,14 +1,15 @@
 //! A project folder turned into a validated request: which files, which tool
 //! versions, which platform and options, and the key over all of them.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use crate::error::CliError;
 use crate::install::{HostTools, detect_host_tools};
 use crate::protocol::{
-    CacheRequest, InstallOptions, Manager, ValidRequest, check_file_name, check_platform,
-    check_versions, compute_key, current_platform, encode_file,
+    CacheRequest, InstallOptions, MAX_WORKSPACES, Manager, ValidRequest, WorkspaceGlob,
+    check_file_name, check_platform, check_versions, compute_key, current_platform,
+    declared_workspaces, encode_file, is_workspace_manifest_name, segment_matches,
 };
 
 /// What the user said about the project; everything left `None` is found out.
@@ -33,7 +34,9 @@ pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, CliError> {
     };
     let mut files = BTreeMap::new();
     for name in names {
-        check_file_name(manager, &name).map_err(|e| CliError::Usage(e.to_string()))?;
+        if !(manager == Manager::Npm && is_workspace_manifest_name(&name)) {
+            check_file_name(manager, &name).map_err(|e| CliError::Usage(e.to_string()))?;
+        }
         let path = spec.dir.join(&name);
         let bytes = std::fs::read(&path)
             .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
@@ -74,7 +77,68 @@ fn default_files(spec: &ProjectSpec) -> Vec<String> {
     {
         names.push(lock.to_string());
     }
+    if manager == Manager::Npm {
+        names.extend(workspace_manifests(&spec.dir));
+    }
     names
+}
+
+/// `<folder>/package.json` of every folder the root manifest's workspace
+/// globs match, as npm finds them: real folders only (no symlink is followed),
+/// no hidden ones, no `node_modules`. A glob depcache cannot reproduce is
+/// skipped here; `check_project_shape` then names it and fetch falls back.
+fn workspace_manifests(dir: &Path) -> Vec<String> {
+    let globs = std::fs::read(dir.join("package.json"))
+        .ok()
+        .and_then(|bytes| declared_workspaces(&bytes).ok())
+        .unwrap_or_default();
+    let mut found = BTreeSet::new();
+    for glob in globs.iter().filter_map(|g| WorkspaceGlob::parse(g).ok()) {
+        let mut folders = vec![String::new()];
+        for segment in glob.segments() {
+            let mut next = Vec::new();
+            for prefix in &folders {
+                let base = dir.join(prefix);
+                let names: Vec<String> = if segment.contains('*') {
+                    std::fs::read_dir(&base)
+                        .map(|items| {
+                            items
+                                .flatten()
+                                .filter_map(|i| i.file_name().to_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                } else {
+                    vec![segment.clone()]
+                };
+                for name in names {
+                    let real_dir = std::fs::symlink_metadata(base.join(&name))
+                        .is_ok_and(|m| m.file_type().is_dir());
+                    if real_dir && name != "node_modules" && segment_matches(segment, &name) {
+                        next.push(if prefix.is_empty() {
+                            name
+                        } else {
+                            format!("{prefix}/{name}")
+                        });
+                    }
+                }
+            }
+            folders = next;
+        }
+        for folder in folders {
+            let manifest = format!("{folder}/package.json");
+            let is_file = std::fs::symlink_metadata(dir.join(&manifest))
+                .is_ok_and(|m| m.file_type().is_file());
+            if is_file && is_workspace_manifest_name(&manifest) {
+                found.insert(manifest);
+            }
+            // More than the server accepts: the shape check says so.
+            if found.len() > MAX_WORKSPACES {
+                return found.into_iter().collect();
+            }
+        }
+    }
+    found.into_iter().collect()
 }
 
 /// Given versions win; the rest come from the tools on PATH. Optional versions

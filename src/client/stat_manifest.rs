@@ -26,7 +26,7 @@ use super::tree::io_pool;
 /// overwritten by the client's own; see docs/client.md).
 pub const STATE_FILE: &str = ".depcache-state";
 const STATE_TMP_PREFIX: &str = ".depcache-state.tmp";
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Kind {
@@ -89,6 +89,9 @@ pub struct State {
     /// scripts): not in the index as they are, so only a full restore (which
     /// runs the scripts again) can put them back.
     pub foreign: Vec<String>,
+    /// Whether the run that recorded it skipped install scripts: the key
+    /// does not say, and the trees differ (`--ignore-scripts`).
+    pub ignore_scripts: bool,
 }
 
 /// How the folder differs from its manifest.
@@ -236,12 +239,13 @@ pub fn forget(root: &Path) {
 }
 
 impl State {
-    pub fn new(key: &str, snapshot: Snapshot, foreign: Vec<String>) -> State {
+    pub fn new(key: &str, snapshot: Snapshot, foreign: Vec<String>, ignore_scripts: bool) -> State {
         State {
             format: FORMAT,
             key: key.to_string(),
             snapshot,
             foreign,
+            ignore_scripts,
         }
     }
 

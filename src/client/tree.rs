@@ -1,7 +1,9 @@
 //! What every restore shares, whatever the file contents come from (a
 //! downloaded bundle or the local store): the index's own safety checks, the
-//! staging folder beside the target, folders, symlinks, modes and the swap.
-//! Any error drops the staging folder and leaves the old tree as it was.
+//! staging folder beside each target (`node_modules`, and with npm workspaces
+//! each `<workspace>/node_modules`), folders, symlinks, modes and the swaps.
+//! Any error before the swaps drops every staging folder and leaves the old
+//! trees as they were.
 
 use std::collections::HashMap;
 use std::fs::{self, Permissions};
@@ -11,7 +13,10 @@ use std::sync::OnceLock;
 
 use super::swap;
 use crate::error::CliError;
-use crate::protocol::{Entry, FileEntry, Index, check_entry_path, check_symlink_target};
+use crate::protocol::{
+    Entry, FileEntry, Index, check_entry_path, check_symlink_target, check_workspace_link,
+    is_workspace_manifest_name,
+};
 
 /// The index, checked, sorted by kind.
 pub(super) struct Layout<'a> {
@@ -46,28 +51,84 @@ pub(super) fn local(path: &Path, e: std::io::Error) -> CliError {
     CliError::Failure(format!("{}: {e}", path.display()))
 }
 
-/// Every path and symlink target passes the protocol's rules, no path twice,
-/// nothing under a file or a symlink (writing there would follow the link or
-/// fail half-way).
-pub(super) fn check_index<'a>(index: &'a Index, root: &str) -> Result<Layout<'a>, CliError> {
+/// Every tree of an index, checked: its folder in the project and layout.
+pub(super) struct Trees<'a> {
+    pub trees: Vec<(&'a str, Layout<'a>)>,
+    /// The workspace folders links may point at (npm workspaces).
+    pub workspaces: &'a [String],
+}
+
+impl Trees<'_> {
+    pub fn file_count(&self) -> u64 {
+        self.trees.iter().map(|(_, l)| l.files.len() as u64).sum()
+    }
+}
+
+/// The root tree and each nested one (npm workspaces). Nested trees may sit
+/// only at `<workspace>/<root>` of a workspace folder the index names, and
+/// the fetch has already checked those are the folders it sent.
+pub(super) fn check_trees<'a>(index: &'a Index, root: &str) -> Result<Trees<'a>, CliError> {
     if index.root != root {
         return Err(verify(format!(
             "the index is rooted at {:?}, not {root:?}",
             index.root
         )));
     }
+    for folder in &index.workspaces {
+        if !is_workspace_manifest_name(&format!("{folder}/package.json")) {
+            return Err(verify(format!(
+                "the index names {folder:?} as a workspace folder, which is not a plain relative folder"
+            )));
+        }
+    }
+    let mut trees = Vec::with_capacity(1 + index.nested.len());
+    for (folder, entries) in index.trees() {
+        if folder != root {
+            let allowed = index
+                .workspaces
+                .iter()
+                .any(|w| folder.strip_prefix(w.as_str()) == Some(&format!("/{root}")));
+            if !allowed || trees.iter().any(|(f, _)| *f == folder) {
+                return Err(verify(format!(
+                    "the index holds a tree at {folder:?}, which is not the {root} of a workspace it names"
+                )));
+            }
+        }
+        let layout = check_entries(entries, folder, &index.workspaces)?;
+        trees.push((folder, layout));
+    }
+    Ok(Trees {
+        trees,
+        workspaces: &index.workspaces,
+    })
+}
+
+/// Every path and symlink target passes the protocol's rules, no path twice,
+/// nothing under a file or a symlink (writing there would follow the link or
+/// fail half-way). A symlink may leave its tree only as a workspace link.
+fn check_entries<'a>(
+    entries: &'a [Entry],
+    folder: &str,
+    workspaces: &[String],
+) -> Result<Layout<'a>, CliError> {
     let mut layout = Layout {
-        by_path: HashMap::with_capacity(index.entries.len()),
+        by_path: HashMap::with_capacity(entries.len()),
         dirs: Vec::new(),
         files: Vec::new(),
         symlinks: Vec::new(),
     };
-    for entry in &index.entries {
+    for entry in entries {
         let path = entry.path();
         check_entry_path(path).map_err(|e| verify(format!("the index is unsafe: {e}")))?;
         match entry {
             Entry::Symlink { path, target } => {
                 check_symlink_target(path, target)
+                    .map(|_| ())
+                    .or_else(|e| {
+                        check_workspace_link(&format!("{folder}/{path}"), target, workspaces)
+                            .map(|_| ())
+                            .map_err(|_| e)
+                    })
                     .map_err(|e| verify(format!("the index is unsafe: {e}")))?;
                 layout.symlinks.push((path, target));
             }
@@ -78,7 +139,7 @@ pub(super) fn check_index<'a>(index: &'a Index, root: &str) -> Result<Layout<'a>
             return Err(verify(format!("the index lists {path:?} twice")));
         }
     }
-    for entry in &index.entries {
+    for entry in entries {
         let path = entry.path();
         for (i, _) in path.match_indices('/') {
             match layout.by_path.get(&path[..i]) {
@@ -93,7 +154,7 @@ pub(super) fn check_index<'a>(index: &'a Index, root: &str) -> Result<Layout<'a>
         }
     }
     // A folder the index leaves implicit is still needed to hold its entries.
-    for entry in &index.entries {
+    for entry in entries {
         if let Some((parent, _)) = entry.path().rsplit_once('/')
             && !layout.by_path.contains_key(parent)
         {
@@ -105,40 +166,105 @@ pub(super) fn check_index<'a>(index: &'a Index, root: &str) -> Result<Layout<'a>
     Ok(layout)
 }
 
-/// Builds `project/<root>` in a staging sibling: folders, then `fill` writes
-/// every file (returning the bytes written), then symlinks, then modes; and
-/// swaps it in. Returns what `fill` returned.
+/// Builds every tree (`project/<folder>`) in a staging sibling: folders,
+/// then `fill` writes every file given each tree's staging folder (returning
+/// the bytes written), then symlinks, then modes; and only when all are
+/// complete swaps each in, then removes a stale `<workspace>/<root>` the new
+/// tree does not have (npm would not leave one either). Returns what `fill`
+/// returned.
 pub(super) fn build(
     project: &Path,
     root: &str,
-    layout: &Layout<'_>,
-    fill: impl FnOnce(&Path) -> Result<u64, CliError>,
+    trees: &Trees<'_>,
+    fill: impl FnOnce(&[&Path]) -> Result<u64, CliError>,
 ) -> Result<u64, CliError> {
-    // Dropping `staging` (on any error below) deletes the half-built tree.
-    let staging = tempfile::Builder::new()
-        .prefix(&swap::staging_prefix(root))
-        .tempdir_in(project)
-        .map_err(|e| local(project, e))?;
-    let base = staging.path();
-    for (path, _) in &layout.dirs {
-        let dir = base.join(path);
-        fs::create_dir_all(&dir).map_err(|e| local(&dir, e))?;
+    // Dropping `staging` (on any error below) deletes the half-built trees.
+    let mut staging = Vec::with_capacity(trees.trees.len());
+    for (folder, _) in &trees.trees {
+        let parent = real_folder(project, folder.rsplit_once('/').map_or("", |(p, _)| p))?;
+        let dir = tempfile::Builder::new()
+            .prefix(&swap::staging_prefix(root))
+            .tempdir_in(&parent)
+            .map_err(|e| local(&parent, e))?;
+        staging.push(dir);
     }
-    let bytes = fill(base)?;
-    for &(path, target) in &layout.symlinks {
-        let link = base.join(path);
-        std::os::unix::fs::symlink(target, &link).map_err(|e| local(&link, e))?;
+    let bases: Vec<&Path> = staging.iter().map(|d| d.path()).collect();
+    for ((_, layout), base) in trees.trees.iter().zip(&bases) {
+        for (path, _) in &layout.dirs {
+            let dir = base.join(path);
+            fs::create_dir_all(&dir).map_err(|e| local(&dir, e))?;
+        }
     }
-    check_links_resolve_inside(base, layout)?;
-    // Modes last: a read-only folder must not stop its own files being written.
-    for (path, mode) in &layout.dirs {
-        let dir = base.join(path);
-        fs::set_permissions(&dir, Permissions::from_mode(dir_mode(*mode)))
-            .map_err(|e| local(&dir, e))?;
+    let bytes = fill(&bases)?;
+    for ((folder, layout), base) in trees.trees.iter().zip(&bases) {
+        for &(path, target) in &layout.symlinks {
+            let link = base.join(path);
+            std::os::unix::fs::symlink(target, &link).map_err(|e| local(&link, e))?;
+        }
+        let allowed: Vec<std::path::PathBuf> =
+            trees.workspaces.iter().map(|w| project.join(w)).collect();
+        check_links_resolve_inside(base, folder, layout, &allowed)?;
+        // Modes last: a read-only folder must not stop its own files being written.
+        for (path, mode) in &layout.dirs {
+            let dir = base.join(path);
+            fs::set_permissions(&dir, Permissions::from_mode(dir_mode(*mode)))
+                .map_err(|e| local(&dir, e))?;
+        }
+        fs::set_permissions(base, Permissions::from_mode(0o755)).map_err(|e| local(base, e))?;
     }
-    fs::set_permissions(base, Permissions::from_mode(0o755)).map_err(|e| local(base, e))?;
-    swap::swap_in(staging, &project.join(root))?;
+    for ((folder, _), dir) in trees.trees.iter().zip(staging) {
+        swap::swap_in(dir, &project.join(folder))?;
+    }
+    for workspace in trees.workspaces {
+        let folder = format!("{workspace}/{root}");
+        if !trees.trees.iter().any(|(f, _)| *f == folder) {
+            remove_stale(&project.join(&folder))?;
+        }
+    }
     Ok(bytes)
+}
+
+/// Removes what is at `path` without following it: a symlink or file is
+/// unlinked, a folder first renamed aside (so a killed run leaves a leftover
+/// `clean_leftovers` knows, not a half-deleted tree) and then deleted.
+fn remove_stale(path: &Path) -> Result<(), CliError> {
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    if !meta.file_type().is_dir() {
+        return fs::remove_file(path).map_err(|e| local(path, e));
+    }
+    let parent = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let aside = tempfile::Builder::new()
+        .prefix(&swap::staging_prefix(&name))
+        .tempdir_in(parent)
+        .map_err(|e| local(parent, e))?
+        .keep();
+    fs::rename(path, &aside).map_err(|e| local(path, e))?;
+    swap::remove_tree(&aside);
+    Ok(())
+}
+
+/// `project/<folder>`, every component a real folder: a nested tree is
+/// written only where the project itself has the workspace, never through a
+/// symlink.
+fn real_folder(project: &Path, folder: &str) -> Result<std::path::PathBuf, CliError> {
+    let mut path = project.to_path_buf();
+    for component in folder.split('/').filter(|c| !c.is_empty()) {
+        path.push(component);
+        let real = fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_dir());
+        if !real {
+            return Err(CliError::Failure(format!(
+                "{} is not a folder of the project (missing, or a symlink); the workspace tree is not restored through it",
+                path.display()
+            )));
+        }
+    }
+    Ok(path)
 }
 
 /// Folders stay owner-writable so the next restore can replace the tree.
@@ -148,19 +274,30 @@ fn dir_mode(mode: u32) -> u32 {
 
 /// Lexical checks assume every link in a target's way is a folder; a link
 /// through another link can still climb out. Resolving each one on disk, in
-/// the staging folder, catches that before the tree is swapped in.
-fn check_links_resolve_inside(base: &Path, layout: &Layout<'_>) -> Result<(), CliError> {
+/// the staging folder, catches that before the tree is swapped in. Workspace
+/// links (and links through them) resolve into the workspace folders.
+fn check_links_resolve_inside(
+    base: &Path,
+    folder: &str,
+    layout: &Layout<'_>,
+    workspaces: &[std::path::PathBuf],
+) -> Result<(), CliError> {
     if layout.symlinks.is_empty() {
         return Ok(());
     }
     let real_base = fs::canonicalize(base).map_err(|e| local(base, e))?;
+    let real_workspaces: Vec<std::path::PathBuf> = workspaces
+        .iter()
+        .filter_map(|w| fs::canonicalize(w).ok())
+        .collect();
     for &(path, target) in &layout.symlinks {
         // A dangling link resolves nowhere; its lexical check already passed.
         if let Ok(resolved) = fs::canonicalize(base.join(path))
             && !resolved.starts_with(&real_base)
+            && !real_workspaces.iter().any(|w| resolved.starts_with(w))
         {
             return Err(verify(format!(
-                "symlink {path:?} -> {target:?} resolves outside the root folder"
+                "symlink {folder}/{path} -> {target:?} resolves outside its tree"
             )));
         }
     }

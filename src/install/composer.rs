@@ -1,5 +1,7 @@
 //! composer: `composer install` with scripts and plugins off (both run code from
-//! the packages being installed) and dist archives preferred.
+//! the packages being installed), dist archives preferred, and no autoloader:
+//! it depends on the project's own sources (`classmap`, `files`, `psr-4`),
+//! which the server never sees, so the client writes it after restoring.
 
 use std::path::Path;
 
@@ -14,6 +16,7 @@ pub(super) fn command(project: &Path, omit_dev: bool, settings: &InstallSettings
         "--no-progress",
         "--no-ansi",
         "--prefer-dist",
+        "--no-autoloader",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -23,7 +26,17 @@ pub(super) fn command(project: &Path, omit_dev: bool, settings: &InstallSettings
     }
     let mut env = base_env(project);
     let home = settings.tool_cache.join("composer");
-    env.push(("COMPOSER_HOME".to_string(), home.display().to_string()));
+    // With credentials, COMPOSER_HOME is the install's own (its auth.json
+    // beside the project); the download cache stays shared.
+    let composer_home = if settings.sources.private().is_empty() {
+        home.clone()
+    } else {
+        super::private::InstallConfig::beside(project).composer_home
+    };
+    env.push((
+        "COMPOSER_HOME".to_string(),
+        composer_home.display().to_string(),
+    ));
     env.push((
         "COMPOSER_CACHE_DIR".to_string(),
         home.join("cache").display().to_string(),

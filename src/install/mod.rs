@@ -9,6 +9,7 @@ pub mod container;
 mod container_runtime;
 mod detect;
 pub(crate) mod npm;
+pub mod private;
 mod run;
 pub mod toolchain;
 pub mod trusted;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 pub use container::{ContainerConfig, ContainerPlan};
 pub use detect::{HostTools, detect_host_tools, find_on_path};
+pub use private::{PrivateRegistries, RegistryCa, ScopeRegistry, parse_credentials};
 pub use run::{RunError, run_logged};
 pub use toolchain::{NodeToolchain, PhpToolchain, ToolchainRun};
 pub use trusted::{AllowedHost, TrustedSources, Untrusted};
@@ -69,6 +71,30 @@ pub async fn install_with(
         }
         Manager::Composer => composer::command(project, omit_dev, settings),
     };
+    let private = settings.sources.private();
+    if !private.is_empty() {
+        // Container installs would need the config mounted; refused loudly
+        // rather than run without the scopes and credentials.
+        if let Runner::Container(config, _) = runner
+            && settings.sources.uses_private(manager, &request.files)
+        {
+            return Err(RunError::Spawn {
+                program: config.runtime.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    "private registries are not passed to container installs yet",
+                ),
+            });
+        }
+        if !matches!(runner, Runner::Container(..)) {
+            private
+                .write_install_config(project)
+                .map_err(|e| RunError::Log {
+                    path: "the registry config beside the project".to_string(),
+                    source: e,
+                })?;
+        }
+    }
     let (config, plan) = match runner {
         Runner::Native => return run_logged(command, settings.timeout, log).await,
         Runner::Toolchain(run) => {

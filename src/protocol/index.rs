@@ -10,6 +10,13 @@ use super::InstallOptions;
 /// Bumped on any incompatible change to the index JSON.
 pub const INDEX_FORMAT: u32 = 1;
 
+/// The format of an index with npm workspaces (`workspaces`, `nested`): a
+/// format-1 index plus two fields. Plain trees keep format 1, so indexes and
+/// clients from before workspaces read them unchanged; an older client given
+/// a format-2 index ignores the new fields and then refuses the workspace
+/// links, which leave `root`: loudly, never a partial tree.
+pub const INDEX_FORMAT_WORKSPACES: u32 = 2;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Index {
     pub format: u32,
@@ -25,6 +32,30 @@ pub struct Index {
     /// Seconds since the Unix epoch when the tree was stored.
     pub created: u64,
     /// Sorted by path; paths are relative to `root`, `/`-separated.
+    pub entries: Vec<Entry>,
+    /// npm workspaces: the workspace folders of the request, relative to the
+    /// project (`packages/a`). Symlinks may point at exactly these folders
+    /// and nowhere else outside their own tree.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workspaces: Vec<String>,
+    /// Further trees the install made inside workspace folders
+    /// (`packages/b/node_modules`), sorted by folder.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nested: Vec<NestedTree>,
+    /// The credentialed private registries (`HOST[:PORT]`) the install
+    /// fetched from: only API keys allowed all of them may receive the tree
+    /// (index and bundle). Absent for public trees, so older readers and
+    /// indexes are unchanged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub registries: Vec<String>,
+}
+
+/// One more output folder beside `root`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NestedTree {
+    /// Relative to the project: `<workspace>/node_modules`.
+    pub root: String,
+    /// Sorted by path; paths are relative to this tree's `root`.
     pub entries: Vec<Entry>,
 }
 
@@ -61,11 +92,24 @@ impl Entry {
 }
 
 impl Index {
+    /// Every tree: `root` first, then the nested ones; each as its folder
+    /// (relative to the project) and entries. Bundles follow this order.
+    pub fn trees(&self) -> impl Iterator<Item = (&str, &[Entry])> {
+        std::iter::once((self.root.as_str(), self.entries.as_slice())).chain(
+            self.nested
+                .iter()
+                .map(|t| (t.root.as_str(), t.entries.as_slice())),
+        )
+    }
+
+    /// The regular files of every tree, in bundle order.
     pub fn files(&self) -> impl Iterator<Item = &FileEntry> {
-        self.entries.iter().filter_map(|e| match e {
-            Entry::File(f) => Some(f),
-            _ => None,
-        })
+        self.trees()
+            .flat_map(|(_, entries)| entries.iter())
+            .filter_map(|e| match e {
+                Entry::File(f) => Some(f),
+                _ => None,
+            })
     }
 
     pub fn file_count(&self) -> u64 {

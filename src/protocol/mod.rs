@@ -9,11 +9,12 @@ mod platform;
 mod supported;
 mod validate;
 mod wire;
+mod workspaces;
 
-pub use index::{Entry, FileEntry, INDEX_FORMAT, Index};
+pub use index::{Entry, FileEntry, INDEX_FORMAT, INDEX_FORMAT_WORKSPACES, Index, NestedTree};
 pub use key::{KEY_RECIPE_TAG, KeyInput, compute_key};
 pub use manager::Manager;
-pub use paths::{PathError, check_entry_path, check_symlink_target};
+pub use paths::{PathError, check_entry_path, check_symlink_target, check_workspace_link};
 pub use platform::current_platform;
 pub use supported::{ContainerSupport, ManagerSupport, SupportedVersions};
 pub use validate::{
@@ -22,6 +23,10 @@ pub use validate::{
 pub use wire::{
     CacheRequest, CacheResponse, ErrorBody, HealthResponse, InstallOptions, ValidRequest,
     encode_file,
+};
+pub use workspaces::{
+    MAX_WORKSPACES, ProjectShapeError, WorkspaceGlob, check_project_shape, declared_workspaces,
+    is_workspace_manifest_name, segment_matches, workspace_folders,
 };
 
 /// The API version prefix; bumped only with an incompatible wire change.

@@ -64,9 +64,71 @@ pub fn check_symlink_target(path: &str, target: &str) -> Result<(), PathError> {
     Ok(())
 }
 
+/// A workspace link: the symlink at `link` (relative to the project, e.g.
+/// `node_modules/a` or `node_modules/@s/a`) must point, by a target of the
+/// same `../../name/name` form, at exactly one of `workspaces` (folders
+/// relative to the project). Returns that folder. Only npm's workspace links
+/// may leave their tree, and only to the folders the request named.
+pub fn check_workspace_link<'w>(
+    link: &str,
+    target: &str,
+    workspaces: &'w [String],
+) -> Result<&'w str, PathError> {
+    let escaping = || PathError::EscapingSymlink {
+        path: link.to_string(),
+        target: target.to_string(),
+    };
+    if target.is_empty() || target.starts_with('/') || target.contains(['\0', '\\']) {
+        return Err(escaping());
+    }
+    let mut resolved: Vec<&str> = link.split('/').collect();
+    resolved.pop();
+    let mut descended = false;
+    for component in target.split('/') {
+        match component {
+            "" | "." => {}
+            ".." if descended => return Err(escaping()),
+            ".." => {
+                resolved.pop().ok_or_else(escaping)?;
+            }
+            name => {
+                descended = true;
+                resolved.push(name);
+            }
+        }
+    }
+    let resolved = resolved.join("/");
+    workspaces
+        .iter()
+        .find(|w| **w == resolved)
+        .map(String::as_str)
+        .ok_or_else(escaping)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workspace_links() {
+        let ws = vec!["packages/a".to_string(), "tools/b".to_string()];
+        assert_eq!(
+            check_workspace_link("node_modules/a", "../packages/a", &ws),
+            Ok("packages/a")
+        );
+        assert!(check_workspace_link("node_modules/@s/b", "../../tools/b", &ws).is_ok());
+        for (link, target) in [
+            ("node_modules/a", "../packages"),
+            ("node_modules/a", "../packages/a/.."),
+            ("node_modules/a", "../packages/c"),
+            ("node_modules/a", "../../packages/a"),
+            ("node_modules/a", "/packages/a"),
+            ("node_modules/a", "x/../../packages/a"),
+            ("node_modules/a", "../src"),
+        ] {
+            assert!(check_workspace_link(link, target, &ws).is_err(), "{target}");
+        }
+    }
 
     #[test]
     fn entry_paths() {

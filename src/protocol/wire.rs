@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use super::{Manager, check_file_name, check_key, check_platform, check_versions};
+use super::{
+    Manager, check_file_name, check_key, check_platform, check_versions, declared_workspaces,
+    is_workspace_manifest_name,
+};
 
 /// `POST /v1/cache` body. Unknown fields are refused: a field the server would
 /// ignore could otherwise change the client's idea of the tree silently.
@@ -102,7 +105,10 @@ impl CacheRequest {
         }
         let mut files = BTreeMap::new();
         for (name, b64) in self.files {
-            check_file_name(manager, &name).map_err(|e| e.to_string())?;
+            let workspace = manager == Manager::Npm && is_workspace_manifest_name(&name);
+            if !workspace {
+                check_file_name(manager, &name).map_err(|e| e.to_string())?;
+            }
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(b64.as_bytes())
                 .map_err(|e| format!("file {name} is not valid base64: {e}"))?;
@@ -112,6 +118,19 @@ impl CacheRequest {
             return Err(format!(
                 "{manager} requests must include {}",
                 manager.manifest()
+            ));
+        }
+        // A nested manifest is a workspace's or nothing: without workspaces
+        // in the root manifest it is a name outside the manager's list.
+        let declares = declared_workspaces(&files[manager.manifest()])
+            .map(|globs| !globs.is_empty())
+            .unwrap_or(true);
+        if let Some(name) = files.keys().find(|n| n.contains('/'))
+            && !declares
+        {
+            return Err(format!(
+                "file name {name:?} is accepted only as an npm workspace manifest, and \
+package.json declares no workspaces"
             ));
         }
         Ok(ValidRequest {

@@ -3,21 +3,23 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 
+use super::auth::{KeyScopes, check_scopes};
 use super::metrics::Metrics;
 use super::observe::RequestNote;
 use super::{ApiError, AppState};
-use crate::protocol::{CacheRequest, CacheResponse, compute_key};
+use crate::protocol::{CacheRequest, CacheResponse, check_project_shape, compute_key};
 use crate::store::KeySummary;
 
 pub async fn cache(
     State(state): State<Arc<AppState>>,
+    Extension(scopes): Extension<KeyScopes>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -51,7 +53,18 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
             ),
         ));
     }
+    // Before the store is asked: a tree stored for this key by an older
+    // server would be the very wrong tree this refusal prevents.
+    check_project_shape(request.manager, &request.files).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unsupported_project",
+            e.to_string(),
+        )
+    })?;
     let runner = state.policy.decide(&request)?;
+    // Before the store or an install: a key without the scope learns nothing.
+    check_scopes(&scopes, &state.installer.registries_needed(&request))?;
 
     let (summary, hit) = match state.hit_summary(&computed).await? {
         Some(summary) => (summary, true),
@@ -60,6 +73,8 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
             (KeySummary::of(&index), false)
         }
     };
+    // What the install found it needed (a private package behind a public one).
+    check_scopes(&scopes, &summary.registries)?;
     let counter = if hit {
         &state.metrics.hits
     } else {

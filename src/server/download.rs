@@ -6,17 +6,20 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio_stream_shim::ReceiverStream;
 
+use super::auth::{KeyScopes, check_scopes};
 use super::{ApiError, AppState};
 use crate::bundle;
 
 pub async fn download(
     State(state): State<Arc<AppState>>,
+    Extension(scopes): Extension<KeyScopes>,
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -27,6 +30,7 @@ pub async fn download(
         .hit_summary(key)
         .await?
         .ok_or_else(|| AppState::unknown_key(key))?;
+    check_scopes(&scopes, &summary.registries)?;
     state.last_use.used(&state.store, key);
     let store = state.store.clone();
     let (owned, generation, len) = (key.to_string(), summary.generation, summary.bundle_size);
@@ -185,8 +189,9 @@ impl AppState {
     }
 }
 
+#[doc(hidden)]
 #[derive(Debug, PartialEq, Eq)]
-enum RangeSpec {
+pub enum RangeSpec {
     Satisfiable(Range<u64>),
     /// Malformed or multi-range: answered with the whole bundle, as RFC 9110
     /// allows.
@@ -199,7 +204,8 @@ enum RangeSpec {
 /// longer than the bundle means all of it; positions too large for a `u64`
 /// count as "beyond the end" rather than as malformed, so they clamp the same
 /// way instead of overflowing.
-fn parse_range(spec: &str, total: u64) -> RangeSpec {
+#[doc(hidden)]
+pub fn parse_range(spec: &str, total: u64) -> RangeSpec {
     let spec = spec.trim();
     let Some(set) = spec
         .get(..6)

@@ -31,6 +31,28 @@ impl ApiError {
     }
 }
 
+/// Unknown paths get the one error shape too, with a pointer to where the
+/// routes are, so a `--server` URL with a stray path explains itself.
+pub async fn no_route(uri: axum::http::Uri) -> ApiError {
+    let path: String = uri.path().chars().take(200).collect();
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!(
+            "no route {path:?}; the API is /v1/cache, /v1/index/KEY, /v1/versions, /download/FILE, /health and /metrics (give fetch the server's base URL, without a path)"
+        ),
+    )
+}
+
+pub async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    let path: String = uri.path().chars().take(200).collect();
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {path:?}"),
+    )
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {

@@ -6,11 +6,12 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 
+use super::auth::{KeyScopes, check_scopes};
 use super::metrics::Metrics;
 use super::observe::RequestNote;
 use super::{ApiError, AppState};
@@ -22,6 +23,7 @@ use crate::store::KeySummary;
 /// an install needs).
 pub async fn cache_by_key(
     State(state): State<Arc<AppState>>,
+    Extension(scopes): Extension<KeyScopes>,
     Path(key): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -29,6 +31,9 @@ pub async fn cache_by_key(
     let Some(summary) = state.hit_summary(&key).await? else {
         return Err(AppState::unknown_key(&key));
     };
+    // As for the POST and the download: a key without the scope of the
+    // tree's private registries is not told about it.
+    check_scopes(&scopes, &summary.registries)?;
     Metrics::add(&state.metrics.hits, 1);
     state.last_use.used(&state.store, &key);
     let mut answer = Json(hit_response(&base, &summary)).into_response();

@@ -2,18 +2,21 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 
+use super::auth::{KeyScopes, check_scopes};
 use super::{ApiError, AppState};
 use crate::protocol::{Index, check_key};
 
 pub async fn get_index(
     State(state): State<Arc<AppState>>,
+    Extension(scopes): Extension<KeyScopes>,
     Path(key): Path<String>,
 ) -> Result<Json<Index>, ApiError> {
     let index = state.load_index(&key).await?;
+    check_scopes(&scopes, &index.registries)?;
     Ok(Json(index))
 }
 

@@ -14,7 +14,7 @@ use super::ApiError;
 use super::metrics::Metrics;
 use crate::install::{InstallSettings, RunError, Runner, Untrusted, install_with};
 use crate::protocol::{Index, ValidRequest};
-use crate::store::{IngestError, Store, TreeLimits, ingest_tree_counted};
+use crate::store::{IngestError, Store, TreeLimits, ingest_tree_needing};
 
 type InstallFuture = Shared<BoxFuture<'static, Result<Arc<Index>, ApiError>>>;
 
@@ -56,6 +56,15 @@ impl Installer {
 
     pub fn in_flight(&self) -> usize {
         self.pending.lock().unwrap().len()
+    }
+
+    /// The credentialed private registries `request`'s files fetch from: the
+    /// scopes an API key needs to receive its tree (checked before any
+    /// install, on a hit too).
+    pub fn registries_needed(&self, request: &ValidRequest) -> Vec<String> {
+        self.settings
+            .sources
+            .registries_needed(request.manager, &request.files)
     }
 
     /// Installs and stores the tree of `request`, or joins the install already
@@ -128,11 +137,17 @@ impl Installer {
             .map_err(|e| ApiError::internal(format!("could not create an install folder: {e}")))?;
         let project = work.path().join("project");
         let log = work.path().join("install.log");
+        // Workspace manifests go to their folders (names already checked:
+        // plain relative folders, no `..`); only the manifests are written,
+        // so a workspace's sources never reach the server.
         let prepared = std::fs::create_dir(&project).and_then(|()| {
-            request
-                .files
-                .iter()
-                .try_for_each(|(name, bytes)| std::fs::write(project.join(name), bytes))
+            request.files.iter().try_for_each(|(name, bytes)| {
+                let path = project.join(name);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::write(path, bytes)
+            })
         });
         prepared
             .map_err(|e| ApiError::internal(format!("could not write the project files: {e}")))?;
@@ -152,8 +167,10 @@ impl Installer {
                 let tree = project.join(request.manager.output_dir());
                 let metrics = self.metrics.clone();
                 let limits = self.tree_limits;
+                let registries = self.registries_installed(&request, &project);
                 tokio::task::spawn_blocking(move || {
-                    let (index, stats) = ingest_tree_counted(&*store, &tree, &request, limits)?;
+                    let (index, stats) =
+                        ingest_tree_needing(&*store, &tree, &request, limits, registries)?;
                     Metrics::add(&metrics.store_blobs, stats.new_blobs);
                     Metrics::add(&metrics.store_blob_bytes, stats.new_blob_bytes);
                     Ok(Arc::new(index))
@@ -183,6 +200,8 @@ impl Installer {
     /// the project folder and their cache) with placeholders: clients learn
     /// nothing about the server's layout.
     fn scrub(&self, mut error: ApiError, work: &std::path::Path) -> ApiError {
+        // Secrets first: a path replacement could split one.
+        error.message = self.settings.sources.private().scrub(&error.message);
         let mut paths = vec![
             (work.join("project"), "<project>"),
             (work.to_path_buf(), "<install-dir>"),
@@ -207,6 +226,33 @@ impl Installer {
             }
         }
         error
+    }
+
+    /// The registries the request named plus those the install's own
+    /// records name (the lockfile `npm install` wrote, composer's
+    /// installed.json): a public package may depend on a private one.
+    fn registries_installed(
+        &self,
+        request: &ValidRequest,
+        project: &std::path::Path,
+    ) -> Vec<String> {
+        if self.settings.sources.private().credentials().is_empty() {
+            return Vec::new();
+        }
+        let mut files = request.files.clone();
+        for record in [
+            "package-lock.json",
+            "node_modules/.package-lock.json",
+            "composer.lock",
+            "vendor/composer/installed.json",
+        ] {
+            if let Ok(bytes) = std::fs::read(project.join(record)) {
+                files.insert(format!("installed:{record}"), bytes);
+            }
+        }
+        self.settings
+            .sources
+            .registries_needed(request.manager, &files)
     }
 
     async fn lookup(&self, key: &str) -> Result<Option<Index>, ApiError> {

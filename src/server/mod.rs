@@ -30,7 +30,10 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
-pub use auth::ApiKeys;
+pub use auth::{ApiKeys, KeyScopes, check_scopes};
+/// For cargo-fuzz (fuzz/): Range parsing on its own.
+#[doc(hidden)]
+pub use download::{RangeSpec, parse_range};
 pub use error::ApiError;
 pub use host::{PublicUrlError, check_public_url};
 pub use installs::Installer;
@@ -164,6 +167,8 @@ fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(health::health))
         .route("/metrics", get(metrics::metrics))
         .merge(protected)
+        .fallback(error::no_route)
+        .method_not_allowed_fallback(error::wrong_method)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             body_deadline::body_deadline,

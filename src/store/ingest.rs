@@ -12,7 +12,8 @@ use rayon::prelude::*;
 
 use super::{BlobInfo, HashedFile, Store, pack_file};
 use crate::protocol::{
-    Entry, FileEntry, INDEX_FORMAT, Index, ValidRequest, check_entry_path, check_symlink_target,
+    Entry, FileEntry, INDEX_FORMAT, INDEX_FORMAT_WORKSPACES, Index, NestedTree, ValidRequest,
+    check_entry_path, check_symlink_target, check_workspace_link, workspace_folders,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -80,14 +81,49 @@ pub fn ingest_tree(
     ingest_tree_counted(store, tree_root, request, TreeLimits::default()).map(|(index, _)| index)
 }
 
-/// `ingest_tree` within `limits`, also saying how many blobs were new.
+/// `ingest_tree` within `limits`, also saying how many blobs were new. For an
+/// npm workspaces request, `tree_root`'s parent is the project: every
+/// `<workspace>/node_modules` the install made is stored too, as a nested
+/// tree, and symlinks may point at the request's workspace folders.
 pub fn ingest_tree_counted(
     store: &dyn Store,
     tree_root: &Path,
     request: &ValidRequest,
     limits: TreeLimits,
 ) -> Result<(Index, IngestStats), IngestError> {
-    let (mut entries, files) = walk(tree_root, limits)?;
+    ingest_tree_needing(store, tree_root, request, limits, Vec::new())
+}
+
+/// [`ingest_tree_counted`] for a tree that needed the private `registries`:
+/// they are recorded in the index it writes (one write, so the index is never
+/// readable without them).
+pub fn ingest_tree_needing(
+    store: &dyn Store,
+    tree_root: &Path,
+    request: &ValidRequest,
+    limits: TreeLimits,
+    registries: Vec<String>,
+) -> Result<(Index, IngestStats), IngestError> {
+    let workspaces = workspace_folders(&request.files);
+    let project = tree_root.parent().unwrap_or(tree_root);
+    let root_name = request.manager.output_dir();
+    let mut roots = vec![(root_name.to_string(), tree_root.to_path_buf())];
+    for folder in &workspaces {
+        check_workspace_folder(project, folder)?;
+        let nested = project.join(folder).join(root_name);
+        if std::fs::symlink_metadata(&nested).is_ok() {
+            roots.push((format!("{folder}/{root_name}"), nested));
+        }
+    }
+    let mut trees: Vec<(String, Vec<Entry>)> = Vec::new();
+    let mut files: Vec<(usize, FileJob)> = Vec::new();
+    // The caps hold for the project as a whole, nested trees included.
+    let mut used = Used::default();
+    for (number, (folder, path)) in roots.iter().enumerate() {
+        let (entries, jobs) = walk(path, folder, &workspaces, limits, &mut used)?;
+        trees.push((folder.clone(), entries));
+        files.extend(jobs.into_iter().map(|job| (number, job)));
+    }
     // From the first blob lookup until the index is written, gc must not
     // sweep: a blob found present here (or just written) is referenced by no
     // index yet. Shared, so ingestions do not wait for one another.
@@ -96,7 +132,7 @@ pub fn ingest_tree_counted(
         .map_err(|e| store_error("the gc lock", e))?;
     let hashed: Vec<HashedFile> = files
         .par_iter()
-        .map(|(rel, path, _)| HashedFile::of(path).map_err(|e| store_error(rel, e)))
+        .map(|(_, (rel, path, _))| HashedFile::of(path).map_err(|e| store_error(rel, e)))
         .collect::<Result<_, _>>()?;
 
     // Each distinct content once, packed only when the store lacks it.
@@ -108,7 +144,7 @@ pub fn ingest_tree_counted(
     let prepared: Vec<(BlobInfo, Option<tempfile::TempPath>)> = distinct
         .par_iter()
         .map(|&i| {
-            let (rel, path, _) = &files[i];
+            let (_, (rel, path, _)) = &files[i];
             prepare_blob(store, path, &hashed[i]).map_err(|e| store_error(rel, e))
         })
         .collect::<Result<_, _>>()?;
@@ -134,9 +170,9 @@ pub fn ingest_tree_counted(
         store.sync().map_err(|e| store_error("stored blobs", e))?;
     }
 
-    entries.extend(files.iter().zip(&hashed).map(|((rel, _, mode), h)| {
+    for ((number, (rel, _, mode)), h) in files.iter().zip(&hashed) {
         let info = &infos[&h.sha256];
-        Entry::File(FileEntry {
+        trees[*number].1.push(Entry::File(FileEntry {
             path: rel.clone(),
             sha256: info.sha256_hex(),
             size: info.size,
@@ -144,22 +180,36 @@ pub fn ingest_tree_counted(
             crc32: info.crc32,
             method: info.method,
             packed_size: info.packed_size,
-        })
-    }));
-    entries.sort_by(|a, b| a.path().cmp(b.path()));
+        }));
+    }
+    for (_, entries) in &mut trees {
+        entries.sort_by(|a, b| a.path().cmp(b.path()));
+    }
+    let mut trees = trees.into_iter();
+    let (_, entries) = trees.next().expect("the root tree");
+    let nested: Vec<NestedTree> = trees
+        .map(|(root, entries)| NestedTree { root, entries })
+        .collect();
     let index = Index {
-        format: INDEX_FORMAT,
+        format: if workspaces.is_empty() {
+            INDEX_FORMAT
+        } else {
+            INDEX_FORMAT_WORKSPACES
+        },
         key: request.hash.clone(),
         manager: request.manager.name().to_string(),
         versions: request.versions.clone(),
         platform: request.platform.clone(),
         options: request.options.clone(),
-        root: request.manager.output_dir().to_string(),
+        root: root_name.to_string(),
         created: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0),
         entries,
+        workspaces,
+        nested,
+        registries,
     };
     store
         .put_index(&index)
@@ -171,6 +221,31 @@ pub fn ingest_tree_counted(
     Ok((index, stats))
 }
 
+/// After the install a workspace folder must hold what was written into it
+/// (its package.json) and at most the `node_modules` the install made:
+/// anything else is something depcache would not restore.
+fn check_workspace_folder(project: &Path, folder: &str) -> Result<(), IngestError> {
+    let path = project.join(folder);
+    let listing = std::fs::read_dir(&path).map_err(|e| IngestError::Walk {
+        path: path.display().to_string(),
+        source: e,
+    })?;
+    for item in listing {
+        let item = item.map_err(|e| IngestError::Walk {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        let name = item.file_name();
+        if name != "package.json" && name != "node_modules" {
+            return Err(IngestError::Unsupported {
+                path: format!("{folder}/{}", name.to_string_lossy()),
+                what: "a file the install added to a workspace folder".to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn store_error(what: &str, source: io::Error) -> IngestError {
     IngestError::Store {
         path: what.to_string(),
@@ -180,13 +255,26 @@ fn store_error(what: &str, source: io::Error) -> IngestError {
 
 type FileJob = (String, PathBuf, u32);
 
+/// What the trees walked so far hold, against `TreeLimits`.
+#[derive(Debug, Default)]
+struct Used {
+    entries: u64,
+    bytes: u64,
+}
+
 /// Dirs and symlinks become entries right away; regular files are returned as
-/// jobs for the parallel pass. Stops at the first entry over `limits`.
-fn walk(tree_root: &Path, limits: TreeLimits) -> Result<(Vec<Entry>, Vec<FileJob>), IngestError> {
+/// jobs for the parallel pass. `folder` is the tree's place in the project,
+/// for workspace links, which alone may leave the tree. Stops at the first
+/// entry that takes `used` over `limits`.
+fn walk(
+    tree_root: &Path,
+    folder: &str,
+    workspaces: &[String],
+    limits: TreeLimits,
+    used: &mut Used,
+) -> Result<(Vec<Entry>, Vec<FileJob>), IngestError> {
     let mut entries = Vec::new();
     let mut files = Vec::new();
-    let mut seen: u64 = 0;
-    let mut bytes: u64 = 0;
     if !tree_root.exists() {
         return Ok((entries, files));
     }
@@ -202,8 +290,8 @@ fn walk(tree_root: &Path, limits: TreeLimits) -> Result<(Vec<Entry>, Vec<FileJob
             let path = e.path().unwrap_or(tree_root).to_path_buf();
             walk_err(&path, e.into())
         })?;
-        seen += 1;
-        if seen > limits.max_entries {
+        used.entries += 1;
+        if used.entries > limits.max_entries {
             return Err(IngestError::TooManyEntries {
                 max: limits.max_entries,
             });
@@ -239,14 +327,21 @@ fn walk(tree_root: &Path, limits: TreeLimits) -> Result<(Vec<Entry>, Vec<FileJob
                     what: "a symlink whose target is not UTF-8".to_string(),
                 })?
                 .to_string();
-            check_symlink_target(&rel, &target).map_err(|e| IngestError::Unsupported {
-                path: rel.clone(),
-                what: e.to_string(),
-            })?;
+            check_symlink_target(&rel, &target)
+                .map(|_| ())
+                .or_else(|e| {
+                    check_workspace_link(&format!("{folder}/{rel}"), &target, workspaces)
+                        .map(|_| ())
+                        .map_err(|_| e)
+                })
+                .map_err(|e| IngestError::Unsupported {
+                    path: rel.clone(),
+                    what: e.to_string(),
+                })?;
             entries.push(Entry::Symlink { path: rel, target });
         } else if kind.is_file() {
-            bytes = bytes.saturating_add(meta.len());
-            if bytes > limits.max_bytes {
+            used.bytes = used.bytes.saturating_add(meta.len());
+            if used.bytes > limits.max_bytes {
                 return Err(IngestError::TooLarge {
                     max: limits.max_bytes,
                 });

@@ -18,7 +18,9 @@ pub use blob::{
     BLOB_HEADER_LEN, BlobInfo, HashedFile, METHOD_DEFLATE, METHOD_STORED, pack_file, unpack,
 };
 pub use dir::DirStore;
-pub use ingest::{IngestError, IngestStats, TreeLimits, ingest_tree, ingest_tree_counted};
+pub use ingest::{
+    IngestError, IngestStats, TreeLimits, ingest_tree, ingest_tree_counted, ingest_tree_needing,
+};
 pub use maintenance::{BlobMeta, IndexMeta, StoreLock, unsupported};
 pub use summary::KeySummary;
 

@@ -31,6 +31,9 @@ pub struct KeySummary {
     /// directory store); 0 when unknown. Lets callers cache what they derive
     /// from the index.
     pub generation: u64,
+    /// The index's private registries: an API key must be allowed all of
+    /// them to be told about the key or given its tree.
+    pub registries: Vec<String>,
 }
 
 impl KeySummary {
@@ -43,12 +46,15 @@ impl KeySummary {
             size: index.logical_size(),
             bundle_size: crate::bundle::plan(index).len(),
             generation: 0,
+            registries: index.registries.clone(),
         }
     }
 }
 
 /// Bumped on an incompatible change; other formats are ignored (re-derived).
-const SUMMARY_FORMAT: u32 = 1;
+/// 2 added `registries`: a format-1 summary cannot say whether a key is
+/// private, so it is never trusted.
+const SUMMARY_FORMAT: u32 = 2;
 
 /// `summaries/aa/<key>.json` in a directory store.
 #[derive(Debug, Serialize, Deserialize)]
@@ -62,6 +68,7 @@ struct SummaryFile {
     files: u64,
     size: u64,
     bundle_size: u64,
+    registries: Vec<String>,
 }
 
 impl DirStore {
@@ -108,6 +115,7 @@ impl DirStore {
                     size: file.size,
                     bundle_size: file.bundle_size,
                     generation: file.index_generation,
+                    registries: file.registries,
                 }))
             }
             Ok(_) => Ok(None),
@@ -139,6 +147,7 @@ impl DirStore {
             files: summary.files,
             size: summary.size,
             bundle_size: summary.bundle_size,
+            registries: summary.registries.clone(),
         };
         let path = self.summary_path(&summary.key);
         fs::create_dir_all(path.parent().expect("summary paths have parents"))?;

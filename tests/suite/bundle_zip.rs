@@ -40,6 +40,9 @@ fn index_with_files(store: &dyn Store, count: usize) -> Index {
         root: "node_modules".into(),
         created: 0,
         entries,
+        workspaces: Vec::new(),
+        nested: Vec::new(),
+        registries: Vec::new(),
     }
 }
 

@@ -4,7 +4,7 @@
 use depcache::protocol::{InstallOptions, Manager};
 
 use crate::common::server::*;
-use crate::common::{assert_same_tree, composer_install_reference, composer_project, unzip_into};
+use crate::common::{assert_same_tree, composer_project, composer_server_reference, unzip_into};
 
 fn files(project: &std::path::Path) -> Vec<(&'static str, Vec<u8>)> {
     ["composer.json", "composer.lock"]
@@ -40,7 +40,7 @@ async fn restore(
 async fn composer_miss_then_hit_equals_a_direct_install() {
     let root = tempfile::tempdir().unwrap();
     let fixture = composer_project(root.path());
-    let reference = composer_install_reference(&fixture.project, false);
+    let reference = composer_server_reference(&fixture.project, false);
     let server = TestServer::start(ServerOptions {
         composer_paths: vec![fixture.packages.clone()],
         ..ServerOptions::default()
@@ -78,7 +78,7 @@ async fn composer_miss_then_hit_equals_a_direct_install() {
             omit_dev: Some(true),
         }),
     );
-    let lean_reference = composer_install_reference(&fixture.project, true);
+    let lean_reference = composer_server_reference(&fixture.project, true);
     let out = restore(&server, &serde_json::to_value(lean).unwrap(), false).await;
     assert!(!out.path().join("vendor/acme/devtool").exists());
     assert_same_tree(

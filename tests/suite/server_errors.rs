@@ -199,3 +199,38 @@ async fn downloads_of_malformed_or_unknown_keys() {
     }
     server.stop().await;
 }
+
+/// The router's own 404 and 405 use the one JSON error shape, so a client
+/// given a server URL with a stray path gets a sentence, not an empty body.
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json_errors() {
+    let server = TestServer::start(ServerOptions::default()).await;
+    for (method, path, status, code) in [
+        (
+            reqwest::Method::POST,
+            "/depcache/v1/cache",
+            404,
+            "not_found",
+        ),
+        (reqwest::Method::GET, "/nope", 404, "not_found"),
+        (
+            reqwest::Method::DELETE,
+            "/v1/cache",
+            405,
+            "method_not_allowed",
+        ),
+        (reqwest::Method::PUT, "/health", 405, "method_not_allowed"),
+    ] {
+        let response = http()
+            .request(method.clone(), format!("{}{path}", server.url))
+            .bearer_auth(API_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "{method} {path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], code, "{method} {path}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    server.stop().await;
+}

@@ -58,7 +58,7 @@ pub(super) fn check(
             };
             let Some(list) = list.as_array() else {
                 return Err(Untrusted::Unreadable {
-                    file: LOCK,
+                    file: LOCK.to_string(),
                     reason: format!("\"{section}\" is not a list"),
                 });
             };
@@ -70,9 +70,9 @@ pub(super) fn check(
     Ok(())
 }
 
-fn setting(file: &'static str, at: impl Into<String>, reason: impl Into<String>) -> Untrusted {
+fn setting(file: &str, at: impl Into<String>, reason: impl Into<String>) -> Untrusted {
     Untrusted::Setting {
-        file,
+        file: file.to_string(),
         at: at.into(),
         reason: reason.into(),
     }
@@ -130,7 +130,7 @@ fn check_repository(sources: &TrustedSources, at: &str, repo: &Value) -> Result<
         "path" => &["type", "url", "options", "canonical", "only", "exclude"],
         _ => {
             return Err(Untrusted::Kind {
-                file: MANIFEST,
+                file: MANIFEST.to_string(),
                 at: at.to_string(),
                 kind: "non-composer repository",
                 spec: kind.to_string(),
@@ -167,7 +167,7 @@ fn check_repository(sources: &TrustedSources, at: &str, repo: &Value) -> Result<
 
 fn check_path_source(
     sources: &TrustedSources,
-    file: &'static str,
+    file: &str,
     at: &str,
     path: &str,
 ) -> Result<(), Untrusted> {
@@ -175,7 +175,7 @@ fn check_path_source(
         Ok(())
     } else {
         Err(Untrusted::Path {
-            file,
+            file: file.to_string(),
             at: at.to_string(),
             path: path.to_string(),
         })
@@ -184,7 +184,7 @@ fn check_path_source(
 
 /// Path repository options that only choose copy or link.
 fn check_path_options(
-    file: &'static str,
+    file: &str,
     at: &str,
     options: Option<&Map<String, Value>>,
 ) -> Result<(), Untrusted> {
@@ -234,11 +234,7 @@ for the accepted config keys)",
 
 /// Paths a package names relative to itself: autoload entries, binaries,
 /// include paths and the old target-dir.
-fn check_package_paths<'a>(
-    file: &'static str,
-    who: &str,
-    package: &'a Value,
-) -> Result<(), Untrusted> {
+fn check_package_paths<'a>(file: &str, who: &str, package: &'a Value) -> Result<(), Untrusted> {
     let mut paths: Vec<(String, &str)> = Vec::new();
     let mut collect = |at: String, value: &'a Value| {
         for path in strings(value) {
@@ -302,7 +298,7 @@ fn check_locked(
         None if kind == "metapackage" && package.get("source").is_none() => {}
         None => {
             return Err(Untrusted::Kind {
-                file: LOCK,
+                file: LOCK.to_string(),
                 at,
                 kind: "source-only (git)",
                 spec: format!("{section} #{index} has no \"dist\""),
@@ -341,7 +337,7 @@ fn check_dist(
     }
     if !ARCHIVE_TYPES.contains(&kind) {
         return Err(Untrusted::Kind {
-            file: LOCK,
+            file: LOCK.to_string(),
             at: format!("{at} (dist)"),
             kind: "non-archive",
             spec: format!("type {kind:?}"),
@@ -363,7 +359,7 @@ fn check_source(sources: &TrustedSources, at: &str, source: &Value) -> Result<()
     let url = source.get("url").and_then(Value::as_str).unwrap_or("");
     if kind != "git" || !url.starts_with("https://") {
         return Err(Untrusted::Kind {
-            file: LOCK,
+            file: LOCK.to_string(),
             at: at.to_string(),
             kind: "non-https or non-git source",
             spec: format!("{kind} {url}"),

@@ -17,9 +17,11 @@ mod npm;
 mod tests;
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use reqwest::Url;
 
+use super::private::PrivateRegistries;
 use crate::protocol::Manager;
 
 /// npm's own default registry. Always trusted: npm rewrites lockfile URLs on
@@ -47,7 +49,7 @@ pub enum Untrusted {
 registries and no server flag allows {kind} sources (install it in the job instead)"
     )]
     Kind {
-        file: &'static str,
+        file: String,
         at: String,
         kind: &'static str,
         spec: String,
@@ -57,7 +59,7 @@ registries and no server flag allows {kind} sources (install it in the job inste
 allow that host with `depcache serve --allow-registry-host {host}`"
     )]
     Host {
-        file: &'static str,
+        file: String,
         at: String,
         url: String,
         host: String,
@@ -67,18 +69,18 @@ allow that host with `depcache serve --allow-registry-host {host}`"
 of packages with `depcache serve --allow-composer-path DIR`"
     )]
     Path {
-        file: &'static str,
+        file: String,
         at: String,
         path: String,
     },
     #[error("{file}: {at} is not accepted by the server: {reason}")]
     Setting {
-        file: &'static str,
+        file: String,
         at: String,
         reason: String,
     },
     #[error("{file} cannot be checked for untrusted sources: {reason}")]
-    Unreadable { file: &'static str, reason: String },
+    Unreadable { file: String, reason: String },
 }
 
 /// A host the operator allowed: exact name (or IP) and, when given, port.
@@ -118,6 +120,33 @@ port, such as npm.internal.example or 10.0.0.5:4873"
     }
 }
 
+impl AllowedHost {
+    /// Whether `url` (http or https) is on this host and port; no port means
+    /// the URL scheme's default.
+    pub(crate) fn matches(&self, url: &Url) -> bool {
+        let default_port = if url.scheme() == "https" { 443 } else { 80 };
+        url.host_str() == Some(self.host.as_str())
+            && url.port_or_known_default() == Some(self.port.unwrap_or(default_port))
+    }
+
+    /// The host as given: `HOST` or `HOST:PORT`. Names a private registry in
+    /// API key scopes and 403s.
+    pub fn name(&self) -> String {
+        match self.port {
+            Some(p) => format!("{}:{p}", self.host),
+            None => self.host.clone(),
+        }
+    }
+
+    pub(crate) fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub(crate) fn port(&self) -> Option<u16> {
+        self.port
+    }
+}
+
 /// The server's trust configuration, fixed at start-up.
 #[derive(Debug, Clone, Default)]
 pub struct TrustedSources {
@@ -127,6 +156,9 @@ pub struct TrustedSources {
     hosts: Vec<AllowedHost>,
     /// `--allow-composer-path`, canonical.
     composer_paths: Vec<PathBuf>,
+    /// `--npm-scope-registry` and `--registry-credentials`: the scope
+    /// registries count as trusted npm origins.
+    private: Arc<PrivateRegistries>,
 }
 
 impl TrustedSources {
@@ -158,14 +190,61 @@ impl TrustedSources {
             npm_registry,
             hosts,
             composer_paths,
+            private: Arc::default(),
         })
+    }
+
+    /// Adds the operator's private registries. Every credential must belong
+    /// to a registry this configuration already trusts: a credential for any
+    /// other host would be sent nowhere, or somewhere nobody checked.
+    pub fn with_private(mut self, private: PrivateRegistries) -> Result<Self, String> {
+        self.private = Arc::new(private);
+        for credential in self.private.credentials() {
+            let url = credential.probe_urls();
+            if !url.iter().any(|u| self.url_trusted(u, &[], true)) {
+                return Err(format!(
+                    "the registry credential for {} names no configured registry: add it with --npm-registry, --npm-scope-registry or --allow-registry-host",
+                    credential.registry()
+                ));
+            }
+        }
+        Ok(self)
+    }
+
+    /// The private registries and their credentials.
+    pub fn private(&self) -> &PrivateRegistries {
+        &self.private
+    }
+
+    /// Whether an install of `files` uses a scope registry or a credential.
+    pub fn uses_private(
+        &self,
+        manager: Manager,
+        files: &std::collections::BTreeMap<String, Vec<u8>>,
+    ) -> bool {
+        self.private
+            .applies(manager, self.npm_registry.as_ref(), files)
+    }
+
+    /// The credentialed registries (`HOST[:PORT]`) `files` fetch from: the
+    /// API key scopes a tree of them needs.
+    pub fn registries_needed(
+        &self,
+        manager: Manager,
+        files: &std::collections::BTreeMap<String, Vec<u8>>,
+    ) -> Vec<String> {
+        self.private
+            .needed(manager, self.npm_registry.as_ref(), files)
+            .into_iter()
+            .collect()
     }
 
     /// Whether the operator allowed extra hosts: npm's `--allow-remote=none`
     /// would refuse their tarballs (npm counts only the configured registry's
-    /// URLs as registry ones), so it is passed only without them.
+    /// URLs as registry ones), so it is passed only without them. Scope
+    /// registries count: their tarballs are not on the default registry.
     pub fn has_extra_hosts(&self) -> bool {
-        !self.hosts.is_empty()
+        !self.hosts.is_empty() || !self.private.scopes().is_empty()
     }
 
     /// Refuses `files` when anything in them would make the install fetch
@@ -196,13 +275,13 @@ impl TrustedSources {
         {
             return true;
         }
+        if npm && self.private.scopes().iter().any(|s| s.same_origin(url)) {
+            return true;
+        }
         if url.scheme() == "https" && port == 443 && defaults.contains(&host) {
             return true;
         }
-        let default_port = if url.scheme() == "https" { 443 } else { 80 };
-        self.hosts
-            .iter()
-            .any(|a| a.host == host && a.port.unwrap_or(default_port) == port)
+        self.hosts.iter().any(|a| a.matches(url))
     }
 
     /// Whether the absolute, `..`-free `path` lies inside an allowed folder.
@@ -220,7 +299,7 @@ impl TrustedSources {
 /// flag allows; an http(s) URL on the wrong host names the flag.
 fn check_url(
     sources: &TrustedSources,
-    file: &'static str,
+    file: &str,
     at: impl Fn() -> String,
     raw: &str,
     defaults: &[&str],
@@ -229,7 +308,7 @@ fn check_url(
     let parsed = Url::parse(raw).ok();
     let Some(url) = parsed.filter(|u| matches!(u.scheme(), "http" | "https")) else {
         return Err(Untrusted::Kind {
-            file,
+            file: file.to_string(),
             at: at(),
             kind: "non-registry",
             spec: raw.to_string(),
@@ -237,7 +316,7 @@ fn check_url(
     };
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Untrusted::Setting {
-            file,
+            file: file.to_string(),
             at: at(),
             reason: format!("the URL {raw:?} carries credentials"),
         });
@@ -251,7 +330,7 @@ fn check_url(
         (None, _) => String::new(),
     };
     Err(Untrusted::Host {
-        file,
+        file: file.to_string(),
         at: at(),
         url: raw.to_string(),
         host,
@@ -267,9 +346,9 @@ fn inside_package(path: &str) -> bool {
             .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
 }
 
-fn parse_json(file: &'static str, bytes: &[u8]) -> Result<serde_json::Value, Untrusted> {
+fn parse_json(file: &str, bytes: &[u8]) -> Result<serde_json::Value, Untrusted> {
     serde_json::from_slice(bytes).map_err(|e| Untrusted::Unreadable {
-        file,
+        file: file.to_string(),
         reason: format!("it is not valid JSON ({e})"),
     })
 }

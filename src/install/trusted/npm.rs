@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use crate::protocol::workspace_folders;
+
 use super::{NPM_DEFAULT_REGISTRY, TrustedSources, Untrusted, check_url, parse_json};
 
 /// The dependency maps of a package.json or a lockfile entry.
@@ -97,31 +99,48 @@ pub(super) fn check(
     sources: &TrustedSources,
     files: &BTreeMap<String, Vec<u8>>,
 ) -> Result<(), Untrusted> {
+    // The workspace folders the request carries; their shape (globs, count,
+    // depth, agreement with the lockfile) was checked before this, so here
+    // they are only what links may point at and whose specs need checking.
+    let workspaces = workspace_folders(files);
     if let Some(bytes) = files.get("package.json") {
         let doc = parse_json("package.json", bytes)?;
-        check_manifest(sources, &doc)?;
+        check_manifest(sources, "package.json", &doc, !workspaces.is_empty())?;
+    }
+    for folder in &workspaces {
+        let file = format!("{folder}/package.json");
+        if let Some(bytes) = files.get(&file) {
+            let doc = parse_json(&file, bytes)?;
+            check_manifest(sources, &file, &doc, false)?;
+        }
     }
     for file in ["npm-shrinkwrap.json", "package-lock.json"] {
         if let Some(bytes) = files.get(file) {
             let doc = parse_json(file, bytes)?;
-            check_lockfile(sources, file, &doc)?;
+            check_lockfile(sources, file, &doc, &workspaces)?;
         }
     }
     Ok(())
 }
 
-fn check_manifest(sources: &TrustedSources, doc: &Value) -> Result<(), Untrusted> {
-    const FILE: &str = "package.json";
-    if doc.get("workspaces").is_some_and(|w| !w.is_null()) {
+/// A package.json: the root's (which alone may declare the workspaces the
+/// request carries) or a workspace's.
+fn check_manifest(
+    sources: &TrustedSources,
+    file: &str,
+    doc: &Value,
+    may_have_workspaces: bool,
+) -> Result<(), Untrusted> {
+    if !may_have_workspaces && doc.get("workspaces").is_some_and(|w| !w.is_null()) {
         return Err(Untrusted::Setting {
-            file: FILE,
+            file: file.to_string(),
             at: "\"workspaces\"".to_string(),
-            reason: "workspaces are linked from folders the server does not have; the server \
-does not install workspaces"
+            reason: "workspaces are linked from folders the request did not send; the server \
+installs only the workspaces whose package.json it received"
                 .to_string(),
         });
     }
-    check_dep_maps(sources, FILE, "", doc, DEP_FIELDS)?;
+    check_dep_maps(sources, file, "", doc, DEP_FIELDS)?;
     if let Some(overrides) = doc.get("overrides") {
         check_overrides(sources, overrides, "overrides")?;
     }
@@ -138,7 +157,7 @@ fn check_overrides(sources: &TrustedSources, value: &Value, at: &str) -> Result<
             .iter()
             .try_for_each(|(k, v)| check_overrides(sources, v, &format!("{at} > {k}"))),
         _ => Err(Untrusted::Setting {
-            file: "package.json",
+            file: "package.json".to_string(),
             at: at.to_string(),
             reason: "an override must be a spec or an object".to_string(),
         }),
@@ -149,7 +168,7 @@ fn check_overrides(sources: &TrustedSources, value: &Value, at: &str) -> Result<
 /// `location`).
 fn check_dep_maps(
     sources: &TrustedSources,
-    file: &'static str,
+    file: &str,
     location: &str,
     entry: &Value,
     fields: &[&str],
@@ -168,7 +187,7 @@ fn check_dep_maps(
                 Value::String(spec) => check_spec(sources, file, &at, spec)?,
                 _ => {
                     return Err(Untrusted::Setting {
-                        file,
+                        file: file.to_string(),
                         at,
                         reason: "a dependency spec must be a string".to_string(),
                     });
@@ -179,12 +198,7 @@ fn check_dep_maps(
     Ok(())
 }
 
-fn check_spec(
-    sources: &TrustedSources,
-    file: &'static str,
-    at: &str,
-    spec: &str,
-) -> Result<(), Untrusted> {
+fn check_spec(sources: &TrustedSources, file: &str, at: &str, spec: &str) -> Result<(), Untrusted> {
     match classify(spec) {
         Spec::Registry => Ok(()),
         Spec::Remote => check_url(
@@ -196,7 +210,7 @@ fn check_spec(
             true,
         ),
         Spec::Other(kind) => Err(Untrusted::Kind {
-            file,
+            file: file.to_string(),
             at: at.to_string(),
             kind,
             spec: spec.to_string(),
@@ -207,20 +221,20 @@ fn check_spec(
 /// A `resolved` field: an http(s) URL on a trusted origin.
 fn check_resolved(
     sources: &TrustedSources,
-    file: &'static str,
+    file: &str,
     at: &str,
     resolved: &Value,
 ) -> Result<(), Untrusted> {
     let Some(raw) = resolved.as_str() else {
         return Err(Untrusted::Setting {
-            file,
+            file: file.to_string(),
             at: at.to_string(),
             reason: "\"resolved\" must be a string".to_string(),
         });
     };
     if let Spec::Other(kind) = classify(raw) {
         return Err(Untrusted::Kind {
-            file,
+            file: file.to_string(),
             at: at.to_string(),
             kind,
             spec: raw.to_string(),
@@ -238,24 +252,25 @@ fn check_resolved(
 
 fn check_lockfile(
     sources: &TrustedSources,
-    file: &'static str,
+    file: &str,
     doc: &Value,
+    workspaces: &[String],
 ) -> Result<(), Untrusted> {
     let Some(root) = doc.as_object() else {
         return Err(Untrusted::Unreadable {
-            file,
+            file: file.to_string(),
             reason: "it is not a JSON object".to_string(),
         });
     };
     if let Some(packages) = root.get("packages") {
         let Some(packages) = packages.as_object() else {
             return Err(Untrusted::Unreadable {
-                file,
+                file: file.to_string(),
                 reason: "\"packages\" is not an object".to_string(),
             });
         };
         for (location, entry) in packages {
-            check_package_entry(sources, file, location, entry)?;
+            check_package_entry(sources, file, location, entry, workspaces)?;
         }
     }
     if let Some(deps) = root.get("dependencies") {
@@ -297,38 +312,52 @@ fn is_node_modules_location(location: &str) -> bool {
 
 fn check_package_entry(
     sources: &TrustedSources,
-    file: &'static str,
+    file: &str,
     location: &str,
     entry: &Value,
+    workspaces: &[String],
 ) -> Result<(), Untrusted> {
     let shown = || format!("packages > {location:?}");
+    let folder = |kind: &'static str, spec: &str| Untrusted::Kind {
+        file: file.to_string(),
+        at: shown(),
+        kind,
+        spec: spec.to_string(),
+    };
     if location.is_empty() {
         // The root mirrors package.json.
-        if entry.get("workspaces").is_some() {
+        if entry.get("workspaces").is_some() && workspaces.is_empty() {
             return Err(Untrusted::Setting {
-                file,
+                file: file.to_string(),
                 at: shown(),
-                reason: "the server does not install workspaces".to_string(),
+                reason: "workspaces are linked from folders the request did not send".to_string(),
             });
         }
         return check_dep_maps(sources, file, &shown(), entry, DEP_FIELDS);
     }
-    if !is_node_modules_location(location) {
-        return Err(Untrusted::Kind {
-            file,
-            at: shown(),
-            kind: "folder",
-            spec: location.to_string(),
-        });
+    // A workspace folder itself: its manifest came with the request; only
+    // its dependencies can name sources.
+    if workspaces.iter().any(|w| w == location) {
+        if entry.get("resolved").is_some() || entry.get("link").is_some() {
+            return Err(folder("folder", location));
+        }
+        return check_dep_maps(sources, file, &shown(), entry, DEP_FIELDS);
+    }
+    // Dependencies npm nests in a workspace's own node_modules.
+    let in_tree = workspaces
+        .iter()
+        .find_map(|w| location.strip_prefix(w.as_str())?.strip_prefix('/'))
+        .unwrap_or(location);
+    if !is_node_modules_location(in_tree) {
+        return Err(folder("folder", location));
     }
     if entry.get("link").and_then(Value::as_bool) == Some(true) {
         let target = entry.get("resolved").and_then(Value::as_str).unwrap_or("");
-        return Err(Untrusted::Kind {
-            file,
-            at: shown(),
-            kind: "linked folder",
-            spec: target.to_string(),
-        });
+        // The one link allowed: to a workspace folder the request carries.
+        if workspaces.iter().any(|w| w == target) {
+            return Ok(());
+        }
+        return Err(folder("linked folder", target));
     }
     match entry.get("resolved") {
         Some(resolved) => check_resolved(sources, file, &shown(), resolved)?,
@@ -340,21 +369,17 @@ fn check_package_entry(
     check_dep_maps(sources, file, &shown(), entry, DEP_FIELDS)
 }
 
-fn check_plain_version(
-    file: &'static str,
-    at: &str,
-    version: Option<&Value>,
-) -> Result<(), Untrusted> {
+fn check_plain_version(file: &str, at: &str, version: Option<&Value>) -> Result<(), Untrusted> {
     match version.and_then(Value::as_str) {
         Some(v) if is_plain_version(v) => Ok(()),
         Some(v) => Err(Untrusted::Kind {
-            file,
+            file: file.to_string(),
             at: at.to_string(),
             kind: classify_kind(v),
             spec: v.to_string(),
         }),
         None => Err(Untrusted::Setting {
-            file,
+            file: file.to_string(),
             at: at.to_string(),
             reason: "the entry has neither \"resolved\" nor \"version\"".to_string(),
         }),
@@ -385,13 +410,13 @@ fn is_plain_version(v: &str) -> bool {
 /// version for registry packages but the spec itself for the others.
 fn check_v1_dependencies(
     sources: &TrustedSources,
-    file: &'static str,
+    file: &str,
     at: &str,
     deps: &Value,
 ) -> Result<(), Untrusted> {
     let Some(deps) = deps.as_object() else {
         return Err(Untrusted::Unreadable {
-            file,
+            file: file.to_string(),
             reason: format!("{at} is not an object"),
         });
     };
@@ -399,7 +424,7 @@ fn check_v1_dependencies(
         let here = format!("{at} > {name}");
         let Some(fields) = entry.as_object() else {
             return Err(Untrusted::Unreadable {
-                file,
+                file: file.to_string(),
                 reason: format!("{here} is not an object"),
             });
         };
@@ -419,7 +444,7 @@ fn check_v1_dependencies(
 
 fn check_v1_version(
     sources: &TrustedSources,
-    file: &'static str,
+    file: &str,
     at: &str,
     fields: &Map<String, Value>,
 ) -> Result<(), Untrusted> {

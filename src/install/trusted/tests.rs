@@ -416,3 +416,48 @@ fn composer_lock_packages_come_from_trusted_archives() {
     extra["bin"] = json!(["../../../../etc/passwd"]);
     locked(extra).unwrap_err();
 }
+
+#[test]
+fn workspaces_link_only_to_the_folders_the_request_sent() {
+    let root = json!({"name": "root", "workspaces": ["packages/*"]});
+    let ws = json!({"name": "a", "version": "1.0.0", "dependencies": {"dc-util": "^1.0.0"}});
+    let lock = |link_to: &str| {
+        json!({"lockfileVersion": 3, "packages": {
+            "": {"workspaces": ["packages/*"]},
+            "node_modules/a": {"resolved": link_to, "link": true},
+            "packages/a": {"version": "1.0.0", "dependencies": {"dc-util": "^1.0.0"}},
+            "packages/a/node_modules/dc-util": {
+                "version": "1.0.0",
+                "resolved": "http://127.0.0.1:4873/dc-util/-/dc-util-1.0.0.tgz"
+            }
+        }})
+    };
+    let sent = |lock: Value| {
+        npm(&[
+            ("package.json", root.clone()),
+            ("packages/a/package.json", ws.clone()),
+            ("package-lock.json", lock),
+        ])
+    };
+    sent(lock("packages/a")).unwrap();
+    // A link to any folder the request did not carry stays refused.
+    assert!(sent(lock("../outside")).is_err());
+    assert!(sent(lock("packages/b")).is_err());
+    // Without the workspace manifests, workspaces are not accepted at all.
+    assert!(
+        npm(&[
+            ("package.json", root.clone()),
+            ("package-lock.json", lock("packages/a"))
+        ])
+        .is_err()
+    );
+    // A workspace's own specs are checked like the root's.
+    let bad = json!({"name": "a", "dependencies": {"x": "file:/etc"}});
+    assert!(
+        npm(&[
+            ("package.json", root.clone()),
+            ("packages/a/package.json", bad)
+        ])
+        .is_err()
+    );
+}

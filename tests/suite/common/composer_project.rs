@@ -139,6 +139,17 @@ pub fn composer_project_with(
     require: &[(&str, &str)],
     require_dev: &[(&str, &str)],
 ) -> ComposerProject {
+    composer_project_extra(dir, require, require_dev, json!({}))
+}
+
+/// Like [`composer_project_with`], with the fields of `extra` (`autoload`,
+/// `scripts`, `config` entries, ...) merged into the root composer.json.
+pub fn composer_project_extra(
+    dir: &Path,
+    require: &[(&str, &str)],
+    require_dev: &[(&str, &str)],
+    extra: Value,
+) -> ComposerProject {
     let dir = std::fs::canonicalize(dir).unwrap(); // the repo URL must be absolute
     let packages = dir.join("packages");
     write_packages(&packages);
@@ -157,6 +168,15 @@ pub fn composer_project_with(
         ],
         "config": {"autoloader-suffix": "depcache"},
     });
+    let mut doc = doc;
+    for (key, value) in extra.as_object().unwrap() {
+        match (doc.get_mut(key), value) {
+            (Some(Value::Object(have)), Value::Object(more)) => {
+                have.extend(more.clone());
+            }
+            _ => doc[key] = value.clone(),
+        }
+    }
     write_json(&project.join("composer.json"), &doc);
     // --no-install: the project dir keeps only the two inputs, no vendor/.
     let out = run_composer(&project, &["update", "--no-audit", "--no-install"]);
@@ -180,6 +200,16 @@ pub fn composer_project(dir: &Path) -> ComposerProject {
 /// Copies composer.json + composer.lock into a fresh temp dir and runs
 /// `composer install` there; its `vendor` is the reference tree.
 pub fn composer_install_reference(project_dir: &Path, no_dev: bool) -> tempfile::TempDir {
+    composer_reference_with(project_dir, no_dev, &[])
+}
+
+/// The tree the server stores: `composer install` without the autoloader,
+/// which the client writes over the project's own sources after restoring.
+pub fn composer_server_reference(project_dir: &Path, no_dev: bool) -> tempfile::TempDir {
+    composer_reference_with(project_dir, no_dev, &["--no-autoloader"])
+}
+
+fn composer_reference_with(project_dir: &Path, no_dev: bool, extra: &[&str]) -> tempfile::TempDir {
     let out = tempfile::tempdir().unwrap();
     for name in ["composer.json", "composer.lock"] {
         std::fs::copy(project_dir.join(name), out.path().join(name))
@@ -189,6 +219,7 @@ pub fn composer_install_reference(project_dir: &Path, no_dev: bool) -> tempfile:
     if no_dev {
         args.push("--no-dev");
     }
+    args.extend(extra);
     check("composer install", &run_composer(out.path(), &args));
     out
 }

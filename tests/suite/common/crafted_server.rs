@@ -102,6 +102,9 @@ pub fn index_of(items: &[Item]) -> Index {
         root: "node_modules".to_string(),
         created: 0,
         entries,
+        workspaces: Vec::new(),
+        nested: Vec::new(),
+        registries: Vec::new(),
     }
 }
 

@@ -6,12 +6,15 @@
 pub mod composer_project;
 pub mod crafted_server;
 pub mod npm_project;
+pub mod private_composer;
+pub mod private_registry;
 pub mod registry;
 pub mod server;
 pub mod tree;
 
 pub use composer_project::{
     ComposerProject, composer_install_reference, composer_project, composer_project_with,
+    composer_server_reference,
 };
 pub use npm_project::{npm_ci_reference, npm_project, try_npm_ci, try_npm_project};
 pub use registry::{NpmRegistry, registry};

@@ -130,3 +130,49 @@ pub fn npm_ci_reference(project_dir: &Path, omit_dev: bool) -> tempfile::TempDir
     }
     out
 }
+
+/// Like [`npm_project`], with `scripts` as the root package.json's scripts
+/// (the lockfile is still made with scripts off: nothing runs here).
+pub fn npm_project_with_scripts(
+    dir: &Path,
+    deps: &[(&str, &str)],
+    dev_deps: &[(&str, &str)],
+    scripts: Value,
+) {
+    write_package_json(dir, deps, dev_deps);
+    let path = dir.join("package.json");
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    doc["scripts"] = scripts;
+    std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap() + "\n").unwrap();
+    let out = run_npm(dir, &["install", "--package-lock-only"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        describe("npm install --package-lock-only", &out)
+    );
+}
+
+/// The reference with scripts on: a real `npm ci` (dependency install
+/// scripts, bin links, the root's lifecycle events) in a copy of the project.
+pub fn npm_ci_scripts_reference(project_dir: &Path, omit_dev: bool) -> tempfile::TempDir {
+    let out = tempfile::tempdir().unwrap();
+    for name in ["package.json", "package-lock.json"] {
+        std::fs::copy(project_dir.join(name), out.path().join(name))
+            .unwrap_or_else(|e| panic!("copy {name}: {e}"));
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    let mut cmd = npm_command(out.path(), scratch.path());
+    cmd.args([
+        "ci",
+        "--no-audit",
+        "--no-fund",
+        "--registry",
+        &registry().url(),
+    ]);
+    if omit_dev {
+        cmd.arg("--omit=dev");
+    }
+    let result = cmd.output().expect("spawn npm");
+    assert!(result.status.success(), "{}", describe("npm ci", &result));
+    out
+}

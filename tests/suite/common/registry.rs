@@ -218,7 +218,50 @@ fn specs() -> Vec<Spec> {
         extra: json!({}),
         files: vec![text("index.js", "module.exports = 'scoped';\n")],
     });
+    out.extend(script_specs());
     out
+}
+
+/// Packages with install scripts (for `fetch` running what `npm ci` runs):
+/// - `dc-script`: preinstall and postinstall run `install.js`, which rewrites
+///   a shipped file in place (as esbuild's postinstall does with its binary)
+///   and adds one; it has a bin and depends on dc-util;
+/// - `dc-script-fail`: a postinstall that prints a marker and exits 3.
+fn script_specs() -> Vec<Spec> {
+    let install_js = "const fs = require('fs');\n\
+        const event = process.env.npm_lifecycle_event;\n\
+        if (event === 'postinstall') {\n\
+          fs.writeFileSync('lib/generated.js', 'module.exports = ' + JSON.stringify(event + ' ' + process.env.npm_package_name) + ';\\n');\n\
+        }\n\
+        fs.writeFileSync(event + '.txt', 'ran ' + event + '\\n');\n";
+    vec![
+        Spec {
+            name: "dc-script",
+            version: "1.0.0",
+            extra: json!({
+                "bin": {"dc-script": "bin/cli.js"},
+                "dependencies": {"dc-util": "^1.0.0"},
+                "scripts": {"preinstall": "node install.js", "postinstall": "node install.js"},
+            }),
+            files: vec![
+                text("install.js", install_js),
+                text("lib/generated.js", "module.exports = 'not built';\n"),
+                text(
+                    "bin/cli.js",
+                    "#!/usr/bin/env node\nconsole.log(require('../lib/generated'));\n",
+                ),
+            ],
+        },
+        Spec {
+            name: "dc-script-fail",
+            version: "1.0.0",
+            extra: json!({"scripts": {"postinstall": "node fail.js"}}),
+            files: vec![text(
+                "fail.js",
+                "console.error('dc-script-fail: boom from the postinstall');\nprocess.exit(3);\n",
+            )],
+        },
+    ]
 }
 
 /// Deterministic `.tgz` with npm's `package/` prefix. No directory entries:

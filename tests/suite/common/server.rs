@@ -29,6 +29,10 @@ pub struct ServerOptions {
     /// `--allow-composer-path`: the composer fixtures' package folders.
     pub composer_paths: Vec<std::path::PathBuf>,
     pub limits: ServerLimits,
+    /// `--npm-scope-registry` and `--registry-credentials`.
+    pub private: depcache::install::PrivateRegistries,
+    /// Keys with a `registries=` list, beside `api_keys`.
+    pub scoped_keys: Vec<(String, depcache::server::KeyScopes)>,
 }
 
 impl ServerOptions {
@@ -54,6 +58,8 @@ impl Default for ServerOptions {
             allow_registry_hosts: Vec::new(),
             composer_paths: Vec::new(),
             limits: ServerLimits::default(),
+            private: Default::default(),
+            scoped_keys: Vec::new(),
         }
     }
 }
@@ -86,13 +92,19 @@ impl TestServer {
             hosts,
             &options.composer_paths,
         )
+        .unwrap()
+        .with_private(options.private)
         .unwrap();
+        let mut api_keys = ApiKeys::new(&options.api_keys);
+        for (key, scopes) in options.scoped_keys {
+            api_keys.add(&key, scopes);
+        }
         let config = ServerConfig {
             work_dir: store.staging_dir().to_path_buf(),
             store,
             public_url: options.public_url,
             public: options.public,
-            api_keys: ApiKeys::new(&options.api_keys),
+            api_keys,
             policy,
             install: InstallSettings {
                 npm_registry: options.npm_registry,
