@@ -37,13 +37,18 @@ rm -rf "$project/node_modules"
 cp "$fixture/package.json" "$fixture/package-lock.json" "$project/"
 export npm_config_cache="$work/npm-cache"
 
-free_port() { echo $((20000 + RANDOM % 20000)); }
-port=$(free_port)
-"$depcache" serve "$port" --bind 127.0.0.1 --is-public --cache-dir "$work/store" \
+# Port 0: the kernel picks a free one (a random guess in the ephemeral range
+# collides with outgoing connections on a busy machine); the server says which.
+"$depcache" serve 0 --bind 127.0.0.1 --is-public --cache-dir "$work/store" \
   2> "$work/server.log" &
 server_pid=$!
-server="http://127.0.0.1:$port"
-for _ in $(seq 50); do curl -sf "$server/health" >/dev/null && break; sleep 0.1; done
+server=""
+for _ in $(seq 100); do
+  server=$(sed -n 's/.*serving on \(http:[^ ]*\).*/\1/p' "$work/server.log" | head -1)
+  [ -n "$server" ] && break
+  sleep 0.1
+done
+[ -n "$server" ] || { echo "the server did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
 
 echo "first fetch (the server installs the tree)..." >&2
 (cd "$project" && "$depcache" fetch npm --server "$server" --no-fallback -q)
@@ -106,7 +111,7 @@ run post64 64 "$server/v1/cache" "$work/hit.lua"
 run get64 64 "$server/v1/cache/$key"
 
 curl -sf -o "$work/bundle.zip" "$server/download/$key.zip"
-ref_port=$(free_port)
+ref_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 python3 "$here/bench/sendfile_server.py" "$ref_port" "$work/bundle.zip" &
 ref_pid=$!
 for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$ref_port/" && break; sleep 0.1; done

@@ -7,6 +7,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use super::{DirStore, Store};
@@ -112,5 +113,3 @@ pub(super) fn remove_other_generations(
     }
     Ok(freed)
 }
-
-use std::os::unix::fs::OpenOptionsExt;
