@@ -65,6 +65,9 @@ tar -C "$project" -cf - node_modules | zstd -q -T0 -3 -o "$work/nm.tar.zst"
 
 time_it "depcache fetch (hit, cold client)" "rm -rf node_modules" \
   "'$depcache' fetch npm --server '$server' --no-fallback -q"
+# The tree the last cold fetch left holds the key: a stat check, no request.
+time_it "depcache fetch (repeat: no-op)" ":" \
+  "'$depcache' fetch npm --server '$server' --no-fallback -q"
 # One priming fetch fills the local store; the timed ones download nothing.
 (cd "$project" && rm -rf node_modules &&
   "$depcache" fetch npm --server "$server" --no-fallback -q --local-store "$work/local-store")
@@ -87,7 +90,8 @@ base="${result[depcache fetch (hit, cold client)]}"
 printf '\nwebapp fixture: %d files, %.1f MiB in node_modules; bundle %.1f MiB; %d runs, median\n' \
   "$files" "$(echo "$bytes / 1048576" | bc -l)" "$(echo "$bundle / 1048576" | bc -l)" "$runs"
 printf '%-40s %9s %14s\n' "restore" "seconds" "vs depcache"
-for name in "depcache fetch (hit, cold client)" "depcache fetch (hit, warm local store)" \
+for name in "depcache fetch (hit, cold client)" "depcache fetch (repeat: no-op)" \
+  "depcache fetch (hit, warm local store)" \
   "npm ci (warm npm cache)" "zstd -d | tar -x" "cp -a" "cp -al"; do
   printf '%-40s %9.2f %13.2fx\n' "$name" "${result[$name]}" "$(echo "${result[$name]} / $base" | bc -l)"
 done

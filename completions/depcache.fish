@@ -74,6 +74,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-connecti
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l shutdown-timeout -d 'On SIGINT/SIGTERM, let running requests finish for this long, then drop them' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-tree-size -d 'Refuse (422 tree_too_large) an installed tree whose files add up to more' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-tree-files -d 'Refuse (422 tree_too_large) an installed tree with more files, folders and symlinks' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l bundle-cache-size -d 'Keep assembled bundles of keys downloaded more than once, up to this many bytes in all, so their downloads are plain file reads (0 keeps none; gc deletes them with their keys)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l use-docker-on-version-mismatch -d 'Install versions the host lacks in a container of exactly those versions (see docs/containers.md; a start-up error when no runtime answers)'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l is-public -d 'No API key needed'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
@@ -95,6 +96,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l php-version 
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l composer-version -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l platform -d 'os-arch-libc, e.g. linux-x64-glibc (default: this machine\'s)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l no-fallback -d 'Fail (exit 3) instead of installing locally when the server is unavailable'
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l force -d 'Restore from scratch even when the folder\'s stat manifest (.depcache-state) says it already holds this key'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l ignore-scripts -l no-scripts -d 'Run no lifecycle scripts after restoring (or installing locally): npm gets the `npm ci --ignore-scripts` tree; composer still rebuilds its autoloader, with scripts and plugins off. By default the scripts the job\'s own `npm ci` / `composer install` would run, run here'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l omit-dev -d 'Leave devDependencies out (npm --omit=dev, composer --no-dev)'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l server-scripts -d 'npm: ask for the tree the server built with its install scripts, in its container sandbox (a server started with --build-scripts container); nothing runs here afterwards. See docs/scripts.md'

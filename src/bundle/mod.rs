@@ -61,6 +61,11 @@ impl BundlePlan {
         self.len == 0
     }
 
+    /// Runs of bytes in the layout: what it costs to keep in memory.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
     /// Where each blob's packed data lies in the bundle, in bundle order: a
     /// client that has most contents already fetches just these byte ranges.
     /// Empty blobs take no bytes and are not listed; a blob several files

@@ -62,6 +62,10 @@ pub struct FetchArgs {
     /// the store lacks. Off unless given.
     #[arg(long, value_name = "DIR", env = "DEPCACHE_LOCAL_STORE")]
     pub local_store: Option<PathBuf>,
+    /// Restore from scratch even when the folder's stat manifest
+    /// (.depcache-state) says it already holds this key.
+    #[arg(long)]
+    pub force: bool,
     /// Run no lifecycle scripts after restoring (or installing locally): npm
     /// gets the `npm ci --ignore-scripts` tree; composer still rebuilds its
     /// autoloader, with scripts and plugins off. By default the scripts the
@@ -143,6 +147,7 @@ one without; pass one of them"
         },
         fallback: !args.no_fallback,
         quiet,
+        force: args.force,
         local_store,
         local_store_max_size: args.local_store_max_size,
         ignore_scripts: args.ignore_scripts,

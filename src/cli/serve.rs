@@ -122,6 +122,11 @@ pub struct ServeArgs {
     /// Refuse (422 tree_too_large) an installed tree with more files, folders and symlinks.
     #[arg(long, default_value = "1000000", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_tree_files: u64,
+    /// Keep assembled bundles of keys downloaded more than once, up to this
+    /// many bytes in all, so their downloads are plain file reads (0 keeps
+    /// none; gc deletes them with their keys).
+    #[arg(long, default_value = "2GiB", value_parser = parse_size)]
+    pub bundle_cache_size: u64,
 }
 
 /// A request timeout: zero would cut every request, more than a day is a typo.
@@ -243,6 +248,7 @@ or run an open server with --is-public"
                 max_bytes: args.max_tree_size,
                 max_entries: args.max_tree_files,
             },
+            bundle_cache_bytes: args.bundle_cache_size,
         },
     };
     let addr = SocketAddr::new(args.bind, args.port);

@@ -33,6 +33,8 @@ pub struct FetchOptions {
     pub quiet: bool,
     /// Keep verified contents here and hard-link trees to them.
     pub local_store: Option<PathBuf>,
+    /// Restore from scratch even when the folder already holds the key.
+    pub force: bool,
     /// `--ignore-scripts`: run no lifecycle work after the tree is in place.
     pub ignore_scripts: bool,
     /// After the restore, prune the local store down to this many bytes.
@@ -79,6 +81,9 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
     if let Err(e) = check_project_shape(request.manager, &request.files) {
         return install_unsupported(&options, &request, e.to_string(), started);
     }
+    if super::noop::up_to_date(&options, &request, started)? {
+        return Ok(());
+    }
     tracing::info!(key = %request.hash, server = %options.http.server, "cache request");
 
     let store = match &options.local_store {
@@ -124,6 +129,7 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
                 linked::fill(store, &d.index, dir);
                 tracing::info!(elapsed = ?t.elapsed(), "local store filled");
             }
+            let restored_stats = super::noop::after_restore(dir, root);
             drop(store_lock);
             // After the restore, so it neither slows it nor misses what this
             // run added; the summary is printed while it runs.
@@ -157,6 +163,11 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
             );
             if let Some(budget) = budget {
                 budget.finish();
+            }
+            // Last, and only for a finished run: the manifest must describe
+            // the tree as this run leaves it.
+            if scripts.is_ok() {
+                super::noop::record(&options, root, &request.hash, &d.index, restored_stats);
             }
             scripts
         }
@@ -242,7 +253,8 @@ async fn download(
     let mut asked_again = false;
     loop {
         let t = Instant::now();
-        let response = http.post_cache(&request.to_wire()).await?;
+        // Asking again (the key vanished) must POST: only that re-installs.
+        let response = http.ask_cache(request, !asked_again).await?;
         tracing::info!(
             hit = response.cache_hit,
             elapsed = ?t.elapsed(),

@@ -5,6 +5,7 @@
 //! again" or a definite refusal.
 
 mod body;
+mod probe;
 mod redirect;
 
 use std::io::{Seek, SeekFrom, Write};

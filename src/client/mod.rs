@@ -9,11 +9,13 @@ pub mod fuzzing;
 mod http;
 mod linked;
 mod local_store;
+mod noop;
 mod partial;
 mod progress;
 mod project;
 mod remove;
 mod scripts;
+mod stat_manifest;
 mod swap;
 mod tree;
 

@@ -173,6 +173,25 @@ pub(super) async fn download(
     Ok(Some(Ranges { file, spans }))
 }
 
+impl Ranges {
+    /// The downloaded bytes of `range`, which must lie inside one requested span.
+    pub(super) fn open(&self, range: &Range<u64>) -> io::Result<impl Read + use<>> {
+        let i = self
+            .spans
+            .partition_point(|(span, _)| span.end <= range.start);
+        let Some((span, offset)) = self
+            .spans
+            .get(i)
+            .filter(|(s, _)| s.start <= range.start && range.end <= s.end)
+        else {
+            return Err(io::Error::other(format!("{range:?} was not downloaded")));
+        };
+        let mut file = File::open(self.file.path())?;
+        file.seek(SeekFrom::Start(offset + range.start - span.start))?;
+        Ok(file.take(range.end - range.start))
+    }
+}
+
 /// Inflates every missing content from the downloaded ranges, verifies it and
 /// puts it in the store, on every core.
 pub(super) fn store_all(

@@ -14,8 +14,8 @@ use super::auth::{KeyScopes, check_scopes};
 use super::metrics::Metrics;
 use super::observe::RequestNote;
 use super::{ApiError, AppState};
-use crate::bundle;
-use crate::protocol::{CacheRequest, CacheResponse, Index, check_project_shape, compute_key};
+use crate::protocol::{CacheRequest, CacheResponse, check_project_shape, compute_key};
+use crate::store::KeySummary;
 
 pub async fn cache(
     State(state): State<Arc<AppState>>,
@@ -66,12 +66,15 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
     // Before the store or an install: a key without the scope learns nothing.
     check_scopes(&scopes, &state.installer.registries_needed(&request))?;
 
-    let (index, hit) = match state.installer_lookup(&computed).await? {
-        Some(index) => (Arc::new(index), true),
-        None => (state.installer.install(request, runner).await?, false),
+    let (summary, hit) = match state.hit_summary(&computed).await? {
+        Some(summary) => (summary, true),
+        None => {
+            let index = state.installer.install(request, runner).await?;
+            (KeySummary::of(&index), false)
+        }
     };
     // What the install found it needed (a private package behind a public one).
-    check_scopes(&scopes, &index.registries)?;
+    check_scopes(&scopes, &summary.registries)?;
     let counter = if hit {
         &state.metrics.hits
     } else {
@@ -81,7 +84,11 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
     if hit {
         state.last_use.used(&state.store, &computed);
     }
-    let mut answer = Json(response(&base, &index, hit)).into_response();
+    let answer = CacheResponse {
+        cache_hit: hit,
+        ..super::hit::hit_response(&base, &summary)
+    };
+    let mut answer = Json(answer).into_response();
     RequestNote::attach(&mut answer, &computed, Some(hit));
     Ok(answer)
 }
@@ -102,27 +109,7 @@ fn body_rejection(state: &AppState, rejection: BytesRejection) -> ApiError {
     }
 }
 
-fn response(base: &str, index: &Index, hit: bool) -> CacheResponse {
-    CacheResponse {
-        download_url: format!("{base}/download/{}.zip", index.key),
-        cache_hit: hit,
-        key: index.key.clone(),
-        index_url: format!("{base}/v1/index/{}", index.key),
-        files: index.file_count(),
-        size: index.logical_size(),
-        bundle_size: bundle::plan(index).len(),
-    }
-}
-
 impl AppState {
-    async fn installer_lookup(&self, key: &str) -> Result<Option<Index>, ApiError> {
-        match self.load_index(key).await {
-            Ok(index) => Ok(Some(index)),
-            Err(e) if e.status == StatusCode::NOT_FOUND => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
     /// `--public-url` when given; otherwise how the client reached us, which
     /// must be a plain `host[:port]`: the URLs built from it are followed with
     /// the client's API key, so a malformed `Host` is refused, never patched.

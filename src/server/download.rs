@@ -1,5 +1,7 @@
 //! `GET /download/{key}.zip`: the bundle, assembled on the fly from packed
-//! blobs and streamed with an exact `Content-Length`, `ETag` and `Range`.
+//! blobs (or read from the store's kept copy for hot keys, see
+//! `kept_bundles`) and streamed with an exact `Content-Length`, `ETag` and
+//! `Range`.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -24,15 +26,29 @@ pub async fn download(
     let key = file.strip_suffix(".zip").ok_or_else(|| {
         ApiError::bad_request("invalid_key", format!("{file:?} is not <key>.zip"))
     })?;
-    let index = state.load_index(key).await?;
-    check_scopes(&scopes, &index.registries)?;
+    let summary = state
+        .hit_summary(key)
+        .await?
+        .ok_or_else(|| AppState::unknown_key(key))?;
+    check_scopes(&scopes, &summary.registries)?;
     state.last_use.used(&state.store, key);
-    let plan = Arc::new(
-        tokio::task::spawn_blocking(move || bundle::plan(&index))
-            .await
-            .map_err(|e| ApiError::internal(format!("bundle layout panicked: {e}")))?,
-    );
-    let total = plan.len();
+    let store = state.store.clone();
+    let (owned, generation, len) = (key.to_string(), summary.generation, summary.bundle_size);
+    let kept = tokio::task::spawn_blocking(move || store.open_bundle(&owned, generation, len))
+        .await
+        .map_err(|e| ApiError::internal(format!("bundle lookup panicked: {e}")))?
+        .unwrap_or_else(|e| {
+            tracing::warn!(key, "kept bundle unreadable, assembling from blobs: {e}");
+            None
+        });
+    let source = match kept {
+        Some(file) => Source::Kept(file),
+        None => Source::Blobs(state.bundle_plan(key, &summary).await?),
+    };
+    let total = match &source {
+        Source::Kept(_) => summary.bundle_size,
+        Source::Blobs(plan) => plan.len(),
+    };
     let etag = format!("\"{key}\"");
     if headers
         .get(header::IF_NONE_MATCH)
@@ -69,8 +85,33 @@ pub async fn download(
         &state.metrics.bytes_served,
         byte_range.end - byte_range.start,
     );
-    let rx = plan.stream(state.store.clone(), byte_range.clone());
-    let mut response = Response::new(Body::from_stream(ReceiverStream::new(rx)));
+    let body = match source {
+        Source::Kept(file) => {
+            let range = byte_range.clone();
+            let mapped = tokio::task::spawn_blocking(move || {
+                super::kept_bundles::map_file(&file, range.clone())
+                    .map_err(|e| tracing::warn!("could not map the kept bundle, reading it: {e}"))
+                    .map_err(|()| (file, range))
+            })
+            .await
+            .map_err(|e| ApiError::internal(format!("bundle mapping panicked: {e}")))?;
+            match mapped {
+                Ok(bytes) => Body::from(bytes),
+                Err((file, range)) => Body::from_stream(ReceiverStream::new(
+                    super::kept_bundles::stream_file(file, range),
+                )),
+            }
+        }
+        Source::Blobs(plan) => {
+            state
+                .kept
+                .downloaded(&state.store, key, summary.generation, &plan);
+            Body::from_stream(ReceiverStream::new(
+                plan.stream(state.store.clone(), byte_range.clone()),
+            ))
+        }
+    };
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     let h = response.headers_mut();
     h.insert(
@@ -101,6 +142,51 @@ pub async fn download(
         );
     }
     Ok(response)
+}
+
+/// Where a download's bytes come from.
+enum Source {
+    /// The bundle kept whole on disk (see `kept_bundles`).
+    Kept(std::fs::File),
+    /// Assembled from the blobs as it streams.
+    Blobs(Arc<bundle::BundlePlan>),
+}
+
+impl AppState {
+    /// The bundle layout of a stored key: from the plan cache when the index
+    /// is still the one it was laid out from, else from the whole index.
+    async fn bundle_plan(
+        &self,
+        key: &str,
+        summary: &crate::store::KeySummary,
+    ) -> Result<Arc<bundle::BundlePlan>, ApiError> {
+        if let Some(plan) = self.plans.get(key, summary.generation)
+            && plan.len() == summary.bundle_size
+        {
+            return Ok(plan);
+        }
+        let index = self.load_index(key).await?;
+        let plan = Arc::new(
+            tokio::task::spawn_blocking(move || bundle::plan(&index))
+                .await
+                .map_err(|e| ApiError::internal(format!("bundle layout panicked: {e}")))?,
+        );
+        // Kept only when the index read is the one the summary names (not
+        // rewritten in between); otherwise used for this answer alone.
+        let store = self.store.clone();
+        let owned = key.to_string();
+        let still = tokio::task::spawn_blocking(move || store.get_summary(&owned))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .flatten();
+        if plan.len() == summary.bundle_size
+            && still.is_some_and(|s| s.generation == summary.generation)
+        {
+            self.plans.put(key, summary.generation, plan.clone());
+        }
+        Ok(plan)
+    }
 }
 
 #[doc(hidden)]

@@ -26,16 +26,19 @@ impl AppState {
         check_key(key).map_err(|e| ApiError::bad_request("invalid_key", e.to_string()))?;
         let store = self.store.clone();
         let owned = key.to_string();
+        super::metrics::Metrics::add(&self.metrics.index_reads, 1);
         let found = tokio::task::spawn_blocking(move || store.get_index(&owned))
             .await
             .map_err(|e| ApiError::internal(format!("index lookup panicked: {e}")))?
             .map_err(|e| ApiError::internal(format!("could not read index {key}: {e}")))?;
-        found.ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_key",
-                format!("no tree is cached under key {key}; POST /v1/cache first"),
-            )
-        })
+        found.ok_or_else(|| Self::unknown_key(key))
+    }
+
+    pub fn unknown_key(key: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_key",
+            format!("no tree is cached under key {key}; POST /v1/cache first"),
+        )
     }
 }

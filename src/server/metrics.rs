@@ -29,6 +29,10 @@ pub struct Metrics {
     pub installs_failed: AtomicU64,
     pub container_installs: AtomicU64,
     pub bytes_served: AtomicU64,
+    /// Whole indexes read from the store (index and bundle requests, and a
+    /// hit whose key has no summary yet): a hit answered from its summary
+    /// adds nothing.
+    pub index_reads: AtomicU64,
     /// Installs holding a slot (the rest of the pending ones are queued).
     pub installs_running: AtomicU64,
     /// `(route template, status)` to count; a handful of routes only.
@@ -124,6 +128,11 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
             "depcache_bundle_bytes_served_total",
             "Bundle bytes sent to clients.",
             &m.bytes_served,
+        ),
+        (
+            "depcache_index_reads_total",
+            "Whole indexes read from the store (hits read only a summary).",
+            &m.index_reads,
         ),
     ];
     for (name, help, counter) in counters {

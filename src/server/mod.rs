@@ -8,12 +8,15 @@ mod cache;
 mod download;
 mod error;
 mod health;
+mod hit;
 mod host;
 mod index;
 mod installs;
+mod kept_bundles;
 mod listen;
 mod metrics;
 mod observe;
+mod plans;
 mod supported;
 mod upkeep;
 mod versions;
@@ -69,6 +72,8 @@ pub struct ServerLimits {
     pub shutdown_timeout: Duration,
     /// Caps on an installed tree (422 `tree_too_large`).
     pub tree: TreeLimits,
+    /// Bytes of assembled bundles of hot keys the store may keep (0: none).
+    pub bundle_cache_bytes: u64,
 }
 
 impl Default for ServerLimits {
@@ -80,6 +85,7 @@ impl Default for ServerLimits {
             max_connections: 1024,
             shutdown_timeout: Duration::from_secs(30),
             tree: TreeLimits::default(),
+            bundle_cache_bytes: 2 << 30,
         }
     }
 }
@@ -95,6 +101,8 @@ pub struct AppState {
     body_timeout: Duration,
     metrics: Arc<metrics::Metrics>,
     last_use: upkeep::LastUse,
+    plans: plans::PlanCache,
+    kept: kept_bundles::KeptBundles,
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and lets running
@@ -127,6 +135,8 @@ pub async fn serve(
         body_timeout: config.limits.body_timeout,
         metrics: metrics.clone(),
         last_use: upkeep::LastUse::new(),
+        plans: plans::PlanCache::default(),
+        kept: kept_bundles::KeptBundles::new(config.limits.bundle_cache_bytes),
     });
     upkeep::spawn_store_scan(state.store.clone(), metrics);
     let app = router(state);
@@ -143,6 +153,8 @@ pub async fn serve(
 fn router(state: Arc<AppState>) -> Router {
     let protected = Router::new()
         .route("/v1/cache", post(cache::cache))
+        // `get` answers HEAD too, with the same headers and no body.
+        .route("/v1/cache/{key}", get(hit::cache_by_key))
         .route("/v1/index/{key}", get(index::get_index))
         .route("/v1/versions", get(supported::versions))
         .route("/download/{file}", get(download::download))

@@ -3,6 +3,8 @@
 //! ```text
 //! objects/aa/bb/<sha256>                       blobs
 //! indexes/aa/<key>.<manager>.<versions>.index  indexes (JSON)
+//! summaries/aa/<key>.json                     hit answers (see summary.rs)
+//! bundles/aa/<key>.<generation>.zip            kept bundles of hot keys (bundle_cache.rs)
 //! tmp/                                         staging, emptied at open
 //! ```
 
@@ -314,5 +316,26 @@ impl Store for DirStore {
 
     fn delete_bundle(&self, key: &str) -> io::Result<u64> {
         maint::delete_bundle(&self.root, key)
+    }
+
+    fn get_summary(&self, key: &str) -> io::Result<Option<super::KeySummary>> {
+        self.read_summary(key)
+    }
+
+    fn put_summary(&self, summary: &super::KeySummary) -> io::Result<()> {
+        self.write_summary(summary)
+    }
+
+    fn open_bundle(&self, key: &str, generation: u64, len: u64) -> io::Result<Option<File>> {
+        DirStore::open_bundle(self, key, generation, len)
+    }
+
+    fn keep_bundle(
+        &self,
+        key: &str,
+        generation: u64,
+        fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<()> {
+        DirStore::keep_bundle(self, key, generation, fill)
     }
 }

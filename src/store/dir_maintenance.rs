@@ -197,12 +197,15 @@ pub fn delete_bundle(root: &Path, key: &str) -> io::Result<u64> {
         .join(format!("{key}.zip"));
     let size = match fs::metadata(&path) {
         Ok(m) => m.len(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
         Err(e) => return Err(e),
     };
-    match fs::remove_file(&path) {
-        Ok(()) => Ok(size),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
-        Err(e) => Err(e),
-    }
+    let freed = match fs::remove_file(&path) {
+        Ok(()) => size,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(e),
+    };
+    // And the server's kept bundles, one per index generation.
+    let dir = root.join("bundles").join(&key[0..2]);
+    Ok(freed + super::bundle_cache::remove_other_generations(&dir, key, None)?)
 }

@@ -238,6 +238,10 @@ fn ingest_once(
     store
         .publish_index(&index, clock)
         .map_err(|e| store_error("index", e))?;
+    // A cache: without it the first hit derives it from the index.
+    if let Err(e) = store.put_summary(&super::KeySummary::of(&index)) {
+        tracing::warn!(key = %index.key, "could not write the key's summary: {e}");
+    }
     Ok((index, stats))
 }
 

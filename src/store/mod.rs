@@ -3,6 +3,7 @@
 //! the `Store` trait so a shared object store can replace the directory.
 
 mod blob;
+mod bundle_cache;
 mod dir;
 mod dir_maintenance;
 mod ingest;
@@ -14,6 +15,7 @@ mod s3;
 mod s3_config;
 mod s3_maintenance;
 mod s3_read;
+mod summary;
 
 use std::io::{self, Read};
 use std::path::Path;
@@ -34,6 +36,7 @@ pub use maintenance::{
 pub use mem::MemStore;
 pub use open::{OpenError, OpenMode, open_location};
 pub use s3::{S3Store, S3Times};
+pub use summary::KeySummary;
 
 use crate::protocol::Index;
 
@@ -162,8 +165,7 @@ pub trait Store: Send + Sync + 'static {
         Err(unsupported("listing blobs"))
     }
 
-    /// Bytes held by cached bundles (none in the directory store: bundles
-    /// are assembled from blobs).
+    /// Bytes held by kept bundles (see `keep_bundle`).
     fn bundle_bytes(&self) -> io::Result<u64> {
         Ok(0)
     }
@@ -171,6 +173,44 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a key's cached bundle; returns the bytes freed.
     fn delete_bundle(&self, _key: &str) -> io::Result<u64> {
         Ok(0)
+    }
+
+    /// What a hit answers with, without parsing the index: `None` when the
+    /// backend keeps no summary for `key` or the one it kept no longer
+    /// matches the index (callers then derive it with `KeySummary::of` and
+    /// `put_summary`). Never `Some` for a key whose index is gone.
+    fn get_summary(&self, _key: &str) -> io::Result<Option<KeySummary>> {
+        Ok(None)
+    }
+
+    /// Keeps `summary` for the key's current index; a cache, so a backend
+    /// may drop it (and `get_summary` answer `None`) at any time.
+    fn put_summary(&self, _summary: &KeySummary) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// The kept, assembled bundle of `key` laid out from index `generation`,
+    /// when the backend keeps one and it is exactly `len` bytes; `None`
+    /// otherwise (the bundle is then assembled from blobs).
+    fn open_bundle(
+        &self,
+        _key: &str,
+        _generation: u64,
+        _len: u64,
+    ) -> io::Result<Option<std::fs::File>> {
+        Ok(None)
+    }
+
+    /// Keeps the bundle `fill` writes as `key`'s for index `generation`
+    /// (counted by `bundle_bytes`, deleted by `delete_bundle`). A backend
+    /// that keeps none ignores it.
+    fn keep_bundle(
+        &self,
+        _key: &str,
+        _generation: u64,
+        _fill: &mut dyn FnMut(&mut dyn io::Write) -> io::Result<()>,
+    ) -> io::Result<()> {
+        Ok(())
     }
 }
 

@@ -92,6 +92,10 @@ pub fn manifest(root: &Path) -> Vec<String> {
     let mut lines = Vec::new();
     for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
         let entry = entry.unwrap();
+        // The client's stat manifest (inode numbers, times) is no tree content.
+        if entry.file_name() == ".depcache-state" {
+            continue;
+        }
         let rel = entry
             .path()
             .strip_prefix(root)

@@ -251,8 +251,10 @@ async fn scripts_never_write_into_the_local_store() {
         &project.join("node_modules"),
         &reference.path().join("node_modules"),
     );
-    // Second: the tree is built of hard links to the store, then scripts run.
-    let stderr = ok(&fetch(&server.url, &project, "npm", &with_store, &log).await);
+    // Second (--force: the folder already holds the key): the tree is built
+    // of hard links to the store, then scripts run.
+    let forced = [&with_store[..], &["--force".as_ref()]].concat();
+    let stderr = ok(&fetch(&server.url, &project, "npm", &forced, &log).await);
     assert!(stderr.contains("from the local store"), "{stderr}");
     assert_store_intact(&store);
     assert_same_tree(

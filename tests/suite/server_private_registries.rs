@@ -174,10 +174,16 @@ async fn a_key_without_the_registry_scope_gets_403_on_post_index_and_download() 
     let (status, _) = post_cache(&server, Some(TEAM_KEY), &body).await;
     assert_eq!(status, 200);
 
-    // A hit: still refused, and so are the index and the bundle.
+    // A hit: still refused, and so are the index, the bundle and the GET
+    // by key (answered from the key's summary, which keeps the registries).
     let (status, refused) = post_cache(&server, Some(PUBLIC_KEY), &body).await;
     assert_eq!(status, 403, "{refused}");
-    for url in [&answer["index_url"], &answer["download_url"]] {
+    let by_key = json!(format!(
+        "{}/v1/cache/{}",
+        server.url,
+        answer["key"].as_str().unwrap()
+    ));
+    for url in [&answer["index_url"], &answer["download_url"], &by_key] {
         let (status, bytes) = get(url.as_str().unwrap(), PUBLIC_KEY).await;
         assert_eq!(status, 403, "{}", String::from_utf8_lossy(&bytes));
         let error: Value = serde_json::from_slice(&bytes).unwrap();

@@ -34,7 +34,12 @@ impl fmt::Display for Node {
     }
 }
 
-/// Walks `root` without following symlinks. The root itself is not listed.
+/// The client's stat manifest in a restored root: its own record, not part
+/// of the installed tree.
+pub const STATE_FILE: &str = ".depcache-state";
+
+/// Walks `root` without following symlinks. The root itself and the
+/// client's `STATE_FILE` in it are not listed.
 pub fn tree_manifest(root: &Path) -> BTreeMap<String, Node> {
     assert!(
         root.is_dir(),
@@ -50,6 +55,9 @@ pub fn tree_manifest(root: &Path) -> BTreeMap<String, Node> {
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect::<Vec<_>>()
             .join("/");
+        if key == STATE_FILE {
+            continue;
+        }
         let ft = entry.file_type();
         let node = if ft.is_symlink() {
             let target = std::fs::read_link(entry.path()).unwrap();

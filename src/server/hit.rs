@@ -1,0 +1,90 @@
+//! Answering a hit without parsing the index: the key's summary (see
+//! `store::summary`), derived from the index once when the store has none.
+//! Also `GET`/`HEAD /v1/cache/{key}`: the hit answer for a key alone, so a
+//! client that knows its key asks with a few hundred bytes and uploads its
+//! manifests only on a miss.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+
+use super::auth::{KeyScopes, check_scopes};
+use super::metrics::Metrics;
+use super::observe::RequestNote;
+use super::{ApiError, AppState};
+use crate::protocol::{CacheResponse, check_key};
+use crate::store::KeySummary;
+
+/// `GET /v1/cache/{key}`: the same answer as a `POST /v1/cache` hit; 404
+/// `unknown_key` on a miss (nothing is installed: only a POST carries what
+/// an install needs).
+pub async fn cache_by_key(
+    State(state): State<Arc<AppState>>,
+    Extension(scopes): Extension<KeyScopes>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let base = state.base_url(&headers)?;
+    let Some(summary) = state.hit_summary(&key).await? else {
+        return Err(AppState::unknown_key(&key));
+    };
+    // As for the POST and the download: a key without the scope of the
+    // tree's private registries is not told about it.
+    check_scopes(&scopes, &summary.registries)?;
+    Metrics::add(&state.metrics.hits, 1);
+    state.last_use.used(&state.store, &key);
+    let mut answer = Json(hit_response(&base, &summary)).into_response();
+    RequestNote::attach(&mut answer, &key, Some(true));
+    Ok(answer)
+}
+
+pub fn hit_response(base: &str, summary: &KeySummary) -> CacheResponse {
+    CacheResponse {
+        download_url: format!("{base}/download/{}.zip", summary.key),
+        cache_hit: true,
+        key: summary.key.clone(),
+        index_url: format!("{base}/v1/index/{}", summary.key),
+        files: summary.files,
+        size: summary.size,
+        bundle_size: summary.bundle_size,
+    }
+}
+
+impl AppState {
+    /// The summary of a stored key; `None` on a miss, 400 on a malformed key.
+    /// Reads the whole index only when the store keeps no summary for the
+    /// key, and then stores one so the next hit does not.
+    pub async fn hit_summary(&self, key: &str) -> Result<Option<KeySummary>, ApiError> {
+        check_key(key).map_err(|e| ApiError::bad_request("invalid_key", e.to_string()))?;
+        let store = self.store.clone();
+        let owned = key.to_string();
+        let kept = tokio::task::spawn_blocking(move || store.get_summary(&owned))
+            .await
+            .map_err(|e| ApiError::internal(format!("summary lookup panicked: {e}")))?;
+        match kept {
+            Ok(Some(summary)) => return Ok(Some(summary)),
+            Ok(None) => {}
+            // The summary is a cache; the index still answers.
+            Err(e) => tracing::warn!(key, "could not read the key's summary: {e}"),
+        }
+        let index = match self.load_index(key).await {
+            Ok(index) => index,
+            Err(e) if e.status == StatusCode::NOT_FOUND => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let store = self.store.clone();
+        let summary = tokio::task::spawn_blocking(move || {
+            let summary = KeySummary::of(&index);
+            if let Err(e) = store.put_summary(&summary) {
+                tracing::warn!(key = %summary.key, "could not write the key's summary: {e}");
+            }
+            summary
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("summary derivation panicked: {e}")))?;
+        Ok(Some(summary))
+    }
+}
