@@ -8,19 +8,20 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio_stream_shim::ReceiverStream;
 
 use super::auth::{KeyScopes, check_scopes};
+use super::key_param::KeyParam;
 use super::{ApiError, AppState};
 use crate::bundle;
 
 pub async fn download(
     State(state): State<Arc<AppState>>,
     Extension(scopes): Extension<KeyScopes>,
-    Path(file): Path<String>,
+    KeyParam(file): KeyParam,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let key = file.strip_suffix(".zip").ok_or_else(|| {

@@ -6,12 +6,13 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
 use super::auth::{KeyScopes, check_scopes};
+use super::key_param::KeyParam;
 use super::metrics::Metrics;
 use super::observe::RequestNote;
 use super::{ApiError, AppState};
@@ -24,7 +25,7 @@ use crate::store::KeySummary;
 pub async fn cache_by_key(
     State(state): State<Arc<AppState>>,
     Extension(scopes): Extension<KeyScopes>,
-    Path(key): Path<String>,
+    KeyParam(key): KeyParam,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let base = state.base_url(&headers)?;

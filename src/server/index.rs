@@ -2,18 +2,19 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 
 use super::auth::{KeyScopes, check_scopes};
+use super::key_param::KeyParam;
 use super::{ApiError, AppState};
 use crate::protocol::{Index, check_key};
 
 pub async fn get_index(
     State(state): State<Arc<AppState>>,
     Extension(scopes): Extension<KeyScopes>,
-    Path(key): Path<String>,
+    KeyParam(key): KeyParam,
 ) -> Result<Json<Index>, ApiError> {
     let index = state.load_index(&key).await?;
     check_scopes(&scopes, &index.registries)?;

@@ -13,6 +13,7 @@ mod host;
 mod index;
 mod installs;
 mod kept_bundles;
+mod key_param;
 mod listen;
 mod metrics;
 mod observe;

@@ -186,6 +186,10 @@ async fn downloads_of_malformed_or_unknown_keys() {
         ),
         (&format!("/v1/index/{}", "b".repeat(64)), 404, "unknown_key"),
         ("/v1/index/XYZ", 400, "invalid_key"),
+        // Not UTF-8 once decoded: still the JSON shape, not a text rejection.
+        ("/v1/index/%FF", 400, "invalid_key"),
+        ("/download/%FF%FE.zip", 400, "invalid_key"),
+        ("/v1/cache/%C3%28", 400, "invalid_key"),
     ] {
         let response = http()
             .get(format!("{}{path}", server.url))
