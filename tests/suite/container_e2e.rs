@@ -202,12 +202,14 @@ pub(crate) async fn restore(answer: &Value) -> tempfile::TempDir {
     dir
 }
 
-/// Every path under `root` with its type, exec bit and content or target.
+/// Every path under `root` with its type, exec bit and content or target;
+/// the client's stat manifest is its own record, not part of the tree.
 pub(crate) fn tree(root: &Path) -> Vec<(String, String)> {
     walkdir::WalkDir::new(root)
         .sort_by_file_name()
         .into_iter()
         .map(Result::unwrap)
+        .filter(|e| e.path() != root.join(crate::common::tree::STATE_FILE))
         .map(|e| {
             let rel = e.path().strip_prefix(root).unwrap().display().to_string();
             let meta = e.path().symlink_metadata().unwrap();
