@@ -89,7 +89,7 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             break
         }
         'depcache;fetch' {
-            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The depcache server, e.g. http://cache:8080')
+            [CompletionResult]::new('--server', '--server', [CompletionResultType]::ParameterName, 'The depcache server, e.g. http://cache:8080. Unset or empty: install locally and say so (exit 0), unless --no-fallback')
             [CompletionResult]::new('--api-key', '--api-key', [CompletionResultType]::ParameterName, 'API key sent as a Bearer token; prefer the environment over argv')
             [CompletionResult]::new('--api-key-file', '--api-key-file', [CompletionResultType]::ParameterName, 'File holding the API key (first line)')
             [CompletionResult]::new('--retries', '--retries', [CompletionResultType]::ParameterName, 'Retries after a connection error or a 5xx (not after a 504), with backoff 0.5 s, 1 s, 2 s, ...')
@@ -104,7 +104,7 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             [CompletionResult]::new('--php-version', '--php-version', [CompletionResultType]::ParameterName, 'php-version')
             [CompletionResult]::new('--composer-version', '--composer-version', [CompletionResultType]::ParameterName, 'composer-version')
             [CompletionResult]::new('--platform', '--platform', [CompletionResultType]::ParameterName, 'os-arch-libc, e.g. linux-x64-glibc (default: this machine''s)')
-            [CompletionResult]::new('--no-fallback', '--no-fallback', [CompletionResultType]::ParameterName, 'Fail (exit 3) instead of installing locally when the server is unavailable')
+            [CompletionResult]::new('--no-fallback', '--no-fallback', [CompletionResultType]::ParameterName, 'Fail (exit 3) instead of installing locally when the server is unavailable (exit 2 when no server is configured at all)')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Restore from scratch even when the folder''s stat manifest (.depcache-state) says it already holds this key')
             [CompletionResult]::new('--ignore-scripts', '--ignore-scripts', [CompletionResultType]::ParameterName, 'Run no lifecycle scripts after restoring (or installing locally): npm gets the `npm ci --ignore-scripts` tree; composer still rebuilds its autoloader, with scripts and plugins off. By default the scripts the job''s own `npm ci` / `composer install` would run, run here')
             [CompletionResult]::new('--no-scripts', '--no-scripts', [CompletionResultType]::ParameterName, 'Run no lifecycle scripts after restoring (or installing locally): npm gets the `npm ci --ignore-scripts` tree; composer still rebuilds its autoloader, with scripts and plugins off. By default the scripts the job''s own `npm ci` / `composer install` would run, run here')

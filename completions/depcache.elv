@@ -84,7 +84,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'depcache;fetch'= {
-            cand --server 'The depcache server, e.g. http://cache:8080'
+            cand --server 'The depcache server, e.g. http://cache:8080. Unset or empty: install locally and say so (exit 0), unless --no-fallback'
             cand --api-key 'API key sent as a Bearer token; prefer the environment over argv'
             cand --api-key-file 'File holding the API key (first line)'
             cand --retries 'Retries after a connection error or a 5xx (not after a 504), with backoff 0.5 s, 1 s, 2 s, ...'
@@ -99,7 +99,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --php-version 'php-version'
             cand --composer-version 'composer-version'
             cand --platform 'os-arch-libc, e.g. linux-x64-glibc (default: this machine''s)'
-            cand --no-fallback 'Fail (exit 3) instead of installing locally when the server is unavailable'
+            cand --no-fallback 'Fail (exit 3) instead of installing locally when the server is unavailable (exit 2 when no server is configured at all)'
             cand --force 'Restore from scratch even when the folder''s stat manifest (.depcache-state) says it already holds this key'
             cand --ignore-scripts 'Run no lifecycle scripts after restoring (or installing locally): npm gets the `npm ci --ignore-scripts` tree; composer still rebuilds its autoloader, with scripts and plugins off. By default the scripts the job''s own `npm ci` / `composer install` would run, run here'
             cand --no-scripts 'Run no lifecycle scripts after restoring (or installing locally): npm gets the `npm ci --ignore-scripts` tree; composer still rebuilds its autoloader, with scripts and plugins off. By default the scripts the job''s own `npm ci` / `composer install` would run, run here'

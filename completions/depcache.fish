@@ -80,7 +80,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand serve" -l is-public -d
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -s q -l quiet -d 'Only errors'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l server -d 'The depcache server, e.g. http://cache:8080' -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l server -d 'The depcache server, e.g. http://cache:8080. Unset or empty: install locally and say so (exit 0), unless --no-fallback' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l api-key -d 'API key sent as a Bearer token; prefer the environment over argv' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l api-key-file -d 'File holding the API key (first line)' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l retries -d 'Retries after a connection error or a 5xx (not after a 504), with backoff 0.5 s, 1 s, 2 s, ...' -r
@@ -95,7 +95,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l npm-version 
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l php-version -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l composer-version -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l platform -d 'os-arch-libc, e.g. linux-x64-glibc (default: this machine\'s)' -r
-complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l no-fallback -d 'Fail (exit 3) instead of installing locally when the server is unavailable'
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l no-fallback -d 'Fail (exit 3) instead of installing locally when the server is unavailable (exit 2 when no server is configured at all)'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l force -d 'Restore from scratch even when the folder\'s stat manifest (.depcache-state) says it already holds this key'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l ignore-scripts -l no-scripts -d 'Run no lifecycle scripts after restoring (or installing locally): npm gets the `npm ci --ignore-scripts` tree; composer still rebuilds its autoloader, with scripts and plugins off. By default the scripts the job\'s own `npm ci` / `composer install` would run, run here'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l omit-dev -d 'Leave devDependencies out (npm --omit=dev, composer --no-dev)'
