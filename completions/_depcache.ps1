@@ -42,7 +42,7 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
         'depcache;serve' {
             [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Store: a directory (created when missing) or s3://BUCKET[/PREFIX] (credentials, region and endpoint from the AWS_* environment)')
             [CompletionResult]::new('--work-dir', '--work-dir', [CompletionResultType]::ParameterName, 'Local scratch for installs (default: the store''s tmp/ for a directory, a temporary folder for S3)')
-            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Address to bind')
+            [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Address to bind (default: 0.0.0.0 with API keys; 127.0.0.1 for an --is-public server, which anyone who reaches it can make run installs)')
             [CompletionResult]::new('--public-url', '--public-url', [CompletionResultType]::ParameterName, 'Base of the download URLs handed out, an absolute http(s) URL (default: the Host the client used; required behind a proxy)')
             [CompletionResult]::new('--supported-versions-node', '--supported-versions-node', [CompletionResultType]::ParameterName, 'Supported node:npm pairs, e.g. 20.20.2:11.19.1 (default: the host''s)')
             [CompletionResult]::new('--supported-versions-php', '--supported-versions-php', [CompletionResultType]::ParameterName, 'Supported PHP versions (default: the host''s)')

@@ -38,7 +38,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
         &'depcache;serve'= {
             cand --cache-dir 'Store: a directory (created when missing) or s3://BUCKET[/PREFIX] (credentials, region and endpoint from the AWS_* environment)'
             cand --work-dir 'Local scratch for installs (default: the store''s tmp/ for a directory, a temporary folder for S3)'
-            cand --bind 'Address to bind'
+            cand --bind 'Address to bind (default: 0.0.0.0 with API keys; 127.0.0.1 for an --is-public server, which anyone who reaches it can make run installs)'
             cand --public-url 'Base of the download URLs handed out, an absolute http(s) URL (default: the Host the client used; required behind a proxy)'
             cand --supported-versions-node 'Supported node:npm pairs, e.g. 20.20.2:11.19.1 (default: the host''s)'
             cand --supported-versions-php 'Supported PHP versions (default: the host''s)'

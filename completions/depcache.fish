@@ -38,7 +38,7 @@ complete -c depcache -n "__fish_depcache_needs_command" -f -a "store" -d 'Upkeep
 complete -c depcache -n "__fish_depcache_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l cache-dir -d 'Store: a directory (created when missing) or s3://BUCKET[/PREFIX] (credentials, region and endpoint from the AWS_* environment)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l work-dir -d 'Local scratch for installs (default: the store\'s tmp/ for a directory, a temporary folder for S3)' -r -F
-complete -c depcache -n "__fish_depcache_using_subcommand serve" -l bind -d 'Address to bind' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l bind -d 'Address to bind (default: 0.0.0.0 with API keys; 127.0.0.1 for an --is-public server, which anyone who reaches it can make run installs)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l public-url -d 'Base of the download URLs handed out, an absolute http(s) URL (default: the Host the client used; required behind a proxy)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l supported-versions-node -d 'Supported node:npm pairs, e.g. 20.20.2:11.19.1 (default: the host\'s)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l supported-versions-php -d 'Supported PHP versions (default: the host\'s)' -r
