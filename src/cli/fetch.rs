@@ -157,6 +157,7 @@ one without; pass one of them"
             retries: args.retries,
             post_timeout: args.timeout,
             download_timeout: args.download_timeout,
+            quiet,
         },
         fallback: !args.no_fallback,
         quiet,

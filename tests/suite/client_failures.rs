@@ -215,3 +215,37 @@ fn empty_server_with_no_fallback_stays_a_usage_error() {
     assert!(err.contains("no server given"), "{err}");
     assert_eq!(sandbox.manifest(), before);
 }
+
+#[test]
+fn a_long_miss_is_never_silent_without_a_terminal() {
+    let sandbox = Sandbox::new();
+    let server = CraftedServer::start(Script {
+        post_delay: Some(std::time::Duration::from_secs(17)),
+        ..script()
+    });
+    // stderr is a pipe here, as in a CI log: lines, no spinner.
+    let out = sandbox.fetch(&server.url, &["--no-fallback"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let waiting: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("server is installing npm dependencies (miss)"))
+        .collect();
+    assert!(
+        waiting.len() >= 2,
+        "a line at the start and one after 15 s: {err}"
+    );
+    assert!(waiting[1].contains("15 s"), "with the elapsed time: {err}");
+}
+
+#[test]
+fn quiet_fetch_says_nothing_while_waiting() {
+    let sandbox = Sandbox::new();
+    let server = CraftedServer::start(Script {
+        post_delay: Some(std::time::Duration::from_secs(3)),
+        ..script()
+    });
+    let out = sandbox.fetch(&server.url, &["--no-fallback", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+}
