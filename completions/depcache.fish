@@ -90,10 +90,10 @@ complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l local-store 
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l local-store-max-size -d 'After each restore, prune the local store down to this size (20GiB, 500MB, ...) while the fetch finishes, least recently used contents first; see `depcache store prune --max-size`' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l dir -d 'Project root (default: the current folder)' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l files -d 'Comma-separated manifest/lockfile names (default: manifest + the lockfile present)' -r
-complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l node-version -r
-complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l npm-version -r
-complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l php-version -r
-complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l composer-version -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l node-version -d 'npm: the node version the key is for (default: the one on PATH)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l npm-version -d 'npm: the npm version the key is for (default: the one on PATH)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l php-version -d 'composer: the php version the key is for (default: the one on PATH)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l composer-version -d 'composer: the composer version the key is for (default: the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l platform -d 'os-arch-libc, e.g. linux-x64-glibc (default: this machine\'s)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l no-fallback -d 'Fail (exit 3) instead of installing locally when the server is unavailable (exit 2 when no server is configured at all)'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l force -d 'Restore from scratch even when the folder\'s stat manifest (.depcache-state) says it already holds this key'
@@ -105,10 +105,10 @@ complete -c depcache -n "__fish_depcache_using_subcommand fetch" -s q -l quiet -
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -s h -l help -d 'Print help'
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l dir -d 'Project root (default: the current folder)' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l files -d 'Comma-separated manifest/lockfile names (default: manifest + the lockfile present)' -r
-complete -c depcache -n "__fish_depcache_using_subcommand hash" -l node-version -r
-complete -c depcache -n "__fish_depcache_using_subcommand hash" -l npm-version -r
-complete -c depcache -n "__fish_depcache_using_subcommand hash" -l php-version -r
-complete -c depcache -n "__fish_depcache_using_subcommand hash" -l composer-version -r
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l node-version -d 'npm: the node version the key is for (default: the one on PATH)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l npm-version -d 'npm: the npm version the key is for (default: the one on PATH)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l php-version -d 'composer: the php version the key is for (default: the one on PATH)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l composer-version -d 'composer: the composer version the key is for (default: the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l platform -d 'os-arch-libc, e.g. linux-x64-glibc (default: this machine\'s)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l omit-dev -d 'Leave devDependencies out (npm --omit=dev, composer --no-dev)'
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l server-scripts -d 'npm: ask for the tree the server built with its install scripts, in its container sandbox (a server started with --build-scripts container); nothing runs here afterwards. See docs/scripts.md'

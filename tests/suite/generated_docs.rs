@@ -66,3 +66,33 @@ fn version_names_the_commit() {
         "build.rs found no git commit: {text}"
     );
 }
+
+#[test]
+fn the_fetch_man_page_names_the_variables_and_no_version_flag() {
+    let out = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .args(["man", "--dir"])
+        .arg(out.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let page = std::fs::read_to_string(out.path().join("depcache-fetch.1")).unwrap();
+    for var in [
+        "DEPCACHE_SERVER",
+        "DEPCACHE_API_KEY",
+        "DEPCACHE_DOWNLOAD_TIMEOUT",
+    ] {
+        assert!(page.contains(&format!("\\fB{var}\\fR")), "{var} missing");
+    }
+    assert!(page.contains(".SH ENVIRONMENT"), "{page}");
+    // fetch rejects -V, so its page must not offer it.
+    assert!(!page.contains("\\fB\\-V\\fR"), "{page}");
+    let node = page
+        .split("\\fB\\-\\-node\\-version\\fR")
+        .nth(2)
+        .expect("an entry for --node-version");
+    assert!(
+        node.lines().nth(1).is_some_and(|l| l.contains("version")),
+        "--node-version has help text: {node}"
+    );
+}
