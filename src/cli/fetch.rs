@@ -21,7 +21,12 @@ lifecycle scripts run after restoring), 1 anything else."
 )]
 pub struct FetchArgs {
     /// npm or composer. The seed form `fetch <SERVER_URL> <MANAGER>` works too.
-    #[arg(value_name = "MANAGER", num_args = 1..=2, required = true)]
+    #[arg(
+        value_name = "MANAGER",
+        num_args = 1..=2,
+        required = true,
+        value_parser = ManagerOrUrl
+    )]
     pub positional: Vec<String>,
     /// The depcache server, e.g. http://cache:8080. Unset or empty: install
     /// locally and say so (exit 0), unless --no-fallback.
@@ -167,6 +172,34 @@ one without; pass one of them"
         ignore_scripts: args.ignore_scripts,
         no_server,
     })
+}
+
+/// Accepts any text (the seed form puts a URL first; `run` checks both) but
+/// names the managers, so shell completions offer them.
+#[derive(Clone)]
+struct ManagerOrUrl;
+
+impl clap::builder::TypedValueParser for ManagerOrUrl {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            ["npm", "composer"]
+                .into_iter()
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
 }
 
 fn looks_like_url(text: &str) -> bool {

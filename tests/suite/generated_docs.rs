@@ -96,3 +96,32 @@ fn the_fetch_man_page_names_the_variables_and_no_version_flag() {
         "--node-version has help text: {node}"
     );
 }
+
+#[test]
+fn bash_completion_offers_the_managers_after_fetch() {
+    let script = Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(script.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("depcache.bash");
+    std::fs::write(&file, &script.stdout).unwrap();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(
+            "source \"$1\"; COMP_WORDS=(depcache fetch ''); COMP_CWORD=2; \
+             COMP_LINE='depcache fetch '; COMP_POINT=${#COMP_LINE}; \
+             _depcache depcache '' fetch; printf '%s\\n' \"${COMPREPLY[@]}\"",
+        )
+        .arg("bash")
+        .arg(&file)
+        .output()
+        .expect("bash must be installed to run this test");
+    let offered = String::from_utf8_lossy(&out.stdout);
+    let offered: Vec<&str> = offered.lines().collect();
+    assert!(
+        offered.contains(&"npm") && offered.contains(&"composer"),
+        "{offered:?}"
+    );
+}
