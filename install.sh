@@ -29,6 +29,8 @@ if [ -z "$binary" ]; then
     echo "install.sh: cargo is not on PATH; install Rust from https://rustup.rs (or pass --binary PATH to a built depcache)" >&2
     exit 1
   fi
+  # cargo runs with --quiet; without this line the build looks hung.
+  echo "building depcache from source with cargo (a release build: a few minutes, about 5 on 2 cores); the binary goes to $prefix/bin/depcache"
   cargo install --locked --path "$here" --root "$prefix" --force --quiet
   echo "installed $prefix/bin/depcache (cargo install --locked)"
 else
@@ -50,5 +52,12 @@ done
 case ":$PATH:" in
   *":$prefix/bin:"*) ;;
   *) echo "note: $prefix/bin is not on PATH; add it to use depcache" ;;
+esac
+case "$prefix" in
+  "$HOME/.local" | /usr/local | /usr) ;;
+  *)
+    # Shells look for completions only in their own folders.
+    echo "note: completions under a custom prefix need enabling: bash: source $prefix/share/bash-completion/completions/depcache in ~/.bashrc; zsh: fpath+=($prefix/share/zsh/site-functions) before compinit; fish: add $prefix/share/fish/vendor_completions.d to \$fish_complete_path; man: MANPATH=$prefix/share/man:"
+    ;;
 esac
 echo "done: $("$prefix/bin/depcache" --version)"

@@ -360,7 +360,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__fetch)
-            opts="-v -q -h --server --api-key --api-key-file --retries --timeout --download-timeout --no-fallback --local-store --force --no-scripts --ignore-scripts --local-store-max-size --dir --files --node-version --npm-version --php-version --composer-version --platform --omit-dev --server-scripts --verbose --quiet --help"
+            opts="-v -q -h --server --api-key --api-key-file --retries --timeout --download-timeout --no-fallback --local-store --force --no-scripts --ignore-scripts --local-store-max-size --dir --files --node-version --npm-version --php-version --composer-version --platform --omit-dev --server-scripts --verbose --quiet --help npm composer"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

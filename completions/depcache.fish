@@ -38,7 +38,7 @@ complete -c depcache -n "__fish_depcache_needs_command" -f -a "store" -d 'Upkeep
 complete -c depcache -n "__fish_depcache_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l cache-dir -d 'Store: a directory (created when missing) or s3://BUCKET[/PREFIX] (credentials, region and endpoint from the AWS_* environment)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l work-dir -d 'Local scratch for installs (default: the store\'s tmp/ for a directory, a temporary folder for S3)' -r -F
-complete -c depcache -n "__fish_depcache_using_subcommand serve" -l bind -d 'Address to bind' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l bind -d 'Address to bind (default: 0.0.0.0 with API keys; 127.0.0.1 for an --is-public server, which anyone who reaches it can make run installs)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l public-url -d 'Base of the download URLs handed out, an absolute http(s) URL (default: the Host the client used; required behind a proxy)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l supported-versions-node -d 'Supported node:npm pairs, e.g. 20.20.2:11.19.1 (default: the host\'s)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l supported-versions-php -d 'Supported PHP versions (default: the host\'s)' -r
@@ -80,7 +80,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand serve" -l is-public -d
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -s v -l verbose -d 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -s q -l quiet -d 'Only errors'
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l server -d 'The depcache server, e.g. http://cache:8080' -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l server -d 'The depcache server, e.g. http://cache:8080. Unset or empty: install locally and say so (exit 0), unless --no-fallback' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l api-key -d 'API key sent as a Bearer token; prefer the environment over argv' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l api-key-file -d 'File holding the API key (first line)' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l retries -d 'Retries after a connection error or a 5xx (not after a 504), with backoff 0.5 s, 1 s, 2 s, ...' -r
@@ -90,12 +90,12 @@ complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l local-store 
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l local-store-max-size -d 'After each restore, prune the local store down to this size (20GiB, 500MB, ...) while the fetch finishes, least recently used contents first; see `depcache store prune --max-size`' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l dir -d 'Project root (default: the current folder)' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l files -d 'Comma-separated manifest/lockfile names (default: manifest + the lockfile present)' -r
-complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l node-version -r
-complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l npm-version -r
-complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l php-version -r
-complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l composer-version -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l node-version -d 'npm: the node version the key is for (default: the one on PATH)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l npm-version -d 'npm: the npm version the key is for (default: the one on PATH)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l php-version -d 'composer: the php version the key is for (default: the one on PATH)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l composer-version -d 'composer: the composer version the key is for (default: the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l platform -d 'os-arch-libc, e.g. linux-x64-glibc (default: this machine\'s)' -r
-complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l no-fallback -d 'Fail (exit 3) instead of installing locally when the server is unavailable'
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l no-fallback -d 'Fail (exit 3) instead of installing locally when the server is unavailable (exit 2 when no server is configured at all)'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l force -d 'Restore from scratch even when the folder\'s stat manifest (.depcache-state) says it already holds this key'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l ignore-scripts -l no-scripts -d 'Run no lifecycle scripts after restoring (or installing locally): npm gets the `npm ci --ignore-scripts` tree; composer still rebuilds its autoloader, with scripts and plugins off. By default the scripts the job\'s own `npm ci` / `composer install` would run, run here'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l omit-dev -d 'Leave devDependencies out (npm --omit=dev, composer --no-dev)'
@@ -105,10 +105,10 @@ complete -c depcache -n "__fish_depcache_using_subcommand fetch" -s q -l quiet -
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -s h -l help -d 'Print help'
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l dir -d 'Project root (default: the current folder)' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l files -d 'Comma-separated manifest/lockfile names (default: manifest + the lockfile present)' -r
-complete -c depcache -n "__fish_depcache_using_subcommand hash" -l node-version -r
-complete -c depcache -n "__fish_depcache_using_subcommand hash" -l npm-version -r
-complete -c depcache -n "__fish_depcache_using_subcommand hash" -l php-version -r
-complete -c depcache -n "__fish_depcache_using_subcommand hash" -l composer-version -r
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l node-version -d 'npm: the node version the key is for (default: the one on PATH)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l npm-version -d 'npm: the npm version the key is for (default: the one on PATH)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l php-version -d 'composer: the php version the key is for (default: the one on PATH)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l composer-version -d 'composer: the composer version the key is for (default: the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l platform -d 'os-arch-libc, e.g. linux-x64-glibc (default: this machine\'s)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l omit-dev -d 'Leave devDependencies out (npm --omit=dev, composer --no-dev)'
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l server-scripts -d 'npm: ask for the tree the server built with its install scripts, in its container sandbox (a server started with --build-scripts container); nothing runs here afterwards. See docs/scripts.md'

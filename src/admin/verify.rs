@@ -254,11 +254,15 @@ impl VerifyReport {
         }
         let _ = writeln!(
             out,
-            "checked {} blobs and {} indexes: {} corrupt blobs, {} bad indexes",
-            self.blobs_checked,
-            self.indexes_checked,
-            self.corrupt_blobs.len(),
-            self.bad_indexes.len()
+            "checked {} and {}: {}, {}",
+            counted(self.blobs_checked, "blob", "blobs"),
+            counted(self.indexes_checked, "index", "indexes"),
+            counted(
+                self.corrupt_blobs.len() as u64,
+                "corrupt blob",
+                "corrupt blobs"
+            ),
+            counted(self.bad_indexes.len() as u64, "bad index", "bad indexes")
         );
         if self.repaired {
             let _ = writeln!(
@@ -270,4 +274,9 @@ their next request",
         }
         out
     }
+}
+
+/// `1 index`, `2 indexes`: "1 indexes" reads as a bug.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -21,9 +21,15 @@ lifecycle scripts run after restoring), 1 anything else."
 )]
 pub struct FetchArgs {
     /// npm or composer. The seed form `fetch <SERVER_URL> <MANAGER>` works too.
-    #[arg(value_name = "MANAGER", num_args = 1..=2, required = true)]
+    #[arg(
+        value_name = "MANAGER",
+        num_args = 1..=2,
+        required = true,
+        value_parser = ManagerOrUrl
+    )]
     pub positional: Vec<String>,
-    /// The depcache server, e.g. http://cache:8080.
+    /// The depcache server, e.g. http://cache:8080. Unset or empty: install
+    /// locally and say so (exit 0), unless --no-fallback.
     #[arg(long, env = "DEPCACHE_SERVER")]
     pub server: Option<String>,
     /// API key sent as a Bearer token; prefer the environment over argv.
@@ -54,7 +60,8 @@ pub struct FetchArgs {
         env = "DEPCACHE_DOWNLOAD_TIMEOUT"
     )]
     pub download_timeout: Duration,
-    /// Fail (exit 3) instead of installing locally when the server is unavailable.
+    /// Fail (exit 3) instead of installing locally when the server is
+    /// unavailable (exit 2 when no server is configured at all).
     #[arg(long)]
     pub no_fallback: bool,
     /// Keep verified file contents in DIR (e.g. ~/.cache/depcache) and
@@ -103,16 +110,27 @@ pub fn run(args: FetchArgs, quiet: bool) -> Result<(), CliError> {
         _ => unreachable!("clap allows one or two"),
     };
     let manager: Manager = manager.parse().map_err(CliError::Usage)?;
-    let server = match (server_arg, args.server) {
-        (Some(positional), _) => positional,
-        (None, Some(flag)) => flag,
-        (None, None) => {
+    // Empty counts as unset: CI systems expand a withheld secret to "".
+    let server = server_arg
+        .or(args.server)
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let no_server = match &server {
+        Some(_) => None,
+        None if args.no_fallback => {
             return Err(CliError::Usage(
-                "no server given: pass --server URL or set DEPCACHE_SERVER".to_string(),
+                "no server given: pass --server URL or set DEPCACHE_SERVER (--no-fallback forbids \
+a local install)"
+                    .to_string(),
             ));
         }
+        None => Some(
+            "no depcache server is configured (--server and DEPCACHE_SERVER are unset or empty)"
+                .to_string(),
+        ),
     };
-    if !looks_like_url(&server) {
+    let server = server.unwrap_or_default();
+    if no_server.is_none() && !looks_like_url(&server) {
         return Err(CliError::Usage(format!(
             "the server {server:?} is not an http:// or https:// URL"
         )));
@@ -144,6 +162,7 @@ one without; pass one of them"
             retries: args.retries,
             post_timeout: args.timeout,
             download_timeout: args.download_timeout,
+            quiet,
         },
         fallback: !args.no_fallback,
         quiet,
@@ -151,7 +170,36 @@ one without; pass one of them"
         local_store,
         local_store_max_size: args.local_store_max_size,
         ignore_scripts: args.ignore_scripts,
+        no_server,
     })
+}
+
+/// Accepts any text (the seed form puts a URL first; `run` checks both) but
+/// names the managers, so shell completions offer them.
+#[derive(Clone)]
+struct ManagerOrUrl;
+
+impl clap::builder::TypedValueParser for ManagerOrUrl {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            ["npm", "composer"]
+                .into_iter()
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
 }
 
 fn looks_like_url(text: &str) -> bool {

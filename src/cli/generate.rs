@@ -80,10 +80,12 @@ pub fn man(args: ManArgs) -> Result<(), CliError> {
             write_page(&dir, "depcache", cmd.clone())?;
             for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
                 let name = format!("depcache-{}", sub.get_name());
+                // The version names the page; no `-V`, which subcommands reject.
                 let sub = sub
                     .clone()
                     .name(name.clone())
-                    .version(env!("CARGO_PKG_VERSION"));
+                    .version(env!("CARGO_PKG_VERSION"))
+                    .disable_version_flag(true);
                 write_page(&dir, &name, sub)?;
             }
         }
@@ -93,8 +95,30 @@ pub fn man(args: ManArgs) -> Result<(), CliError> {
 
 fn write_page(dir: &Path, name: &str, cmd: clap::Command) -> Result<(), CliError> {
     let mut out = Vec::new();
-    clap_mangen::Man::new(cmd).render(&mut out)?;
+    clap_mangen::Man::new(cmd.clone()).render(&mut out)?;
+    out.extend_from_slice(environment_section(&cmd).as_bytes());
     write_file(&dir.join(format!("{name}.1")), &out)
+}
+
+/// clap_mangen leaves out the variables `--help` shows; CI users set those
+/// far more often than flags.
+fn environment_section(cmd: &clap::Command) -> String {
+    let roff = |text: &str| text.replace('\\', "\\e").replace('-', "\\-");
+    let mut section = String::new();
+    for arg in cmd.get_arguments() {
+        let (Some(var), Some(long)) = (arg.get_env(), arg.get_long()) else {
+            continue;
+        };
+        section.push_str(&format!(
+            ".TP\n\\fB{}\\fR\nThe same as \\fB\\-\\-{}\\fR.\n",
+            roff(&var.to_string_lossy()),
+            roff(long)
+        ));
+    }
+    if section.is_empty() {
+        return section;
+    }
+    format!(".SH ENVIRONMENT\n{section}")
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CliError> {

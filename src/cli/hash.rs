@@ -28,12 +28,16 @@ pub struct ProjectArgs {
     /// Comma-separated manifest/lockfile names (default: manifest + the lockfile present).
     #[arg(long)]
     pub files: Option<String>,
+    /// npm: the node version the key is for (default: the one on PATH).
     #[arg(long, value_name = "VERSION")]
     pub node_version: Option<String>,
+    /// npm: the npm version the key is for (default: the one on PATH).
     #[arg(long, value_name = "VERSION")]
     pub npm_version: Option<String>,
+    /// composer: the php version the key is for (default: the one on PATH).
     #[arg(long, value_name = "VERSION")]
     pub php_version: Option<String>,
+    /// composer: the composer version the key is for (default: the one on PATH).
     #[arg(long, value_name = "VERSION")]
     pub composer_version: Option<String>,
     /// os-arch-libc, e.g. linux-x64-glibc (default: this machine's).

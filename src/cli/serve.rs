@@ -39,9 +39,10 @@ pub struct ServeArgs {
     /// a temporary folder for S3).
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
-    /// Address to bind.
-    #[arg(long, default_value = "0.0.0.0")]
-    pub bind: IpAddr,
+    /// Address to bind (default: 0.0.0.0 with API keys; 127.0.0.1 for an
+    /// --is-public server, which anyone who reaches it can make run installs).
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<IpAddr>,
     /// Base of the download URLs handed out, an absolute http(s) URL (default:
     /// the Host the client used; required behind a proxy).
     #[arg(long, value_name = "URL")]
@@ -251,16 +252,36 @@ or run an open server with --is-public"
             bundle_cache_bytes: args.bundle_cache_size,
         },
     };
-    let addr = SocketAddr::new(args.bind, args.port);
+    let addr = SocketAddr::new(default_bind(args.bind, args.is_public), args.port);
+    let open_on_loopback = args.is_public && args.bind.is_none();
     super::runtime()?.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| CliError::Failure(format!("cannot listen on {addr}: {e}")))?;
-        eprintln!("depcache: serving on http://{}", listener.local_addr()?);
+        let local = listener.local_addr()?;
+        if open_on_loopback {
+            eprintln!(
+                "depcache: open (no API key), so on this machine only (serve others with \
+--api-keys-file FILE, or open to the network with --bind 0.0.0.0); serving on http://{local}"
+            );
+        } else {
+            // Tests and scripts read the URL after "serving on ", at the end.
+            eprintln!("depcache: serving on http://{local}");
+        }
         serve(listener, config, shutdown_signal())
             .await
             .map_err(|e| CliError::Failure(format!("server failed: {e}")))
     })
+}
+
+/// An open server on every interface lets anyone on the network make this
+/// host run installs: it must be asked for by name with `--bind`.
+fn default_bind(bind: Option<IpAddr>, is_public: bool) -> IpAddr {
+    match (bind, is_public) {
+        (Some(addr), _) => addr,
+        (None, true) => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        (None, false) => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+    }
 }
 
 fn split(list: &Option<String>) -> Vec<String> {

@@ -39,6 +39,9 @@ pub struct FetchOptions {
     pub ignore_scripts: bool,
     /// After the restore, prune the local store down to this many bytes.
     pub local_store_max_size: Option<u64>,
+    /// No server was configured (unset or empty `--server`): why, said when
+    /// installing locally instead. `http` is not used then.
+    pub no_server: Option<String>,
 }
 
 /// Where the restored files come from.
@@ -80,6 +83,13 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
     // wrongly) is installed here straight away.
     if let Err(e) = check_project_shape(request.manager, &request.files) {
         return install_unsupported(&options, &request, e.to_string(), started);
+    }
+    // A fork's pull request gets an empty DEPCACHE_SERVER when secrets are
+    // withheld: the job must still get its dependencies. Before the no-op
+    // check, which may ask the server to repair a tree.
+    if let Some(reason) = &options.no_server {
+        super::stat_manifest::forget(&dir.join(root));
+        return install_unsupported(&options, &request, reason.clone(), started);
     }
     if super::noop::up_to_date(&options, &request, started)? {
         return Ok(());

@@ -64,6 +64,8 @@ pub struct HttpSettings {
     /// retries and resumes included: a trickling server fails instead of
     /// holding the job forever.
     pub download_timeout: Duration,
+    /// `-q`: no word while the server installs a miss.
+    pub quiet: bool,
 }
 
 pub struct Http {
@@ -144,7 +146,15 @@ impl Http {
     pub async fn post_cache(&self, request: &CacheRequest) -> Result<CacheResponse, ServerError> {
         let url = format!("{}/v1/cache", self.settings.server);
         self.with_retries("POST /v1/cache", async || {
-            let response = self.post(&url, request).await?;
+            // The server installs a miss before it answers, which may take
+            // minutes: the user hears about it instead of a silent wait.
+            // Per attempt, so a refused connection is never called an install.
+            let response = super::progress::while_installing(
+                self.settings.quiet,
+                &request.manager,
+                self.post(&url, request),
+            )
+            .await?;
             let response = self.check_status(response).await.map_err(|a| match a {
                 // No key was handed out yet: a 404 here is a wrong URL.
                 Attempt::Stop(ServerError::Gone(m)) => {

@@ -1,8 +1,9 @@
 //! What the user sees on stderr: progress bars while it runs (only on a
-//! terminal) and one summary line at the end.
+//! terminal), lines while the server installs a miss, and one summary line at
+//! the end.
 
 use std::io::IsTerminal;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -33,6 +34,53 @@ pub fn extract_bar(quiet: bool) -> ProgressBar {
             .expect("valid template"),
     );
     bar
+}
+
+/// How often a log without a terminal hears that the miss is still being
+/// installed: often enough that nobody cancels a job that looks hung.
+pub const WAITING_EVERY: Duration = Duration::from_secs(15);
+/// Answers quicker than this (a refusal, a hit raced in) are not announced.
+const WAITING_GRACE: Duration = Duration::from_secs(2);
+
+/// Awaits `answer` (one POST, during which the server installs a miss) and,
+/// unless quiet, shows that it is waiting once it takes longer than
+/// [`WAITING_GRACE`]: a spinner with the elapsed time on a terminal, else a
+/// line then and one every [`WAITING_EVERY`] of the wait.
+pub async fn while_installing<F: Future>(quiet: bool, manager: &str, answer: F) -> F::Output {
+    if quiet {
+        return answer.await;
+    }
+    let started = Instant::now();
+    let mut answer = std::pin::pin!(answer);
+    tokio::select! {
+        out = &mut answer => return out,
+        () = tokio::time::sleep(WAITING_GRACE) => {}
+    }
+    let what = format!("server is installing {manager} dependencies (miss)");
+    if std::io::stderr().is_terminal() {
+        let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+            .with_elapsed(started.elapsed());
+        spinner.set_style(
+            ProgressStyle::with_template("{spinner} {msg}, {elapsed}").expect("valid template"),
+        );
+        spinner.set_message(what);
+        spinner.enable_steady_tick(Duration::from_millis(120));
+        let out = answer.await;
+        spinner.finish_and_clear();
+        return out;
+    }
+    eprintln!("depcache: {what} ...");
+    let first = tokio::time::Instant::from_std(started) + WAITING_EVERY;
+    let mut ticks = tokio::time::interval_at(first, WAITING_EVERY);
+    loop {
+        tokio::select! {
+            out = &mut answer => return out,
+            _ = ticks.tick() => eprintln!(
+                "depcache: {what}, {} s ...",
+                started.elapsed().as_secs()
+            ),
+        }
+    }
 }
 
 /// `16,248`

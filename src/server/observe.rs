@@ -4,7 +4,7 @@
 //! leave in the response's extensions.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -54,10 +54,27 @@ pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next:
         %method,
         route = %route,
         status,
-        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        duration_ms = millis(started.elapsed()),
         key = note.key.as_deref().unwrap_or("-"),
         cache = outcome,
         "request"
     );
     response
+}
+
+/// Milliseconds to a tenth: `59.957`-style floats with 15 digits are noise
+/// in a log line.
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_log_to_a_tenth_of_a_millisecond() {
+        assert_eq!(millis(Duration::from_nanos(59_956_731)).to_string(), "60");
+        assert_eq!(millis(Duration::from_micros(1_234)).to_string(), "1.2");
+    }
 }

@@ -37,16 +37,26 @@ fi
 # Storage: overlay when the kernel and filesystem allow it, vfs otherwise
 # (nested sandboxes often refuse overlay mounts).
 if ! podman info >/dev/null 2>&1 || ! podman info --format '{{.Store.GraphDriverName}}' >/dev/null 2>&1; then
+  # Never destroy what this project did not create: a storage.conf of the
+  # machine's own is left alone, and existing podman storage is never reset.
+  marker='# written by depcache tests/container/setup.sh'
+  if [ -e /etc/containers/storage.conf ] && ! grep -qF "$marker" /etc/containers/storage.conf; then
+    echo "setup.sh: podman info fails and /etc/containers/storage.conf is not ours, so it stays as it is; fix podman's storage (e.g. driver = \"vfs\") and run setup.sh again" >&2
+    exit 1
+  fi
   echo "setup.sh: podman info failed with the default storage; switching to vfs" >&2
   mkdir -p /etc/containers
-  cat > /etc/containers/storage.conf <<'CONF'
+  cat > /etc/containers/storage.conf <<CONF
+$marker
 [storage]
 driver = "vfs"
 runroot = "/run/containers/storage"
 graphroot = "/var/lib/containers/storage"
 CONF
-  podman system reset -f >/dev/null 2>&1 || true
-  podman info >/dev/null
+  if ! podman info >/dev/null 2>&1; then
+    echo "setup.sh: podman still fails with vfs storage, probably because its storage holds another driver's data; this script never wipes it: inspect it, and run 'podman system reset' yourself only if it is disposable" >&2
+    exit 1
+  fi
 fi
 
 node_bin=$(readlink -f "$(command -v node)")

@@ -127,3 +127,17 @@ fn verify_reports_a_header_that_disagrees_with_the_index() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("disagrees"), "{text}");
 }
+
+#[test]
+fn verify_counts_one_index_in_the_singular() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DirStore::open(dir.path()).unwrap();
+    ingest(&store, "one", &[("a.bin", noise(7, 100))]);
+    let out = admin(&["verify", "--cache-dir", dir.path().to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(" and 1 index: 0 corrupt blobs, 0 bad indexes"),
+        "{text}"
+    );
+}

@@ -156,3 +156,96 @@ fn unreachable_server_falls_back_to_npm_ci() {
         "{err}"
     );
 }
+
+/// A project with no dependencies and a lockfile npm itself wrote, so the
+/// real `npm ci` of the fallback succeeds offline.
+fn sandbox_npm_can_install() -> Sandbox {
+    let sandbox = Sandbox::new();
+    let project = sandbox.project();
+    std::fs::remove_file(project.join("package-lock.json")).unwrap();
+    let lock = std::process::Command::new("npm")
+        .args([
+            "install",
+            "--package-lock-only",
+            "--offline",
+            "--no-audit",
+            "--no-fund",
+        ])
+        .current_dir(&project)
+        .output()
+        .expect("npm must be installed to run these tests");
+    assert!(lock.status.success(), "{}", stderr(&lock));
+    sandbox
+}
+
+#[test]
+fn empty_or_unset_server_installs_locally_and_exits_0() {
+    for server in [Some(""), Some("  "), None] {
+        let sandbox = sandbox_npm_can_install();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_depcache"));
+        cmd.args(["fetch", "npm", "--dir"])
+            .arg(sandbox.project())
+            .args(["--node-version", "20.20.2", "--npm-version", "11.19.1"])
+            .env_remove("DEPCACHE_SERVER")
+            .env_remove("DEPCACHE_API_KEY")
+            .env_remove("RUST_LOG");
+        if let Some(value) = server {
+            cmd.env("DEPCACHE_SERVER", value);
+        }
+        let out = cmd.output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{server:?}: {err}");
+        assert!(
+            err.contains("no depcache server is configured") && err.contains("installing locally"),
+            "{server:?}: says why in one line: {err}"
+        );
+        assert!(
+            err.contains("installed node_modules locally"),
+            "{server:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn empty_server_with_no_fallback_stays_a_usage_error() {
+    let sandbox = Sandbox::new().with_old_tree();
+    let before = sandbox.manifest();
+    let out = sandbox.fetch("", &["--no-fallback"]);
+    let err = assert_one_line_failure(&out, 2);
+    assert!(err.contains("no server given"), "{err}");
+    assert_eq!(sandbox.manifest(), before);
+}
+
+#[test]
+fn a_long_miss_is_never_silent_without_a_terminal() {
+    let sandbox = Sandbox::new();
+    let server = CraftedServer::start(Script {
+        post_delay: Some(std::time::Duration::from_secs(17)),
+        ..script()
+    });
+    // stderr is a pipe here, as in a CI log: lines, no spinner.
+    let out = sandbox.fetch(&server.url, &["--no-fallback"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let waiting: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("server is installing npm dependencies (miss)"))
+        .collect();
+    assert!(
+        waiting.len() >= 2,
+        "a line at the start and one after 15 s: {err}"
+    );
+    assert!(waiting[1].contains("15 s"), "with the elapsed time: {err}");
+}
+
+#[test]
+fn quiet_fetch_says_nothing_while_waiting() {
+    let sandbox = Sandbox::new();
+    let server = CraftedServer::start(Script {
+        post_delay: Some(std::time::Duration::from_secs(3)),
+        ..script()
+    });
+    let out = sandbox.fetch(&server.url, &["--no-fallback", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+}

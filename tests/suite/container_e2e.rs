@@ -375,3 +375,22 @@ async fn a_timed_out_container_is_removed() {
     let left: Vec<&str> = names.lines().filter(|n| n.starts_with(&prefix)).collect();
     assert!(left.is_empty(), "containers left behind: {left:?}");
 }
+
+/// setup.sh runs on developer machines too: it must never wipe podman's
+/// storage (images and containers it did not create).
+#[test]
+fn setup_sh_never_resets_podman_storage() {
+    let script = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/container/setup.sh"),
+    )
+    .unwrap();
+    for line in script.lines().map(str::trim) {
+        if line.starts_with('#') || line.starts_with("echo ") {
+            continue;
+        }
+        assert!(
+            !line.contains("system reset") && !line.contains("system prune"),
+            "setup.sh destroys podman storage: {line}"
+        );
+    }
+}

@@ -66,3 +66,62 @@ fn version_names_the_commit() {
         "build.rs found no git commit: {text}"
     );
 }
+
+#[test]
+fn the_fetch_man_page_names_the_variables_and_no_version_flag() {
+    let out = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .args(["man", "--dir"])
+        .arg(out.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let page = std::fs::read_to_string(out.path().join("depcache-fetch.1")).unwrap();
+    for var in [
+        "DEPCACHE_SERVER",
+        "DEPCACHE_API_KEY",
+        "DEPCACHE_DOWNLOAD_TIMEOUT",
+    ] {
+        assert!(page.contains(&format!("\\fB{var}\\fR")), "{var} missing");
+    }
+    assert!(page.contains(".SH ENVIRONMENT"), "{page}");
+    // fetch rejects -V, so its page must not offer it.
+    assert!(!page.contains("\\fB\\-V\\fR"), "{page}");
+    let node = page
+        .split("\\fB\\-\\-node\\-version\\fR")
+        .nth(2)
+        .expect("an entry for --node-version");
+    assert!(
+        node.lines().nth(1).is_some_and(|l| l.contains("version")),
+        "--node-version has help text: {node}"
+    );
+}
+
+#[test]
+fn bash_completion_offers_the_managers_after_fetch() {
+    let script = Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(script.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("depcache.bash");
+    std::fs::write(&file, &script.stdout).unwrap();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(
+            "source \"$1\"; COMP_WORDS=(depcache fetch ''); COMP_CWORD=2; \
+             COMP_LINE='depcache fetch '; COMP_POINT=${#COMP_LINE}; \
+             _depcache depcache '' fetch; printf '%s\\n' \"${COMPREPLY[@]}\"",
+        )
+        .arg("bash")
+        .arg(&file)
+        .output()
+        .expect("bash must be installed to run this test");
+    let offered = String::from_utf8_lossy(&out.stdout);
+    let offered: Vec<&str> = offered.lines().collect();
+    assert!(
+        offered.contains(&"npm") && offered.contains(&"composer"),
+        "{offered:?}"
+    );
+}

@@ -61,3 +61,46 @@ fn without_cargo_it_fails_with_a_clear_message() {
     assert!(stderr.contains("cargo is not on PATH"), "{stderr}");
     assert!(!prefix.path().join("bin/depcache").exists());
 }
+
+#[test]
+fn building_from_source_says_so_and_where_the_result_goes() {
+    let prefix = tempfile::tempdir().unwrap();
+    let tools = tempfile::tempdir().unwrap();
+    // A cargo that "builds" by copying this test's binary where asked: the
+    // real build takes minutes.
+    let fake = tools.path().join("cargo");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nwhile [ \"$1\" != --root ]; do shift; done\nmkdir -p \"$2/bin\"\ncp '{}' \"$2/bin/depcache\"\n",
+            env!("CARGO_BIN_EXE_depcache")
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new("bash")
+        .arg(install_sh())
+        .arg("--prefix")
+        .arg(prefix.path())
+        .env("PATH", format!("{}:/usr/bin:/bin", tools.path().display()))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = stdout.lines().next().unwrap_or("");
+    assert!(
+        first.contains("building depcache from source")
+            && first.contains("minutes")
+            && first.contains(&format!("{}/bin/depcache", prefix.path().display())),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("fpath+=("),
+        "how to enable completions: {stdout}"
+    );
+}

@@ -55,6 +55,8 @@ fn depcache_commands(body: &str) -> Vec<Vec<String>> {
         {
             let words: Vec<String> = part
                 .split_whitespace()
+                // A redirection ends the arguments.
+                .take_while(|w| !w.starts_with('>') && !w.starts_with("2>"))
                 .map(|w| w.trim_matches('"').trim_matches('\'').to_string())
                 .filter(|w| w != "&")
                 .collect();
@@ -174,6 +176,10 @@ fn the_walkthrough_runs_as_written() {
     assert!(
         !err.contains("installing locally"),
         "fell back instead of using the server:\n{err}"
+    );
+    assert!(
+        !err.contains("serving on"),
+        "the server's log is mixed into the fetch output:\n{err}"
     );
     assert!(app.join("node_modules/.bin/dc-cli").is_symlink());
     assert!(

@@ -134,3 +134,67 @@ async fn seed_spellings_and_public_url() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// This machine's addresses other than loopback, from `hostname -I`.
+fn non_loopback_addresses() -> Vec<std::net::IpAddr> {
+    let out = std::process::Command::new("hostname").arg("-I").output();
+    let text = out
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    text.split_whitespace()
+        .filter_map(|a| a.parse::<std::net::IpAddr>().ok())
+        .filter(|a| !a.is_loopback() && !a.is_unspecified())
+        .collect()
+}
+
+#[test]
+fn an_open_server_without_bind_listens_on_loopback_only() {
+    let store = tempfile::tempdir().unwrap();
+    let (mut server, url) = crate::common::server::spawn_serve(
+        &[
+            "0",
+            "--cache-dir",
+            store.path().to_str().unwrap(),
+            "--is-public",
+        ],
+        &[],
+    )
+    .expect("the open server should start");
+    let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+    assert!(addr.ip().is_loopback(), "bound to {addr}");
+    std::net::TcpStream::connect(addr).expect("reachable on loopback");
+    for ip in non_loopback_addresses() {
+        let there = std::net::SocketAddr::new(ip, addr.port());
+        assert!(
+            std::net::TcpStream::connect_timeout(&there, std::time::Duration::from_secs(2))
+                .is_err(),
+            "the open server answers on {there}"
+        );
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+#[test]
+fn an_open_server_says_how_to_expose_it() {
+    let store = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .args(["serve", "0", "--is-public", "--cache-dir"])
+        .arg(store.path())
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut child = out;
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+    let line = lines
+        .find(|l| l.as_ref().is_ok_and(|l| l.contains("serving on")))
+        .unwrap()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        line.contains("--bind 0.0.0.0") && line.contains("--api-keys-file"),
+        "{line}"
+    );
+}

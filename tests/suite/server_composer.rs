@@ -88,3 +88,17 @@ async fn composer_miss_then_hit_equals_a_direct_install() {
     );
     server.stop().await;
 }
+
+#[test]
+fn a_missing_composer_is_named_in_a_sentence() {
+    let scratch = tempfile::tempdir().unwrap();
+    let e = crate::common::composer_project::composer_command(scratch.path(), scratch.path())
+        .env("PATH", scratch.path())
+        .output()
+        .expect_err("no composer in an empty PATH");
+    let sentence = crate::common::composer_project::missing_composer(&e);
+    assert!(
+        sentence.contains("apt-get install php-cli composer unzip"),
+        "{sentence}"
+    );
+}

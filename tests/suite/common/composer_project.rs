@@ -55,7 +55,15 @@ fn run_composer(cwd: &Path, args: &[&str]) -> Output {
             "--no-progress",
         ])
         .output()
-        .expect("spawn composer")
+        .unwrap_or_else(|e| panic!("{}", missing_composer(&e)))
+}
+
+/// What a developer without composer reads instead of a raw spawn error.
+pub fn missing_composer(e: &std::io::Error) -> String {
+    format!(
+        "cannot run composer ({e}): the composer tests need php-cli, composer and unzip on \
+PATH (Debian: apt-get install php-cli composer unzip; `bash .ci/run` as root installs them)"
+    )
 }
 
 fn check(what: &str, out: &Output) {

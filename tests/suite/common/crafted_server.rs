@@ -182,6 +182,8 @@ pub struct Script {
     pub self_redirect: bool,
     /// The `bundle_size` announced instead of the true one.
     pub announce_bundle_size: Option<u64>,
+    /// Every POST is answered this much later, as a long install would be.
+    pub post_delay: Option<std::time::Duration>,
     pub misbehave: Misbehave,
 }
 
@@ -212,6 +214,7 @@ impl Script {
             redirect_posts_to: None,
             self_redirect: false,
             announce_bundle_size: None,
+            post_delay: None,
             misbehave: Misbehave::None,
         }
     }
@@ -357,6 +360,9 @@ async fn cache(
         return answer;
     }
     let n = s.posts.fetch_add(1, Ordering::SeqCst);
+    if let Some(delay) = s.script.post_delay {
+        tokio::time::sleep(delay).await;
+    }
     // Asking again re-installs what gc took.
     if !s.script.gone_forever {
         s.gone.store(false, Ordering::SeqCst);

@@ -292,9 +292,20 @@ pub fn spawn_binary_server(
     args: &[&str],
     envs: &[(&str, &str)],
 ) -> Result<(std::process::Child, String), (Option<i32>, String)> {
+    let mut all = vec!["0", "--bind", "127.0.0.1"];
+    all.extend_from_slice(args);
+    spawn_serve(&all, envs)
+}
+
+/// `depcache serve <args>` exactly as given (no port, no --bind added);
+/// returns the child, and the URL after "serving on " in its start-up line.
+pub fn spawn_serve(
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Result<(std::process::Child, String), (Option<i32>, String)> {
     use std::io::{BufRead, BufReader};
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_depcache"))
-        .args(["serve", "0", "--bind", "127.0.0.1"])
+        .arg("serve")
         .args(args)
         .env_remove("DEPCACHE_API_KEYS")
         .envs(envs.iter().copied())
