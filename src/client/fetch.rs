@@ -197,22 +197,15 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
                 http.server()
             )))
         }
-        Err(ServerError::Down(reason) | ServerError::Gone(reason)) => {
-            let shown = fallback::command_line(&request).join(" ");
-            // Said even with -q: a silent fallback would hide a slow, uncached build.
-            eprintln!(
-                "depcache: the depcache server {} is unavailable ({reason}); installing locally with `{shown}`",
+        Err(ServerError::Down(reason) | ServerError::Gone(reason)) => install_locally_saying(
+            &options,
+            &request,
+            format!(
+                "the depcache server {} is unavailable ({reason})",
                 http.server()
-            );
-            fallback::install_locally(&request, dir)?;
-            if !options.quiet {
-                eprintln!(
-                    "installed {root} locally, {}",
-                    progress::seconds(started.elapsed())
-                );
-            }
-            scripts::after_install(&request, dir, script_options(&options))
-        }
+            ),
+            started,
+        ),
     }
 }
 
@@ -237,6 +230,17 @@ fn install_unsupported(
             "{reason}; --no-fallback forbids a local install"
         )));
     }
+    install_locally_saying(options, request, reason, started)
+}
+
+/// Every fallback: one line saying why (even with -q: a silent fallback would
+/// hide a slow, uncached build), the local install, then its scripts.
+fn install_locally_saying(
+    options: &FetchOptions,
+    request: &ValidRequest,
+    reason: String,
+    started: Instant,
+) -> Result<(), CliError> {
     let shown = fallback::command_line(request).join(" ");
     eprintln!("depcache: {reason}; installing locally with `{shown}`");
     fallback::install_locally(request, &options.project.dir)?;
