@@ -11,7 +11,10 @@ mod validate;
 mod wire;
 mod workspaces;
 
-pub use index::{Entry, FileEntry, INDEX_FORMAT, INDEX_FORMAT_WORKSPACES, Index, NestedTree};
+pub use index::{
+    Entry, FileEntry, INDEX_FORMAT, INDEX_FORMAT_WORKSPACES, Index, METHOD_DEFLATE, METHOD_STORED,
+    NestedTree,
+};
 pub use key::{KEY_RECIPE_TAG, KeyInput, compute_key};
 pub use manager::Manager;
 pub use paths::{PathError, check_entry_path, check_symlink_target, check_workspace_link};

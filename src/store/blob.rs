@@ -8,10 +8,10 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+pub use crate::protocol::{METHOD_DEFLATE, METHOD_STORED};
+
 pub const BLOB_HEADER_LEN: u64 = 32;
 const MAGIC: &[u8; 4] = b"DCB1";
-pub const METHOD_STORED: u16 = 0;
-pub const METHOD_DEFLATE: u16 = 8;
 const CHUNK: usize = 256 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
