@@ -31,6 +31,3 @@ pub use workspaces::{
     MAX_WORKSPACES, ProjectShapeError, WorkspaceGlob, check_project_shape, declared_workspaces,
     is_workspace_manifest_name, segment_matches, workspace_folders,
 };
-
-/// The API version prefix; bumped only with an incompatible wire change.
-pub const API_PREFIX: &str = "/v1";
