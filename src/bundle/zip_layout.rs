@@ -230,3 +230,7 @@ fn end_of_central_directory(b: &mut BytesMut, entries: u64, cd_size: u64, cd_off
     b.put_u32_le(clamp32(cd_offset));
     b.put_u16_le(0);
 }
+
+#[cfg(test)]
+#[path = "zip_layout_tests.rs"]
+mod tests;
