@@ -15,3 +15,4 @@ pub mod protocol;
 pub mod server;
 pub mod store;
 pub mod units;
+pub mod digest;
