@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use tokio_stream_shim::ReceiverStream;
 
 use super::auth::{KeyScopes, check_scopes};
+use super::blocking::blocking;
 use super::key_param::KeyParam;
 use super::{ApiError, AppState};
 use crate::bundle;
@@ -35,9 +36,8 @@ pub async fn download(
     state.last_use.used(&state.store, key);
     let store = state.store.clone();
     let (owned, generation, len) = (key.to_string(), summary.generation, summary.bundle_size);
-    let kept = tokio::task::spawn_blocking(move || store.open_bundle(&owned, generation, len))
-        .await
-        .map_err(|e| ApiError::internal(format!("bundle lookup panicked: {e}")))?
+    let kept = blocking("bundle lookup", move || store.open_bundle(&owned, generation, len))
+        .await?
         .unwrap_or_else(|e| {
             tracing::warn!(key, "kept bundle unreadable, assembling from blobs: {e}");
             None
@@ -89,13 +89,12 @@ pub async fn download(
     let body = match source {
         Source::Kept(file) => {
             let range = byte_range.clone();
-            let mapped = tokio::task::spawn_blocking(move || {
+            let mapped = blocking("bundle mapping", move || {
                 super::kept_bundles::map_file(&file, range.clone())
                     .map_err(|e| tracing::warn!("could not map the kept bundle, reading it: {e}"))
                     .map_err(|()| (file, range))
             })
-            .await
-            .map_err(|e| ApiError::internal(format!("bundle mapping panicked: {e}")))?;
+            .await?;
             match mapped {
                 Ok(bytes) => Body::from(bytes),
                 Err((file, range)) => Body::from_stream(ReceiverStream::new(
@@ -167,11 +166,7 @@ impl AppState {
             return Ok(plan);
         }
         let index = self.load_index(key).await?;
-        let plan = Arc::new(
-            tokio::task::spawn_blocking(move || bundle::plan(&index))
-                .await
-                .map_err(|e| ApiError::internal(format!("bundle layout panicked: {e}")))?,
-        );
+        let plan = Arc::new(blocking("bundle layout", move || bundle::plan(&index)).await?);
         // Kept only when the index read is the one the summary names (not
         // rewritten in between); otherwise used for this answer alone.
         let store = self.store.clone();

@@ -3,6 +3,7 @@
 //! bind port 0; `listen` owns the connections and their limits.
 
 mod auth;
+mod blocking;
 mod body_deadline;
 mod cache;
 mod download;
