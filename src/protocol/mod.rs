@@ -24,7 +24,8 @@ pub use validate::{
     ValidationError, check_file_name, check_key, check_platform, check_version, check_versions,
 };
 pub use wire::{
-    CacheRequest, CacheResponse, ErrorBody, HealthResponse, InstallOptions, ValidRequest,
+    CacheRequest, CacheResponse, ErrorBody, HealthResponse, InstallOptions, RequestError,
+    ValidRequest,
     encode_file,
 };
 pub use workspaces::{

@@ -240,7 +240,7 @@ fn injected_versions_never_reach_an_image_or_argv() {
         "versions": {"node": "20 --privileged", "npm": "10.0.0"}
     });
     let request: CacheRequest = serde_json::from_value(body).unwrap();
-    let err = request.validate().unwrap_err();
+    let err = request.validate().unwrap_err().to_string();
     assert!(err.contains("20 --privileged"), "{err}");
     // ...and the image builder checks again, for any other caller.
     let c = container();
