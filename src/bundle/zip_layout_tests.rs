@@ -2,7 +2,6 @@
 //! reader finds, and the ZIP64 boundaries, including an entry over 4 GiB laid
 //! out in a sparse file (only the header bytes are written).
 
-use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 
 use super::*;
@@ -11,20 +10,13 @@ use crate::protocol::{FileEntry, INDEX_FORMAT};
 use crate::store::{HashedFile, MemStore, StagedBlob, Store, pack_file};
 
 fn index(entries: Vec<Entry>) -> Index {
-    Index {
-        format: INDEX_FORMAT,
-        key: "c".repeat(64),
-        manager: "npm".into(),
-        versions: BTreeMap::new(),
-        platform: None,
-        options: None,
-        root: "node_modules".into(),
-        created: 0,
-        entries,
-        workspaces: Vec::new(),
-        nested: Vec::new(),
-        registries: Vec::new(),
-    }
+    let mut index: Index = serde_json::from_value(serde_json::json!({
+        "format": INDEX_FORMAT, "key": "c".repeat(64), "manager": "npm",
+        "versions": {}, "root": "node_modules", "created": 0, "entries": [],
+    }))
+    .unwrap();
+    index.entries = entries;
+    index
 }
 
 fn stored_file(store: &dyn Store, path: &str, content: &[u8], mode: u32) -> Entry {
