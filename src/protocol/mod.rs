@@ -25,8 +25,7 @@ pub use validate::{
 };
 pub use wire::{
     CacheRequest, CacheResponse, ErrorBody, HealthResponse, InstallOptions, RequestError,
-    ValidRequest,
-    encode_file,
+    ValidRequest, encode_file,
 };
 pub use workspaces::{
     MAX_WORKSPACES, ProjectShapeError, WorkspaceGlob, check_project_shape, declared_workspaces,

@@ -279,13 +279,17 @@ manifest, and package.json declares no workspaces"
         );
 
         let mut missing = request("npm", "package-lock.json", None);
-        missing.files.insert("package-lock.json".into(), encode_file(b"{}"));
+        missing
+            .files
+            .insert("package-lock.json".into(), encode_file(b"{}"));
         assert_eq!(
             missing.validate().unwrap_err().to_string(),
             "npm requests must include package.json"
         );
 
-        let err = request("yarn1", "package.json", None).validate().unwrap_err();
+        let err = request("yarn1", "package.json", None)
+            .validate()
+            .unwrap_err();
         assert!(matches!(err, RequestError::UnknownManager(_)), "{err}");
 
         let mut key = request("npm", "package.json", None);

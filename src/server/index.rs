@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 
 use super::auth::{KeyScopes, check_scopes};
-use super::key_param::KeyParam;
 use super::blocking::blocking;
+use super::key_param::KeyParam;
 use super::{ApiError, AppState};
 use crate::protocol::{Index, check_key};
 use crate::store::Store;

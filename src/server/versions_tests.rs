@@ -111,7 +111,10 @@ fn other_local_toolchains_come_before_containers() {
 #[test]
 fn mismatch_without_the_flag_is_a_400_listing_what_is_supported() {
     let p = policy(false, false);
-    let err = p.decide(&npm("18.19.0", "9.9.9")).map_err(ApiError::from).unwrap_err();
+    let err = p
+        .decide(&npm("18.19.0", "9.9.9"))
+        .map_err(ApiError::from)
+        .unwrap_err();
     assert_eq!(
         (err.status, err.code),
         (StatusCode::BAD_REQUEST, "unsupported_version")
@@ -175,7 +178,10 @@ fn image_templates_are_the_operators() {
 #[test]
 fn flag_without_a_runtime_is_a_503_sentence_not_a_500() {
     let p = policy(true, false);
-    let err = p.decide(&npm("18.0.0", "9.9.9")).map_err(ApiError::from).unwrap_err();
+    let err = p
+        .decide(&npm("18.0.0", "9.9.9"))
+        .map_err(ApiError::from)
+        .unwrap_err();
     assert_eq!(
         (err.status, err.code),
         (
@@ -242,7 +248,9 @@ fn other_platforms_are_refused_whatever_the_versions() {
     assert_eq!(err.code, "unsupported_platform");
     assert_eq!(
         err.message,
-        format!("this server installs for {PLATFORM}, not linux-arm64-musl; trees are platform-specific")
+        format!(
+            "this server installs for {PLATFORM}, not linux-arm64-musl; trees are platform-specific"
+        )
     );
 }
 
@@ -310,7 +318,10 @@ fn built_requests_always_go_to_a_container() {
             let result = p.decide(&built(npm(node, npm_v)));
             if node == "22.1.0" && !use_containers {
                 // Versions the server offers in no other way stay refused.
-                assert_eq!(ApiError::from(result.unwrap_err()).code, "unsupported_version");
+                assert_eq!(
+                    ApiError::from(result.unwrap_err()).code,
+                    "unsupported_version"
+                );
                 continue;
             }
             match result {

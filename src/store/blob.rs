@@ -6,9 +6,8 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-
-pub use crate::protocol::{METHOD_DEFLATE, METHOD_STORED};
 use crate::digest::{Hashing, copy_hashing};
+pub use crate::protocol::{METHOD_DEFLATE, METHOD_STORED};
 
 pub const BLOB_HEADER_LEN: u64 = 32;
 const MAGIC: &[u8; 4] = b"DCB1";

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::common::server::{ServerOptions, TestServer, host_versions, run_fetch};
 use crate::common::{
-    assert_same_tree, composer_install_reference, composer_project, npm_ci_reference, npm_project,
+    assert_same_tree, composer_install_reference, composer_project,
     npm_project::{big_npm_project, standard_npm_project},
 };
 
