@@ -49,7 +49,7 @@ pub async fn download(
     }
     let range = match requested_range(&headers, total) {
         Ok(range) => range,
-        Err(refusal) => return Ok(refusal),
+        Err(spec) => return Ok(unsatisfiable(&spec, total)),
     };
     let byte_range = range.clone().unwrap_or(0..total);
     super::metrics::Metrics::add(
@@ -97,28 +97,32 @@ pub async fn download(
 }
 
 /// The `Range` header's one range; `None` for the whole bundle (no header,
-/// or one RFC 9110 lets us ignore); a ready 416 when nothing is satisfiable.
-fn requested_range(headers: &HeaderMap, total: u64) -> Result<Option<Range<u64>>, Response> {
+/// or one RFC 9110 lets us ignore); the header itself when nothing in it is
+/// satisfiable.
+fn requested_range(headers: &HeaderMap, total: u64) -> Result<Option<Range<u64>>, String> {
     let Some(spec) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
         return Ok(None);
     };
     match parse_range(spec, total) {
         RangeSpec::Satisfiable(r) => Ok(Some(r)),
         RangeSpec::Ignored => Ok(None),
-        RangeSpec::Unsatisfiable => {
-            let mut response = ApiError::new(
-                StatusCode::RANGE_NOT_SATISFIABLE,
-                "range_not_satisfiable",
-                format!("the bundle has {total} bytes; {spec:?} asks for none of them"),
-            )
-            .into_response();
-            response.headers_mut().insert(
-                header::CONTENT_RANGE,
-                HeaderValue::from_str(&format!("bytes */{total}")).unwrap(),
-            );
-            Err(response)
-        }
+        RangeSpec::Unsatisfiable => Err(spec.to_string()),
     }
+}
+
+/// 416, with the `Content-Range: bytes */total` RFC 9110 asks for.
+fn unsatisfiable(spec: &str, total: u64) -> Response {
+    let mut response = ApiError::new(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "range_not_satisfiable",
+        format!("the bundle has {total} bytes; {spec:?} asks for none of them"),
+    )
+    .into_response();
+    response.headers_mut().insert(
+        header::CONTENT_RANGE,
+        HeaderValue::from_str(&format!("bytes */{total}")).unwrap(),
+    );
+    response
 }
 
 /// Where a download's bytes come from.

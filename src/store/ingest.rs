@@ -139,7 +139,11 @@ fn ingest_once(
         .par_iter()
         .map(|(_, (rel, path, _))| HashedFile::of(path).map_err(|e| store_error(rel, e)))
         .collect::<Result<_, _>>()?;
-    let (infos, stats, clock) = store_blobs(store, &files, &hashed)?;
+    let Stored {
+        infos,
+        stats,
+        clock,
+    } = store_blobs(store, &files, &hashed)?;
     for ((number, (rel, _, mode)), h) in files.iter().zip(&hashed) {
         let info = &infos[&h.sha256];
         trees[*number].1.push(Entry::File(FileEntry {
@@ -171,7 +175,7 @@ fn walk_trees(
     request: &ValidRequest,
     workspaces: &[String],
     limits: TreeLimits,
-) -> Result<(Vec<Tree>, Vec<(usize, FileJob)>), IngestError> {
+) -> Result<(Vec<Tree>, Vec<TreeFile>), IngestError> {
     let project = tree_root.parent().unwrap_or(tree_root);
     let root_name = request.manager.output_dir();
     let mut roots = vec![(root_name.to_string(), tree_root.to_path_buf())];
@@ -198,9 +202,9 @@ fn walk_trees(
 /// header, what was new, and when the store was asked.
 fn store_blobs(
     store: &dyn Store,
-    files: &[(usize, FileJob)],
+    files: &[TreeFile],
     hashed: &[HashedFile],
-) -> Result<(BTreeMap<[u8; 32], BlobInfo>, IngestStats, IngestClock), IngestError> {
+) -> Result<Stored, IngestError> {
     let mut first_path: BTreeMap<[u8; 32], usize> = BTreeMap::new();
     for (i, h) in hashed.iter().enumerate() {
         first_path.entry(h.sha256).or_insert(i);
@@ -235,7 +239,19 @@ fn store_blobs(
     store
         .put_blobs(new_blobs)
         .map_err(|e| store_error("new blobs", e))?;
-    Ok((infos, stats, clock))
+    Ok(Stored {
+        infos,
+        stats,
+        clock,
+    })
+}
+
+/// What [`store_blobs`] did: every content's blob header, what was new, and
+/// when the store was asked which blobs it had.
+struct Stored {
+    infos: BTreeMap<[u8; 32], BlobInfo>,
+    stats: IngestStats,
+    clock: IngestClock,
 }
 
 /// The index of the request's trees, every tree's entries sorted by path.
@@ -311,6 +327,8 @@ fn store_error(what: &str, source: io::Error) -> IngestError {
 type FileJob = (String, PathBuf, u32);
 /// A tree's folder in the project and its entries.
 type Tree = (String, Vec<Entry>);
+/// A file to store, with the number of the tree it belongs to.
+type TreeFile = (usize, FileJob);
 
 /// What the trees walked so far hold, against `TreeLimits`.
 #[derive(Debug, Default)]
