@@ -9,6 +9,7 @@ pub mod admin;
 pub mod bundle;
 pub mod cli;
 pub mod client;
+pub mod digest;
 pub mod error;
 pub mod install;
 pub mod protocol;

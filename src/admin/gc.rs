@@ -28,7 +28,9 @@ use serde::Serialize;
 
 use super::{human_bytes, human_time, parse_sha, scan_blobs, scan_indexes, short_hash, unix_secs};
 use crate::protocol::Index;
-use crate::store::{BLOB_HEADER_LEN, GcSafety, Generation, IndexMeta, Store, StoreLock};
+use crate::store::{
+    BLOB_HEADER_LEN, GcSafety, Generation, IndexMeta, ProtocolTimes, Store, StoreLock,
+};
 
 pub const GC_FORMAT: u32 = 1;
 
@@ -181,7 +183,6 @@ relies on (no gc lock, no gc protocol), so gc refuses to run on it",
     let times = store
         .protocol_times()
         .filter(|_| safety == GcSafety::Protocol);
-    let grace = times.map_or(options.grace, |t| options.grace.max(t.min_grace));
     let started = SystemTime::now();
     let metas = store.list_indexes()?;
     let refs = RefCounts::new();
@@ -195,13 +196,43 @@ relies on (no gc lock, no gc protocol), so gc refuses to run on it",
         ..GcReport::default()
     };
 
-    // Choose: oldest last use first. Past the first key that neither rule
-    // evicts, none will be (the list is sorted), so stop there.
+    let chosen = choose(
+        store,
+        &metas,
+        &refs,
+        options,
+        started,
+        index_bytes + bundle_bytes,
+    )?;
+    let gone = evict(store, chosen, options, &mut report)?;
+    let blob_bytes = sweep(store, &metas, &gone, &refs, options, times, &mut report)?;
+    report.bytes_freed =
+        report.blob_bytes_freed + report.index_bytes_freed + report.bundle_bytes_freed;
+    report.size_before = blob_bytes + index_bytes + bundle_bytes;
+    if !options.dry_run {
+        // The blob listing ran after eviction; add back what eviction freed.
+        report.size_before += report.index_bytes_freed + report.bundle_bytes_freed;
+    }
+    report.size_after = report.size_before.saturating_sub(report.bytes_freed);
+    Ok(report)
+}
+
+/// Choose: oldest last use first. Past the first key that neither rule
+/// evicts, none will be (the list is sorted), so stop there. `other_bytes`
+/// is what indexes and bundles take besides the referenced blobs.
+fn choose<'m>(
+    store: &dyn Store,
+    metas: &'m [IndexMeta],
+    refs: &RefCounts,
+    options: &GcOptions,
+    started: SystemTime,
+    other_bytes: u64,
+) -> io::Result<Vec<(&'m IndexMeta, &'static str)>> {
     let mut order: Vec<&IndexMeta> = metas.iter().collect();
     order.sort_by_key(|m| m.last_used);
     let cutoff = options.older_than.and_then(|d| started.checked_sub(d));
-    let mut projected = refs.referenced_bytes() + index_bytes + bundle_bytes;
-    let mut chosen: Vec<(&IndexMeta, &'static str)> = Vec::new();
+    let mut projected = refs.referenced_bytes() + other_bytes;
+    let mut chosen = Vec::new();
     for meta in order {
         let reason = if cutoff.is_some_and(|c| meta.last_used < c) {
             "older_than"
@@ -216,9 +247,18 @@ relies on (no gc lock, no gc protocol), so gc refuses to run on it",
         projected = projected.saturating_sub(meta.size);
         chosen.push((meta, reason));
     }
+    Ok(chosen)
+}
 
-    // Evict. The store refuses to delete an index used since the listing.
-    let mut gone: HashMap<&str, &Generation> = HashMap::new();
+/// Evict. The store refuses to delete an index used since the listing.
+/// Returns the evicted keys with the generation that was deleted.
+fn evict<'m>(
+    store: &dyn Store,
+    chosen: Vec<(&'m IndexMeta, &'static str)>,
+    options: &GcOptions,
+    report: &mut GcReport,
+) -> io::Result<HashMap<&'m str, &'m Generation>> {
+    let mut gone = HashMap::new();
     for (meta, reason) in chosen {
         let deleted = options.dry_run || store.delete_listed_index(meta)?;
         if !deleted {
@@ -229,7 +269,7 @@ relies on (no gc lock, no gc protocol), so gc refuses to run on it",
             report.bundle_bytes_freed += store.delete_bundle(&meta.key)?;
         }
         report.index_bytes_freed += meta.size;
-        gone.insert(&meta.key, &meta.generation);
+        gone.insert(meta.key.as_str(), &meta.generation);
         report.evicted.push(Evicted {
             key: meta.key.clone(),
             manager: meta.manager.clone(),
@@ -237,9 +277,22 @@ relies on (no gc lock, no gc protocol), so gc refuses to run on it",
             reason,
         });
     }
+    Ok(gone)
+}
 
-    // Sweep, under the exclusive lock: no ingestion is between its first blob
-    // lookup and its index now, so the indexes on disk name every blob in use.
+/// Sweep, under the exclusive lock: no ingestion is between its first blob
+/// lookup and its index now, so the indexes on disk name every blob in use.
+/// Returns the bytes all blobs took before the sweep.
+fn sweep(
+    store: &dyn Store,
+    metas: &[IndexMeta],
+    gone: &HashMap<&str, &Generation>,
+    refs: &RefCounts,
+    options: &GcOptions,
+    times: Option<ProtocolTimes>,
+    report: &mut GcReport,
+) -> io::Result<u64> {
+    let grace = times.map_or(options.grace, |t| options.grace.max(t.min_grace));
     let _lock = if options.dry_run {
         StoreLock::none()
     } else {
@@ -260,7 +313,7 @@ relies on (no gc lock, no gc protocol), so gc refuses to run on it",
         .filter(|m| !survivors.contains(&(m.key.as_str(), &m.generation)))
         .filter(|m| !(options.dry_run && gone.get(m.key.as_str()) == Some(&&m.generation)))
         .collect();
-    count_refs(store, &relisted, &refs)?;
+    count_refs(store, &relisted, refs)?;
     let grace_cutoff = SystemTime::now()
         .checked_sub(grace)
         .unwrap_or(SystemTime::UNIX_EPOCH);
@@ -285,19 +338,10 @@ relies on (no gc lock, no gc protocol), so gc refuses to run on it",
         }
         Ok((total, removed, freed, young))
     })?;
-    let blob_bytes: u64 = shards.iter().map(|s| s.0).sum();
     report.blobs_removed = shards.iter().map(|s| s.1).sum();
     report.blob_bytes_freed = shards.iter().map(|s| s.2).sum();
     report.blobs_in_grace = shards.iter().map(|s| s.3).sum();
-    report.bytes_freed =
-        report.blob_bytes_freed + report.index_bytes_freed + report.bundle_bytes_freed;
-    report.size_before = blob_bytes + index_bytes + bundle_bytes;
-    if !options.dry_run {
-        // The blob listing ran after eviction; add back what eviction freed.
-        report.size_before += report.index_bytes_freed + report.bundle_bytes_freed;
-    }
-    report.size_after = report.size_before.saturating_sub(report.bytes_freed);
-    Ok(report)
+    Ok(shards.iter().map(|s| s.0).sum())
 }
 
 impl GcReport {

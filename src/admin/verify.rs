@@ -5,12 +5,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
-use std::io::{self, Read};
+use std::io;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::{parse_sha, scan_blobs, scan_indexes};
+use crate::digest::{Hashing, copy_hashing};
 use crate::protocol::Index;
 use crate::store::{BLOB_HEADER_LEN, BlobInfo, BlobMeta, Generation, IndexMeta, Store, unpack};
 
@@ -67,26 +67,17 @@ fn check_blob(store: &dyn Store, meta: &BlobMeta) -> Result<BlobInfo, String> {
         .open_packed(&sha, 0)
         .map_err(|e| format!("unreadable: {e}"))?;
     let mut reader = unpack(&info, packed);
-    let mut hasher = Sha256::new();
-    let mut crc = crc32fast::Hasher::new();
-    let mut size = 0u64;
     let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = reader
-            .read(&mut buf)
-            .map_err(|e| format!("packed data does not unpack: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        crc.update(&buf[..n]);
-        size += n as u64;
+    let options = Hashing {
+        crc32: true,
+        cap: None,
+    };
+    let hashed = copy_hashing(&mut reader, &mut buf, options, &mut |_| Ok(()))
+        .map_err(|e| format!("packed data does not unpack: {e}"))?;
+    if hashed.sha256 != meta.sha256 {
+        return Err(format!("content hashes to {}", hex::encode(hashed.sha256)));
     }
-    let actual: [u8; 32] = hasher.finalize().into();
-    if actual != meta.sha256 {
-        return Err(format!("content hashes to {}", hex::encode(actual)));
-    }
-    if size != info.size || crc.finalize() != info.crc32 {
+    if hashed.size != info.size || hashed.crc32 != Some(info.crc32) {
         return Err("content does not match the header's size or CRC-32".to_string());
     }
     Ok(info)

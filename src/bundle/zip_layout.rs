@@ -5,7 +5,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{BundlePlan, Segment};
-use crate::protocol::{Entry, Index};
+use crate::protocol::{Entry, Index, METHOD_STORED};
 
 const LOCAL_SIG: u32 = 0x0403_4b50;
 const CENTRAL_SIG: u32 = 0x0201_4b50;
@@ -61,7 +61,7 @@ pub fn plan(index: &Index) -> BundlePlan {
                     let data = Bytes::copy_from_slice(target.as_bytes());
                     let c = Central {
                         name: format!("{root}/{path}").into_bytes(),
-                        method: 0,
+                        method: METHOD_STORED,
                         crc32: crc32fast::hash(&data),
                         packed: data.len() as u64,
                         size: data.len() as u64,
@@ -103,7 +103,7 @@ pub fn plan(index: &Index) -> BundlePlan {
 fn dir_entry(name: String, mode: u32) -> Central {
     Central {
         name: name.into_bytes(),
-        method: 0,
+        method: METHOD_STORED,
         crc32: 0,
         packed: 0,
         size: 0,
@@ -230,3 +230,7 @@ fn end_of_central_directory(b: &mut BytesMut, entries: u64, cd_size: u64, cd_off
     b.put_u32_le(clamp32(cd_offset));
     b.put_u16_le(0);
 }
+
+#[cfg(test)]
+#[path = "zip_layout_tests.rs"]
+mod tests;

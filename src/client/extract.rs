@@ -12,11 +12,11 @@ use std::sync::Arc;
 
 use indicatif::ProgressBar;
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 use zip::ZipArchive;
 use zip::read::ZipArchiveMetadata;
 
 use super::tree::{self, Layout, Trees, io_pool, local, verify};
+use crate::digest::{CopyError, Hashing, copy_hashing};
 use crate::error::CliError;
 use crate::protocol::{Entry, FileEntry, Index, check_entry_path};
 
@@ -205,7 +205,7 @@ fn extract_file(
     let damaged = |e: &dyn std::fmt::Display| {
         verify(format!("bundle entry for {:?} is damaged: {e}", entry.path))
     };
-    let zip_file = archive.by_index(number).map_err(|e| damaged(&e))?;
+    let mut zip_file = archive.by_index(number).map_err(|e| damaged(&e))?;
     let dest: PathBuf = base.join(&entry.path);
     let mut out = OpenOptions::new()
         .write(true)
@@ -213,35 +213,20 @@ fn extract_file(
         .mode(0o600)
         .open(&dest)
         .map_err(|e| local(&dest, e))?;
-    // One byte past the index size is enough to know the entry is too long.
-    let mut reader = zip_file.take(entry.size + 1);
-    let mut hasher = Sha256::new();
-    let mut written: u64 = 0;
-    loop {
-        let n = reader.read(buf).map_err(|e| damaged(&e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        written += n as u64;
-        if written > entry.size {
-            break;
-        }
-        out.write_all(&buf[..n]).map_err(|e| local(&dest, e))?;
-    }
-    if written != entry.size {
-        return Err(verify(format!(
-            "{:?} has {written} bytes in the bundle, the index says {}",
-            entry.path, entry.size
-        )));
-    }
-    let actual = hex::encode(hasher.finalize());
-    if actual != entry.sha256 {
-        return Err(verify(format!(
-            "{:?} does not match its index hash (sha256 {actual}, expected {})",
-            entry.path, entry.sha256
-        )));
-    }
+    let options = Hashing {
+        crc32: false,
+        cap: Some(entry.size),
+    };
+    let hashed = copy_hashing(&mut zip_file, buf, options, &mut |b| out.write_all(b)).map_err(
+        |e| match e {
+            CopyError::Read(e) => damaged(&e),
+            CopyError::Write(e) => local(&dest, e),
+        },
+    )?;
+    hashed
+        .check(entry.size, &entry.sha256)
+        .map_err(|e| verify(format!("{:?} {e}", entry.path)))?;
+    let written = hashed.size;
     out.set_permissions(Permissions::from_mode(entry.mode & 0o777))
         .map_err(|e| local(&dest, e))?;
     Ok(written)

@@ -457,7 +457,7 @@ fn with_store(line: String, d: &Downloaded) -> String {
     let (head, time) = line.rsplit_once(", ").unwrap_or((&line, ""));
     format!(
         "{head}, {} from the local store, {} downloaded, {time}",
-        progress::thousands(d.from_store),
+        indicatif::HumanCount(d.from_store),
         crate::units::human_bytes(d.downloaded)
     )
 }
@@ -470,7 +470,7 @@ fn fatal_verify(message: String) -> ServerError {
 fn summary(root: &str, restored: Restored, response: &CacheResponse, started: Instant) -> String {
     format!(
         "restored {root}: {} files, {}, {}, {}",
-        progress::thousands(restored.files),
+        indicatif::HumanCount(restored.files),
         crate::units::human_bytes(restored.bytes),
         if response.cache_hit {
             "cache hit"

@@ -113,8 +113,8 @@ pub fn up_to_date(
                 eprintln!(
                     "{root} already held {}: cache hit, {} entries put right, {} removed, {} downloaded, {}",
                     short(&request.hash),
-                    progress::thousands(diff.changed.len() as u64),
-                    progress::thousands(diff.added.len() as u64),
+                    indicatif::HumanCount(diff.changed.len() as u64),
+                    indicatif::HumanCount(diff.added.len() as u64),
                     crate::units::human_bytes(bytes),
                     progress::seconds(started.elapsed())
                 );

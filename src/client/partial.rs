@@ -18,7 +18,7 @@ use super::swap;
 use super::tree::{io_pool, local, verify};
 use crate::bundle;
 use crate::error::CliError;
-use crate::protocol::{FileEntry, Index};
+use crate::protocol::{FileEntry, Index, METHOD_DEFLATE, METHOD_STORED};
 
 /// Neighbouring ranges closer than this are fetched as one: a few wasted
 /// bytes cost less than another round trip.
@@ -215,8 +215,8 @@ pub(super) fn store_all(
                 .map_err(|e| local(path, e))?;
             let packed = file.take(range.end - range.start);
             match f.method {
-                0 => store.ingest(f, &mut { packed }),
-                8 => store.ingest(f, &mut flate2::read::DeflateDecoder::new(packed)),
+                METHOD_STORED => store.ingest(f, &mut { packed }),
+                METHOD_DEFLATE => store.ingest(f, &mut flate2::read::DeflateDecoder::new(packed)),
                 m => Err(verify(format!(
                     "{:?} is packed with method {m}, which is neither stored nor deflate",
                     f.path

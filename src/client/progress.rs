@@ -83,19 +83,6 @@ pub async fn while_installing<F: Future>(quiet: bool, manager: &str, answer: F) 
     }
 }
 
-/// `16,248`
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// `3.2 s`
 pub fn seconds(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
@@ -105,10 +92,14 @@ pub fn seconds(d: Duration) -> String {
 mod tests {
     use super::*;
 
+    /// The summary lines print counts through indicatif's `HumanCount`;
+    /// scripts read them, so a change in its format must show here.
     #[test]
     fn units() {
-        assert_eq!(thousands(16248), "16,248");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_000_000), "1,000,000");
+        use indicatif::HumanCount;
+        assert_eq!(HumanCount(16248).to_string(), "16,248");
+        assert_eq!(HumanCount(999).to_string(), "999");
+        assert_eq!(HumanCount(1_000_000).to_string(), "1,000,000");
+        assert_eq!(seconds(Duration::from_millis(3200)), "3.2 s");
     }
 }

@@ -100,25 +100,8 @@ pub(super) fn remove_tree(path: &Path) {
 
 #[cfg(target_os = "linux")]
 fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let ca = CString::new(a.as_os_str().as_bytes())?;
-    let cb = CString::new(b.as_os_str().as_bytes())?;
-    // SAFETY: both are valid NUL-terminated paths; renameat2 touches no memory of ours.
-    let rc = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            ca.as_ptr(),
-            libc::AT_FDCWD,
-            cb.as_ptr(),
-            libc::RENAME_EXCHANGE,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(std::io::Error::from)
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -144,7 +127,6 @@ fn file_name(path: &Path) -> String {
 /// the user's tree), released when the returned handle drops. Waits for a
 /// concurrent fetch in the same project to finish.
 pub fn lock_project(project: &Path) -> Result<std::fs::File, CliError> {
-    use std::os::fd::AsRawFd;
     let dir = std::fs::File::open(project).map_err(|e| {
         CliError::Usage(format!(
             "cannot open the project folder {}: {e}",
@@ -152,16 +134,16 @@ pub fn lock_project(project: &Path) -> Result<std::fs::File, CliError> {
         ))
     })?;
     loop {
-        // SAFETY: flock only reads the descriptor, which `dir` keeps open.
-        if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX) } == 0 {
-            return Ok(dir);
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(CliError::Failure(format!(
-                "cannot lock the project folder {}: {e}",
-                project.display()
-            )));
+        match dir.lock() {
+            Ok(()) => return Ok(dir),
+            // std does not retry a wait a signal cut short; we do.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(CliError::Failure(format!(
+                    "cannot lock the project folder {}: {e}",
+                    project.display()
+                )));
+            }
         }
     }
 }

@@ -62,8 +62,10 @@ pub const DEFAULT_PHP_IMAGE: &str = "php:{version}-cli";
 impl ContainerConfig {
     /// Defaults for `runtime`: the server's uid:gid, 2 GiB, 2 CPUs.
     pub fn new(runtime: String) -> Self {
-        // SAFETY: geteuid/getegid cannot fail and touch no memory.
-        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let (uid, gid) = (
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        );
         ContainerConfig {
             runtime,
             global_args: Vec::new(),

@@ -45,9 +45,10 @@ struct GroupGuard(Option<i32>);
 impl Drop for GroupGuard {
     fn drop(&mut self) {
         if let Some(pgid) = self.0 {
-            // SAFETY: kill has no memory effects; ESRCH (already gone) is fine.
-            unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
+            // ESRCH (already gone) is fine; a pgid that is not a valid pid
+            // cannot occur (it is the child's own id).
+            if let Some(pgid) = rustix::process::Pid::from_raw(pgid) {
+                let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
             }
         }
     }

@@ -67,6 +67,11 @@ pub enum Entry {
     Dir { path: String, mode: u32 },
 }
 
+/// A blob packed as is (the ZIP method number, so a bundle entry copies it).
+pub const METHOD_STORED: u16 = 0;
+/// A blob packed as raw deflate (ZIP method 8).
+pub const METHOD_DEFLATE: u16 = 8;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
     pub path: String,
@@ -76,7 +81,7 @@ pub struct FileEntry {
     pub mode: u32,
     /// CRC-32 of the content, as ZIP needs it.
     pub crc32: u32,
-    /// How the blob is packed: 0 stored, 8 raw deflate (ZIP method numbers).
+    /// How the blob is packed: [`METHOD_STORED`] or [`METHOD_DEFLATE`].
     pub method: u16,
     /// Size of the packed data.
     pub packed_size: u64,

@@ -11,7 +11,10 @@ mod validate;
 mod wire;
 mod workspaces;
 
-pub use index::{Entry, FileEntry, INDEX_FORMAT, INDEX_FORMAT_WORKSPACES, Index, NestedTree};
+pub use index::{
+    Entry, FileEntry, INDEX_FORMAT, INDEX_FORMAT_WORKSPACES, Index, METHOD_DEFLATE, METHOD_STORED,
+    NestedTree,
+};
 pub use key::{KEY_RECIPE_TAG, KeyInput, compute_key};
 pub use manager::Manager;
 pub use paths::{PathError, check_entry_path, check_symlink_target, check_workspace_link};
@@ -21,13 +24,10 @@ pub use validate::{
     ValidationError, check_file_name, check_key, check_platform, check_version, check_versions,
 };
 pub use wire::{
-    CacheRequest, CacheResponse, ErrorBody, HealthResponse, InstallOptions, ValidRequest,
-    encode_file,
+    CacheRequest, CacheResponse, ErrorBody, HealthResponse, InstallOptions, RequestError,
+    ValidRequest, encode_file,
 };
 pub use workspaces::{
     MAX_WORKSPACES, ProjectShapeError, WorkspaceGlob, check_project_shape, declared_workspaces,
     is_workspace_manifest_name, segment_matches, workspace_folders,
 };
-
-/// The API version prefix; bumped only with an incompatible wire change.
-pub const API_PREFIX: &str = "/v1";

@@ -6,9 +6,35 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Manager, check_file_name, check_key, check_platform, check_versions, declared_workspaces,
-    is_workspace_manifest_name,
+    Manager, ValidationError, check_file_name, check_key, check_platform, check_versions,
+    declared_workspaces, is_workspace_manifest_name,
 };
+
+/// Why a cache request is refused; every variant is a sentence for the
+/// `message` of a 400 (the server maps it, the protocol knows no HTTP).
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("{0}")]
+    UnknownManager(String),
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("file {name} is not valid base64: {source}")]
+    Base64 {
+        name: String,
+        source: base64::DecodeError,
+    },
+    #[error(
+        "options.build_scripts is sent only as true; leave it out for the tree without scripts"
+    )]
+    BuildScriptsFalse,
+    #[error("options.build_scripts applies to npm requests only")]
+    BuildScriptsNotNpm,
+    #[error(
+        "file name {name:?} is accepted only as an npm workspace manifest, and package.json \
+declares no workspaces"
+    )]
+    NestedWithoutWorkspaces { name: String },
+}
 
 /// `POST /v1/cache` body. Unknown fields are refused: a field the server would
 /// ignore could otherwise change the client's idea of the tree silently.
@@ -108,44 +134,43 @@ pub struct ValidRequest {
 
 impl CacheRequest {
     /// Validates names, versions, key shape and file names, and decodes the files.
-    /// Errors are sentences for the `message` of a 400.
-    pub fn validate(self) -> Result<ValidRequest, String> {
-        let manager: Manager = self.manager.parse()?;
-        check_key(&self.hash).map_err(|e| e.to_string())?;
-        check_versions(manager, &self.versions).map_err(|e| e.to_string())?;
+    pub fn validate(self) -> Result<ValidRequest, RequestError> {
+        let manager: Manager = self.manager.parse().map_err(RequestError::UnknownManager)?;
+        check_key(&self.hash)?;
+        check_versions(manager, &self.versions)?;
         if let Some(p) = &self.platform {
-            check_platform(p).map_err(|e| e.to_string())?;
+            check_platform(p)?;
         }
         let mut files = BTreeMap::new();
         for (name, b64) in self.files {
             let workspace = manager == Manager::Npm && is_workspace_manifest_name(&name);
             if !workspace {
-                check_file_name(manager, &name).map_err(|e| e.to_string())?;
+                check_file_name(manager, &name)?;
             }
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(b64.as_bytes())
-                .map_err(|e| format!("file {name} is not valid base64: {e}"))?;
+                .map_err(|source| RequestError::Base64 {
+                    name: name.clone(),
+                    source,
+                })?;
             files.insert(name, bytes);
         }
         if let Some(options) = &self.options {
             // One tree, one key: `false` would be a second key for the
             // unbuilt tree.
             if options.build_scripts == Some(false) {
-                return Err(
-                    "options.build_scripts is sent only as true; leave it out for the tree \
-without scripts"
-                        .to_string(),
-                );
+                return Err(RequestError::BuildScriptsFalse);
             }
             if options.build_scripts.is_some() && manager != Manager::Npm {
-                return Err("options.build_scripts applies to npm requests only".to_string());
+                return Err(RequestError::BuildScriptsNotNpm);
             }
         }
         if !files.contains_key(manager.manifest()) {
-            return Err(format!(
-                "{manager} requests must include {}",
-                manager.manifest()
-            ));
+            return Err(ValidationError::MissingFile {
+                manager,
+                name: manager.manifest().to_string(),
+            }
+            .into());
         }
         // A nested manifest is a workspace's or nothing: without workspaces
         // in the root manifest it is a name outside the manager's list.
@@ -155,10 +180,7 @@ without scripts"
         if let Some(name) = files.keys().find(|n| n.contains('/'))
             && !declares
         {
-            return Err(format!(
-                "file name {name:?} is accepted only as an npm workspace manifest, and \
-package.json declares no workspaces"
-            ));
+            return Err(RequestError::NestedWithoutWorkspaces { name: name.clone() });
         }
         Ok(ValidRequest {
             manager,
@@ -223,10 +245,59 @@ mod tests {
         let err = request("npm", "package.json", Some(false))
             .validate()
             .unwrap_err();
-        assert!(err.contains("only as true"), "{err}");
+        assert!(matches!(err, RequestError::BuildScriptsFalse), "{err}");
+        assert!(err.to_string().contains("only as true"), "{err}");
         let err = request("composer", "composer.json", Some(true))
             .validate()
             .unwrap_err();
-        assert!(err.contains("npm requests only"), "{err}");
+        assert!(matches!(err, RequestError::BuildScriptsNotNpm), "{err}");
+        assert!(err.to_string().contains("npm requests only"), "{err}");
+    }
+
+    /// The sentences are what a refused client prints: typed errors must
+    /// say exactly what the strings said.
+    #[test]
+    fn refusals_keep_their_sentences() {
+        let mut bad = request("npm", "package.json", None);
+        bad.files.insert("package-lock.json".into(), "%%%".into());
+        let err = bad.validate().unwrap_err();
+        assert!(matches!(err, RequestError::Base64 { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("file package-lock.json is not valid base64: "),
+            "{err}"
+        );
+
+        let mut nested = request("npm", "package.json", None);
+        nested
+            .files
+            .insert("packages/a/package.json".into(), encode_file(b"{}"));
+        assert_eq!(
+            nested.validate().unwrap_err().to_string(),
+            "file name \"packages/a/package.json\" is accepted only as an npm workspace \
+manifest, and package.json declares no workspaces"
+        );
+
+        let mut missing = request("npm", "package-lock.json", None);
+        missing
+            .files
+            .insert("package-lock.json".into(), encode_file(b"{}"));
+        assert_eq!(
+            missing.validate().unwrap_err().to_string(),
+            "npm requests must include package.json"
+        );
+
+        let err = request("yarn1", "package.json", None)
+            .validate()
+            .unwrap_err();
+        assert!(matches!(err, RequestError::UnknownManager(_)), "{err}");
+
+        let mut key = request("npm", "package.json", None);
+        key.hash = "X".into();
+        let err = key.validate().unwrap_err();
+        assert!(
+            matches!(err, RequestError::Invalid(ValidationError::Key(_))),
+            "{err}"
+        );
     }
 }

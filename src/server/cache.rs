@@ -41,7 +41,7 @@ pub async fn cache(
     })?;
     let request = request
         .validate()
-        .map_err(|message| ApiError::bad_request("invalid_request", message))?;
+        .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
     let computed = compute_key(request.key_input());
     if computed != request.hash {
         return Err(ApiError::bad_request(

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use tokio_stream_shim::ReceiverStream;
 
 use super::auth::{KeyScopes, check_scopes};
+use super::blocking::blocking;
 use super::key_param::KeyParam;
 use super::{ApiError, AppState};
 use crate::bundle;
@@ -33,19 +34,7 @@ pub async fn download(
         .ok_or_else(|| AppState::unknown_key(key))?;
     check_scopes(&scopes, &summary.registries)?;
     state.last_use.used(&state.store, key);
-    let store = state.store.clone();
-    let (owned, generation, len) = (key.to_string(), summary.generation, summary.bundle_size);
-    let kept = tokio::task::spawn_blocking(move || store.open_bundle(&owned, generation, len))
-        .await
-        .map_err(|e| ApiError::internal(format!("bundle lookup panicked: {e}")))?
-        .unwrap_or_else(|e| {
-            tracing::warn!(key, "kept bundle unreadable, assembling from blobs: {e}");
-            None
-        });
-    let source = match kept {
-        Some(file) => Source::Kept(file),
-        None => Source::Blobs(state.bundle_plan(key, &summary).await?),
-    };
+    let source = state.source(key, &summary).await?;
     let total = match &source {
         Source::Kept(_) => summary.bundle_size,
         Source::Blobs(plan) => plan.len(),
@@ -58,62 +47,24 @@ pub async fn download(
     {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
-    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        None => None,
-        Some(spec) => match parse_range(spec, total) {
-            RangeSpec::Satisfiable(r) => Some(r),
-            RangeSpec::Ignored => None,
-            RangeSpec::Unsatisfiable => {
-                let mut response = ApiError::new(
-                    StatusCode::RANGE_NOT_SATISFIABLE,
-                    "range_not_satisfiable",
-                    format!("the bundle has {total} bytes; {spec:?} asks for none of them"),
-                )
-                .into_response();
-                response.headers_mut().insert(
-                    header::CONTENT_RANGE,
-                    HeaderValue::from_str(&format!("bytes */{total}")).unwrap(),
-                );
-                return Ok(response);
-            }
-        },
+    let range = match requested_range(&headers, total) {
+        Ok(range) => range,
+        Err(spec) => return Ok(unsatisfiable(&spec, total)),
     };
-    let (status, byte_range) = match &range {
-        Some(r) => (StatusCode::PARTIAL_CONTENT, r.clone()),
-        None => (StatusCode::OK, 0..total),
-    };
+    let byte_range = range.clone().unwrap_or(0..total);
     super::metrics::Metrics::add(
         &state.metrics.bytes_served,
         byte_range.end - byte_range.start,
     );
-    let body = match source {
-        Source::Kept(file) => {
-            let range = byte_range.clone();
-            let mapped = tokio::task::spawn_blocking(move || {
-                super::kept_bundles::map_file(&file, range.clone())
-                    .map_err(|e| tracing::warn!("could not map the kept bundle, reading it: {e}"))
-                    .map_err(|()| (file, range))
-            })
-            .await
-            .map_err(|e| ApiError::internal(format!("bundle mapping panicked: {e}")))?;
-            match mapped {
-                Ok(bytes) => Body::from(bytes),
-                Err((file, range)) => Body::from_stream(ReceiverStream::new(
-                    super::kept_bundles::stream_file(file, range),
-                )),
-            }
-        }
-        Source::Blobs(plan) => {
-            state
-                .kept
-                .downloaded(&state.store, key, summary.generation, &plan);
-            Body::from_stream(ReceiverStream::new(
-                plan.stream(state.store.clone(), byte_range.clone()),
-            ))
-        }
-    };
+    let body = state
+        .body(key, summary.generation, source, byte_range.clone())
+        .await?;
     let mut response = Response::new(body);
-    *response.status_mut() = status;
+    *response.status_mut() = if range.is_some() {
+        StatusCode::PARTIAL_CONTENT
+    } else {
+        StatusCode::OK
+    };
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -145,6 +96,35 @@ pub async fn download(
     Ok(response)
 }
 
+/// The `Range` header's one range; `None` for the whole bundle (no header,
+/// or one RFC 9110 lets us ignore); the header itself when nothing in it is
+/// satisfiable.
+fn requested_range(headers: &HeaderMap, total: u64) -> Result<Option<Range<u64>>, String> {
+    let Some(spec) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else {
+        return Ok(None);
+    };
+    match parse_range(spec, total) {
+        RangeSpec::Satisfiable(r) => Ok(Some(r)),
+        RangeSpec::Ignored => Ok(None),
+        RangeSpec::Unsatisfiable => Err(spec.to_string()),
+    }
+}
+
+/// 416, with the `Content-Range: bytes */total` RFC 9110 asks for.
+fn unsatisfiable(spec: &str, total: u64) -> Response {
+    let mut response = ApiError::new(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "range_not_satisfiable",
+        format!("the bundle has {total} bytes; {spec:?} asks for none of them"),
+    )
+    .into_response();
+    response.headers_mut().insert(
+        header::CONTENT_RANGE,
+        HeaderValue::from_str(&format!("bytes */{total}")).unwrap(),
+    );
+    response
+}
+
 /// Where a download's bytes come from.
 enum Source {
     /// The bundle kept whole on disk (see `kept_bundles`).
@@ -154,6 +134,62 @@ enum Source {
 }
 
 impl AppState {
+    /// The kept bundle when the store has one for this generation, else the
+    /// plan to assemble it from blobs.
+    async fn source(
+        &self,
+        key: &str,
+        summary: &crate::store::KeySummary,
+    ) -> Result<Source, ApiError> {
+        let store = self.store.clone();
+        let (owned, generation, len) = (key.to_string(), summary.generation, summary.bundle_size);
+        let kept = blocking("bundle lookup", move || {
+            store.open_bundle(&owned, generation, len)
+        })
+        .await?
+        .unwrap_or_else(|e| {
+            tracing::warn!(key, "kept bundle unreadable, assembling from blobs: {e}");
+            None
+        });
+        Ok(match kept {
+            Some(file) => Source::Kept(file),
+            None => Source::Blobs(self.bundle_plan(key, summary).await?),
+        })
+    }
+
+    /// The body for `range`: the kept file mapped (or read when mapping
+    /// fails), or the blobs streamed; a streamed download may be kept.
+    async fn body(
+        &self,
+        key: &str,
+        generation: u64,
+        source: Source,
+        range: Range<u64>,
+    ) -> Result<Body, ApiError> {
+        Ok(match source {
+            Source::Kept(file) => {
+                let mapped = blocking("bundle mapping", move || {
+                    super::kept_bundles::map_file(&file, range.clone())
+                        .map_err(|e| {
+                            tracing::warn!("could not map the kept bundle, reading it: {e}")
+                        })
+                        .map_err(|()| (file, range))
+                })
+                .await?;
+                match mapped {
+                    Ok(bytes) => Body::from(bytes),
+                    Err((file, range)) => Body::from_stream(ReceiverStream::new(
+                        super::kept_bundles::stream_file(file, range),
+                    )),
+                }
+            }
+            Source::Blobs(plan) => {
+                self.kept.downloaded(&self.store, key, generation, &plan);
+                Body::from_stream(ReceiverStream::new(plan.stream(self.store.clone(), range)))
+            }
+        })
+    }
+
     /// The bundle layout of a stored key: from the plan cache when the index
     /// is still the one it was laid out from, else from the whole index.
     async fn bundle_plan(
@@ -167,11 +203,7 @@ impl AppState {
             return Ok(plan);
         }
         let index = self.load_index(key).await?;
-        let plan = Arc::new(
-            tokio::task::spawn_blocking(move || bundle::plan(&index))
-                .await
-                .map_err(|e| ApiError::internal(format!("bundle layout panicked: {e}")))?,
-        );
+        let plan = Arc::new(blocking("bundle layout", move || bundle::plan(&index)).await?);
         // Kept only when the index read is the one the summary names (not
         // rewritten in between); otherwise used for this answer alone.
         let store = self.store.clone();

@@ -7,11 +7,12 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
 use super::auth::{KeyScopes, check_scopes};
+use super::blocking::blocking;
 use super::key_param::KeyParam;
 use super::metrics::Metrics;
 use super::observe::RequestNote;
@@ -62,30 +63,25 @@ impl AppState {
         check_key(key).map_err(|e| ApiError::bad_request("invalid_key", e.to_string()))?;
         let store = self.store.clone();
         let owned = key.to_string();
-        let kept = tokio::task::spawn_blocking(move || store.get_summary(&owned))
-            .await
-            .map_err(|e| ApiError::internal(format!("summary lookup panicked: {e}")))?;
+        let kept = blocking("summary lookup", move || store.get_summary(&owned)).await?;
         match kept {
             Ok(Some(summary)) => return Ok(Some(summary)),
             Ok(None) => {}
             // The summary is a cache; the index still answers.
             Err(e) => tracing::warn!(key, "could not read the key's summary: {e}"),
         }
-        let index = match self.load_index(key).await {
-            Ok(index) => index,
-            Err(e) if e.status == StatusCode::NOT_FOUND => return Ok(None),
-            Err(e) => return Err(e),
+        let Some(index) = self.find_index(key).await? else {
+            return Ok(None);
         };
         let store = self.store.clone();
-        let summary = tokio::task::spawn_blocking(move || {
+        let summary = blocking("summary derivation", move || {
             let summary = KeySummary::of(&index);
             if let Err(e) = store.put_summary(&summary) {
                 tracing::warn!(key = %summary.key, "could not write the key's summary: {e}");
             }
             summary
         })
-        .await
-        .map_err(|e| ApiError::internal(format!("summary derivation panicked: {e}")))?;
+        .await?;
         Ok(Some(summary))
     }
 }

@@ -7,9 +7,11 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 
 use super::auth::{KeyScopes, check_scopes};
+use super::blocking::blocking;
 use super::key_param::KeyParam;
 use super::{ApiError, AppState};
 use crate::protocol::{Index, check_key};
+use crate::store::Store;
 
 pub async fn get_index(
     State(state): State<Arc<AppState>>,
@@ -21,18 +23,29 @@ pub async fn get_index(
     Ok(Json(index))
 }
 
+/// The one way the server reads an index: on the blocking pool, `None` for a
+/// key the store does not hold. `key` is already checked.
+pub async fn read_index(store: &Arc<dyn Store>, key: &str) -> Result<Option<Index>, ApiError> {
+    let (store, owned) = (store.clone(), key.to_string());
+    blocking("index lookup", move || store.get_index(&owned))
+        .await?
+        .map_err(|e| ApiError::internal(format!("could not read index {key}: {e}")))
+}
+
 impl AppState {
     /// The index of a well-formed, known key; 400 and 404 otherwise.
     pub async fn load_index(&self, key: &str) -> Result<Index, ApiError> {
         check_key(key).map_err(|e| ApiError::bad_request("invalid_key", e.to_string()))?;
-        let store = self.store.clone();
-        let owned = key.to_string();
+        self.find_index(key)
+            .await?
+            .ok_or_else(|| Self::unknown_key(key))
+    }
+
+    /// A checked key's index, `None` on a miss; counted as an index read
+    /// (hits are meant to read none, and the counter shows it).
+    pub async fn find_index(&self, key: &str) -> Result<Option<Index>, ApiError> {
         super::metrics::Metrics::add(&self.metrics.index_reads, 1);
-        let found = tokio::task::spawn_blocking(move || store.get_index(&owned))
-            .await
-            .map_err(|e| ApiError::internal(format!("index lookup panicked: {e}")))?
-            .map_err(|e| ApiError::internal(format!("could not read index {key}: {e}")))?;
-        found.ok_or_else(|| Self::unknown_key(key))
+        read_index(&self.store, key).await
     }
 
     pub fn unknown_key(key: &str) -> ApiError {

@@ -11,6 +11,8 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use tokio::sync::Semaphore;
 
 use super::ApiError;
+use super::blocking::blocking;
+use super::index::read_index;
 use super::metrics::Metrics;
 use crate::install::npm::own_lifecycle_script;
 use crate::install::{InstallSettings, RunError, Runner, Untrusted, install_with};
@@ -141,7 +143,7 @@ server builds only dependency scripts; fetch without --server-scripts"
             )
         })?;
         // A twin request may have finished while this one queued.
-        if let Some(index) = self.lookup(&request.hash).await? {
+        if let Some(index) = read_index(&self.store, &request.hash).await? {
             return Ok(Arc::new(index));
         }
         let work = tempfile::Builder::new()
@@ -181,15 +183,14 @@ server builds only dependency scripts; fetch without --server-scripts"
                 let metrics = self.metrics.clone();
                 let limits = self.tree_limits;
                 let registries = self.registries_installed(&request, &project);
-                tokio::task::spawn_blocking(move || {
+                blocking("ingestion", move || {
                     let (index, stats) =
                         ingest_tree_needing(&*store, &tree, &request, limits, registries)?;
                     Metrics::add(&metrics.store_blobs, stats.new_blobs);
                     Metrics::add(&metrics.store_blob_bytes, stats.new_blob_bytes);
                     Ok(Arc::new(index))
                 })
-                .await
-                .map_err(|e| ApiError::internal(format!("ingestion panicked: {e}")))?
+                .await?
                 .map_err(ingest_error)
             }
             Err(e) => Err(install_error(e)),
@@ -266,15 +267,6 @@ server builds only dependency scripts; fetch without --server-scripts"
         self.settings
             .sources
             .registries_needed(request.manager, &files)
-    }
-
-    async fn lookup(&self, key: &str) -> Result<Option<Index>, ApiError> {
-        let store = self.store.clone();
-        let key = key.to_string();
-        tokio::task::spawn_blocking(move || store.get_index(&key))
-            .await
-            .map_err(|e| ApiError::internal(format!("index lookup panicked: {e}")))?
-            .map_err(|e| ApiError::internal(format!("could not read an index: {e}")))
     }
 }
 

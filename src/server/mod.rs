@@ -3,6 +3,7 @@
 //! bind port 0; `listen` owns the connections and their limits.
 
 mod auth;
+mod blocking;
 mod body_deadline;
 mod cache;
 mod download;
@@ -38,7 +39,7 @@ pub use download::{RangeSpec, parse_range};
 pub use error::ApiError;
 pub use host::{PublicUrlError, check_public_url};
 pub use installs::Installer;
-pub use versions::{PolicyError, VersionPolicy, parse_node_pairs};
+pub use versions::{PolicyError, Refusal, VersionPolicy, parse_node_pairs};
 
 use crate::install::InstallSettings;
 use crate::store::{Store, TreeLimits};

@@ -56,6 +56,53 @@ version on PATH or remove it from the list"
     Malformed(String),
 }
 
+/// Why a request's versions cannot be installed here. The policy decides in
+/// these terms; `From<Refusal> for ApiError` alone knows the HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("this server installs for {server}, not {asked}; trees are platform-specific")]
+    Platform { server: String, asked: String },
+    #[error(
+        "this server does not run install scripts (it was not started with --build-scripts \
+container); fetch without --server-scripts"
+    )]
+    BuildScriptsUnavailable,
+    /// `why` is empty or a parenthesis starting with a space.
+    #[error("{asked} is not supported here{why}; supported: {supported}")]
+    Version {
+        asked: String,
+        why: String,
+        supported: String,
+    },
+    /// A container was needed and no runtime answered at start-up.
+    #[error("{what}, but this server has no working container runtime{}",
+        .supported.as_ref().map(|s| format!("; supported without one: {s}")).unwrap_or_default())]
+    NoRuntime {
+        what: String,
+        supported: Option<String>,
+    },
+    #[error("{0}")]
+    Image(String),
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> ApiError {
+        let (status, code) = match refusal {
+            Refusal::Platform { .. } => (StatusCode::BAD_REQUEST, "unsupported_platform"),
+            Refusal::BuildScriptsUnavailable => {
+                (StatusCode::BAD_REQUEST, "build_scripts_unavailable")
+            }
+            Refusal::Version { .. } => (StatusCode::BAD_REQUEST, "unsupported_version"),
+            Refusal::NoRuntime { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "container_runtime_unavailable",
+            ),
+            Refusal::Image(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+        };
+        ApiError::new(status, code, refusal.to_string())
+    }
+}
+
 impl VersionPolicy {
     /// Builds the policy from the command line lists and the detected tools.
     /// An empty list means "what this host has".
@@ -139,15 +186,15 @@ impl VersionPolicy {
         self
     }
 
-    /// 400 unless this server can install exactly what the request names.
-    pub fn check(&self, request: &ValidRequest) -> Result<(), ApiError> {
+    /// A refusal unless this server can install exactly what the request names.
+    pub fn check(&self, request: &ValidRequest) -> Result<(), Refusal> {
         self.decide(request).map(|_| ())
     }
 
     /// How the request's versions are provided: the PATH tools, another local
     /// toolchain, a container, or a refusal saying what is supported. Pure:
     /// looks only at the policy and the request.
-    pub fn decide(&self, request: &ValidRequest) -> Result<Runner, ApiError> {
+    pub fn decide(&self, request: &ValidRequest) -> Result<Runner, Refusal> {
         let runner = self.decide_versions(request)?;
         if !InstallOptions::builds_scripts(request.options.as_ref()) {
             return Ok(runner);
@@ -155,30 +202,26 @@ impl VersionPolicy {
         // Scripts run in the container sandbox or not at all: a version the
         // PATH or a toolchain has still goes to a container.
         if !self.build_scripts {
-            return Err(ApiError::bad_request(
-                "build_scripts_unavailable",
-                "this server does not run install scripts (it was not started with \
---build-scripts container); fetch without --server-scripts",
-            ));
+            return Err(Refusal::BuildScriptsUnavailable);
         }
         match runner {
             Runner::Container(..) => Ok(runner),
             Runner::Native | Runner::Toolchain(_) => match &self.container {
                 Some(config) => self.container_plan(config, request),
-                None => Err(no_runtime("install scripts would run in a container")),
+                None => Err(Refusal::NoRuntime {
+                    what: "install scripts would run in a container".into(),
+                    supported: None,
+                }),
             },
         }
     }
 
-    fn decide_versions(&self, request: &ValidRequest) -> Result<Runner, ApiError> {
+    fn decide_versions(&self, request: &ValidRequest) -> Result<Runner, Refusal> {
         if let Some(p) = request.platform.as_ref().filter(|p| **p != self.platform) {
-            return Err(ApiError::bad_request(
-                "unsupported_platform",
-                format!(
-                    "this server installs for {}, not {p}; trees are platform-specific",
-                    self.platform
-                ),
-            ));
+            return Err(Refusal::Platform {
+                server: self.platform.clone(),
+                asked: p.clone(),
+            });
         }
         let v = |name: &str| request.versions.get(name).cloned().unwrap_or_default();
         let asked = match request.manager {
@@ -220,13 +263,12 @@ impl VersionPolicy {
     }
 
     /// The container fallback, or why there is none.
-    fn container_for(&self, request: &ValidRequest, asked: &str) -> Result<Runner, ApiError> {
+    fn container_for(&self, request: &ValidRequest, asked: &str) -> Result<Runner, Refusal> {
         let supported = self.describe(request.manager);
-        let refuse = |why: &str| {
-            ApiError::bad_request(
-                "unsupported_version",
-                format!("{asked} is not supported here{why}; supported: {supported}"),
-            )
+        let refuse = |why: &str| Refusal::Version {
+            asked: asked.to_string(),
+            why: why.to_string(),
+            supported: supported.clone(),
         };
         if !self.use_containers {
             return Err(refuse(
@@ -234,9 +276,10 @@ impl VersionPolicy {
             ));
         }
         let Some(config) = &self.container else {
-            let mut error = no_runtime(&format!("{asked} would be installed in a container"));
-            error.message = format!("{}; supported without one: {supported}", error.message);
-            return Err(error);
+            return Err(Refusal::NoRuntime {
+                what: format!("{asked} would be installed in a container"),
+                supported: Some(supported),
+            });
         };
         if request.manager == Manager::Composer {
             let Some((_, phar)) = &config.composer_phar else {
@@ -258,7 +301,7 @@ impl VersionPolicy {
         &self,
         config: &Arc<ContainerConfig>,
         request: &ValidRequest,
-    ) -> Result<Runner, ApiError> {
+    ) -> Result<Runner, Refusal> {
         let (template, main) = match request.manager {
             Manager::Npm => (&config.node_image, "node"),
             Manager::Composer => (&config.php_image, "php"),
@@ -266,7 +309,7 @@ impl VersionPolicy {
         let version = request.versions.get(main).map(String::as_str).unwrap_or("");
         let image = config
             .image(template, main, version)
-            .map_err(|e| ApiError::bad_request("invalid_request", e))?;
+            .map_err(Refusal::Image)?;
         Ok(Runner::Container(
             config.clone(),
             ContainerPlan {
@@ -390,15 +433,6 @@ impl VersionPolicy {
     pub fn describe_php(&self) -> String {
         self.describe(Manager::Composer)
     }
-}
-
-/// 503: a container was needed and no runtime answered at start-up.
-fn no_runtime(what: &str) -> ApiError {
-    ApiError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "container_runtime_unavailable",
-        format!("{what}, but this server has no working container runtime"),
-    )
 }
 
 /// Parses `N:M,N:M` (node:npm pairs).

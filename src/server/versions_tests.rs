@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 
-use super::VersionPolicy;
+use super::{ApiError, VersionPolicy};
 use crate::install::{ContainerConfig, HostTools, NodeToolchain, PhpToolchain, Runner};
 use crate::protocol::{CacheRequest, Manager, ValidRequest};
 
@@ -111,7 +111,10 @@ fn other_local_toolchains_come_before_containers() {
 #[test]
 fn mismatch_without_the_flag_is_a_400_listing_what_is_supported() {
     let p = policy(false, false);
-    let err = p.decide(&npm("18.19.0", "9.9.9")).unwrap_err();
+    let err = p
+        .decide(&npm("18.19.0", "9.9.9"))
+        .map_err(ApiError::from)
+        .unwrap_err();
     assert_eq!(
         (err.status, err.code),
         (StatusCode::BAD_REQUEST, "unsupported_version")
@@ -127,6 +130,7 @@ node 18.19.0 / npm 10.2.3 (toolchain)"
             Manager::Composer,
             &[("php", "8.2.36"), ("composer", "2.7.1")],
         ))
+        .map_err(ApiError::from)
         .unwrap_err();
     assert_eq!(err.code, "unsupported_version");
     assert!(
@@ -174,7 +178,10 @@ fn image_templates_are_the_operators() {
 #[test]
 fn flag_without_a_runtime_is_a_503_sentence_not_a_500() {
     let p = policy(true, false);
-    let err = p.decide(&npm("18.0.0", "9.9.9")).unwrap_err();
+    let err = p
+        .decide(&npm("18.0.0", "9.9.9"))
+        .map_err(ApiError::from)
+        .unwrap_err();
     assert_eq!(
         (err.status, err.code),
         (
@@ -200,6 +207,7 @@ fn php_containers_need_the_composer_they_are_asked_for() {
             Manager::Composer,
             &[("php", "7.4.33"), ("composer", "2.2.0")],
         ))
+        .map_err(ApiError::from)
         .unwrap_err();
     assert_eq!(err.code, "unsupported_version");
     assert!(
@@ -215,6 +223,7 @@ fn php_containers_need_the_composer_they_are_asked_for() {
         .with_container(Arc::new(no_phar));
     let err = p
         .decide(&request(Manager::Composer, &[("php", "7.4.33")]))
+        .map_err(ApiError::from)
         .unwrap_err();
     assert!(
         err.message.contains("need the server's --composer-phar"),
@@ -227,8 +236,22 @@ fn php_containers_need_the_composer_they_are_asked_for() {
 fn other_platforms_are_refused_whatever_the_versions() {
     let mut r = npm("20.20.2", "11.19.1");
     r.platform = Some("linux-arm64-musl".to_string());
-    let err = policy(true, true).decide(&r).unwrap_err();
+    let refusal = policy(true, true).decide(&r).unwrap_err();
+    assert_eq!(
+        refusal,
+        super::Refusal::Platform {
+            server: PLATFORM.to_string(),
+            asked: "linux-arm64-musl".to_string()
+        }
+    );
+    let err = ApiError::from(refusal);
     assert_eq!(err.code, "unsupported_platform");
+    assert_eq!(
+        err.message,
+        format!(
+            "this server installs for {PLATFORM}, not linux-arm64-musl; trees are platform-specific"
+        )
+    );
 }
 
 #[test]
@@ -240,7 +263,7 @@ fn injected_versions_never_reach_an_image_or_argv() {
         "versions": {"node": "20 --privileged", "npm": "10.0.0"}
     });
     let request: CacheRequest = serde_json::from_value(body).unwrap();
-    let err = request.validate().unwrap_err();
+    let err = request.validate().unwrap_err().to_string();
     assert!(err.contains("20 --privileged"), "{err}");
     // ...and the image builder checks again, for any other caller.
     let c = container();
@@ -295,7 +318,10 @@ fn built_requests_always_go_to_a_container() {
             let result = p.decide(&built(npm(node, npm_v)));
             if node == "22.1.0" && !use_containers {
                 // Versions the server offers in no other way stay refused.
-                assert_eq!(result.unwrap_err().code, "unsupported_version");
+                assert_eq!(
+                    ApiError::from(result.unwrap_err()).code,
+                    "unsupported_version"
+                );
                 continue;
             }
             match result {
@@ -316,6 +342,7 @@ fn built_requests_always_go_to_a_container() {
 fn built_requests_without_the_flag_or_a_runtime_are_refused() {
     let err = policy(true, true)
         .decide(&built(npm("20.20.2", "11.19.1")))
+        .map_err(ApiError::from)
         .unwrap_err();
     assert_eq!(
         (err.status, err.code),
@@ -329,6 +356,7 @@ fn built_requests_without_the_flag_or_a_runtime_are_refused() {
     let err = policy(false, false)
         .with_build_scripts(true)
         .decide(&built(npm("20.20.2", "11.19.1")))
+        .map_err(ApiError::from)
         .unwrap_err();
     assert_eq!(
         (err.status, err.code),

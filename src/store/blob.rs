@@ -6,12 +6,11 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
+use crate::digest::{Hashing, copy_hashing};
+pub use crate::protocol::{METHOD_DEFLATE, METHOD_STORED};
 
 pub const BLOB_HEADER_LEN: u64 = 32;
 const MAGIC: &[u8; 4] = b"DCB1";
-pub const METHOD_STORED: u16 = 0;
-pub const METHOD_DEFLATE: u16 = 8;
 const CHUNK: usize = 256 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,23 +76,16 @@ pub struct HashedFile {
 impl HashedFile {
     pub fn of(path: &Path) -> io::Result<HashedFile> {
         let mut file = File::open(path)?;
-        let mut sha = Sha256::new();
-        let mut crc = crc32fast::Hasher::new();
         let mut buf = vec![0u8; CHUNK];
-        let mut size = 0u64;
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            sha.update(&buf[..n]);
-            crc.update(&buf[..n]);
-            size += n as u64;
-        }
+        let options = Hashing {
+            crc32: true,
+            cap: None,
+        };
+        let hashed = copy_hashing(&mut file, &mut buf, options, &mut |_| Ok(()))?;
         Ok(HashedFile {
-            sha256: sha.finalize().into(),
-            crc32: crc.finalize(),
-            size,
+            sha256: hashed.sha256,
+            crc32: hashed.crc32.unwrap_or_default(),
+            size: hashed.size,
         })
     }
 }
@@ -150,35 +142,28 @@ pub fn pack_file(
 /// packed size.
 fn write_packed(source: &mut File, out: &mut File, method: u16) -> io::Result<([u8; 32], u64)> {
     out.write_all(&[0u8; BLOB_HEADER_LEN as usize])?;
-    let mut sha = Sha256::new();
     let mut buf = vec![0u8; CHUNK];
     let counter = CountingWriter {
         inner: BufWriter::with_capacity(CHUNK, &mut *out),
         count: 0,
     };
-    let counter = if method == METHOD_DEFLATE {
+    let (sha, counter) = if method == METHOD_DEFLATE {
         let mut enc = flate2::write::DeflateEncoder::new(counter, flate2::Compression::default());
-        pump(source, &mut enc, &mut sha, &mut buf)?;
-        enc.finish()?
+        let sha = pump(source, &mut enc, &mut buf)?;
+        (sha, enc.finish()?)
     } else {
         let mut w = counter;
-        pump(source, &mut w, &mut sha, &mut buf)?;
-        w
+        let sha = pump(source, &mut w, &mut buf)?;
+        (sha, w)
     };
     let count = counter.count;
     counter.inner.into_inner().map_err(|e| e.into_error())?;
-    Ok((sha.finalize().into(), count))
+    Ok((sha, count))
 }
 
-fn pump(src: &mut File, dst: &mut impl Write, sha: &mut Sha256, buf: &mut [u8]) -> io::Result<()> {
-    loop {
-        let n = src.read(buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        sha.update(&buf[..n]);
-        dst.write_all(&buf[..n])?;
-    }
+fn pump(src: &mut File, dst: &mut impl Write, buf: &mut [u8]) -> io::Result<[u8; 32]> {
+    let hashed = copy_hashing(src, buf, Hashing::default(), &mut |b| dst.write_all(b))?;
+    Ok(hashed.sha256)
 }
 
 struct CountingWriter<W> {
@@ -205,5 +190,104 @@ pub fn unpack(info: &BlobInfo, packed: Box<dyn Read + Send>) -> Box<dyn Read + S
         Box::new(flate2::read::DeflateDecoder::new(limited))
     } else {
         Box::new(limited)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+
+    fn pack(content: &[u8]) -> (BlobInfo, Vec<u8>) {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("content");
+        std::fs::write(&source, content).unwrap();
+        let hashed = HashedFile::of(&source).unwrap();
+        let (info, staged) = pack_file(&source, &hashed, dir.path()).unwrap();
+        (info, std::fs::read(&staged).unwrap())
+    }
+
+    fn unpacked(info: &BlobInfo, blob: &[u8]) -> Vec<u8> {
+        let data = blob[BLOB_HEADER_LEN as usize..].to_vec();
+        let mut out = Vec::new();
+        unpack(info, Box::new(io::Cursor::new(data)))
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn compressible_content_is_deflated_and_comes_back() {
+        let content = b"node_modules/left-pad/index.js\n".repeat(1000);
+        let (info, blob) = pack(&content);
+        assert_eq!(info.method, METHOD_DEFLATE);
+        assert!(info.packed_size < info.size / 10);
+        assert_eq!(blob.len() as u64, BLOB_HEADER_LEN + info.packed_size);
+        assert_eq!(info.size, content.len() as u64);
+        assert_eq!(info.crc32, crc32fast::hash(&content));
+        assert_eq!(info.sha256_hex(), hex::encode(Sha256::digest(&content)));
+        assert_eq!(unpacked(&info, &blob), content);
+    }
+
+    #[test]
+    fn incompressible_and_empty_content_is_stored() {
+        // A linear congruential stream: no repeats deflate could use.
+        let mut x: u32 = 12345;
+        let noise: Vec<u8> = (0..4096)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                (x >> 24) as u8
+            })
+            .collect();
+        for content in [noise.as_slice(), b""] {
+            let (info, blob) = pack(content);
+            assert_eq!(info.method, METHOD_STORED);
+            assert_eq!(info.packed_size, content.len() as u64);
+            assert_eq!(&blob[BLOB_HEADER_LEN as usize..], content);
+            assert_eq!(unpacked(&info, &blob), content);
+        }
+    }
+
+    /// The header's byte layout is on disk in every store: it must not move.
+    #[test]
+    fn header_layout_is_fixed_and_round_trips() {
+        let info = BlobInfo {
+            sha256: [7; 32],
+            size: 0x0102_0304_0506_0708,
+            crc32: 0xDEAD_BEEF,
+            method: METHOD_DEFLATE,
+            packed_size: 0x1_0000_0000,
+        };
+        let h = info.encode_header();
+        assert_eq!(&h[0..4], b"DCB1");
+        assert_eq!(&h[4..6], &[8, 0]);
+        assert_eq!(&h[6..8], &[0, 0]);
+        assert_eq!(&h[8..12], &0xDEAD_BEEFu32.to_le_bytes());
+        assert_eq!(&h[12..20], &0x0102_0304_0506_0708u64.to_le_bytes());
+        assert_eq!(&h[20..28], &0x1_0000_0000u64.to_le_bytes());
+        assert_eq!(&h[28..32], &[0; 4]);
+        assert_eq!(BlobInfo::decode_header([7; 32], &h).unwrap(), info);
+    }
+
+    #[test]
+    fn damaged_headers_are_refused() {
+        let mut h = BlobInfo {
+            sha256: [0; 32],
+            size: 1,
+            crc32: 1,
+            method: METHOD_STORED,
+            packed_size: 1,
+        }
+        .encode_header();
+        assert!(BlobInfo::decode_header([0; 32], &h[..31]).is_err());
+        h[4] = 12; // bzip2: a ZIP method the bundle must never carry.
+        let err = BlobInfo::decode_header([0; 32], &h).unwrap_err();
+        assert!(err.to_string().contains("unknown method 12"), "{err}");
+        h[4] = 0;
+        h[0] = b'X';
+        assert!(BlobInfo::decode_header([0; 32], &h).is_err());
     }
 }

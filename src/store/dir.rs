@@ -117,12 +117,7 @@ impl DirStore {
     /// Flushes the whole file system the store is on.
     fn syncfs(&self) -> io::Result<()> {
         let dir = File::open(&self.root)?;
-        use std::os::fd::AsRawFd;
-        // SAFETY: syncfs only reads the descriptor, which `dir` keeps open.
-        if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        rustix::fs::syncfs(&dir).map_err(io::Error::from)
     }
 
     fn read_index_file(&self, path: &Path) -> io::Result<Option<Index>> {

@@ -6,7 +6,6 @@
 
 use std::fs::{self, File};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::SystemTime;
@@ -16,8 +15,16 @@ use crate::protocol::check_key;
 
 pub const LOCK_FILE: &str = "gc.lock";
 
-/// Blocks until `flock(mode)` is granted on a fresh descriptor of the lock file.
-pub fn lock(root: &Path, mode: libc::c_int) -> io::Result<StoreLock> {
+/// How an acquisition holds the lock file.
+#[derive(Clone, Copy)]
+enum Mode {
+    Shared,
+    Exclusive,
+}
+
+/// Blocks until the `flock` (std's `File::lock*`, which is `flock` on Linux)
+/// is granted on a fresh descriptor of the lock file.
+fn lock(root: &Path, mode: Mode) -> io::Result<StoreLock> {
     let file = File::options()
         .read(true)
         .write(true)
@@ -25,23 +32,25 @@ pub fn lock(root: &Path, mode: libc::c_int) -> io::Result<StoreLock> {
         .truncate(false)
         .open(root.join(LOCK_FILE))?;
     loop {
-        // SAFETY: flock only reads the descriptor, which `file` keeps open.
-        if unsafe { libc::flock(file.as_raw_fd(), mode) } == 0 {
-            return Ok(StoreLock::holding(file));
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
+        let granted = match mode {
+            Mode::Shared => file.lock_shared(),
+            Mode::Exclusive => file.lock(),
+        };
+        match granted {
+            Ok(()) => return Ok(StoreLock::holding(file)),
+            // std does not retry a wait a signal cut short; we do.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
 }
 
 pub fn lock_shared(root: &Path) -> io::Result<StoreLock> {
-    lock(root, libc::LOCK_SH)
+    lock(root, Mode::Shared)
 }
 
 pub fn lock_exclusive(root: &Path) -> io::Result<StoreLock> {
-    lock(root, libc::LOCK_EX)
+    lock(root, Mode::Exclusive)
 }
 
 /// Sets the index's mtime to now. Opening for writing without truncating and
@@ -208,4 +217,38 @@ pub fn delete_bundle(root: &Path, key: &str) -> io::Result<u64> {
     // And the server's kept bundles, one per index generation.
     let dir = root.join("bundles").join(&key[0..2]);
     Ok(freed + super::bundle_cache::remove_other_generations(&dir, key, None)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::{File, TryLockError};
+
+    use super::{LOCK_FILE, lock_exclusive, lock_shared};
+
+    fn probe(root: &std::path::Path) -> File {
+        File::options()
+            .write(true)
+            .open(root.join(LOCK_FILE))
+            .unwrap()
+    }
+
+    /// Ingestions share the lock, gc takes it alone: the kinds must not swap.
+    #[test]
+    fn shared_admits_shared_and_exclusive_admits_none() {
+        let root = tempfile::tempdir().unwrap();
+        let shared = lock_shared(root.path()).unwrap();
+        assert!(probe(root.path()).try_lock_shared().is_ok());
+        assert!(matches!(
+            probe(root.path()).try_lock(),
+            Err(TryLockError::WouldBlock)
+        ));
+        drop(shared);
+        let exclusive = lock_exclusive(root.path()).unwrap();
+        assert!(matches!(
+            probe(root.path()).try_lock_shared(),
+            Err(TryLockError::WouldBlock)
+        ));
+        drop(exclusive);
+        assert!(probe(root.path()).try_lock().is_ok());
+    }
 }

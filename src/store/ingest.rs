@@ -128,25 +128,7 @@ fn ingest_once(
     registries: Vec<String>,
 ) -> Result<(Index, IngestStats), IngestError> {
     let workspaces = workspace_folders(&request.files);
-    let project = tree_root.parent().unwrap_or(tree_root);
-    let root_name = request.manager.output_dir();
-    let mut roots = vec![(root_name.to_string(), tree_root.to_path_buf())];
-    for folder in &workspaces {
-        check_workspace_folder(project, folder)?;
-        let nested = project.join(folder).join(root_name);
-        if std::fs::symlink_metadata(&nested).is_ok() {
-            roots.push((format!("{folder}/{root_name}"), nested));
-        }
-    }
-    let mut trees: Vec<(String, Vec<Entry>)> = Vec::new();
-    let mut files: Vec<(usize, FileJob)> = Vec::new();
-    // The caps hold for the project as a whole, nested trees included.
-    let mut used = Used::default();
-    for (number, (folder, path)) in roots.iter().enumerate() {
-        let (entries, jobs) = walk(path, folder, &workspaces, limits, &mut used)?;
-        trees.push((folder.clone(), entries));
-        files.extend(jobs.into_iter().map(|job| (number, job)));
-    }
+    let (mut trees, files) = walk_trees(tree_root, request, &workspaces, limits)?;
     // From the first blob lookup until the index is written, gc must not
     // sweep: a blob found present here (or just written) is referenced by no
     // index yet. Shared, so ingestions do not wait for one another.
@@ -157,8 +139,72 @@ fn ingest_once(
         .par_iter()
         .map(|(_, (rel, path, _))| HashedFile::of(path).map_err(|e| store_error(rel, e)))
         .collect::<Result<_, _>>()?;
+    let Stored {
+        infos,
+        stats,
+        clock,
+    } = store_blobs(store, &files, &hashed)?;
+    for ((number, (rel, _, mode)), h) in files.iter().zip(&hashed) {
+        let info = &infos[&h.sha256];
+        trees[*number].1.push(Entry::File(FileEntry {
+            path: rel.clone(),
+            sha256: info.sha256_hex(),
+            size: info.size,
+            mode: *mode,
+            crc32: info.crc32,
+            method: info.method,
+            packed_size: info.packed_size,
+        }));
+    }
+    let index = index_of(request, trees, workspaces, registries);
+    store
+        .publish_index(&index, clock)
+        .map_err(|e| store_error("index", e))?;
+    // A cache: without it the first hit derives it from the index.
+    if let Err(e) = store.put_summary(&super::KeySummary::of(&index)) {
+        tracing::warn!(key = %index.key, "could not write the key's summary: {e}");
+    }
+    Ok((index, stats))
+}
 
-    // Each distinct content once, packed only when the store lacks it.
+/// The root tree and each workspace's nested one: their entries without the
+/// files, and the files to store, numbered by tree. The caps hold for the
+/// project as a whole, nested trees included.
+fn walk_trees(
+    tree_root: &Path,
+    request: &ValidRequest,
+    workspaces: &[String],
+    limits: TreeLimits,
+) -> Result<(Vec<Tree>, Vec<TreeFile>), IngestError> {
+    let project = tree_root.parent().unwrap_or(tree_root);
+    let root_name = request.manager.output_dir();
+    let mut roots = vec![(root_name.to_string(), tree_root.to_path_buf())];
+    for folder in workspaces {
+        check_workspace_folder(project, folder)?;
+        let nested = project.join(folder).join(root_name);
+        if std::fs::symlink_metadata(&nested).is_ok() {
+            roots.push((format!("{folder}/{root_name}"), nested));
+        }
+    }
+    let mut trees = Vec::new();
+    let mut files = Vec::new();
+    let mut used = Used::default();
+    for (number, (folder, path)) in roots.iter().enumerate() {
+        let (entries, jobs) = walk(path, folder, workspaces, limits, &mut used)?;
+        trees.push((folder.clone(), entries));
+        files.extend(jobs.into_iter().map(|job| (number, job)));
+    }
+    Ok((trees, files))
+}
+
+/// Each distinct content once, packed only when the store lacks it; the new
+/// blobs handed to the store in one batch. Returns every content's blob
+/// header, what was new, and when the store was asked.
+fn store_blobs(
+    store: &dyn Store,
+    files: &[TreeFile],
+    hashed: &[HashedFile],
+) -> Result<Stored, IngestError> {
     let mut first_path: BTreeMap<[u8; 32], usize> = BTreeMap::new();
     for (i, h) in hashed.iter().enumerate() {
         first_path.entry(h.sha256).or_insert(i);
@@ -193,19 +239,28 @@ fn ingest_once(
     store
         .put_blobs(new_blobs)
         .map_err(|e| store_error("new blobs", e))?;
+    Ok(Stored {
+        infos,
+        stats,
+        clock,
+    })
+}
 
-    for ((number, (rel, _, mode)), h) in files.iter().zip(&hashed) {
-        let info = &infos[&h.sha256];
-        trees[*number].1.push(Entry::File(FileEntry {
-            path: rel.clone(),
-            sha256: info.sha256_hex(),
-            size: info.size,
-            mode: *mode,
-            crc32: info.crc32,
-            method: info.method,
-            packed_size: info.packed_size,
-        }));
-    }
+/// What [`store_blobs`] did: every content's blob header, what was new, and
+/// when the store was asked which blobs it had.
+struct Stored {
+    infos: BTreeMap<[u8; 32], BlobInfo>,
+    stats: IngestStats,
+    clock: IngestClock,
+}
+
+/// The index of the request's trees, every tree's entries sorted by path.
+fn index_of(
+    request: &ValidRequest,
+    mut trees: Vec<Tree>,
+    workspaces: Vec<String>,
+    registries: Vec<String>,
+) -> Index {
     for (_, entries) in &mut trees {
         entries.sort_by(|a, b| a.path().cmp(b.path()));
     }
@@ -214,7 +269,7 @@ fn ingest_once(
     let nested: Vec<NestedTree> = trees
         .map(|(root, entries)| NestedTree { root, entries })
         .collect();
-    let index = Index {
+    Index {
         format: if workspaces.is_empty() {
             INDEX_FORMAT
         } else {
@@ -225,7 +280,7 @@ fn ingest_once(
         versions: request.versions.clone(),
         platform: request.platform.clone(),
         options: request.options.clone(),
-        root: root_name.to_string(),
+        root: request.manager.output_dir().to_string(),
         created: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -234,15 +289,7 @@ fn ingest_once(
         workspaces,
         nested,
         registries,
-    };
-    store
-        .publish_index(&index, clock)
-        .map_err(|e| store_error("index", e))?;
-    // A cache: without it the first hit derives it from the index.
-    if let Err(e) = store.put_summary(&super::KeySummary::of(&index)) {
-        tracing::warn!(key = %index.key, "could not write the key's summary: {e}");
     }
-    Ok((index, stats))
 }
 
 /// After the install a workspace folder must hold what was written into it
@@ -278,6 +325,10 @@ fn store_error(what: &str, source: io::Error) -> IngestError {
 }
 
 type FileJob = (String, PathBuf, u32);
+/// A tree's folder in the project and its entries.
+type Tree = (String, Vec<Entry>);
+/// A file to store, with the number of the tree it belongs to.
+type TreeFile = (usize, FileJob);
 
 /// What the trees walked so far hold, against `TreeLimits`.
 #[derive(Debug, Default)]

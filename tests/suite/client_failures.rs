@@ -129,25 +129,7 @@ fn persistent_server_errors_end_in_exit_3_without_fallback() {
 
 #[test]
 fn unreachable_server_falls_back_to_npm_ci() {
-    let sandbox = Sandbox::new();
-    let project = sandbox.project();
-    std::fs::remove_file(project.join("package-lock.json")).unwrap();
-    let lock = std::process::Command::new("npm")
-        .args([
-            "install",
-            "--package-lock-only",
-            "--offline",
-            "--no-audit",
-            "--no-fund",
-        ])
-        .current_dir(&project)
-        .output()
-        .unwrap();
-    assert!(
-        lock.status.success(),
-        "{}",
-        String::from_utf8_lossy(&lock.stderr)
-    );
+    let sandbox = Sandbox::npm_can_install();
     let out = sandbox.fetch(&closed_port_url(), &["--retries", "0"]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
@@ -157,31 +139,10 @@ fn unreachable_server_falls_back_to_npm_ci() {
     );
 }
 
-/// A project with no dependencies and a lockfile npm itself wrote, so the
-/// real `npm ci` of the fallback succeeds offline.
-fn sandbox_npm_can_install() -> Sandbox {
-    let sandbox = Sandbox::new();
-    let project = sandbox.project();
-    std::fs::remove_file(project.join("package-lock.json")).unwrap();
-    let lock = std::process::Command::new("npm")
-        .args([
-            "install",
-            "--package-lock-only",
-            "--offline",
-            "--no-audit",
-            "--no-fund",
-        ])
-        .current_dir(&project)
-        .output()
-        .expect("npm must be installed to run these tests");
-    assert!(lock.status.success(), "{}", stderr(&lock));
-    sandbox
-}
-
 #[test]
 fn empty_or_unset_server_installs_locally_and_exits_0() {
     for server in [Some(""), Some("  "), None] {
-        let sandbox = sandbox_npm_can_install();
+        let sandbox = Sandbox::npm_can_install();
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_depcache"));
         cmd.args(["fetch", "npm", "--dir"])
             .arg(sandbox.project())

@@ -32,6 +32,27 @@ impl Sandbox {
         Sandbox { dir }
     }
 
+    /// A project with no dependencies and a lockfile npm itself wrote, so the
+    /// real `npm ci` of the client's fallback succeeds offline.
+    pub fn npm_can_install() -> Self {
+        let sandbox = Sandbox::new();
+        let project = sandbox.project();
+        fs::remove_file(project.join("package-lock.json")).unwrap();
+        let lock = Command::new("npm")
+            .args([
+                "install",
+                "--package-lock-only",
+                "--offline",
+                "--no-audit",
+                "--no-fund",
+            ])
+            .current_dir(&project)
+            .output()
+            .expect("npm must be installed to run these tests");
+        assert!(lock.status.success(), "{}", stderr(&lock));
+        sandbox
+    }
+
     pub fn project(&self) -> PathBuf {
         self.dir.path().join("project")
     }

@@ -103,21 +103,7 @@ fn a_symlinked_node_modules_is_replaced_and_its_target_kept() {
 
 #[test]
 fn the_local_fallback_never_empties_a_symlinked_node_modules() {
-    let sandbox = Sandbox::new();
-    let project = sandbox.project();
-    std::fs::remove_file(project.join("package-lock.json")).unwrap();
-    let lock = std::process::Command::new("npm")
-        .args([
-            "install",
-            "--package-lock-only",
-            "--offline",
-            "--no-audit",
-            "--no-fund",
-        ])
-        .current_dir(&project)
-        .output()
-        .unwrap();
-    assert!(lock.status.success(), "{}", stderr(&lock));
+    let sandbox = Sandbox::npm_can_install();
     let (victim, before) = victim(&sandbox);
     symlink(&victim, sandbox.node_modules()).unwrap();
     // npm ci empties node_modules before installing, through a link too.

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use crate::common::server::{ServerOptions, TestServer, host_versions, run_fetch};
 use crate::common::{
-    assert_same_tree, composer_install_reference, composer_project, npm_ci_reference, npm_project,
+    assert_same_tree, composer_install_reference, composer_project,
+    npm_project::{big_npm_project, standard_npm_project},
 };
 
 async fn fetch(server: &TestServer, project: &Path, manager: &str) -> String {
@@ -14,13 +15,7 @@ async fn fetch(server: &TestServer, project: &Path, manager: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_npm_restores_what_npm_ci_installs() {
-    let project = tempfile::tempdir().unwrap();
-    npm_project(
-        project.path(),
-        &[("dc-cli", "1.0.0"), ("dc-exec", "1.0.0")],
-        &[("dc-dev", "1.0.0")],
-    );
-    let reference = npm_ci_reference(project.path(), false);
+    let (project, reference) = standard_npm_project();
     let server = TestServer::start(ServerOptions::npm()).await;
     let first = fetch(&server, project.path(), "npm").await;
     assert!(first.contains("cache miss"), "{first}");
@@ -71,13 +66,7 @@ async fn fetch_composer_restores_what_composer_installs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_fetches_in_one_project_take_turns() {
-    let project = tempfile::tempdir().unwrap();
-    npm_project(
-        project.path(),
-        &[("dc-big", "1.0.0"), ("dc-cli", "1.0.0")],
-        &[],
-    );
-    let reference = npm_ci_reference(project.path(), false);
+    let (project, reference) = big_npm_project();
     let server = TestServer::start(ServerOptions::npm()).await;
     fetch(&server, project.path(), "npm").await;
     std::fs::remove_dir_all(project.path().join("node_modules")).unwrap();

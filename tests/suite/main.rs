@@ -7,6 +7,7 @@ mod admin_metrics;
 mod admin_stats;
 mod admin_support;
 mod admin_verify;
+mod architecture;
 mod bundle_zip;
 mod client_bundles;
 mod client_failures;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use depcache::protocol::Manager;
 use depcache::store::{S3Store, Store};
 
-use crate::common::npm_project::{npm_ci_reference, npm_project};
+use crate::common::npm_project::{big_npm_project, npm_project_files};
 use crate::common::registry::registry;
 use crate::common::s3::Bucket;
 use crate::common::server::{
@@ -18,17 +18,8 @@ use crate::common::tree::{assert_same_tree, unzip_into};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_miss_leaves_the_key_to_the_other_server() {
-    let project = tempfile::tempdir().unwrap();
-    npm_project(
-        project.path(),
-        &[("dc-big", "1.0.0"), ("dc-cli", "1.0.0")],
-        &[],
-    );
-    let reference = npm_ci_reference(project.path(), false);
-    let files: Vec<(&str, Vec<u8>)> = ["package.json", "package-lock.json"]
-        .into_iter()
-        .map(|n| (n, std::fs::read(project.path().join(n)).unwrap()))
-        .collect();
+    let (project, reference) = big_npm_project();
+    let files = npm_project_files(project.path());
     let request = cache_request(Manager::Npm, &files);
     let key = request.hash.clone();
     let body = serde_json::to_value(request).unwrap();

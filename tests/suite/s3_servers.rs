@@ -12,7 +12,7 @@ use depcache::store::{
 use serde_json::Value;
 
 use crate::admin_support::{ingest, make_tree, noise, request};
-use crate::common::npm_project::npm_project;
+use crate::common::npm_project::{npm_project, npm_project_files};
 use crate::common::registry::registry;
 use crate::common::s3::Bucket;
 use crate::common::server::{ServerOptions, TestServer, cache_request, http};
@@ -76,10 +76,7 @@ async fn bundle(server: &TestServer, answer: &Value) -> Vec<u8> {
 fn npm_body(deps: &[(&str, &str)]) -> Value {
     let project = tempfile::tempdir().unwrap();
     npm_project(project.path(), deps, &[]);
-    let files: Vec<(&str, Vec<u8>)> = ["package.json", "package-lock.json"]
-        .into_iter()
-        .map(|n| (n, std::fs::read(project.path().join(n)).unwrap()))
-        .collect();
+    let files = npm_project_files(project.path());
     serde_json::to_value(cache_request(Manager::Npm, &files)).unwrap()
 }
 

@@ -2,27 +2,18 @@
 //! summary, never from the whole index; `GET`/`HEAD /v1/cache/{key}` give the
 //! same answer for the key alone.
 
-use std::path::Path;
-
 use depcache::protocol::Manager;
 use serde_json::Value;
 
-use crate::common::npm_project::npm_project;
+use crate::common::npm_project::{npm_project, npm_project_files};
 use crate::common::server::*;
-
-fn project_files(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
-    ["package.json", "package-lock.json"]
-        .into_iter()
-        .map(|n| (n, std::fs::read(dir.join(n)).unwrap()))
-        .collect()
-}
 
 /// A server that has installed one small npm project; its request body and key.
 async fn server_with_one_key() -> (TestServer, Value, String, tempfile::TempDir) {
     let project = tempfile::tempdir().unwrap();
     npm_project(project.path(), &[("dc-cli", "1.0.0")], &[]);
     let server = TestServer::start(ServerOptions::npm()).await;
-    let request = cache_request(Manager::Npm, &project_files(project.path()));
+    let request = cache_request(Manager::Npm, &npm_project_files(project.path()));
     let key = request.hash.clone();
     let body = serde_json::to_value(request).unwrap();
     let (status, first) = post_cache(&server, Some(API_KEY), &body).await;

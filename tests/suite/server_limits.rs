@@ -225,10 +225,7 @@ fn two_packages() -> (tempfile::TempDir, Value) {
         &[("dc-cli", "1.0.0"), ("dc-exec", "1.0.0")],
         &[],
     );
-    let files: Vec<(&str, Vec<u8>)> = ["package.json", "package-lock.json"]
-        .into_iter()
-        .map(|n| (n, std::fs::read(project.path().join(n)).unwrap()))
-        .collect();
+    let files = npm_project::npm_project_files(project.path());
     let body = serde_json::to_value(cache_request(Manager::Npm, &files)).unwrap();
     (project, body)
 }

@@ -8,17 +8,12 @@ use std::time::Duration;
 use depcache::protocol::{InstallOptions, Manager};
 use serde_json::Value;
 
-use crate::common::npm_project::{npm_ci_reference, npm_project};
+use crate::common::npm_project::{
+    npm_ci_reference, npm_project, npm_project_files, standard_npm_project,
+};
 use crate::common::registry::registry;
 use crate::common::server::*;
 use crate::common::tree::{assert_same_tree, unzip_into};
-
-fn project_files(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
-    ["package.json", "package-lock.json"]
-        .into_iter()
-        .map(|n| (n, std::fs::read(dir.join(n)).unwrap()))
-        .collect()
-}
 
 /// POSTs, downloads the bundle, unzips it with the system `unzip`, and returns
 /// the answer and the folder holding the restored `node_modules`.
@@ -37,16 +32,13 @@ async fn fetch_and_unzip(server: &TestServer, body: &Value) -> (Value, tempfile:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn miss_then_hit_and_the_bundle_equals_a_direct_npm_ci() {
-    let project = tempfile::tempdir().unwrap();
-    npm_project(
-        project.path(),
-        &[("dc-cli", "1.0.0"), ("dc-exec", "1.0.0")],
-        &[("dc-dev", "1.0.0")],
-    );
-    let reference = npm_ci_reference(project.path(), false);
+    let (project, reference) = standard_npm_project();
     let server = TestServer::start(ServerOptions::npm()).await;
-    let body =
-        serde_json::to_value(cache_request(Manager::Npm, &project_files(project.path()))).unwrap();
+    let body = serde_json::to_value(cache_request(
+        Manager::Npm,
+        &npm_project_files(project.path()),
+    ))
+    .unwrap();
 
     let (first, out) = fetch_and_unzip(&server, &body).await;
     assert_eq!(first["cache_hit"], false);
@@ -135,7 +127,7 @@ async fn omitting_dev_dependencies_is_its_own_key_and_tree() {
     );
     let reference = npm_ci_reference(project.path(), true);
     let server = TestServer::start(ServerOptions::npm()).await;
-    let files = project_files(project.path());
+    let files = npm_project_files(project.path());
     let full = cache_request(Manager::Npm, &files);
     let lean = cache_request_with(
         Manager::Npm,
@@ -182,9 +174,11 @@ async fn files_shared_by_two_lockfiles_are_stored_once() {
     let ref_b = npm_ci_reference(b.path(), false);
     let server = TestServer::start(ServerOptions::npm()).await;
     for project in [&a, &b] {
-        let body =
-            serde_json::to_value(cache_request(Manager::Npm, &project_files(project.path())))
-                .unwrap();
+        let body = serde_json::to_value(cache_request(
+            Manager::Npm,
+            &npm_project_files(project.path()),
+        ))
+        .unwrap();
         let (status, answer) = post_cache(&server, Some(API_KEY), &body).await;
         assert_eq!(status, 200, "{answer}");
     }
@@ -210,8 +204,11 @@ async fn eight_identical_concurrent_misses_share_one_install() {
         &[],
     );
     let server = TestServer::start(ServerOptions::npm()).await;
-    let body =
-        serde_json::to_value(cache_request(Manager::Npm, &project_files(project.path()))).unwrap();
+    let body = serde_json::to_value(cache_request(
+        Manager::Npm,
+        &npm_project_files(project.path()),
+    ))
+    .unwrap();
     let answers =
         futures::future::join_all((0..8).map(|_| post_cache(&server, Some(API_KEY), &body))).await;
     for (status, answer) in &answers {

@@ -11,6 +11,7 @@ use depcache::server::KeyScopes;
 use serde_json::{Value, json};
 
 use crate::common::private_composer::{ComposerRepo, start_composer_repo};
+use crate::common::private_registry::{contains, get};
 use crate::common::server::*;
 
 const USER: &str = "ci-reader";
@@ -39,18 +40,6 @@ fn files(repo: &ComposerRepo) -> Vec<(&'static str, Vec<u8>)> {
         ),
         ("composer.lock", serde_json::to_vec_pretty(&lock).unwrap()),
     ]
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
-async fn get(url: &str, key: &str) -> (u16, Vec<u8>) {
-    let response = http().get(url).bearer_auth(key).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.bytes().await.unwrap().to_vec())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,7 @@ use depcache::server::KeyScopes;
 use serde_json::{Value, json};
 
 use crate::common::npm_project::npm_command;
-use crate::common::private_registry::{PrivateRegistry, start_private_registry};
+use crate::common::private_registry::{PrivateRegistry, contains, get, start_private_registry};
 use crate::common::registry;
 use crate::common::server::*;
 
@@ -67,22 +67,7 @@ fn acme_project(dir: &Path, acme: &PrivateRegistry) -> Vec<(&'static str, Vec<u8
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    ["package.json", "package-lock.json"]
-        .into_iter()
-        .map(|n| (n, std::fs::read(dir.join(n)).unwrap()))
-        .collect()
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
-async fn get(url: &str, key: &str) -> (u16, Vec<u8>) {
-    let response = http().get(url).bearer_auth(key).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.bytes().await.unwrap().to_vec())
+    crate::common::npm_project::npm_project_files(dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

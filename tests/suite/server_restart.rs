@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use depcache::protocol::Manager;
 
-use crate::common::npm_project::{npm_ci_reference, npm_project};
+use crate::common::npm_project::{big_npm_project, npm_project_files};
 use crate::common::registry::registry;
 use crate::common::server::{cache_request, count_files, http, spawn_binary_server};
 use crate::common::tree::{assert_same_tree, unzip_into};
@@ -32,17 +32,8 @@ async fn post(url: &str, body: &serde_json::Value) -> reqwest::Result<reqwest::R
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_ingestion_leaves_no_index_and_recovers() {
-    let project = tempfile::tempdir().unwrap();
-    npm_project(
-        project.path(),
-        &[("dc-big", "1.0.0"), ("dc-cli", "1.0.0")],
-        &[],
-    );
-    let reference = npm_ci_reference(project.path(), false);
-    let files: Vec<(&str, Vec<u8>)> = ["package.json", "package-lock.json"]
-        .into_iter()
-        .map(|n| (n, std::fs::read(project.path().join(n)).unwrap()))
-        .collect();
+    let (project, reference) = big_npm_project();
+    let files = npm_project_files(project.path());
     let body = serde_json::to_value(cache_request(Manager::Npm, &files)).unwrap();
     let store = tempfile::tempdir().unwrap();
     let objects = store.path().join("objects");

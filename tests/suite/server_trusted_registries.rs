@@ -183,10 +183,7 @@ async fn git_dependencies_are_refused() {
 async fn an_operator_allowed_registry_host_installs() {
     let project = tempfile::tempdir().unwrap();
     npm_project(project.path(), &[("dc-util", "1.0.0")], &[]);
-    let files: Vec<(&str, Vec<u8>)> = ["package.json", "package-lock.json"]
-        .into_iter()
-        .map(|n| (n, std::fs::read(project.path().join(n)).unwrap()))
-        .collect();
+    let files = npm_project::npm_project_files(project.path());
     let host = registry().addr().to_string();
 
     // No --npm-registry: the lockfile's registry is just another host.

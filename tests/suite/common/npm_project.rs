@@ -176,3 +176,37 @@ pub fn npm_ci_scripts_reference(project_dir: &Path, omit_dev: bool) -> tempfile:
     assert!(result.status.success(), "{}", describe("npm ci", &result));
     out
 }
+
+/// The manifest and lockfile of an npm project, as a cache request sends
+/// them.
+pub fn npm_project_files(dir: &Path) -> Vec<(&'static str, Vec<u8>)> {
+    ["package.json", "package-lock.json"]
+        .into_iter()
+        .map(|n| (n, std::fs::read(dir.join(n)).unwrap()))
+        .collect()
+}
+
+/// A project whose install and ingestion take long enough to interrupt
+/// (`dc-big`, `dc-cli`), and `npm ci`'s own tree of it to compare with.
+pub fn big_npm_project() -> (tempfile::TempDir, tempfile::TempDir) {
+    npm_project_and_reference(&[("dc-big", "1.0.0"), ("dc-cli", "1.0.0")], &[])
+}
+
+/// The everyday project: two dependencies with bins and one dev dependency,
+/// and `npm ci`'s tree of it.
+pub fn standard_npm_project() -> (tempfile::TempDir, tempfile::TempDir) {
+    npm_project_and_reference(
+        &[("dc-cli", "1.0.0"), ("dc-exec", "1.0.0")],
+        &[("dc-dev", "1.0.0")],
+    )
+}
+
+fn npm_project_and_reference(
+    deps: &[(&str, &str)],
+    dev_deps: &[(&str, &str)],
+) -> (tempfile::TempDir, tempfile::TempDir) {
+    let project = tempfile::tempdir().unwrap();
+    npm_project(project.path(), deps, dev_deps);
+    let reference = npm_ci_reference(project.path(), false);
+    (project, reference)
+}

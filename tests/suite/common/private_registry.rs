@@ -136,3 +136,22 @@ fn tgz(files: &[(&str, Vec<u8>)]) -> Vec<u8> {
     }
     tar.into_inner().unwrap().finish().unwrap()
 }
+
+/// Whether `needle` (a secret) appears anywhere in `haystack`.
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// `GET url` with `key` as the bearer: status and body.
+pub async fn get(url: &str, key: &str) -> (u16, Vec<u8>) {
+    let response = crate::common::server::http()
+        .get(url)
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.bytes().await.unwrap().to_vec())
+}
