@@ -146,7 +146,7 @@ _depcache() {
 
     case "${cmd}" in
         depcache)
-            opts="-v -q -h -V --verbose --quiet --help --version serve fetch hash completions man admin store help"
+            opts="-v -q -h -V --verbose --quiet --help --version completions man admin store serve fetch hash help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -476,7 +476,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__help)
-            opts="serve fetch hash completions man admin store help"
+            opts="completions man admin store serve fetch hash help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -2,6 +2,7 @@
 //! a call on the library.
 
 mod admin;
+mod env;
 mod fetch;
 mod generate;
 mod hash;
@@ -11,9 +12,11 @@ mod store;
 
 use std::process::ExitCode;
 
-use clap::{ArgAction, Parser, Subcommand};
+use clap::{ArgAction, FromArgMatches, Parser, Subcommand};
 
 use crate::error::CliError;
+
+pub use env::{WITH_ENV, command, env_name};
 
 /// The version with the commit it was built from.
 pub const LONG_VERSION: &str = concat!(
@@ -63,7 +66,8 @@ pub enum Command {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = env::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // fetch runs in CI logs: only warnings unless -v asks for key, URLs, timings.
     let quiet_by_default = matches!(cli.command, Command::Fetch(_));
     init_logging(cli.verbose, cli.quiet, quiet_by_default);

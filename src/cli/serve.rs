@@ -23,7 +23,7 @@ use crate::units::{parse_duration, parse_size};
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// TCP port to listen on.
-    #[arg(default_value_t = 8080)]
+    #[arg(default_value_t = 8080, env = "DEPCACHE_PORT")]
     pub port: u16,
     /// Store: a directory (created when missing) or s3://BUCKET[/PREFIX]
     /// (credentials, region and endpoint from the AWS_* environment).
@@ -311,8 +311,8 @@ fn private_registries(args: &ServeArgs) -> Result<PrivateRegistries, CliError> {
     }
 }
 
-/// Keys from the flag, the file and the environment, all accepted; only the
-/// file's lines can carry `registries=` (default: every registry).
+/// Keys from the flag (or `DEPCACHE_API_KEYS`) and the file, all accepted; only
+/// the file's lines can carry `registries=` (default: every registry).
 fn collect_keys(args: &ServeArgs) -> Result<ApiKeys, CliError> {
     let mut keys = ApiKeys::new(&split(&args.api_keys));
     if let Some(path) = &args.api_keys_file {
@@ -342,11 +342,6 @@ fn collect_keys(args: &ServeArgs) -> Result<ApiKeys, CliError> {
                 }
             };
             keys.add(key, scopes);
-        }
-    }
-    if let Ok(env) = std::env::var("DEPCACHE_API_KEYS") {
-        for key in super::split_list(&env) {
-            keys.add(&key, KeyScopes::All);
         }
     }
     Ok(keys)

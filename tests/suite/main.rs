@@ -8,6 +8,7 @@ mod admin_stats;
 mod admin_support;
 mod admin_verify;
 mod bundle_zip;
+mod cli_env;
 mod client_bundles;
 mod client_failures;
 mod client_hits;
