@@ -214,6 +214,7 @@ Register-ArgumentCompleter -Native -CommandName 'depcache' -ScriptBlock {
             break
         }
         'depcache;serve' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'TOML file of settings whose keys are these long flag names, e.g. `max-tree-files = 500000`; flags and variables override it')
             [CompletionResult]::new('--cache-dir', '--cache-dir', [CompletionResultType]::ParameterName, 'Store: a directory (created when missing) or s3://BUCKET[/PREFIX] (credentials, region and endpoint from the AWS_* environment)')
             [CompletionResult]::new('--work-dir', '--work-dir', [CompletionResultType]::ParameterName, 'Local scratch for installs (default: the store''s tmp/ for a directory, a temporary folder for S3)')
             [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Address to bind (default: 0.0.0.0 with API keys; 127.0.0.1 for an --is-public server, which anyone who reaches it can make run installs)')

@@ -188,6 +188,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
         &'depcache;store;help;help'= {
         }
         &'depcache;serve'= {
+            cand --config 'TOML file of settings whose keys are these long flag names, e.g. `max-tree-files = 500000`; flags and variables override it'
             cand --cache-dir 'Store: a directory (created when missing) or s3://BUCKET[/PREFIX] (credentials, region and endpoint from the AWS_* environment)'
             cand --work-dir 'Local scratch for installs (default: the store''s tmp/ for a directory, a temporary folder for S3)'
             cand --bind 'Address to bind (default: 0.0.0.0 with API keys; 127.0.0.1 for an --is-public server, which anyone who reaches it can make run installs)'

@@ -2,6 +2,7 @@
 //! a call on the library.
 
 mod admin;
+mod config;
 mod env;
 mod fetch;
 mod generate;
@@ -66,7 +67,24 @@ pub enum Command {
 }
 
 pub fn main() -> ExitCode {
-    let matches = env::command().get_matches();
+    let mut matches = env::command().get_matches();
+    if let Some(("serve", serve)) = matches.subcommand()
+        && let Some(path) = serve.get_one::<std::path::PathBuf>("config")
+    {
+        let cmd = env::command();
+        let sub = cmd.find_subcommand("serve").expect("serve is a subcommand");
+        match config::apply(path, sub, serve, std::env::args_os().collect()) {
+            Ok(argv) => {
+                matches = env::command()
+                    .try_get_matches_from(argv)
+                    .unwrap_or_else(|e| e.exit())
+            }
+            Err(e) => {
+                eprintln!("depcache: {e}");
+                return ExitCode::from(crate::error::exit::USAGE);
+            }
+        }
+    }
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // fetch runs in CI logs: only warnings unless -v asks for key, URLs, timings.
     let quiet_by_default = matches!(cli.command, Command::Fetch(_));

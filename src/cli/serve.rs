@@ -25,6 +25,10 @@ pub struct ServeArgs {
     /// TCP port to listen on.
     #[arg(default_value_t = 8080, env = "DEPCACHE_PORT")]
     pub port: u16,
+    /// TOML file of settings whose keys are these long flag names, e.g.
+    /// `max-tree-files = 500000`; flags and variables override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Store: a directory (created when missing) or s3://BUCKET[/PREFIX]
     /// (credentials, region and endpoint from the AWS_* environment).
     #[arg(

@@ -35,6 +35,7 @@ mod s3_gc_hammer;
 mod s3_kill;
 mod s3_servers;
 mod serve_cli;
+mod serve_config;
 mod serve_private_cli;
 mod server_composer;
 mod server_errors;
