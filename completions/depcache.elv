@@ -18,12 +18,13 @@ set edit:completion:arg-completer[depcache] = {|@words|
     }
     var completions = [
         &'depcache'= {
+            cand --log-format 'Log lines as text or as one JSON object per line (for log pipelines)'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand -q 'Only errors'
             cand --quiet 'Only errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
             cand completions 'Print shell completions (or write them all with --dir)'
@@ -37,29 +38,32 @@ set edit:completion:arg-completer[depcache] = {|@words|
         }
         &'depcache;completions'= {
             cand --dir 'Write every shell''s file into DIR instead of printing one'
+            cand --log-format 'Log lines as text or as one JSON object per line (for log pipelines)'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand -q 'Only errors'
             cand --quiet 'Only errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'depcache;man'= {
             cand --dir 'Write depcache.1 and one page per subcommand into DIR instead of printing depcache.1'
+            cand --log-format 'Log lines as text or as one JSON object per line (for log pipelines)'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand -q 'Only errors'
             cand --quiet 'Only errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'depcache;admin'= {
+            cand --log-format 'Log lines as text or as one JSON object per line (for log pipelines)'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand -q 'Only errors'
             cand --quiet 'Only errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand stats 'Keys, blobs, bytes on disk, logical size and deduplication ratio'
             cand list 'Every cached key with manager, versions, platform, size and last use'
             cand gc 'Evict unused or least recently used keys, then delete unreferenced blobs. Safe while a server runs on the same directory'
@@ -68,48 +72,52 @@ set edit:completion:arg-completer[depcache] = {|@words|
         }
         &'depcache;admin;stats'= {
             cand --cache-dir 'Store: a directory or s3://BUCKET[/PREFIX] (the server''s --cache-dir)'
+            cand --log-format 'Log lines as text or as one JSON object per line (for log pipelines)'
             cand --json 'Machine-readable output (schema in docs/admin.md)'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand -q 'Only errors'
             cand --quiet 'Only errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'depcache;admin;list'= {
             cand --cache-dir 'Store: a directory or s3://BUCKET[/PREFIX] (the server''s --cache-dir)'
+            cand --log-format 'Log lines as text or as one JSON object per line (for log pipelines)'
             cand --json 'Machine-readable output (schema in docs/admin.md)'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand -q 'Only errors'
             cand --quiet 'Only errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'depcache;admin;gc'= {
             cand --cache-dir 'Store: a directory or s3://BUCKET[/PREFIX] (the server''s --cache-dir)'
             cand --older-than 'Evict keys not used (hit or downloaded) for this long, e.g. 30d'
             cand --max-size 'Evict least recently used keys until the store fits, e.g. 20GiB'
             cand --grace 'Keep unreferenced blobs younger than this (ingestions in progress)'
+            cand --log-format 'Log lines as text or as one JSON object per line (for log pipelines)'
             cand --json 'Machine-readable output (schema in docs/admin.md)'
             cand --dry-run 'Report what would be removed; delete nothing'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand -q 'Only errors'
             cand --quiet 'Only errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'depcache;admin;verify'= {
             cand --cache-dir 'Store: a directory or s3://BUCKET[/PREFIX] (the server''s --cache-dir)'
+            cand --log-format 'Log lines as text or as one JSON object per line (for log pipelines)'
             cand --json 'Machine-readable output (schema in docs/admin.md)'
             cand --repair 'Remove corrupt blobs and the indexes that use them or miss blobs, so those keys are installed afresh on their next request'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand -q 'Only errors'
             cand --quiet 'Only errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'depcache;admin;help'= {
             cand stats 'Keys, blobs, bytes on disk, logical size and deduplication ratio'
@@ -129,12 +137,13 @@ set edit:completion:arg-completer[depcache] = {|@words|
         &'depcache;admin;help;help'= {
         }
         &'depcache;store'= {
+            cand --log-format 'Log lines as text or as one JSON object per line (for log pipelines)'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand -q 'Only errors'
             cand --quiet 'Only errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
             cand status 'Contents, bytes, how many trees on disk still link to, oldest and newest use, problems found'
             cand prune 'Remove contents no tree links to any more (or only those unused for --older-than), then the least recently used down to --max-size. Safe beside fetches using the same store'
             cand verify 'Rehash every content and remove those that no longer match their name, and anything else that is no content'
@@ -142,36 +151,39 @@ set edit:completion:arg-completer[depcache] = {|@words|
         }
         &'depcache;store;status'= {
             cand --local-store 'The store folder, as given to `fetch --local-store`'
+            cand --log-format 'Log lines as text or as one JSON object per line (for log pipelines)'
             cand --json 'Machine-readable output (schema in docs/client.md)'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand -q 'Only errors'
             cand --quiet 'Only errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'depcache;store;prune'= {
             cand --local-store 'The store folder, as given to `fetch --local-store`'
             cand --older-than 'Remove only unlinked contents not used for this long (30d, 12h, ...) instead of every unlinked one'
             cand --max-size 'Then remove the least recently used contents, unlinked ones first, until the store is this small (20GiB, 500MB, ...). Without --older-than only what the budget needs goes'
+            cand --log-format 'Log lines as text or as one JSON object per line (for log pipelines)'
             cand --json 'Machine-readable output (schema in docs/client.md)'
             cand --dry-run 'Report what would be removed; remove nothing'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand -q 'Only errors'
             cand --quiet 'Only errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'depcache;store;verify'= {
             cand --local-store 'The store folder, as given to `fetch --local-store`'
+            cand --log-format 'Log lines as text or as one JSON object per line (for log pipelines)'
             cand --json 'Machine-readable output (schema in docs/client.md)'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand -q 'Only errors'
             cand --quiet 'Only errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'depcache;store;help'= {
             cand status 'Contents, bytes, how many trees on disk still link to, oldest and newest use, problems found'
@@ -227,6 +239,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --max-tree-size 'Refuse (422 tree_too_large) an installed tree whose files add up to more'
             cand --max-tree-files 'Refuse (422 tree_too_large) an installed tree with more files, folders and symlinks'
             cand --bundle-cache-size 'Keep assembled bundles of keys downloaded more than once, up to this many bytes in all, so their downloads are plain file reads (0 keeps none; gc deletes them with their keys)'
+            cand --log-format 'Log lines as text or as one JSON object per line (for log pipelines)'
             cand --use-docker-on-version-mismatch 'Install versions the host lacks in a container of exactly those versions (see docs/containers.md; a start-up error when no runtime answers)'
             cand --is-public 'No API key needed'
             cand -v 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
@@ -252,6 +265,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --php-version 'composer: the php version the key is for (default: the one on PATH)'
             cand --composer-version 'composer: the composer version the key is for (default: the one on PATH)'
             cand --platform 'os-arch-libc, e.g. linux-x64-glibc (default: this machine''s)'
+            cand --log-format 'Log lines as text or as one JSON object per line (for log pipelines)'
             cand --no-fallback 'Fail (exit 3) instead of installing locally when the server is unavailable (exit 2 when no server is configured at all)'
             cand --force 'Restore from scratch even when the folder''s stat manifest (.depcache-state) says it already holds this key'
             cand --ignore-scripts 'Run no lifecycle scripts after restoring (or installing locally): npm gets the `npm ci --ignore-scripts` tree; composer still rebuilds its autoloader, with scripts and plugins off. By default the scripts the job''s own `npm ci` / `composer install` would run, run here'
@@ -262,8 +276,8 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand -q 'Only errors'
             cand --quiet 'Only errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'depcache;hash'= {
             cand --dir 'Project root (default: the current folder)'
@@ -273,6 +287,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --php-version 'composer: the php version the key is for (default: the one on PATH)'
             cand --composer-version 'composer: the composer version the key is for (default: the one on PATH)'
             cand --platform 'os-arch-libc, e.g. linux-x64-glibc (default: this machine''s)'
+            cand --log-format 'Log lines as text or as one JSON object per line (for log pipelines)'
             cand --omit-dev 'Leave devDependencies out (npm --omit=dev, composer --no-dev)'
             cand --server-scripts 'npm: ask for the tree the server built with its install scripts, in its container sandbox (a server started with --build-scripts container); nothing runs here afterwards. See docs/scripts.md'
             cand --explain 'Also print what went into the key'
@@ -280,8 +295,8 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --verbose 'More output: -v info, -vv debug, -vvv trace (RUST_LOG overrides)'
             cand -q 'Only errors'
             cand --quiet 'Only errors'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'depcache;help'= {
             cand completions 'Print shell completions (or write them all with --dir)'

@@ -52,7 +52,7 @@ e.g. max-tree-files; see `depcache serve --help`)"
 /// keys the command line and the environment left unset.
 pub fn apply(
     path: &Path,
-    serve: &Command,
+    root: &Command,
     matches: &ArgMatches,
     mut argv: Vec<OsString>,
 ) -> Result<Vec<OsString>, ConfigError> {
@@ -65,9 +65,12 @@ pub fn apply(
         line: e.span().map_or(0, |s| text[..s.start].matches('\n').count() + 1),
         message: e.message().to_string(),
     })?;
+    let serve = root
+        .find_subcommand("serve")
+        .expect("serve is a subcommand");
     let mut extra: Vec<OsString> = Vec::new();
     for (key, value) in &table {
-        let arg = find(serve, key).ok_or_else(|| ConfigError::UnknownKey {
+        let arg = find(root, serve, key).ok_or_else(|| ConfigError::UnknownKey {
             path: path.to_path_buf(),
             key: key.clone(),
         })?;
@@ -107,12 +110,20 @@ pub fn apply(
     Ok(argv)
 }
 
-/// By long name, or the positional `port` by its name.
-fn find<'a>(serve: &'a Command, key: &str) -> Option<&'a Arg> {
-    serve.get_arguments().find(|a| match a.get_long() {
-        Some(long) => long == key,
-        None => a.is_positional() && a.get_id().as_str() == key,
-    })
+/// By long name, or the positional `port` by its name; of the global
+/// flags only `log-format` (a server's log goes where its settings are).
+fn find<'a>(root: &'a Command, serve: &'a Command, key: &str) -> Option<&'a Arg> {
+    serve
+        .get_arguments()
+        .find(|a| match a.get_long() {
+            Some(long) => long == key,
+            None => a.is_positional() && a.get_id().as_str() == key,
+        })
+        .or_else(|| {
+            (key == "log-format")
+                .then(|| root.get_arguments().find(|a| a.get_long() == Some(key)))
+                .flatten()
+        })
 }
 
 /// The TOML value as the flag's text values: a switch takes a boolean, a

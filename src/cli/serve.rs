@@ -264,13 +264,16 @@ or run an open server with --is-public"
             .map_err(|e| CliError::Failure(format!("cannot listen on {addr}: {e}")))?;
         let local = listener.local_addr()?;
         if open_on_loopback {
-            eprintln!(
-                "depcache: open (no API key), so on this machine only (serve others with \
+            super::logging::say(
+                "WARN",
+                &format!(
+                    "open (no API key), so on this machine only (serve others with \
 --api-keys-file FILE, or open to the network with --bind 0.0.0.0); serving on http://{local}"
+                ),
             );
         } else {
             // Tests and scripts read the URL after "serving on ", at the end.
-            eprintln!("depcache: serving on http://{local}");
+            super::logging::say("INFO", &format!("serving on http://{local}"));
         }
         serve(listener, config, shutdown_signal())
             .await

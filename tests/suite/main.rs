@@ -36,6 +36,7 @@ mod s3_kill;
 mod s3_servers;
 mod serve_cli;
 mod serve_config;
+mod serve_logs;
 mod serve_private_cli;
 mod server_composer;
 mod server_errors;
