@@ -253,7 +253,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --server 'The depcache server, e.g. http://cache:8080. Unset or empty: install locally and say so (exit 0), unless --no-fallback'
             cand --api-key 'API key sent as a Bearer token; prefer the environment over argv'
             cand --api-key-file 'File holding the API key (first line)'
-            cand --retries 'Retries after a connection error or a 5xx (not after a 504), with backoff 0.5 s, 1 s, 2 s, ...'
+            cand --retries 'Retries after a connection error or a 5xx (not after a 504), with jittered backoff of about 0.5 s, 1 s, 2 s, ...; a 503''s Retry-After is waited out (more than 60 s ends the retries)'
             cand --timeout 'Limit for the cache request, which installs on a miss (90s, 15m, ...)'
             cand --download-timeout 'Limit for downloading the index and bundle after the server answered, retries and resumes included (90s, 10m, ...); past it the server counts as unavailable. A transfer that receives nothing for 60 s fails sooner'
             cand --local-store 'Keep verified file contents in DIR (e.g. ~/.cache/depcache) and hard-link restored files to them: later fetches download only contents the store lacks. Off unless given'

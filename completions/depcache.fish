@@ -185,7 +185,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand serve" -s h -l help -d
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l server -d 'The depcache server, e.g. http://cache:8080. Unset or empty: install locally and say so (exit 0), unless --no-fallback' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l api-key -d 'API key sent as a Bearer token; prefer the environment over argv' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l api-key-file -d 'File holding the API key (first line)' -r -F
-complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l retries -d 'Retries after a connection error or a 5xx (not after a 504), with backoff 0.5 s, 1 s, 2 s, ...' -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l retries -d 'Retries after a connection error or a 5xx (not after a 504), with jittered backoff of about 0.5 s, 1 s, 2 s, ...; a 503\'s Retry-After is waited out (more than 60 s ends the retries)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l timeout -d 'Limit for the cache request, which installs on a miss (90s, 15m, ...)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l download-timeout -d 'Limit for downloading the index and bundle after the server answered, retries and resumes included (90s, 10m, ...); past it the server counts as unavailable. A transfer that receives nothing for 60 s fails sooner' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l local-store -d 'Keep verified file contents in DIR (e.g. ~/.cache/depcache) and hard-link restored files to them: later fetches download only contents the store lacks. Off unless given' -r -F

@@ -44,7 +44,8 @@ pub struct FetchArgs {
     #[arg(long, conflicts_with = "api_key")]
     pub api_key_file: Option<PathBuf>,
     /// Retries after a connection error or a 5xx (not after a 504), with
-    /// backoff 0.5 s, 1 s, 2 s, ...
+    /// jittered backoff of about 0.5 s, 1 s, 2 s, ...; a 503's Retry-After is
+    /// waited out (more than 60 s ends the retries).
     #[arg(long, default_value_t = 3)]
     pub retries: u32,
     /// Limit for the cache request, which installs on a miss (90s, 15m, ...).

@@ -66,6 +66,10 @@ struct Downloaded {
 pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
     let started = Instant::now();
     let request = load_project(&options.project)?;
+    // Even with -q: like a fallback, a tree nobody pinned must not go unsaid.
+    if let Some(warning) = fallback::no_lockfile_warning(&request) {
+        eprintln!("depcache: {warning}");
+    }
     let dir = &options.project.dir;
     let root = request.manager.output_dir();
     // Held until this run ends: a second fetch in the same project waits

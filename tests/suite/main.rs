@@ -14,6 +14,7 @@ mod client_failures;
 mod client_hits;
 mod client_http_safety;
 mod client_local_store;
+mod client_ops;
 mod client_support;
 mod client_symlink_safety;
 mod common;
