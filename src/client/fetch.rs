@@ -15,6 +15,7 @@ use super::local_store::LocalStore;
 use super::local_store::prune::BackgroundPrune;
 use super::partial;
 use super::progress;
+use super::report::{Fallback, FetchReport};
 use super::scripts::{self, ScriptOptions};
 use super::swap;
 use super::{ProjectSpec, load_project};
@@ -63,7 +64,7 @@ struct Downloaded {
     downloaded: u64,
 }
 
-pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
+pub fn fetch(options: FetchOptions) -> Result<FetchReport, CliError> {
     let started = Instant::now();
     let request = load_project(&options.project)?;
     // Even with -q: like a fallback, a tree nobody pinned must not go unsaid.
@@ -96,7 +97,10 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
         return install_unsupported(&options, &request, reason.clone(), started);
     }
     if super::noop::up_to_date(&options, &request, started)? {
-        return Ok(());
+        return Ok(FetchReport {
+            up_to_date: true,
+            ..FetchReport::new(&request, started)
+        });
     }
     tracing::info!(key = %request.hash, server = %options.http.server, "cache request");
 
@@ -137,6 +141,7 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
             };
             bar.finish_and_clear();
             let restored = result?;
+            let (files, bytes) = (restored.files, restored.bytes);
             tracing::info!(elapsed = ?t.elapsed(), "restored and swapped in");
             if let (Source::Bundle(_), Some(store)) = (&d.source, &store) {
                 let t = Instant::now();
@@ -183,7 +188,12 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
             if scripts.is_ok() {
                 super::noop::record(&options, root, &request.hash, &d.index, restored_stats);
             }
-            scripts
+            scripts.map(|()| FetchReport {
+                cache_hit: Some(d.response.cache_hit),
+                files: Some(files),
+                bytes: Some(bytes),
+                ..FetchReport::new(&request, started)
+            })
         }
         Err(ServerError::Fatal(e)) => Err(e),
         Err(ServerError::Uncacheable(reason)) => install_unsupported(
@@ -228,7 +238,7 @@ fn install_unsupported(
     request: &ValidRequest,
     reason: String,
     started: Instant,
-) -> Result<(), CliError> {
+) -> Result<FetchReport, CliError> {
     if !options.fallback {
         return Err(CliError::Rejected(format!(
             "{reason}; --no-fallback forbids a local install"
@@ -244,7 +254,7 @@ fn install_locally_saying(
     request: &ValidRequest,
     reason: String,
     started: Instant,
-) -> Result<(), CliError> {
+) -> Result<FetchReport, CliError> {
     let shown = fallback::command_line(request).join(" ");
     eprintln!("depcache: {reason}; installing locally with `{shown}`");
     fallback::install_locally(request, &options.project.dir)?;
@@ -255,7 +265,15 @@ fn install_locally_saying(
             progress::seconds(started.elapsed())
         );
     }
-    scripts::after_install(request, &options.project.dir, script_options(options))
+    scripts::after_install(request, &options.project.dir, script_options(options))?;
+    Ok(FetchReport {
+        fallback: Fallback {
+            used: true,
+            reason: Some(reason),
+            command: Some(shown),
+        },
+        ..FetchReport::new(request, started)
+    })
 }
 
 /// POST, index, then the bundle or the contents the local store lacks:

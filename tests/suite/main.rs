@@ -12,6 +12,7 @@ mod cli_env;
 mod client_bundles;
 mod client_failures;
 mod client_hits;
+mod client_json;
 mod client_http_safety;
 mod client_local_store;
 mod client_ops;
