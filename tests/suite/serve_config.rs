@@ -78,3 +78,35 @@ fn unknown_keys_and_wrong_types_name_the_file_and_the_key() {
     let stderr = refused("is-public = true\n[server]\nbind = \"0.0.0.0\"\n");
     assert!(stderr.contains("unknown key `server`"), "{stderr}");
 }
+
+#[test]
+fn the_readme_example_config_starts_a_server() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let example = readme
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README has a TOML example");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("depcache.toml");
+    std::fs::write(&file, example).unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::write(&keys, "k1\n").unwrap();
+    // Flags in place of the example's system paths and port.
+    let url = serving_on(
+        &[
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--config",
+            file.to_str().unwrap(),
+            "--cache-dir",
+            dir.path().join("store").to_str().unwrap(),
+            "--api-keys-file",
+            keys.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+}
