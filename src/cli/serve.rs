@@ -23,7 +23,7 @@ use crate::units::{parse_duration, parse_size};
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// TCP port to listen on.
-    #[arg(default_value_t = 8080, env = "DEPCACHE_PORT")]
+    #[arg(default_value_t = 8080, env = "DEPCACHE_LISTEN_PORT")]
     pub port: u16,
     /// TOML file of settings whose keys are these long flag names, e.g.
     /// `max-tree-files = 500000`; flags and variables override it.

@@ -110,3 +110,17 @@ fn the_readme_example_config_starts_a_server() {
     );
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
 }
+
+#[test]
+fn a_kubernetes_service_variable_does_not_set_the_port() {
+    // Kubernetes sets this in every pod beside a Service named `depcache`.
+    let (_dir, file) = config("is-public = true\n");
+    let env = [
+        ("DEPCACHE_PORT", "tcp://10.0.0.1:8080"),
+        ("DEPCACHE_SERVICE_HOST", "10.0.0.1"),
+    ];
+    let url = serving_on(&["--config", &file], &env);
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let url = serving_on(&[], &[("DEPCACHE_CONFIG", &file), ("DEPCACHE_LISTEN_PORT", "0")]);
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+}
