@@ -60,11 +60,15 @@ pub fn apply(
         path: path.to_path_buf(),
         source,
     })?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::Parse {
-        path: path.to_path_buf(),
-        line: e.span().map_or(0, |s| text[..s.start].matches('\n').count() + 1),
-        message: e.message().to_string(),
-    })?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::Parse {
+            path: path.to_path_buf(),
+            line: e
+                .span()
+                .map_or(0, |s| text[..s.start].matches('\n').count() + 1),
+            message: e.message().to_string(),
+        })?;
     let serve = root
         .find_subcommand("serve")
         .expect("serve is a subcommand");
@@ -171,7 +175,13 @@ fn scalar(value: &toml::Value) -> Option<String> {
 
 /// Through the flag's own parser, so a bad value names the file and key
 /// rather than a flag the user never typed.
-fn check(path: &Path, key: &str, serve: &Command, arg: &Arg, value: &str) -> Result<(), ConfigError> {
+fn check(
+    path: &Path,
+    key: &str,
+    serve: &Command,
+    arg: &Arg,
+    value: &str,
+) -> Result<(), ConfigError> {
     if matches!(arg.get_action(), ArgAction::SetTrue) {
         return Ok(());
     }

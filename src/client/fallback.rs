@@ -46,7 +46,10 @@ pub fn command_line(request: &ValidRequest) -> Vec<String> {
 /// said, with the fix.
 pub fn no_lockfile_warning(request: &ValidRequest) -> Option<String> {
     let lockfiles = request.manager.lockfiles();
-    if lockfiles.iter().any(|name| request.files.contains_key(*name)) {
+    if lockfiles
+        .iter()
+        .any(|name| request.files.contains_key(*name))
+    {
         return None;
     }
     let (verb, lockfile) = match request.manager {

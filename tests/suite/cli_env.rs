@@ -27,7 +27,11 @@ fn every_serve_fetch_and_hash_option_has_its_variable_in_help() {
             }
             let expected = depcache::cli::env_name(long);
             let actual = arg.get_env().map(|v| v.to_string_lossy().into_owned());
-            assert_eq!(actual.as_deref(), Some(expected.as_str()), "{name} --{long}");
+            assert_eq!(
+                actual.as_deref(),
+                Some(expected.as_str()),
+                "{name} --{long}"
+            );
             assert!(
                 text.contains(&format!("[env: {expected}")),
                 "{name} --help does not show {expected}"

@@ -82,7 +82,10 @@ fn a_local_install_reports_the_fallback_and_why() {
 #[test]
 fn a_failure_is_a_document_with_the_error() {
     let sandbox = Sandbox::new();
-    let out = sandbox.fetch(&closed_port_url(), &["--no-fallback", "--retries", "0", "--json"]);
+    let out = sandbox.fetch(
+        &closed_port_url(),
+        &["--no-fallback", "--retries", "0", "--json"],
+    );
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let report = document(&out);
     assert!(

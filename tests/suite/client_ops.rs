@@ -56,10 +56,16 @@ fn a_503_with_retry_after_is_waited_out_before_the_retry() {
     let out = sandbox.fetch(&url, &["--no-fallback", "--retries", "1"]);
     let elapsed = started.elapsed();
     let err = assert_one_line_failure(&out, 3);
-    assert!(err.contains("install_queue_full") || err.contains("503"), "{err}");
+    assert!(
+        err.contains("install_queue_full") || err.contains("503"),
+        "{err}"
+    );
     assert_eq!(posts.load(Ordering::SeqCst), 2, "one retry");
     // Without Retry-After the first retry comes after at most 0.5 s.
-    assert!(elapsed >= Duration::from_secs(2), "retried after {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_secs(2),
+        "retried after {elapsed:?}"
+    );
 }
 
 #[test]

@@ -10,7 +10,10 @@ fn config(text: &str) -> (tempfile::TempDir, String) {
     let store = dir.path().join("store");
     std::fs::write(
         &path,
-        format!("cache-dir = {:?}\nport = 0\n{text}", store.to_str().unwrap()),
+        format!(
+            "cache-dir = {:?}\nport = 0\n{text}",
+            store.to_str().unwrap()
+        ),
     )
     .unwrap();
     let path = path.to_str().unwrap().to_string();
@@ -121,6 +124,9 @@ fn a_kubernetes_service_variable_does_not_set_the_port() {
     ];
     let url = serving_on(&["--config", &file], &env);
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    let url = serving_on(&[], &[("DEPCACHE_CONFIG", &file), ("DEPCACHE_LISTEN_PORT", "0")]);
+    let url = serving_on(
+        &[],
+        &[("DEPCACHE_CONFIG", &file), ("DEPCACHE_LISTEN_PORT", "0")],
+    );
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
 }

@@ -7,8 +7,39 @@ use std::time::{Duration, Instant};
 use crate::common::server::http;
 
 /// `depcache serve -v` with stderr into a file; the URL from that file.
-fn serve_to_file(extra: &[&str], log: &std::path::Path, store: &std::path::Path) -> (Child, String) {
-    let child = Command::new(env!("CARGO_BIN_EXE_depcache"))
+fn serve_to_file(
+    extra: &[&str],
+    log: &std::path::Path,
+    store: &std::path::Path,
+) -> (Child, String) {
+    let mut child = spawn(extra, log, store);
+    match url_in(log) {
+        Ok(url) => (child, url),
+        Err(text) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no start-up line: {text}");
+        }
+    }
+}
+
+fn url_in(log: &std::path::Path) -> Result<String, String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(rest) = text.split("serving on ").nth(1) {
+            let url = rest.split(['"', '\n']).next().unwrap_or_default();
+            return Ok(url.trim().to_string());
+        }
+        if Instant::now() > deadline {
+            return Err(text);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn spawn(extra: &[&str], log: &std::path::Path, store: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_depcache"))
         .args(["serve", "0", "--is-public", "-v", "--cache-dir"])
         .arg(store)
         .args(extra)
@@ -19,17 +50,7 @@ fn serve_to_file(extra: &[&str], log: &std::path::Path, store: &std::path::Path)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
         .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let text = std::fs::read_to_string(log).unwrap();
-        if let Some(rest) = text.split("serving on ").nth(1) {
-            let url = rest.split(['"', '\n']).next().unwrap().trim().to_string();
-            return (child, url);
-        }
-        assert!(Instant::now() < deadline, "no start-up line: {text}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        .unwrap()
 }
 
 /// A few requests, so that request lines are logged too; then the log.
@@ -58,15 +79,17 @@ async fn json_log_lines_each_parse_as_json() {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(lines.len() >= 3, "{text}");
     for line in lines {
-        let value: serde_json::Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {line}\n{text}"));
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}\n{text}"));
         assert!(value["level"].is_string(), "{line}");
         assert!(value["timestamp"].is_string(), "{line}");
     }
     assert!(
         text.lines().any(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v["message"].as_str().is_some_and(|m| m.contains("serving on http://"))
+            v["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("serving on http://"))
         }),
         "{text}"
     );

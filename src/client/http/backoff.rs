@@ -95,7 +95,10 @@ mod tests {
         for n in 0..4 {
             let step = FIRST_BACKOFF * (1 << n);
             let waits: Vec<Duration> = (0..50).map(|_| delay(n, None)).collect();
-            assert!(waits.iter().all(|w| *w >= step / 2 && *w <= step), "{waits:?}");
+            assert!(
+                waits.iter().all(|w| *w >= step / 2 && *w <= step),
+                "{waits:?}"
+            );
             assert!(waits.iter().any(|w| *w != waits[0]), "no jitter: {waits:?}");
         }
         let after = Duration::from_secs(3);
@@ -114,7 +117,10 @@ mod tests {
         let later = SystemTime::now() + Duration::from_secs(30);
         headers.insert(RETRY_AFTER, httpdate::fmt_http_date(later).parse().unwrap());
         let got = retry_after(&headers).unwrap();
-        assert!(got > Duration::from_secs(25) && got <= Duration::from_secs(30), "{got:?}");
+        assert!(
+            got > Duration::from_secs(25) && got <= Duration::from_secs(30),
+            "{got:?}"
+        );
         headers.insert(RETRY_AFTER, "soon".parse().unwrap());
         assert_eq!(retry_after(&headers), None);
     }
