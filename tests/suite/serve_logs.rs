@@ -104,3 +104,40 @@ async fn a_text_log_in_a_file_has_no_escape_bytes() {
     assert!(text.contains(" INFO "), "nothing was logged: {text}");
     assert!(!text.contains('\u{1b}'), "escape bytes in {text:?}");
 }
+
+/// `depcache serve` on a pseudo-terminal for 2 s: `script` is bsdutils,
+/// an Essential package on Debian, so not in .ci/run.
+fn on_a_terminal(no_color: Option<&str>) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let line = format!(
+        "timeout 2 {} serve 0 --is-public --cache-dir {}",
+        env!("CARGO_BIN_EXE_depcache"),
+        dir.path().join("store").display()
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-q", "-e", "-c", &line, "/dev/null"])
+        .env_remove("RUST_LOG")
+        .env_remove("DEPCACHE_LOG_FORMAT")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null());
+    if let Some(value) = no_color {
+        cmd.env("NO_COLOR", value);
+    }
+    let out = cmd.output().expect("util-linux `script` runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn colours_on_a_terminal_unless_no_color_is_set() {
+    let coloured = on_a_terminal(None);
+    assert!(coloured.contains("INFO"), "{coloured}");
+    assert!(
+        coloured.contains('\u{1b}'),
+        "no colour on a terminal: {coloured}"
+    );
+    let plain = on_a_terminal(Some("1"));
+    assert!(plain.contains("INFO"), "{plain}");
+    assert!(!plain.contains('\u{1b}'), "NO_COLOR ignored: {plain:?}");
+    // An empty NO_COLOR counts as unset (no-color.org).
+    assert!(on_a_terminal(Some("")).contains('\u{1b}'));
+}
