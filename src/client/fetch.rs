@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::extract::{self, Restored};
+use super::extract;
 use super::fallback;
 use super::http::{Http, HttpSettings, ServerError};
 use super::linked;
@@ -15,7 +15,7 @@ use super::local_store::LocalStore;
 use super::local_store::prune::BackgroundPrune;
 use super::partial;
 use super::progress;
-use super::report::{Fallback, FetchReport};
+use super::report::{Fallback, FetchReport, summary, with_store};
 use super::scripts::{self, ScriptOptions};
 use super::swap;
 use super::{ProjectSpec, load_project};
@@ -161,7 +161,7 @@ pub fn fetch(options: FetchOptions) -> Result<FetchReport, CliError> {
                 eprintln!(
                     "{}",
                     match store {
-                        Some(_) => with_store(line, &d),
+                        Some(_) => with_store(line, d.from_store, d.downloaded),
                         None => line,
                     }
                 );
@@ -474,31 +474,6 @@ async fn from_store(
     Ok(done(plan.bytes()))
 }
 
-/// `..., 16,100 from the local store, 1.2 MiB downloaded, 0.9 s`
-fn with_store(line: String, d: &Downloaded) -> String {
-    let (head, time) = line.rsplit_once(", ").unwrap_or((&line, ""));
-    format!(
-        "{head}, {} from the local store, {} downloaded, {time}",
-        progress::thousands(d.from_store),
-        crate::units::human_bytes(d.downloaded)
-    )
-}
-
 fn fatal_verify(message: String) -> ServerError {
     ServerError::Fatal(CliError::Verify(message))
-}
-
-/// `restored node_modules: 16,248 files, 118 MiB, cache hit, 3.2 s`
-fn summary(root: &str, restored: Restored, response: &CacheResponse, started: Instant) -> String {
-    format!(
-        "restored {root}: {} files, {}, {}, {}",
-        progress::thousands(restored.files),
-        crate::units::human_bytes(restored.bytes),
-        if response.cache_hit {
-            "cache hit"
-        } else {
-            "cache miss"
-        },
-        progress::seconds(started.elapsed())
-    )
 }
