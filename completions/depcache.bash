@@ -146,12 +146,16 @@ _depcache() {
 
     case "${cmd}" in
         depcache)
-            opts="-v -q -h -V --verbose --quiet --help --version serve fetch hash completions man admin store help"
+            opts="-v -q -h -V --verbose --quiet --log-format --help --version completions man admin store serve fetch hash help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -160,12 +164,16 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__admin)
-            opts="-v -q -h --verbose --quiet --help stats list gc verify help"
+            opts="-v -q -h --verbose --quiet --log-format --help stats list gc verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -174,7 +182,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__admin__subcmd__gc)
-            opts="-v -q -h --cache-dir --json --older-than --max-size --grace --dry-run --verbose --quiet --help"
+            opts="-v -q -h --cache-dir --json --older-than --max-size --grace --dry-run --verbose --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -194,6 +202,10 @@ _depcache() {
                     ;;
                 --grace)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -288,7 +300,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__admin__subcmd__list)
-            opts="-v -q -h --cache-dir --json --verbose --quiet --help"
+            opts="-v -q -h --cache-dir --json --verbose --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -296,6 +308,10 @@ _depcache() {
             case "${prev}" in
                 --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -306,7 +322,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__admin__subcmd__stats)
-            opts="-v -q -h --cache-dir --json --verbose --quiet --help"
+            opts="-v -q -h --cache-dir --json --verbose --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -314,6 +330,10 @@ _depcache() {
             case "${prev}" in
                 --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -324,7 +344,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__admin__subcmd__verify)
-            opts="-v -q -h --cache-dir --json --repair --verbose --quiet --help"
+            opts="-v -q -h --cache-dir --json --repair --verbose --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -332,6 +352,10 @@ _depcache() {
             case "${prev}" in
                 --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -342,7 +366,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__completions)
-            opts="-v -q -h --dir --verbose --quiet --help bash elvish fish powershell zsh"
+            opts="-v -q -h --dir --verbose --quiet --log-format --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -350,6 +374,10 @@ _depcache() {
             case "${prev}" in
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -360,7 +388,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__fetch)
-            opts="-v -q -h --server --api-key --api-key-file --retries --timeout --download-timeout --no-fallback --local-store --force --no-scripts --ignore-scripts --local-store-max-size --dir --files --node-version --npm-version --php-version --composer-version --platform --omit-dev --server-scripts --verbose --quiet --help npm composer"
+            opts="-v -q -h --server --api-key --api-key-file --retries --timeout --download-timeout --no-fallback --local-store --force --no-scripts --ignore-scripts --local-store-max-size --json --dir --files --node-version --npm-version --php-version --composer-version --platform --omit-dev --server-scripts --verbose --quiet --log-format --help npm composer"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -426,6 +454,10 @@ _depcache() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -434,7 +466,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__hash)
-            opts="-v -q -h --dir --files --node-version --npm-version --php-version --composer-version --platform --omit-dev --server-scripts --explain --verbose --quiet --help"
+            opts="-v -q -h --dir --files --node-version --npm-version --php-version --composer-version --platform --omit-dev --server-scripts --explain --json --verbose --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -468,6 +500,10 @@ _depcache() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -476,7 +512,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__help)
-            opts="serve fetch hash completions man admin store help"
+            opts="completions man admin store serve fetch hash help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -700,7 +736,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__man)
-            opts="-v -q -h --dir --verbose --quiet --help"
+            opts="-v -q -h --dir --verbose --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -708,6 +744,10 @@ _depcache() {
             case "${prev}" in
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -718,12 +758,16 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__serve)
-            opts="-v -q -h --cache-dir --work-dir --bind --public-url --supported-versions-node --supported-versions-php --use-docker-on-version-mismatch --build-scripts --node-toolchain --php-toolchain --container-runtime --node-image --php-image --composer-phar --container-memory --container-cpus --container-pids-limit --container-network --container-global-arg --container-run-arg --is-public --api-keys --api-keys-file --npm-registry --allow-registry-host --allow-composer-path --npm-scope-registry --registry-credentials --registry-ca --max-body-size --install-timeout --max-concurrent-installs --max-queued-installs --header-timeout --body-timeout --max-connections --shutdown-timeout --max-tree-size --max-tree-files --bundle-cache-size --verbose --quiet --help"
+            opts="-v -q -h --config --cache-dir --work-dir --bind --public-url --supported-versions-node --supported-versions-php --use-docker-on-version-mismatch --build-scripts --node-toolchain --php-toolchain --container-runtime --node-image --php-image --composer-phar --container-memory --container-cpus --container-pids-limit --container-network --container-global-arg --container-run-arg --is-public --api-keys --api-keys-file --npm-registry --allow-registry-host --allow-composer-path --npm-scope-registry --registry-credentials --registry-ca --max-body-size --install-timeout --max-concurrent-installs --max-queued-installs --header-timeout --body-timeout --max-connections --shutdown-timeout --max-tree-size --max-tree-files --bundle-cache-size --verbose --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -876,6 +920,10 @@ _depcache() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -884,12 +932,16 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__store)
-            opts="-v -q -h --verbose --quiet --help status prune verify help"
+            opts="-v -q -h --verbose --quiet --log-format --help status prune verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -968,7 +1020,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__store__subcmd__prune)
-            opts="-v -q -h --local-store --json --older-than --max-size --dry-run --verbose --quiet --help"
+            opts="-v -q -h --local-store --json --older-than --max-size --dry-run --verbose --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -986,6 +1038,10 @@ _depcache() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -994,7 +1050,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__store__subcmd__status)
-            opts="-v -q -h --local-store --json --verbose --quiet --help"
+            opts="-v -q -h --local-store --json --verbose --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1002,6 +1058,10 @@ _depcache() {
             case "${prev}" in
                 --local-store)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1012,7 +1072,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__store__subcmd__verify)
-            opts="-v -q -h --local-store --json --verbose --quiet --help"
+            opts="-v -q -h --local-store --json --verbose --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1020,6 +1080,10 @@ _depcache() {
             case "${prev}" in
                 --local-store)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)

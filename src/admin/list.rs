@@ -10,9 +10,14 @@ use serde::Serialize;
 use super::{human_bytes, human_time, scan_indexes, unix_secs};
 use crate::store::Store;
 
+/// `format` of every `admin list --json` element. The document stays an
+/// array (scripts iterate it), so each element carries it.
+pub const LIST_FORMAT: u32 = 1;
+
 /// One element of `admin list --json`. Documented in docs/admin.md.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct KeyEntry {
+    pub format: u32,
     pub key: String,
     pub manager: String,
     pub versions: BTreeMap<String, String>,
@@ -34,6 +39,7 @@ pub fn list(store: &dyn Store) -> io::Result<Vec<KeyEntry>> {
     let metas = store.list_indexes()?;
     let mut entries: Vec<KeyEntry> = scan_indexes(store, &metas, |meta, index| {
         let mut entry = KeyEntry {
+            format: LIST_FORMAT,
             key: meta.key.clone(),
             manager: meta.manager.clone(),
             versions: BTreeMap::new(),

@@ -44,7 +44,8 @@ pub struct FetchArgs {
     #[arg(long, conflicts_with = "api_key")]
     pub api_key_file: Option<PathBuf>,
     /// Retries after a connection error or a 5xx (not after a 504), with
-    /// backoff 0.5 s, 1 s, 2 s, ...
+    /// jittered backoff of about 0.5 s, 1 s, 2 s, ...; a 503's Retry-After is
+    /// waited out (more than 60 s ends the retries).
     #[arg(long, default_value_t = 3)]
     pub retries: u32,
     /// Limit for the cache request, which installs on a miss (90s, 15m, ...).
@@ -94,6 +95,11 @@ pub struct FetchArgs {
         env = "DEPCACHE_LOCAL_STORE_MAX_SIZE"
     )]
     pub local_store_max_size: Option<u64>,
+    /// Print one JSON document on stdout when done: key, cache_hit, files,
+    /// bytes, seconds, and whether a local install stood in and why (schema
+    /// in docs/client.md); on failure, the error.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub project: ProjectArgs,
 }
@@ -154,7 +160,8 @@ one without; pass one of them"
             "--local-store-max-size needs --local-store (or DEPCACHE_LOCAL_STORE)".to_string(),
         ));
     }
-    fetch(FetchOptions {
+    let json = args.json;
+    let result = fetch(FetchOptions {
         project: args.project.spec(manager),
         http: HttpSettings {
             server: server.trim_end_matches('/').to_string(),
@@ -171,7 +178,19 @@ one without; pass one of them"
         local_store_max_size: args.local_store_max_size,
         ignore_scripts: args.ignore_scripts,
         no_server,
-    })
+    });
+    if json {
+        let document = match &result {
+            Ok(report) => serde_json::to_value(report),
+            Err(e) => Ok(serde_json::json!({
+                "format": crate::client::FetchReport::FORMAT,
+                "error": e.to_string(),
+            })),
+        }
+        .map_err(|e| CliError::Failure(format!("could not encode JSON: {e}")))?;
+        println!("{document}");
+    }
+    result.map(drop)
 }
 
 /// Accepts any text (the seed form puts a URL first; `run` checks both) but

@@ -6,10 +6,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::{Args, CommandFactory, ValueEnum};
+use clap::{Args, ValueEnum};
 use clap_complete::Shell;
 
-use super::Cli;
 use crate::error::CliError;
 
 #[derive(Debug, Args)]
@@ -33,7 +32,7 @@ pub struct ManArgs {
 /// The command as documented: the plain package version, so pages do not
 /// change with every commit.
 fn documented_command() -> clap::Command {
-    Cli::command().version(env!("CARGO_PKG_VERSION"))
+    super::env::command().version(env!("CARGO_PKG_VERSION"))
 }
 
 /// The file name each shell looks for.

@@ -17,6 +17,10 @@ pub struct HashArgs {
     /// Also print what went into the key.
     #[arg(long)]
     pub explain: bool,
+    /// Print one JSON document instead: the key and what went into it
+    /// (schema in docs/client.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The project options `hash` and `fetch` share.
@@ -82,6 +86,32 @@ impl ProjectArgs {
 
 pub fn run(args: HashArgs) -> Result<(), CliError> {
     let request = load_project(&args.project.spec(args.manager))?;
+    if args.json {
+        let files: Vec<_> = request
+            .files
+            .iter()
+            .map(|(name, bytes)| serde_json::json!({"name": name, "bytes": bytes.len()}))
+            .collect();
+        let options: serde_json::Map<String, serde_json::Value> = request
+            .options
+            .as_ref()
+            .map(|o| o.canonical_pairs())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), value.to_string().into()))
+            .collect();
+        let document = serde_json::json!({
+            "format": 1,
+            "key": request.hash,
+            "manager": request.manager.name(),
+            "versions": request.versions,
+            "platform": request.platform,
+            "options": options,
+            "files": files,
+        });
+        println!("{document}");
+        return Ok(());
+    }
     if args.explain {
         println!("manager  {}", request.manager);
         for (name, value) in &request.versions {

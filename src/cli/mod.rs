@@ -2,18 +2,23 @@
 //! a call on the library.
 
 mod admin;
+mod config;
+mod env;
 mod fetch;
 mod generate;
 mod hash;
+mod logging;
 mod serve;
 mod serve_containers;
 mod store;
 
 use std::process::ExitCode;
 
-use clap::{ArgAction, Parser, Subcommand};
+use clap::{ArgAction, FromArgMatches, Parser, Subcommand};
 
 use crate::error::CliError;
+
+pub use env::{WITH_ENV, command, env_name};
 
 /// The version with the commit it was built from.
 pub const LONG_VERSION: &str = concat!(
@@ -39,6 +44,16 @@ pub struct Cli {
     /// Only errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Log lines as text or as one JSON object per line (for log pipelines).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t = logging::LogFormat::Text,
+        env = "DEPCACHE_LOG_FORMAT",
+        value_name = "FORMAT"
+    )]
+    pub log_format: logging::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -63,10 +78,26 @@ pub enum Command {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut matches = env::command().get_matches();
+    if let Some(("serve", serve)) = matches.subcommand()
+        && let Some(path) = serve.get_one::<std::path::PathBuf>("config")
+    {
+        match config::apply(path, &env::command(), serve, std::env::args_os().collect()) {
+            Ok(argv) => {
+                matches = env::command()
+                    .try_get_matches_from(argv)
+                    .unwrap_or_else(|e| e.exit())
+            }
+            Err(e) => {
+                eprintln!("depcache: {e}");
+                return ExitCode::from(crate::error::exit::USAGE);
+            }
+        }
+    }
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // fetch runs in CI logs: only warnings unless -v asks for key, URLs, timings.
     let quiet_by_default = matches!(cli.command, Command::Fetch(_));
-    init_logging(cli.verbose, cli.quiet, quiet_by_default);
+    logging::init(cli.log_format, cli.verbose, cli.quiet, quiet_by_default);
     let result = match cli.command {
         Command::Serve(args) => serve::run(*args),
         Command::Fetch(args) => fetch::run(args, cli.quiet),
@@ -79,28 +110,10 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("depcache: {e}");
+            logging::say("ERROR", &e.to_string());
             e.exit_code()
         }
     }
-}
-
-/// Logs go to stderr; `-v` picks the level unless `RUST_LOG` says otherwise.
-fn init_logging(verbose: u8, quiet: bool, quiet_by_default: bool) {
-    let level = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) if quiet_by_default => "warn",
-        (false, 0) => "warn,depcache=info",
-        (false, 1) => "info",
-        (false, 2) => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 /// A multi-threaded runtime for the subcommands that need one.

@@ -23,8 +23,12 @@ use crate::units::{parse_duration, parse_size};
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// TCP port to listen on.
-    #[arg(default_value_t = 8080)]
+    #[arg(default_value_t = 8080, env = "DEPCACHE_LISTEN_PORT")]
     pub port: u16,
+    /// TOML file of settings whose keys are these long flag names, e.g.
+    /// `max-tree-files = 500000`; flags and variables override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Store: a directory (created when missing) or s3://BUCKET[/PREFIX]
     /// (credentials, region and endpoint from the AWS_* environment).
     #[arg(
@@ -260,13 +264,16 @@ or run an open server with --is-public"
             .map_err(|e| CliError::Failure(format!("cannot listen on {addr}: {e}")))?;
         let local = listener.local_addr()?;
         if open_on_loopback {
-            eprintln!(
-                "depcache: open (no API key), so on this machine only (serve others with \
+            super::logging::say(
+                "WARN",
+                &format!(
+                    "open (no API key), so on this machine only (serve others with \
 --api-keys-file FILE, or open to the network with --bind 0.0.0.0); serving on http://{local}"
+                ),
             );
         } else {
             // Tests and scripts read the URL after "serving on ", at the end.
-            eprintln!("depcache: serving on http://{local}");
+            super::logging::say("INFO", &format!("serving on http://{local}"));
         }
         serve(listener, config, shutdown_signal())
             .await
@@ -311,8 +318,8 @@ fn private_registries(args: &ServeArgs) -> Result<PrivateRegistries, CliError> {
     }
 }
 
-/// Keys from the flag, the file and the environment, all accepted; only the
-/// file's lines can carry `registries=` (default: every registry).
+/// Keys from the flag (or `DEPCACHE_API_KEYS`) and the file, all accepted; only
+/// the file's lines can carry `registries=` (default: every registry).
 fn collect_keys(args: &ServeArgs) -> Result<ApiKeys, CliError> {
     let mut keys = ApiKeys::new(&split(&args.api_keys));
     if let Some(path) = &args.api_keys_file {
@@ -342,11 +349,6 @@ fn collect_keys(args: &ServeArgs) -> Result<ApiKeys, CliError> {
                 }
             };
             keys.add(key, scopes);
-        }
-    }
-    if let Ok(env) = std::env::var("DEPCACHE_API_KEYS") {
-        for key in super::split_list(&env) {
-            keys.add(&key, KeyScopes::All);
         }
     }
     Ok(keys)

@@ -41,6 +41,29 @@ pub fn command_line(request: &ValidRequest) -> Vec<String> {
     args.into_iter().map(str::to_string).collect()
 }
 
+/// Without a lockfile the tree is whatever the registry resolves to on the
+/// day it is installed (here or on the server), not what the project pinned:
+/// said, with the fix.
+pub fn no_lockfile_warning(request: &ValidRequest) -> Option<String> {
+    let lockfiles = request.manager.lockfiles();
+    if lockfiles
+        .iter()
+        .any(|name| request.files.contains_key(*name))
+    {
+        return None;
+    }
+    let (verb, lockfile) = match request.manager {
+        Manager::Npm => ("npm install", "package-lock.json"),
+        Manager::Composer => ("composer install", "composer.lock"),
+    };
+    Some(format!(
+        "warning: no lockfile ({}), so the tree comes from `{verb}`, which resolves versions \
+afresh: it is not reproducible and may differ from run to run; run `{verb}` once and commit \
+{lockfile} to get exact, cacheable installs",
+        lockfiles.join(" or ")
+    ))
+}
+
 /// Runs the install in `dir`. Its output goes to stderr so that stdout stays
 /// clean for whatever the CI job pipes it into.
 pub fn install_locally(request: &ValidRequest, dir: &Path) -> Result<(), CliError> {

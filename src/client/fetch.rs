@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::extract::{self, Restored};
+use super::extract;
 use super::fallback;
 use super::http::{Http, HttpSettings, ServerError};
 use super::linked;
@@ -15,6 +15,7 @@ use super::local_store::LocalStore;
 use super::local_store::prune::BackgroundPrune;
 use super::partial;
 use super::progress;
+use super::report::{Fallback, FetchReport, summary, with_store};
 use super::scripts::{self, ScriptOptions};
 use super::swap;
 use super::{ProjectSpec, load_project};
@@ -63,9 +64,13 @@ struct Downloaded {
     downloaded: u64,
 }
 
-pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
+pub fn fetch(options: FetchOptions) -> Result<FetchReport, CliError> {
     let started = Instant::now();
     let request = load_project(&options.project)?;
+    // Even with -q: like a fallback, a tree nobody pinned must not go unsaid.
+    if let Some(warning) = fallback::no_lockfile_warning(&request) {
+        eprintln!("depcache: {warning}");
+    }
     let dir = &options.project.dir;
     let root = request.manager.output_dir();
     // Held until this run ends: a second fetch in the same project waits
@@ -92,7 +97,10 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
         return install_unsupported(&options, &request, reason.clone(), started);
     }
     if super::noop::up_to_date(&options, &request, started)? {
-        return Ok(());
+        return Ok(FetchReport {
+            up_to_date: true,
+            ..FetchReport::new(&request, started)
+        });
     }
     tracing::info!(key = %request.hash, server = %options.http.server, "cache request");
 
@@ -133,6 +141,7 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
             };
             bar.finish_and_clear();
             let restored = result?;
+            let (files, bytes) = (restored.files, restored.bytes);
             tracing::info!(elapsed = ?t.elapsed(), "restored and swapped in");
             if let (Source::Bundle(_), Some(store)) = (&d.source, &store) {
                 let t = Instant::now();
@@ -152,7 +161,7 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
                 eprintln!(
                     "{}",
                     match store {
-                        Some(_) => with_store(line, &d),
+                        Some(_) => with_store(line, d.from_store, d.downloaded),
                         None => line,
                     }
                 );
@@ -179,7 +188,12 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
             if scripts.is_ok() {
                 super::noop::record(&options, root, &request.hash, &d.index, restored_stats);
             }
-            scripts
+            scripts.map(|()| FetchReport {
+                cache_hit: Some(d.response.cache_hit),
+                files: Some(files),
+                bytes: Some(bytes),
+                ..FetchReport::new(&request, started)
+            })
         }
         Err(ServerError::Fatal(e)) => Err(e),
         Err(ServerError::Uncacheable(reason)) => install_unsupported(
@@ -224,7 +238,7 @@ fn install_unsupported(
     request: &ValidRequest,
     reason: String,
     started: Instant,
-) -> Result<(), CliError> {
+) -> Result<FetchReport, CliError> {
     if !options.fallback {
         return Err(CliError::Rejected(format!(
             "{reason}; --no-fallback forbids a local install"
@@ -240,7 +254,7 @@ fn install_locally_saying(
     request: &ValidRequest,
     reason: String,
     started: Instant,
-) -> Result<(), CliError> {
+) -> Result<FetchReport, CliError> {
     let shown = fallback::command_line(request).join(" ");
     eprintln!("depcache: {reason}; installing locally with `{shown}`");
     fallback::install_locally(request, &options.project.dir)?;
@@ -251,7 +265,15 @@ fn install_locally_saying(
             progress::seconds(started.elapsed())
         );
     }
-    scripts::after_install(request, &options.project.dir, script_options(options))
+    scripts::after_install(request, &options.project.dir, script_options(options))?;
+    Ok(FetchReport {
+        fallback: Fallback {
+            used: true,
+            reason: Some(reason),
+            command: Some(shown),
+        },
+        ..FetchReport::new(request, started)
+    })
 }
 
 /// POST, index, then the bundle or the contents the local store lacks:
@@ -452,31 +474,6 @@ async fn from_store(
     Ok(done(plan.bytes()))
 }
 
-/// `..., 16,100 from the local store, 1.2 MiB downloaded, 0.9 s`
-fn with_store(line: String, d: &Downloaded) -> String {
-    let (head, time) = line.rsplit_once(", ").unwrap_or((&line, ""));
-    format!(
-        "{head}, {} from the local store, {} downloaded, {time}",
-        indicatif::HumanCount(d.from_store),
-        crate::units::human_bytes(d.downloaded)
-    )
-}
-
 fn fatal_verify(message: String) -> ServerError {
     ServerError::Fatal(CliError::Verify(message))
-}
-
-/// `restored node_modules: 16,248 files, 118 MiB, cache hit, 3.2 s`
-fn summary(root: &str, restored: Restored, response: &CacheResponse, started: Instant) -> String {
-    format!(
-        "restored {root}: {} files, {}, {}, {}",
-        indicatif::HumanCount(restored.files),
-        crate::units::human_bytes(restored.bytes),
-        if response.cache_hit {
-            "cache hit"
-        } else {
-            "cache miss"
-        },
-        progress::seconds(started.elapsed())
-    )
 }

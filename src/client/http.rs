@@ -1,9 +1,10 @@
-//! Talking to the server: the three requests of a fetch, retries with
-//! exponential backoff, redirects (followed by hand, see `redirect`), the caps
+//! Talking to the server: the three requests of a fetch, retries (see
+//! `backoff`), redirects (followed by hand, see `redirect`), the caps
 //! on what a server may send, and the mapping of every failure to either "the
 //! server is down, a local install may stand in", "the key is gone, ask
 //! again" or a definite refusal.
 
+mod backoff;
 mod body;
 mod probe;
 mod redirect;
@@ -48,6 +49,8 @@ const UNCACHEABLE_CODES: &[&str] = &[
 /// One attempt's verdict: try again, or stop with this error.
 enum Attempt {
     Retry(String),
+    /// A 503 with `Retry-After`: try again, but not sooner than this.
+    RetryAfter(String, Duration),
     Stop(ServerError),
 }
 
@@ -76,8 +79,6 @@ pub struct Http {
     settings: HttpSettings,
 }
 
-/// The first retry waits this long; each further one twice as long.
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 /// A GET that receives nothing for this long fails (and is retried).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -155,8 +156,12 @@ impl Http {
                 self.post(&url, request),
             )
             .await?;
+            // No key was handed out yet: a 404 here is a wrong URL.
+            if response.status() == StatusCode::NOT_FOUND {
+                let sentence = redirect::wrong_server_url(&self.settings.server, &url);
+                return Err(Attempt::Stop(ServerError::Fatal(CliError::Rejected(sentence))));
+            }
             let response = self.check_status(response).await.map_err(|a| match a {
-                // No key was handed out yet: a 404 here is a wrong URL.
                 Attempt::Stop(ServerError::Gone(m)) => {
                     Attempt::Stop(ServerError::Fatal(CliError::Rejected(m)))
                 }
@@ -357,36 +362,6 @@ are sent only to the server's own origin with a 307 or 308 (pass the right URL a
         .await
     }
 
-    /// Runs `attempt` until it succeeds, stops, or the retries are used up.
-    async fn with_retries<T>(
-        &self,
-        what: &str,
-        mut attempt: impl AsyncFnMut() -> Result<T, Attempt>,
-    ) -> Result<T, ServerError> {
-        let mut delay = FIRST_BACKOFF;
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            match attempt().await {
-                Ok(value) => return Ok(value),
-                Err(Attempt::Stop(e)) => return Err(e),
-                Err(Attempt::Retry(reason)) if tries > self.settings.retries => {
-                    let after = if tries == 1 {
-                        String::new()
-                    } else {
-                        format!(", {tries} tries")
-                    };
-                    return Err(ServerError::Down(format!("{reason}{after}")));
-                }
-                Err(Attempt::Retry(reason)) => {
-                    tracing::info!("{what} failed ({reason}); retrying in {delay:?}");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                }
-            }
-        }
-    }
-
     /// Connection refused, DNS, timeouts, a body cut short: all worth a retry.
     fn transport(&self, e: reqwest::Error) -> Attempt {
         let what = if e.is_connect() {
@@ -408,6 +383,7 @@ are sent only to the server's own origin with a 307 or 308 (pass the right URL a
         if status.is_success() {
             return Ok(response);
         }
+        let retry_after = backoff::retry_after(response.headers());
         let server = self.settings.server.clone();
         let text = response.text().await.unwrap_or_default();
         let (error_code, message) = match serde_json::from_str::<ErrorBody>(&text) {
@@ -446,7 +422,13 @@ are sent only to the server's own origin with a 307 or 308 (pass the right URL a
             StatusCode::GATEWAY_TIMEOUT => {
                 Attempt::Stop(ServerError::Down(format!("it answered 504: {message}")))
             }
-            s if s.is_server_error() => Attempt::Retry(format!("it answered {code}: {message}")),
+            s if s.is_server_error() => {
+                let reason = format!("it answered {code}: {message}");
+                match retry_after {
+                    Some(after) => Attempt::RetryAfter(reason, after),
+                    None => Attempt::Retry(reason),
+                }
+            }
             _ => Attempt::Stop(ServerError::Fatal(CliError::Failure(format!(
                 "{server} answered an unexpected {code}"
             )))),

@@ -75,6 +75,7 @@ fn list_names_every_key_with_its_details_most_recent_first() {
     let list = admin_json(&["list", "--cache-dir", dir.path().to_str().unwrap()]);
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2);
+    assert!(list.iter().all(|e| e["format"] == 1), "{list:?}");
     assert_eq!(list[0]["key"], b.key);
     assert_eq!(list[0]["manager"], "composer");
     assert_eq!(list[0]["versions"]["php"], "8.3.6");

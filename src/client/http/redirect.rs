@@ -2,7 +2,8 @@
 //! the first request's headers, so on a chain A -> B -> B the API key reached
 //! B on the second hop; here each hop is a new request and the key goes only
 //! where the origin is the server's. A POST follows no redirect off the
-//! server's origin: its body carries the project's manifests.
+//! server's origin: its body carries the project's manifests. Also what to
+//! tell a user whose server URL is not the server's origin.
 
 use reqwest::header::LOCATION;
 use reqwest::{Response, StatusCode, Url};
@@ -70,6 +71,26 @@ pub(super) fn same_origin(a: &str, b: &str) -> bool {
         })
     };
     matches!((origin(a), origin(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// A 404 to the cache request: the URL is not a depcache server's base.
+/// A path in it is the usual cause (the server's routes are at its root).
+pub fn wrong_server_url(server: &str, tried: &str) -> String {
+    let parsed = Url::parse(server).ok();
+    let path = parsed.as_ref().map(|u| u.path()).unwrap_or("/");
+    match parsed.as_ref().filter(|_| path != "/" && !path.is_empty()) {
+        Some(url) => {
+            let origin = url.origin().ascii_serialization();
+            format!(
+                "POST {tried} answered 404: the server URL must be the depcache server's origin, \
+without a path ({path:?} was added); pass --server {origin} (or set DEPCACHE_SERVER to it)"
+            )
+        }
+        None => format!(
+            "POST {tried} answered 404: {server} does not serve the depcache API; check that \
+--server (or DEPCACHE_SERVER) names the depcache server, e.g. http://cache:8080"
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -319,8 +319,9 @@ pub fn spawn_serve(
     let url = loop {
         match lines.next() {
             Some(Ok(line)) => {
+                // Text, or a JSON line (`--log-format json`) closing the quote.
                 if let Some(url) = line.split("serving on ").nth(1) {
-                    break url.trim().to_string();
+                    break url.split('"').next().unwrap_or(url).trim().to_string();
                 }
                 seen.push_str(&line);
                 seen.push('\n');
