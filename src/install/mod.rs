@@ -8,11 +8,11 @@ mod composer;
 pub mod container;
 mod container_runtime;
 mod detect;
-pub mod npm;
-pub mod private;
+pub(crate) mod npm;
+pub(crate) mod private;
 mod run;
 pub mod toolchain;
-pub mod trusted;
+pub(crate) mod trusted;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
