@@ -124,5 +124,8 @@ fn stats_count_kept_bundles() {
     assert_eq!(s["bundle_bytes"], 4321);
     let out = admin(&["stats", "--cache-dir", dir.path().to_str().unwrap()]);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("kept bundles         4321 (4.2 KiB)\n"), "{text}");
+    assert!(
+        text.contains("kept bundles         4321 (4.2 KiB)\n"),
+        "{text}"
+    );
 }

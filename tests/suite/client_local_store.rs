@@ -421,7 +421,10 @@ fn a_seal_record_is_trusted_only_while_the_object_is_untouched() {
     // The changed object is missing now: this crafted server's bundle is
     // then fetched whole, so no store restore (and no seal line).
     let err = fetch(&fourth);
-    assert!(err.contains("local store checked missing=1") || err.contains("missing"), "{err}");
+    assert!(
+        err.contains("local store checked missing=1") || err.contains("missing"),
+        "{err}"
+    );
     assert_eq!(
         std::fs::read_to_string(fourth.node_modules().join("a/x.js")).unwrap(),
         "module.exports = 'x';\n",

@@ -206,7 +206,14 @@ fn the_server_says_it_is_serving_once() {
     use std::io::{BufRead, Read};
     let store = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_depcache"))
-        .args(["serve", "0", "--bind", "127.0.0.1", "--is-public", "--cache-dir"])
+        .args([
+            "serve",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--is-public",
+            "--cache-dir",
+        ])
         .arg(store.path())
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -216,7 +223,10 @@ fn the_server_says_it_is_serving_once() {
     let mut first = String::new();
     while !first.contains("serving on ") {
         first.clear();
-        assert!(stderr.read_line(&mut first).unwrap() > 0, "no start-up line");
+        assert!(
+            stderr.read_line(&mut first).unwrap() > 0,
+            "no start-up line"
+        );
     }
     let url = first.split("serving on ").nth(1).unwrap().trim();
     // Answering requests: past every start-up line.
