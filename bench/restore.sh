@@ -13,8 +13,11 @@ fixture="${BENCH_FIXTURE:-$here/../shared/bench/webapp}"
 work="$(mktemp -d /tmp/depcache-bench.XXXXXX)"
 trap 'kill "${server_pid:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-echo "building release binary..." >&2
-cargo build --release --quiet --manifest-path "$here/Cargo.toml"
+# BENCH_DEPCACHE=path runs that binary instead (to compare two builds).
+if [ -z "${BENCH_DEPCACHE:-}" ]; then
+  echo "building release binary..." >&2
+  cargo build --release --quiet --manifest-path "$here/Cargo.toml"
+fi
 depcache="${BENCH_DEPCACHE:-${CARGO_TARGET_DIR:-$here/target}/release/depcache}"
 
 project="$work/project"

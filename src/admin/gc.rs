@@ -366,7 +366,7 @@ impl GcReport {
 fn human_duration(secs: u64) -> String {
     let (size, unit) = [(86_400, "d"), (3600, "h"), (60, "m")]
         .into_iter()
-        .find(|(size, _)| secs > 0 && secs % size == 0)
+        .find(|(size, _)| secs > 0 && secs.is_multiple_of(*size))
         .unwrap_or((1, "s"));
     format!("{}{unit}", secs / size)
 }
