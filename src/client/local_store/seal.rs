@@ -280,4 +280,40 @@ mod tests {
         fs::write(&file, &good[..good.len() - 5]).unwrap();
         assert!(!Seals::load(dir.path()).trusts(&k, &meta));
     }
+
+    #[test]
+    fn only_an_old_ctime_or_a_plain_link_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let object = dir.path().join("o");
+        fs::write(&object, b"x").unwrap();
+        let k = key(&"cd".repeat(32), 0o644).unwrap();
+        let seals = Seals::load(dir.path());
+        let meta = fs::metadata(&object).unwrap();
+        // Hashed the moment it changed: a write in the same tick could hide.
+        seals.hashed(k, &meta, &meta, SystemTime::now());
+        assert!(!seals.trusts(&k, &meta));
+        seals.hashed(k, &meta, &meta, SystemTime::now() + GRANULARITY * 2);
+        assert!(seals.trusts(&k, &meta));
+
+        // One link, nothing else: recorded.
+        let pre = fs::symlink_metadata(&object).unwrap();
+        fs::hard_link(&object, dir.path().join("tree1")).unwrap();
+        let post = fs::symlink_metadata(&object).unwrap();
+        assert!(seals.linked(k, &pre, &post));
+        assert!(seals.trusts(&k, &post));
+        // Two links (another run linked it too): not.
+        let pre = post;
+        fs::hard_link(&object, dir.path().join("tree2")).unwrap();
+        fs::hard_link(&object, dir.path().join("tree3")).unwrap();
+        let post = fs::symlink_metadata(&object).unwrap();
+        assert!(!seals.linked(k, &pre, &post));
+        assert!(!seals.trusts(&k, &post), "the record is the older stat");
+
+        // Saved and loaded: the same trust; a chmod since is a stale record.
+        seals.save(dir.path());
+        let loaded = Seals::load(dir.path());
+        assert!(loaded.trusts(&k, &pre));
+        fs::set_permissions(&object, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        assert!(!loaded.trusts(&k, &fs::symlink_metadata(&object).unwrap()));
+    }
 }
