@@ -5,7 +5,8 @@
 //! Layout: `DIR/objects/<sha[..2]>/<sha256>.<mode>` (mode in octal, `644`):
 //! a hard link shares its inode's mode, so each mode needs its own copy.
 //! `DIR/tmp/` holds files being written; they enter `objects/` by rename only,
-//! after their sha256 and size matched the index.
+//! after their sha256 and size matched the index. `DIR/seals` holds the seal
+//! records (`seal`).
 //!
 //! A tree file is the store file (same inode), so an in-place write in
 //! `node_modules` changes the store too, and `cp -p` of a same-size file puts
