@@ -142,7 +142,8 @@ pub async fn serve(
     });
     upkeep::spawn_store_scan(state.store.clone(), metrics);
     let app = router(state);
-    tracing::info!(%local_addr, "depcache serving");
+    // Debug: the CLI prints the address for people and scripts already.
+    tracing::debug!(%local_addr, "depcache serving");
     let limits = listen::ConnectionLimits {
         header_timeout: config.limits.header_timeout,
         max_connections: config.limits.max_connections,
