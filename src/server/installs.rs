@@ -186,6 +186,7 @@ server builds only dependency scripts; fetch without --server-scripts"
                         ingest_tree_needing(&*store, &tree, &request, limits, registries)?;
                     Metrics::add(&metrics.store_blobs, stats.new_blobs);
                     Metrics::add(&metrics.store_blob_bytes, stats.new_blob_bytes);
+                    Metrics::add(&metrics.store_tree_bytes, index.logical_size());
                     Ok(Arc::new(index))
                 })
                 .await

@@ -10,6 +10,7 @@ mod error;
 mod health;
 mod hit;
 mod host;
+mod http_metrics;
 mod index;
 mod installs;
 mod kept_bundles;
@@ -166,6 +167,7 @@ fn router(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(state.max_body_size));
     Router::new()
         .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
         .route("/metrics", get(metrics::metrics))
         .merge(protected)
         .fallback(error::no_route)

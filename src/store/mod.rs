@@ -11,6 +11,7 @@ mod location;
 mod maintenance;
 mod mem;
 mod open;
+mod ready;
 mod s3;
 mod s3_config;
 mod s3_maintenance;
@@ -34,6 +35,7 @@ pub use maintenance::{
     unsupported,
 };
 pub use mem::MemStore;
+pub use ready::{NotReady, check_ready};
 pub use open::{OpenError, OpenMode, open_location};
 pub use s3::{S3Store, S3Times};
 pub use summary::KeySummary;
