@@ -88,3 +88,24 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_503_says_when_to_retry() {
+        for (code, seconds) in [
+            ("install_queue_full", "5"),
+            ("shutting_down", "5"),
+            ("store_unavailable", "10"),
+            ("container_runtime_unavailable", "30"),
+        ] {
+            let response =
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, "busy").into_response();
+            assert_eq!(response.headers()[header::RETRY_AFTER], seconds, "{code}");
+        }
+        let response = ApiError::internal("boom").into_response();
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
+    }
+}

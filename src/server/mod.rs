@@ -22,6 +22,7 @@ mod plans;
 mod supported;
 mod upkeep;
 mod versions;
+mod written;
 
 use std::future::Future;
 use std::path::PathBuf;

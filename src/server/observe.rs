@@ -1,15 +1,17 @@
 //! One structured log line and the request metrics per request, written
-//! when the response body has been sent (or dropped by a client that went
-//! away), so a download's duration covers its whole body, not the time to
-//! its first byte. Route template (never the raw path, so keys do not
+//! when the response's last byte has been handed to the kernel (see
+//! `written`; or when a client that went away dropped the connection), so
+//! a download's duration covers its whole body, not the time to its first
+//! byte. Route template (never the raw path, so keys do not
 //! explode the label set), method, status, and the key and hit/miss that
 //! handlers leave in the response's extensions.
 //!
 //! Why not tower-http's `TraceLayer`: its end-of-stream callback runs only
 //! when the body is polled to its end, and hyper stops polling a body that
 //! says it has ended (a buffered JSON answer, every HEAD and 304), so those
-//! would never be logged; a drop guard sees every response exactly once
-//! (docs/decisions.md).
+//! would never be logged; and even its end is not the download's end, since
+//! hyper buffers what it polled. A drop guard on the body, finished at the
+//! connection's next flush, sees every response once (docs/decisions.md).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use axum::response::Response;
 use http_body::{Body as _, Frame, SizeHint};
 
 use super::AppState;
+use super::written::Pending;
 use crate::protocol::check_key;
 
 /// What a handler knows that the middleware should log.
@@ -49,6 +52,7 @@ pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next:
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
     let path_key = key_in_path(&route, request.uri().path());
+    let connection = request.extensions().get::<Pending>().cloned();
     let method = method_label(request.method());
     let response = next.run(request).await;
     let status = response.status().as_u16();
@@ -59,7 +63,13 @@ pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next:
         .cloned()
         .unwrap_or_default();
     let (parts, body) = response.into_parts();
-    let expected = body.size_hint().exact();
+    // A streamed body knows no size; its Content-Length header does.
+    let expected = body.size_hint().exact().or_else(|| {
+        parts
+            .headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+    });
     let done = Done {
         state,
         started,
@@ -77,6 +87,7 @@ pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next:
         Body::new(Observed {
             inner: body,
             done: Some(done),
+            connection,
         }),
     )
 }
@@ -118,6 +129,9 @@ fn key_in_path(route: &str, path: &str) -> Option<String> {
 struct Observed {
     inner: Body,
     done: Option<Done>,
+    /// `None` for a router driven without `listen` (then the log is written
+    /// when the body is dropped).
+    connection: Option<Pending>,
 }
 
 impl http_body::Body for Observed {
@@ -154,7 +168,10 @@ impl Drop for Observed {
     fn drop(&mut self) {
         if let Some(mut done) = self.done.take() {
             done.ended |= self.inner.is_end_stream() || done.expected == Some(done.sent);
-            done.finish();
+            match &self.connection {
+                Some(connection) => connection.after_flush(Box::new(move || done.finish())),
+                None => done.finish(),
+            }
         }
     }
 }

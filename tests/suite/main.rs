@@ -40,6 +40,7 @@ mod server_errors;
 mod server_hits;
 mod server_limits;
 mod server_npm;
+mod server_ops;
 mod server_private_composer;
 mod server_private_registries;
 mod server_restart;
