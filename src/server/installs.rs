@@ -171,6 +171,7 @@ server builds only dependency scripts; fetch without --server-scripts"
         if matches!(runner, Runner::Container(..)) {
             Metrics::add(&self.metrics.container_installs, 1);
         }
+        let (key, manager) = (request.hash.clone(), request.manager.to_string());
         let started = std::time::Instant::now();
         tracing::info!(key = %request.hash, manager = %request.manager, "installing");
         let result = install_with(&runner, &request, &project, &self.settings, &log).await;
@@ -196,6 +197,13 @@ server builds only dependency scripts; fetch without --server-scripts"
             Err(e) => Err(install_error(e)),
         };
         self.metrics.observe_install(started.elapsed());
+        self.metrics.recent.install(super::recent::InstallRecord {
+            at: std::time::Instant::now(),
+            key: key.clone(),
+            manager: manager.clone(),
+            elapsed: started.elapsed(),
+            ok: outcome.is_ok(),
+        });
         if outcome.is_err() {
             Metrics::add(&self.metrics.installs_failed, 1);
         }

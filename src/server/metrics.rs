@@ -51,6 +51,8 @@ pub struct Metrics {
     pub store_tree_bytes: AtomicU64,
     /// Build info and the request-duration histogram.
     pub http: HttpMetrics,
+    /// The last hour's misses and installs, for the status page.
+    pub recent: super::recent::Recent,
 }
 
 #[derive(Debug, Default)]

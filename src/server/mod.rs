@@ -19,6 +19,8 @@ mod listen;
 mod metrics;
 mod observe;
 mod plans;
+mod recent;
+mod status_page;
 mod supported;
 mod upkeep;
 mod versions;
@@ -169,6 +171,7 @@ fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/", get(status_page::status_page))
         .route("/metrics", get(metrics::metrics))
         .merge(protected)
         .fallback(error::no_route)

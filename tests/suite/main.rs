@@ -46,4 +46,5 @@ mod server_private_registries;
 mod server_restart;
 mod server_trusted_registries;
 mod server_urls;
+mod status_page;
 mod store_contract;
