@@ -38,6 +38,7 @@ mod serve_private_cli;
 mod server_composer;
 mod server_errors;
 mod server_hits;
+mod server_image;
 mod server_limits;
 mod server_npm;
 mod server_ops;
