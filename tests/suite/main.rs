@@ -49,3 +49,4 @@ mod server_trusted_registries;
 mod server_urls;
 mod status_page;
 mod store_contract;
+mod systemd_unit;
