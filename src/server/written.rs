@@ -19,15 +19,33 @@ pub type Finish = Box<dyn FnOnce() + Send>;
 /// One connection's requests whose bodies ended but whose bytes may still
 /// be in hyper's buffer. Reaches handlers as a request extension.
 #[derive(Clone, Default)]
-pub struct Pending(Arc<Mutex<Vec<Finish>>>);
+pub struct Pending(Arc<Mutex<Queue>>);
+
+#[derive(Default)]
+struct Queue {
+    waiting: Vec<Finish>,
+    /// The stream is gone (a connection dropped at shutdown may drop it
+    /// before the body): nothing will flush again, so finish at once.
+    closed: bool,
+}
 
 impl Pending {
     pub fn after_flush(&self, finish: Finish) {
-        self.0.lock().unwrap().push(finish);
+        let mut queue = self.0.lock().unwrap();
+        if queue.closed {
+            drop(queue);
+            finish();
+        } else {
+            queue.waiting.push(finish);
+        }
     }
 
-    fn run(&self) {
-        let ready = std::mem::take(&mut *self.0.lock().unwrap());
+    fn run(&self, closed: bool) {
+        let ready = {
+            let mut queue = self.0.lock().unwrap();
+            queue.closed |= closed;
+            std::mem::take(&mut queue.waiting)
+        };
         for finish in ready {
             finish();
         }
@@ -49,7 +67,7 @@ impl<S> Written<S> {
 
 impl<S> Drop for Written<S> {
     fn drop(&mut self) {
-        self.pending.run();
+        self.pending.run(true);
     }
 }
 
@@ -87,12 +105,37 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Written<S> {
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let flushed = Pin::new(&mut self.inner).poll_flush(cx);
         if let Poll::Ready(Ok(())) = flushed {
-            self.pending.run();
+            self.pending.run(false);
         }
         flushed
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn work_waits_for_a_flush_and_runs_at_once_after_the_stream_is_gone() {
+        let pending = Pending::default();
+        let count = Arc::new(AtomicUsize::new(0));
+        let bump = || {
+            let count = count.clone();
+            Box::new(move || {
+                count.fetch_add(1, Ordering::SeqCst);
+            }) as Finish
+        };
+        pending.after_flush(bump());
+        assert_eq!(count.load(Ordering::SeqCst), 0);
+        pending.run(false);
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        drop(Written::new((), pending.clone()));
+        pending.after_flush(bump());
+        assert_eq!(count.load(Ordering::SeqCst), 2);
     }
 }
