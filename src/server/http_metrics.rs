@@ -54,8 +54,7 @@ impl Default for HttpMetrics {
             "The running depcache's version and git commit (always 1).",
             build,
         );
-        let durations: Durations =
-            Family::new_with_constructor(|| Histogram::new(REQUEST_BUCKETS));
+        let durations: Durations = Family::new_with_constructor(|| Histogram::new(REQUEST_BUCKETS));
         registry.register(
             "depcache_http_request_duration_seconds",
             "Time from request to the last byte of the answer, by route template, method and status.",

@@ -71,7 +71,7 @@ impl Recent {
         let mut installs = self.installs.lock().unwrap();
         prune(&mut installs, now, |r| r.at);
         let mut slowest: Vec<InstallRecord> = installs.iter().cloned().collect();
-        slowest.sort_by(|a, b| b.elapsed.cmp(&a.elapsed));
+        slowest.sort_by_key(|r| std::cmp::Reverse(r.elapsed));
         slowest.truncate(n);
         LastHour {
             misses,

@@ -68,9 +68,21 @@ fn summary_table(out: &mut String, state: &AppState) {
     row(out, "hits", "Hits", hits, &hits.to_string());
     row(out, "misses", "Misses", misses, &misses.to_string());
     let misses_hour = hour.misses.to_string();
-    row(out, "misses-hour", "Misses, last hour", &misses_hour, &misses_hour);
+    row(
+        out,
+        "misses-hour",
+        "Misses, last hour",
+        &misses_hour,
+        &misses_hour,
+    );
     let installs = format!("{} ({} failed)", hour.installs, hour.failed);
-    row(out, "installs-hour", "Installs, last hour", hour.installs, &installs);
+    row(
+        out,
+        "installs-hour",
+        "Installs, last hour",
+        hour.installs,
+        &installs,
+    );
     let pending = state.installer.in_flight() as u64;
     let running = get(&m.installs_running).min(pending);
     let now = format!("{running} running, {} queued", pending - running);
@@ -92,13 +104,20 @@ fn summary_table(out: &mut String, state: &AppState) {
     match (tree_bytes * 100).checked_div(blob_bytes) {
         Some(hundredths) => {
             let ratio = hundredths as f64 / 100.0;
-            let shown = format!("{ratio:.2}× (installed bytes per stored byte: dedup and compression)");
+            let shown =
+                format!("{ratio:.2}× (installed bytes per stored byte: dedup and compression)");
             row(out, "dedup-ratio", "Dedup ratio", ratio, &shown);
         }
         None => row(out, "dedup-ratio", "Dedup ratio", "", "empty store"),
     }
     let served = format!("{} bytes", get(&m.bytes_served));
-    row(out, "bytes-served", "Bundle bytes served", get(&m.bytes_served), &served);
+    row(
+        out,
+        "bytes-served",
+        "Bundle bytes served",
+        get(&m.bytes_served),
+        &served,
+    );
     out.push_str("</table>\n");
 }
 
@@ -120,7 +139,13 @@ fn manager_row(out: &mut String, name: &str, support: &ManagerSupport) {
     let toolchains = version_list(&support.toolchains);
     let container = support.container.as_ref().map_or_else(
         || "no".to_string(),
-        |c| format!("any, in {} (<code>{}</code>)", escape(&c.runtime), escape(&c.image)),
+        |c| {
+            format!(
+                "any, in {} (<code>{}</code>)",
+                escape(&c.runtime),
+                escape(&c.image)
+            )
+        },
     );
     let _ = writeln!(
         out,

@@ -35,8 +35,8 @@ pub use maintenance::{
     unsupported,
 };
 pub use mem::MemStore;
-pub use ready::{NotReady, check_ready};
 pub use open::{OpenError, OpenMode, open_location};
+pub use ready::{NotReady, check_ready};
 pub use s3::{S3Store, S3Times};
 pub use summary::KeySummary;
 

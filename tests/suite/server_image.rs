@@ -108,7 +108,10 @@ async fn the_server_image_runs_unprivileged_with_its_store_on_a_volume_and_is_re
         if let Some(url) = text.lines().find_map(|l| l.split("serving on ").nth(1)) {
             break url.trim().to_string();
         }
-        assert!(Instant::now() < deadline, "the container did not start:\n{text}");
+        assert!(
+            Instant::now() < deadline,
+            "the container did not start:\n{text}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     let ready = http().get(format!("{url}/ready")).send().await.unwrap();
@@ -125,5 +128,9 @@ async fn the_server_image_runs_unprivileged_with_its_store_on_a_volume_and_is_re
     ]);
     use std::os::unix::fs::MetadataExt;
     let store = std::fs::metadata(Path::new(&mount).join("objects")).unwrap();
-    assert_eq!(store.uid(), 10001, "the store is written by the image's user");
+    assert_eq!(
+        store.uid(),
+        10001,
+        "the store is written by the image's user"
+    );
 }

@@ -74,7 +74,12 @@ async fn the_status_page_shows_in_a_browser_the_numbers_metrics_shows() {
     let url = format!("{}/", server.url);
     let plain = http().get(&url).send().await.unwrap();
     assert_eq!(plain.status(), 200);
-    assert!(plain.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        plain.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 
     let dom = tokio::task::spawn_blocking(move || rendered_dom(&url))
         .await
@@ -86,7 +91,10 @@ async fn the_status_page_shows_in_a_browser_the_numbers_metrics_shows() {
     assert_eq!(shown(&dom, "hits"), hits.to_string());
     assert_eq!(shown(&dom, "misses"), misses.to_string());
     let rate: f64 = shown(&dom, "hit-rate").parse().unwrap();
-    assert!((rate - 100.0 * hits / (hits + misses)).abs() < 0.1, "{rate}");
+    assert!(
+        (rate - 100.0 * hits / (hits + misses)).abs() < 0.1,
+        "{rate}"
+    );
     // A fresh server: the last hour is all of its life.
     assert_eq!(shown(&dom, "misses-hour"), misses.to_string());
     assert_eq!(

@@ -46,6 +46,12 @@ fn the_systemd_unit_verifies_and_is_hardened() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "systemd-analyze verify failed:\n{stderr}");
-    assert!(stderr.trim().is_empty(), "systemd-analyze warned:\n{stderr}");
+    assert!(
+        out.status.success(),
+        "systemd-analyze verify failed:\n{stderr}"
+    );
+    assert!(
+        stderr.trim().is_empty(),
+        "systemd-analyze warned:\n{stderr}"
+    );
 }
