@@ -137,6 +137,13 @@ pub trait Store: Send + Sync + 'static {
     // backend that lacks one still serves). Used by `depcache admin` and by
     // the server's last-use tracking and metrics.
 
+    /// The read half of the readiness probe (`check_ready`): cheap, and an
+    /// error when the store cannot be read. By default a blob-header lookup
+    /// of a hash no blob has (a stat for a directory).
+    fn check_read(&self) -> io::Result<()> {
+        self.blob_info(ready::PROBE_SHA).map(drop)
+    }
+
     /// Records that `key` was just used (a hit or a download). Must be cheap
     /// metadata, not a rewrite; callers throttle it.
     fn touch_index(&self, _key: &str) -> io::Result<()> {

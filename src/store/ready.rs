@@ -8,7 +8,8 @@ use std::io::{self, Write};
 use super::Store;
 
 /// A hash no blob has: the read asks for it and must hear "absent".
-const PROBE_SHA: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(super) const PROBE_SHA: &str =
+    "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What failed, in words an operator can act on.
 #[derive(Debug, thiserror::Error)]
@@ -19,10 +20,11 @@ pub enum NotReady {
     Staging { path: String, source: io::Error },
 }
 
-/// Reads a blob header (a stat for a directory, a HEAD-sized ranged GET for
-/// S3) and writes, syncs and removes a small file in the staging area.
+/// Reads (`Store::check_read`: a stat for a directory, the bucket's small
+/// settings object for S3) and writes, syncs and removes a small file in the
+/// staging area.
 pub fn check_ready(store: &dyn Store) -> Result<(), NotReady> {
-    store.blob_info(PROBE_SHA).map_err(NotReady::Read)?;
+    store.check_read().map_err(NotReady::Read)?;
     let staging = store.staging_dir();
     let staging_error = |source| NotReady::Staging {
         path: staging.display().to_string(),

@@ -284,3 +284,63 @@ fn socket_with_small_window(addr: &str) -> std::net::TcpStream {
         std
     })
 }
+
+/// Deletes an object from moto with boto3 (moto's own dependency, so it is
+/// there wherever moto is): moto refuses unsigned deletes.
+fn moto_delete(bucket: &str, key: &str) {
+    let script = "import sys, boto3\n\
+boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1', \
+aws_access_key_id='test', aws_secret_access_key='test')\
+.delete_object(Bucket=sys.argv[2], Key=sys.argv[3])";
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &crate::common::s3::moto().endpoint,
+            bucket,
+            key,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "boto3 delete_object: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn ready_on_s3_reads_the_bucket_settings_and_fails_when_the_store_is_gone() {
+    use crate::common::s3::Bucket;
+    let bucket = Bucket::new(Duration::from_secs(60));
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let (name, prefix, env) = (bucket.name.clone(), bucket.prefix.clone(), bucket.env());
+    let w = work.clone();
+    let store = tokio::task::spawn_blocking(move || {
+        depcache::store::S3Store::open(&name, &prefix, env, Some(w), true).unwrap()
+    })
+    .await
+    .unwrap();
+    let server = TestServer::start_on(
+        ServerOptions::default(),
+        std::sync::Arc::new(store),
+        work,
+        dir,
+    )
+    .await;
+    assert_eq!(get(&format!("{}/ready", server.url)).await.status(), 200);
+
+    // A missing blob reads as "absent" from anywhere; the settings object
+    // exists only in a real store.
+    moto_delete(
+        &bucket.name,
+        &format!("{}/depcache-store.json", bucket.prefix),
+    );
+    let broken = get(&format!("{}/ready", server.url)).await;
+    assert_eq!(broken.status(), 503);
+    let body: serde_json::Value = broken.json().await.unwrap();
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("depcache-store.json"), "{message}");
+    server.stop().await;
+}
