@@ -81,6 +81,9 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
         &state.metrics.misses
     };
     Metrics::add(counter, 1);
+    if !hit {
+        state.metrics.recent.miss();
+    }
     if hit {
         state.last_use.used(&state.store, &computed);
     }

@@ -173,6 +173,7 @@ server builds only dependency scripts; fetch without --server-scripts"
         if matches!(runner, Runner::Container(..)) {
             Metrics::add(&self.metrics.container_installs, 1);
         }
+        let (key, manager) = (request.hash.clone(), request.manager.to_string());
         let started = std::time::Instant::now();
         tracing::info!(key = %request.hash, manager = %request.manager, "installing");
         let result = install_with(&runner, &request, &project, &self.settings, &log).await;
@@ -188,6 +189,7 @@ server builds only dependency scripts; fetch without --server-scripts"
                         ingest_tree_needing(&*store, &tree, &request, limits, registries)?;
                     Metrics::add(&metrics.store_blobs, stats.new_blobs);
                     Metrics::add(&metrics.store_blob_bytes, stats.new_blob_bytes);
+                    Metrics::add(&metrics.store_tree_bytes, index.logical_size());
                     Ok(Arc::new(index))
                 })
                 .await?
@@ -196,6 +198,13 @@ server builds only dependency scripts; fetch without --server-scripts"
             Err(e) => Err(install_error(e)),
         };
         self.metrics.observe_install(started.elapsed());
+        self.metrics.recent.install(super::recent::InstallRecord {
+            at: std::time::Instant::now(),
+            key: key.clone(),
+            manager: manager.clone(),
+            elapsed: started.elapsed(),
+            ok: outcome.is_ok(),
+        });
         if outcome.is_err() {
             Metrics::add(&self.metrics.installs_failed, 1);
         }

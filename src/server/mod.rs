@@ -11,6 +11,7 @@ mod error;
 mod health;
 mod hit;
 mod host;
+mod http_metrics;
 mod index;
 mod installs;
 mod kept_bundles;
@@ -19,9 +20,12 @@ mod listen;
 mod metrics;
 mod observe;
 mod plans;
+mod recent;
+mod status_page;
 mod supported;
 mod upkeep;
 mod versions;
+mod written;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -168,6 +172,8 @@ fn router(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(state.max_body_size));
     Router::new()
         .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .route("/", get(status_page::status_page))
         .route("/metrics", get(metrics::metrics))
         .merge(protected)
         .fallback(error::no_route)

@@ -399,6 +399,13 @@ impl super::Store for S3Store {
         self.put_index(index)
     }
 
+    /// One GET of the small `depcache-store.json`: proves the endpoint, the
+    /// credentials, the bucket and the prefix at once (a missing blob would
+    /// answer "absent" from a bucket that is gone).
+    fn check_read(&self) -> io::Result<()> {
+        self.read_config(false).map(drop)
+    }
+
     fn staging_dir(&self) -> &FsPath {
         &self.staging
     }
