@@ -8,6 +8,7 @@ mod composer;
 pub mod container;
 mod container_runtime;
 mod detect;
+pub mod node_tools;
 pub mod npm;
 pub mod private;
 mod run;

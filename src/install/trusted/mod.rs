@@ -260,6 +260,13 @@ impl TrustedSources {
         }
     }
 
+    /// Whether an npm tarball at `url` may be fetched: the configured or the
+    /// default npm registry, a scope registry or an allowed host.
+    pub fn npm_url_trusted(&self, url: &Url) -> bool {
+        matches!(url.scheme(), "http" | "https")
+            && self.url_trusted(url, &[NPM_DEFAULT_REGISTRY], true)
+    }
+
     /// Whether `url` (already parsed, http or https) is on a trusted origin:
     /// the configured npm registry when `npm`, a default host over https, or
     /// an operator-allowed host and port.
