@@ -19,8 +19,10 @@ use super::scripts::{self, ScriptOptions};
 use super::swap;
 use super::{ProjectSpec, load_project};
 use crate::error::CliError;
+use crate::install::pnpm;
 use crate::protocol::{
-    CacheResponse, Index, InstallOptions, ValidRequest, check_project_shape, workspace_folders,
+    CacheResponse, Index, InstallOptions, Manager, ValidRequest, check_project_shape,
+    workspace_folders,
 };
 
 #[derive(Debug, Clone)]
@@ -84,6 +86,11 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
     if let Err(e) = check_project_shape(request.manager, &request.files) {
         return install_unsupported(&options, &request, e.to_string(), started);
     }
+    if request.manager == Manager::Pnpm
+        && let Some(reason) = super::project::pnpm_refusal(dir)
+    {
+        return install_unsupported(&options, &request, reason, started);
+    }
     // A fork's pull request gets an empty DEPCACHE_SERVER when secrets are
     // withheld: the job must still get its dependencies. Before the no-op
     // check, which may ask the server to repair a tree.
@@ -133,6 +140,13 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
             };
             bar.finish_and_clear();
             let restored = result?;
+            if request.manager == Manager::Pnpm {
+                let version = request.versions.get("pnpm").map_or("", String::as_str);
+                let store = pnpm::client_store_path(dir, version);
+                pnpm::adopt_restored(dir, &store).map_err(|e| {
+                    CliError::Failure(format!("could not finish the restored pnpm tree: {e}"))
+                })?;
+            }
             tracing::info!(elapsed = ?t.elapsed(), "restored and swapped in");
             if let (Source::Bundle(_), Some(store)) = (&d.source, &store) {
                 let t = Instant::now();

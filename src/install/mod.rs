@@ -10,6 +10,7 @@ mod container_runtime;
 mod detect;
 pub mod node_tools;
 pub mod npm;
+pub mod pnpm;
 pub mod private;
 mod run;
 pub mod toolchain;
@@ -62,6 +63,7 @@ pub async fn install_with(
     project: &Path,
     settings: &InstallSettings,
     log: &Path,
+    tool: Option<&node_tools::ToolCli>,
 ) -> Result<(), RunError> {
     let manager = request.manager;
     let omit_dev = InstallOptions::omits_dev(request.options.as_ref());
@@ -95,6 +97,18 @@ would run outside one",
             npm::command(project, &request.files, omit_dev, scripts, npm, settings)
         }
         Manager::Composer => composer::command(project, omit_dev, settings),
+        Manager::Pnpm => {
+            let Some(tool) = tool.filter(|_| !matches!(runner, Runner::Container(..))) else {
+                return Err(RunError::Spawn {
+                    program: "pnpm".to_string(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::Unsupported,
+                        "pnpm installs run with a fetched pnpm outside containers only",
+                    ),
+                });
+            };
+            pnpm::command(project, omit_dev, tool, settings)
+        }
     };
     let private = settings.sources.private();
     if !private.is_empty() {
@@ -158,6 +172,7 @@ would run outside one",
         Manager::Composer => {
             config.composer_command(&name, plan, &command.args, project, &settings.tool_cache)
         }
+        Manager::Pnpm => unreachable!("refused above: pnpm does not run in containers"),
     }
     .map_err(refused)?;
     tracing::info!(image = %plan.image, container = %name, "installing in a container");

@@ -160,6 +160,9 @@ without scripts"
 package.json declares no workspaces"
             ));
         }
+        if manager == Manager::Pnpm {
+            super::check_pnpm_config(&files)?;
+        }
         Ok(ValidRequest {
             manager,
             hash: self.hash,

@@ -70,6 +70,8 @@ cannot tell which folders belong to the install"
 the project uses workspaces"
     )]
     UnreadableManifest { reason: String },
+    #[error("{reason}")]
+    Pnpm { reason: String },
 }
 
 /// The workspace globs of an npm root manifest, in the order written; empty
@@ -231,6 +233,9 @@ pub fn check_project_shape(
     manager: Manager,
     files: &BTreeMap<String, Vec<u8>>,
 ) -> Result<(), ProjectShapeError> {
+    if manager == Manager::Pnpm {
+        return super::check_pnpm_shape(files).map_err(|reason| ProjectShapeError::Pnpm { reason });
+    }
     if manager != Manager::Npm {
         return Ok(());
     }
