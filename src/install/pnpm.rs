@@ -1,5 +1,5 @@
-//! pnpm: `pnpm install --frozen-lockfile --ignore-scripts` with exactly the
-//! requested pnpm (node_tools), its store in the server's tool cache; and
+//! pnpm: `pnpm install --frozen-lockfile` (no script may run, see `command`)
+//! with exactly the requested pnpm (node_tools), its store in the server's tool cache; and
 //! the two halves of making pnpm's tree portable. pnpm writes absolute paths
 //! into the tree (the project folder in every `.bin` shim's NODE_PATH, the
 //! store in `.modules.yaml`): the server replaces them with placeholders
@@ -46,7 +46,13 @@ pub(crate) fn command(
     for arg in [
         "install",
         "--frozen-lockfile",
-        "--ignore-scripts",
+        // Not --ignore-scripts: it changes the tree (bin shims then point
+        // into .pnpm instead of through the top-level link). pnpm 10 runs
+        // no dependency script unless the project allows it, which
+        // `check_pnpm_shape` refuses; and should one start anyway, its
+        // shell is /bin/false, so the install fails instead of running it.
+        "--config.script-shell=/bin/false",
+        "--config.dangerously-allow-all-builds=false",
         "--reporter=append-only",
         // Exactly this pnpm: never the one `packageManager` would download.
         "--config.manage-package-manager-versions=false",
@@ -100,10 +106,7 @@ pub fn prepare_for_store(project: &Path) -> Result<(), PnpmTreeError> {
 pub fn adopt_restored(dir: &Path, store: &Path) -> Result<(), PnpmTreeError> {
     let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let swaps = vec![
-        (
-            PROJECT_PLACEHOLDER.to_string(),
-            real.display().to_string(),
-        ),
+        (PROJECT_PLACEHOLDER.to_string(), real.display().to_string()),
         (STORE_PLACEHOLDER.to_string(), store.display().to_string()),
     ];
     rewrite_tree(&dir.join("node_modules"), &swaps)
@@ -135,12 +138,8 @@ pub fn client_store_path(dir: &Path, version: &str) -> PathBuf {
     let layout = if major >= 10 { "v10" } else { "v3" };
     let data = std::env::var_os("PNPM_HOME")
         .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("XDG_DATA_HOME").map(|d| PathBuf::from(d).join("pnpm"))
-        })
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/pnpm"))
-        })
+        .or_else(|| std::env::var_os("XDG_DATA_HOME").map(|d| PathBuf::from(d).join("pnpm")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/pnpm")))
         .unwrap_or_else(|| PathBuf::from("/tmp/pnpm"));
     data.join("store").join(layout)
 }
@@ -246,7 +245,10 @@ mod tests {
         .unwrap();
         prepare_for_store(&project).unwrap();
         let stored = std::fs::read_to_string(bin.join("x")).unwrap();
-        assert_eq!(stored, "NODE_PATH=\"/__depcache_project__/node_modules/.pnpm\"\n");
+        assert_eq!(
+            stored,
+            "NODE_PATH=\"/__depcache_project__/node_modules/.pnpm\"\n"
+        );
         let state = std::fs::read_to_string(project.join("node_modules/.modules.yaml")).unwrap();
         assert!(state.contains("\"/__depcache_pnpm_store__\""), "{state}");
 
@@ -256,8 +258,14 @@ mod tests {
         adopt_restored(&project, Path::new("/home/u/store/v10")).unwrap();
         let real = std::fs::canonicalize(&project).unwrap();
         let back = std::fs::read_to_string(bin.join("x")).unwrap();
-        assert_eq!(back, format!("NODE_PATH=\"{}/node_modules/.pnpm\"\n", real.display()));
-        let mode = std::fs::metadata(bin.join("x")).unwrap().permissions().mode();
+        assert_eq!(
+            back,
+            format!("NODE_PATH=\"{}/node_modules/.pnpm\"\n", real.display())
+        );
+        let mode = std::fs::metadata(bin.join("x"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o755);
         assert_eq!(std::fs::read_to_string(&object).unwrap(), stored);
         let state = std::fs::read_to_string(project.join("node_modules/.modules.yaml")).unwrap();

@@ -41,7 +41,12 @@ impl Manager {
             Manager::Npm => &["package.json", "package-lock.json", "npm-shrinkwrap.json"],
             Manager::Composer => &["composer.json", "composer.lock"],
             // `.npmrc` only after `npmrc::filter` kept its layout settings.
-            Manager::Pnpm => &["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml", ".npmrc"],
+            Manager::Pnpm => &[
+                "package.json",
+                "pnpm-lock.yaml",
+                "pnpm-workspace.yaml",
+                ".npmrc",
+            ],
         }
     }
 

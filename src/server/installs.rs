@@ -12,8 +12,8 @@ use tokio::sync::Semaphore;
 
 use super::ApiError;
 use super::metrics::Metrics;
-use crate::install::npm::own_lifecycle_script;
 use crate::install::node_tools::{NodeTools, ToolCli};
+use crate::install::npm::own_lifecycle_script;
 use crate::install::pnpm::{self, PnpmTreeError};
 use crate::install::{InstallSettings, RunError, Runner, Untrusted, install_with};
 use crate::protocol::{Index, InstallOptions, Manager, ValidRequest};
@@ -143,6 +143,21 @@ server builds only dependency scripts; fetch without --server-scripts"
             Manager::Npm | Manager::Composer => return Ok(None),
         };
         let version = request.versions.get(package).cloned().unwrap_or_default();
+        let major: u64 = version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0);
+        if major < 10 {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unsupported_project",
+                format!(
+                    "pnpm {version} runs dependency build scripts by default and the server \
+runs none; depcache caches pnpm 10 and later"
+                ),
+            ));
+        }
         let tools = NodeTools::new(
             &self.settings.tool_cache,
             self.settings.npm_registry.as_deref(),

@@ -30,6 +30,7 @@ mod local_store_upkeep;
 mod node_tools;
 mod openapi;
 mod path_properties;
+mod pnpm;
 mod readme;
 mod s3_gc_hammer;
 mod s3_kill;
