@@ -31,6 +31,7 @@ mod node_tools;
 mod openapi;
 mod path_properties;
 mod pnpm;
+mod pnpm_client;
 mod readme;
 mod s3_gc_hammer;
 mod s3_kill;
