@@ -360,7 +360,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__fetch)
-            opts="-v -q -h --server --api-key --api-key-file --retries --timeout --download-timeout --no-fallback --local-store --force --no-scripts --ignore-scripts --local-store-max-size --dir --files --node-version --npm-version --php-version --composer-version --platform --omit-dev --server-scripts --verbose --quiet --help npm composer"
+            opts="-v -q -h --server --api-key --api-key-file --retries --timeout --download-timeout --no-fallback --local-store --force --no-scripts --ignore-scripts --local-store-max-size --dir --files --node-version --npm-version --php-version --composer-version --pnpm-version --platform --omit-dev --server-scripts --verbose --quiet --help npm composer"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -422,6 +422,10 @@ _depcache() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --pnpm-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -434,7 +438,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__hash)
-            opts="-v -q -h --dir --files --node-version --npm-version --php-version --composer-version --platform --omit-dev --server-scripts --explain --verbose --quiet --help"
+            opts="-v -q -h --dir --files --node-version --npm-version --php-version --composer-version --pnpm-version --platform --omit-dev --server-scripts --explain --verbose --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -461,6 +465,10 @@ _depcache() {
                     return 0
                     ;;
                 --composer-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pnpm-version)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -94,6 +94,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l node-version
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l npm-version -d 'npm: the npm version the key is for (default: the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l php-version -d 'composer: the php version the key is for (default: the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l composer-version -d 'composer: the composer version the key is for (default: the one on PATH)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l pnpm-version -d 'pnpm: the pnpm version the key is for (default: the manifest\'s packageManager, else the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l platform -d 'os-arch-libc, e.g. linux-x64-glibc (default: this machine\'s)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l no-fallback -d 'Fail (exit 3) instead of installing locally when the server is unavailable (exit 2 when no server is configured at all)'
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l force -d 'Restore from scratch even when the folder\'s stat manifest (.depcache-state) says it already holds this key'
@@ -109,6 +110,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand hash" -l node-version 
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l npm-version -d 'npm: the npm version the key is for (default: the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l php-version -d 'composer: the php version the key is for (default: the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l composer-version -d 'composer: the composer version the key is for (default: the one on PATH)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l pnpm-version -d 'pnpm: the pnpm version the key is for (default: the manifest\'s packageManager, else the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l platform -d 'os-arch-libc, e.g. linux-x64-glibc (default: this machine\'s)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l omit-dev -d 'Leave devDependencies out (npm --omit=dev, composer --no-dev)'
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l server-scripts -d 'npm: ask for the tree the server built with its install scripts, in its container sandbox (a server started with --build-scripts container); nothing runs here afterwards. See docs/scripts.md'
