@@ -4,7 +4,9 @@
 //! fields differ between any two real installs and are left out of the
 //! comparison: `prunedAt` in node_modules/.modules.yaml and
 //! `lastValidatedTimestamp` in node_modules/.pnpm-workspace-state-v1.json
-//! (both the time of the install).
+//! (both the time of the install); and the two state files are compared as
+//! data, not bytes, because pnpm writes some maps (`hoistedLocations`) in
+//! the order its install happened to finish them.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -74,15 +76,15 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// A runtime dep (dc-util 1.0.0, and dc-other with its own dependency), a
-/// dev dep with a bin (dc-cli), and a nested conflict: dc-cli wants
-/// dc-util ^1.0.0, which is 1.1.0, while the root pins 1.0.0.
+/// dev dep with a bin (dc-cli), and a nested conflict: dc-pin needs dc-util
+/// 1.1.0 while the root pins 1.0.0.
 fn project(job: &Job) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let manifest = json!({
         "name": "pnpm-fixture",
         "version": "1.0.0",
         "private": true,
-        "dependencies": {"dc-util": "1.0.0", "dc-other": "^1.0.0"},
+        "dependencies": {"dc-util": "1.0.0", "dc-other": "^1.0.0", "dc-pin": "1.0.0"},
         "devDependencies": {"dc-cli": "^1.0.0"}
     });
     std::fs::write(
@@ -104,12 +106,11 @@ fn manifest(root: &Path) -> BTreeMap<String, Node> {
         let Some(Node::File { mode, .. }) = tree.get(file).cloned() else {
             panic!("{file} missing from {}", root.display());
         };
-        let body = std::fs::read_to_string(root.join(file)).unwrap();
-        let kept: String = body
-            .lines()
-            .filter(|l| !l.contains(&format!("\"{field}\"")))
-            .collect();
-        let sha256 = hex::encode(Sha256::digest(kept.as_bytes()));
+        let body = std::fs::read(root.join(file)).unwrap();
+        let mut data: serde_json::Value = serde_yaml_ng::from_slice(&body).unwrap();
+        data.as_object_mut().unwrap().remove(field);
+        // serde_json's maps are sorted: the order pnpm wrote is gone.
+        let sha256 = hex::encode(Sha256::digest(data.to_string().as_bytes()));
         tree.insert(file.to_string(), Node::File { sha256, mode });
     }
     tree
@@ -129,19 +130,54 @@ fn assert_same(actual: &BTreeMap<String, Node>, expected: &BTreeMap<String, Node
 // server answers it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn miss_and_hit_restore_the_folder_pnpm_makes() {
+    restores_like_pnpm(None).await;
+}
+
+/// A layout setting reaches the server's pnpm (the hoisted linker makes no
+/// `.pnpm` folder), and the credential and non-layout lines beside it are
+/// stripped without changing the tree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_npmrc_layout_setting_shapes_the_cached_tree() {
+    let modules = restores_like_pnpm(Some(
+        "node-linker=hoisted\n//registry.example/:_authToken=not-sent\nfund=false\n",
+    ))
+    .await;
+    // Hoisted: real folders, the conflicting version nested under its user.
+    assert!(
+        modules.contains(&"dc-pin/node_modules/dc-util/index.js".to_string()),
+        "{modules:?}"
+    );
+    assert!(
+        !modules.iter().any(|p| p.starts_with(".pnpm/dc-util")),
+        "{modules:?}"
+    );
+}
+
+/// The control install, then miss and hit restores compared with it; the
+/// restored tree's paths.
+async fn restores_like_pnpm(npmrc: Option<&str>) -> Vec<String> {
     let job = Job::new();
     let project = project(&job);
     let dir = project.path();
+    if let Some(npmrc) = npmrc {
+        std::fs::write(dir.join(".npmrc"), npmrc).unwrap();
+    }
     let modules = dir.join("node_modules");
     // The control: pnpm's own install in this very folder (its shims name
     // the folder), then removed.
     job.pnpm(dir, &["install", "--frozen-lockfile"]);
     let control = manifest(&modules);
-    assert!(
-        matches!(control.get("dc-util"), Some(Node::Symlink { target }) if target == ".pnpm/dc-util@1.0.0/node_modules/dc-util"),
-        "{:?}",
-        control.get("dc-util")
-    );
+    if npmrc.is_none() {
+        assert!(
+            matches!(control.get("dc-util"), Some(Node::Symlink { target }) if target == ".pnpm/dc-util@1.0.0/node_modules/dc-util"),
+            "{:?}",
+            control.get("dc-util")
+        );
+        assert!(
+            control.contains_key(".pnpm/dc-util@1.1.0/node_modules/dc-util/index.js"),
+            "no nested conflict"
+        );
+    }
     std::fs::remove_dir_all(&modules).unwrap();
 
     let server = TestServer::start(ServerOptions::npm()).await;
@@ -183,6 +219,7 @@ async fn miss_and_hit_restore_the_folder_pnpm_makes() {
     job.pnpm(dir, &["install", "--frozen-lockfile", "--offline"]);
     assert_same(&manifest(&modules), &before, "after pnpm install --offline");
     server.stop().await;
+    before.into_keys().collect()
 }
 
 fn pnpm_request(files: &[(&str, &str)], pnpm: &str) -> serde_json::Value {
