@@ -97,6 +97,21 @@ server builds only dependency scripts; fetch without --server-scripts"
                 ),
             ));
         }
+        // pnpm gets no scope registries or credentials yet: it would fetch
+        // `@scope/*` from the main registry (dependency confusion).
+        if request.manager == Manager::Pnpm
+            && self
+                .settings
+                .sources
+                .uses_private(Manager::Npm, &request.files)
+        {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unsupported_project",
+                "the project uses a private registry configured on this server, which pnpm \
+installs do not use yet; it is installed in the job",
+            ));
+        }
         let tool = self.manager_tool(&request).await?;
         let key = request.hash.clone();
         let future = {
