@@ -163,3 +163,18 @@ async fn a_registry_override_in_npmrc_is_installed_in_the_job_naming_the_line() 
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pnpmfile_is_installed_in_the_job_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write_json(
+        &dir.path().join("package.json"),
+        json!({"name": "root", "private": true, "dependencies": {"dc-util": "1.0.0"}}),
+    );
+    std::fs::write(dir.path().join(".pnpmfile.cjs"), "module.exports = {hooks: {}};\n").unwrap();
+    pnpm(dir.path(), home.path(), &["install", "--lockfile-only"]);
+    let server = TestServer::start(ServerOptions::npm()).await;
+    assert_installed_locally(dir.path(), home.path(), &server, "has a .pnpmfile.cjs");
+    server.stop().await;
+}
