@@ -140,6 +140,9 @@ pub fn pnpm_refusal(dir: &Path) -> Option<String> {
                 .to_string(),
         );
     }
+    if let Some(reason) = layout_outside_project() {
+        return Some(reason);
+    }
     let text = std::fs::read_to_string(dir.join(".npmrc")).ok()?;
     let check = crate::protocol::check_npmrc(&text);
     check
@@ -147,6 +150,46 @@ pub fn pnpm_refusal(dir: &Path) -> Option<String> {
         .into_iter()
         .find(|r| r.kind != crate::protocol::RefusedKind::Credential)
         .map(|r| r.to_string())
+}
+
+/// A layout setting from the job's environment or user config would shape
+/// the job's tree without being in the key (the server never sees it): a
+/// cached tree would silently differ, so the job installs itself.
+fn layout_outside_project() -> Option<String> {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().to_ascii_lowercase();
+        if let Some(key) = name.strip_prefix("npm_config_")
+            && crate::protocol::is_layout_setting(&key.replace('_', "-"))
+        {
+            return Some(format!(
+                "the environment sets {name}, a node_modules layout setting that is not part \
+of the key"
+            ));
+        }
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let config_home = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| home.as_ref().map(|h| h.join(".config")));
+    let files = [
+        home.map(|h| h.join(".npmrc")),
+        config_home.map(|c| c.join("pnpm/rc")),
+    ];
+    for file in files.into_iter().flatten() {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let kept = crate::protocol::check_npmrc(&text).kept;
+        if let Some(line) = kept.lines().next() {
+            let key = line.split('=').next().unwrap_or(line);
+            return Some(format!(
+                "{} sets {key}, a node_modules layout setting that is not part of the key \
+(only the project's .npmrc is)",
+                file.display()
+            ));
+        }
+    }
+    None
 }
 
 /// `<folder>/package.json` of every folder the root manifest's workspace

@@ -17,6 +17,7 @@ pub use key::{KEY_RECIPE_TAG, KeyInput, compute_key};
 pub use manager::Manager;
 pub use npmrc::{
     NpmrcCheck, NpmrcRefusal, RefusedKind, check_npmrc, check_pnpm_config, check_pnpm_shape,
+    is_layout_setting,
 };
 pub use paths::{PathError, check_entry_path, check_symlink_target, check_workspace_link};
 pub use platform::current_platform;

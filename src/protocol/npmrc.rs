@@ -152,6 +152,11 @@ operator trusts",
     out
 }
 
+/// Whether `key` (`.npmrc` spelling) is a node_modules layout setting.
+pub fn is_layout_setting(key: &str) -> bool {
+    LAYOUT.contains(&key)
+}
+
 /// A relative path with no `..` part: stays inside the project.
 fn inside(value: &str) -> bool {
     let path = std::path::Path::new(value);

@@ -172,9 +172,28 @@ async fn a_pnpmfile_is_installed_in_the_job_saying_why() {
         &dir.path().join("package.json"),
         json!({"name": "root", "private": true, "dependencies": {"dc-util": "1.0.0"}}),
     );
-    std::fs::write(dir.path().join(".pnpmfile.cjs"), "module.exports = {hooks: {}};\n").unwrap();
+    std::fs::write(
+        dir.path().join(".pnpmfile.cjs"),
+        "module.exports = {hooks: {}};\n",
+    )
+    .unwrap();
     pnpm(dir.path(), home.path(), &["install", "--lockfile-only"]);
     let server = TestServer::start(ServerOptions::npm()).await;
     assert_installed_locally(dir.path(), home.path(), &server, "has a .pnpmfile.cjs");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layout_setting_in_the_users_npmrc_is_installed_in_the_job_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write_json(
+        &dir.path().join("package.json"),
+        json!({"name": "root", "private": true, "dependencies": {"dc-util": "1.0.0"}}),
+    );
+    pnpm(dir.path(), home.path(), &["install", "--lockfile-only"]);
+    std::fs::write(home.path().join(".npmrc"), "node-linker=hoisted\n").unwrap();
+    let server = TestServer::start(ServerOptions::npm()).await;
+    assert_installed_locally(dir.path(), home.path(), &server, ".npmrc sets node-linker");
     server.stop().await;
 }
