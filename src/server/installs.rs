@@ -186,7 +186,11 @@ runs none; depcache caches pnpm 10 and later"
                 Err(ApiError::bad_request("unsupported_version", e.to_string()))
             }
             Err(e) => Err(self.scrub(
-                ApiError::new(StatusCode::BAD_GATEWAY, "tool_unavailable", e.to_string()),
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "tool_unavailable",
+                    e.to_string(),
+                ),
                 &self.work_root,
             )),
         }
