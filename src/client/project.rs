@@ -37,7 +37,9 @@ pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, CliError> {
     };
     let mut files = BTreeMap::new();
     for name in names {
-        if !(manager == Manager::Npm && is_workspace_manifest_name(&name)) {
+        let workspace =
+            matches!(manager, Manager::Npm | Manager::Pnpm) && is_workspace_manifest_name(&name);
+        if !workspace {
             check_file_name(manager, &name).map_err(|e| CliError::Usage(e.to_string()))?;
         }
         let path = spec.dir.join(&name);
@@ -96,7 +98,11 @@ fn default_files(spec: &ProjectSpec) -> Vec<String> {
         names.push(lock.to_string());
     }
     if manager == Manager::Npm {
-        names.extend(workspace_manifests(&spec.dir));
+        let globs = std::fs::read(spec.dir.join("package.json"))
+            .ok()
+            .and_then(|bytes| declared_workspaces(&bytes).ok())
+            .unwrap_or_default();
+        names.extend(workspace_manifests(&spec.dir, &globs));
     }
     if manager == Manager::Pnpm {
         for name in ["pnpm-workspace.yaml", ".npmrc"] {
@@ -104,6 +110,11 @@ fn default_files(spec: &ProjectSpec) -> Vec<String> {
                 names.push(name.to_string());
             }
         }
+        let yaml: BTreeMap<String, Vec<u8>> = std::fs::read(spec.dir.join("pnpm-workspace.yaml"))
+            .map(|b| [("pnpm-workspace.yaml".to_string(), b)].into())
+            .unwrap_or_default();
+        let globs = crate::protocol::pnpm_workspace_globs(&yaml).unwrap_or_default();
+        names.extend(workspace_manifests(&spec.dir, &globs));
     }
     names
 }
@@ -196,11 +207,7 @@ of the key"
 /// globs match, as npm finds them: real folders only (no symlink is followed),
 /// no hidden ones, no `node_modules`. A glob depcache cannot reproduce is
 /// skipped here; `check_project_shape` then names it and fetch falls back.
-fn workspace_manifests(dir: &Path) -> Vec<String> {
-    let globs = std::fs::read(dir.join("package.json"))
-        .ok()
-        .and_then(|bytes| declared_workspaces(&bytes).ok())
-        .unwrap_or_default();
+fn workspace_manifests(dir: &Path, globs: &[String]) -> Vec<String> {
     let mut found = BTreeSet::new();
     for glob in globs.iter().filter_map(|g| WorkspaceGlob::parse(g).ok()) {
         let mut folders = vec![String::new()];

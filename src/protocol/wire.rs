@@ -118,7 +118,8 @@ impl CacheRequest {
         }
         let mut files = BTreeMap::new();
         for (name, b64) in self.files {
-            let workspace = manager == Manager::Npm && is_workspace_manifest_name(&name);
+            let workspace = matches!(manager, Manager::Npm | Manager::Pnpm)
+                && is_workspace_manifest_name(&name);
             if !workspace {
                 check_file_name(manager, &name).map_err(|e| e.to_string())?;
             }
@@ -149,9 +150,13 @@ without scripts"
         }
         // A nested manifest is a workspace's or nothing: without workspaces
         // in the root manifest it is a name outside the manager's list.
-        let declares = declared_workspaces(&files[manager.manifest()])
-            .map(|globs| !globs.is_empty())
-            .unwrap_or(true);
+        let declares = match manager {
+            Manager::Pnpm => super::pnpm_workspace_globs(&files).map(|g| !g.is_empty()),
+            _ => declared_workspaces(&files[manager.manifest()])
+                .map(|globs| !globs.is_empty())
+                .map_err(|e| e.to_string()),
+        }
+        .unwrap_or(true);
         if let Some(name) = files.keys().find(|n| n.contains('/'))
             && !declares
         {
