@@ -203,8 +203,8 @@ of the key"
     None
 }
 
-/// `<folder>/package.json` of every folder the root manifest's workspace
-/// globs match, as npm finds them: real folders only (no symlink is followed),
+/// `<folder>/package.json` of every folder the workspace `globs` match (npm's
+/// from package.json, pnpm's from pnpm-workspace.yaml), as npm finds them: real folders only (no symlink is followed),
 /// no hidden ones, no `node_modules`. A glob depcache cannot reproduce is
 /// skipped here; `check_project_shape` then names it and fetch falls back.
 fn workspace_manifests(dir: &Path, globs: &[String]) -> Vec<String> {
