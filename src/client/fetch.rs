@@ -140,6 +140,14 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
             };
             bar.finish_and_clear();
             let restored = result?;
+            tracing::info!(elapsed = ?t.elapsed(), "restored and swapped in");
+            if let (Source::Bundle(_), Some(store)) = (&d.source, &store) {
+                let t = Instant::now();
+                linked::fill(store, &d.index, dir);
+                tracing::info!(elapsed = ?t.elapsed(), "local store filled");
+            }
+            // After the local store is filled: it keeps the contents the index
+            // names (with placeholders); the job's files become new ones.
             if request.manager == Manager::Pnpm {
                 let version = request.versions.get("pnpm").map_or("", String::as_str);
                 let store = pnpm::client_store_path(dir, version);
@@ -147,12 +155,6 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
                 pnpm::adopt_restored(dir, &store, &workspaces).map_err(|e| {
                     CliError::Failure(format!("could not finish the restored pnpm tree: {e}"))
                 })?;
-            }
-            tracing::info!(elapsed = ?t.elapsed(), "restored and swapped in");
-            if let (Source::Bundle(_), Some(store)) = (&d.source, &store) {
-                let t = Instant::now();
-                linked::fill(store, &d.index, dir);
-                tracing::info!(elapsed = ?t.elapsed(), "local store filled");
             }
             let restored_stats = super::noop::after_restore(dir, root);
             drop(store_lock);

@@ -181,8 +181,20 @@ async fn restores_like_pnpm(npmrc: Option<&str>) -> Vec<String> {
     std::fs::remove_dir_all(&modules).unwrap();
 
     let server = TestServer::start(ServerOptions::npm()).await;
-    for round in ["miss", "hit"] {
-        let out = job.fetch(&server, dir, &["--no-fallback"]);
+    // With a local store: the first fills it, the second links from it; its
+    // objects must keep the index's contents while the job's files get paths.
+    let store = tempfile::tempdir().unwrap();
+    let store_arg = format!("--local-store={}", store.path().display());
+    let rounds: [(&str, &[&str]); 4] = [
+        ("miss", &[]),
+        ("hit", &[]),
+        ("local store, filled", &[&store_arg]),
+        ("local store, linked", &[&store_arg]),
+    ];
+    for (round, extra) in rounds {
+        let mut args = vec!["--no-fallback"];
+        args.extend_from_slice(extra);
+        let out = job.fetch(&server, dir, &args);
         let stderr = text(&out.stderr);
         assert!(out.status.success(), "{round}: {stderr}");
         assert!(!stderr.contains("installing locally"), "{round}: {stderr}");
@@ -205,6 +217,16 @@ async fn restores_like_pnpm(npmrc: Option<&str>) -> Vec<String> {
         assert_eq!(text(&out.stdout).trim(), "3", "{}", text(&out.stderr));
         std::fs::remove_dir_all(&modules).unwrap();
     }
+
+    // Every object of the local store still holds the content its name says.
+    let verify = Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .args(["store", "verify", "--json", "--local-store"])
+        .arg(store.path())
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&verify.stdout).unwrap();
+    assert_eq!(report["removed"], json!([]), "{report}");
+    assert!(report["checked"].as_u64().unwrap() > 0, "{report}");
 
     // pnpm's own commands keep working in the restored project, and a second
     // install finds nothing to change.
