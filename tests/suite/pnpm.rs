@@ -425,3 +425,22 @@ fn manifest_of(root: &Path) -> BTreeMap<String, Node> {
         tree_manifest(root)
     }
 }
+
+/// `--omit-dev` is pnpm's `--prod`: the dev dependency and its bin are left
+/// out exactly as pnpm leaves them out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn omit_dev_restores_what_pnpm_install_prod_makes() {
+    let job = Job::new();
+    let project = project(&job);
+    let dir = project.path();
+    let modules = dir.join("node_modules");
+    job.pnpm(dir, &["install", "--frozen-lockfile", "--prod"]);
+    let control = manifest(&modules);
+    assert!(!control.contains_key("dc-cli"), "{:?}", control.keys());
+    std::fs::remove_dir_all(&modules).unwrap();
+    let server = TestServer::start(ServerOptions::npm()).await;
+    let out = job.fetch(&server, dir, &["--no-fallback", "--omit-dev"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_same(&manifest(&modules), &control, "--omit-dev");
+    server.stop().await;
+}
