@@ -388,7 +388,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__fetch)
-            opts="-v -q -h --server --api-key --api-key-file --retries --timeout --download-timeout --no-fallback --local-store --force --no-scripts --ignore-scripts --local-store-max-size --json --dir --files --node-version --npm-version --php-version --composer-version --platform --omit-dev --server-scripts --verbose --quiet --log-format --help npm composer"
+            opts="-v -q -h --server --api-key --api-key-file --retries --timeout --download-timeout --no-fallback --local-store --force --no-scripts --ignore-scripts --local-store-max-size --json --dir --files --node-version --npm-version --php-version --composer-version --pnpm-version --platform --omit-dev --server-scripts --verbose --quiet --log-format --help npm composer"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -450,6 +450,10 @@ _depcache() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --pnpm-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -466,7 +470,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__hash)
-            opts="-v -q -h --dir --files --node-version --npm-version --php-version --composer-version --platform --omit-dev --server-scripts --explain --json --verbose --quiet --log-format --help"
+            opts="-v -q -h --dir --files --node-version --npm-version --php-version --composer-version --pnpm-version --platform --omit-dev --server-scripts --explain --json --verbose --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -493,6 +497,10 @@ _depcache() {
                     return 0
                     ;;
                 --composer-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pnpm-version)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

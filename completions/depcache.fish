@@ -196,6 +196,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l node-version
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l npm-version -d 'npm: the npm version the key is for (default: the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l php-version -d 'composer: the php version the key is for (default: the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l composer-version -d 'composer: the composer version the key is for (default: the one on PATH)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l pnpm-version -d 'pnpm: the pnpm version the key is for (default: the manifest\'s packageManager, else the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l platform -d 'os-arch-libc, e.g. linux-x64-glibc (default: this machine\'s)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l log-format -d 'Log lines as text or as one JSON object per line (for log pipelines)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per line: timestamp, level, message, target, fields'"
@@ -214,6 +215,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand hash" -l node-version 
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l npm-version -d 'npm: the npm version the key is for (default: the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l php-version -d 'composer: the php version the key is for (default: the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l composer-version -d 'composer: the composer version the key is for (default: the one on PATH)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l pnpm-version -d 'pnpm: the pnpm version the key is for (default: the manifest\'s packageManager, else the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l platform -d 'os-arch-libc, e.g. linux-x64-glibc (default: this machine\'s)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l log-format -d 'Log lines as text or as one JSON object per line (for log pipelines)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per line: timestamp, level, message, target, fields'"

@@ -31,11 +31,15 @@ pub fn command_line(request: &ValidRequest) -> Vec<String> {
             "--no-progress",
             "--prefer-dist",
         ],
+        // pnpm runs what it would run in the job anyway (pnpm 10 builds
+        // only the dependencies the project allows): the job's own install.
+        Manager::Pnpm => vec!["pnpm", "install", "--frozen-lockfile"],
     };
     if omit_dev {
         args.push(match request.manager {
             Manager::Npm => "--omit=dev",
             Manager::Composer => "--no-dev",
+            Manager::Pnpm => "--prod",
         });
     }
     args.into_iter().map(str::to_string).collect()
@@ -55,6 +59,7 @@ pub fn no_lockfile_warning(request: &ValidRequest) -> Option<String> {
     let (verb, lockfile) = match request.manager {
         Manager::Npm => ("npm install", "package-lock.json"),
         Manager::Composer => ("composer install", "composer.lock"),
+        Manager::Pnpm => ("pnpm install", "pnpm-lock.yaml"),
     };
     Some(format!(
         "warning: no lockfile ({}), so the tree comes from `{verb}`, which resolves versions \

@@ -8,9 +8,12 @@ mod composer;
 pub mod container;
 mod container_runtime;
 mod detect;
+pub mod node_tools;
 pub mod npm;
+pub mod pnpm;
 pub mod private;
 mod run;
+mod tool_unpack;
 pub mod toolchain;
 pub mod trusted;
 
@@ -61,6 +64,7 @@ pub async fn install_with(
     project: &Path,
     settings: &InstallSettings,
     log: &Path,
+    tool: Option<&node_tools::ToolCli>,
 ) -> Result<(), RunError> {
     let manager = request.manager;
     let omit_dev = InstallOptions::omits_dev(request.options.as_ref());
@@ -94,6 +98,18 @@ would run outside one",
             npm::command(project, &request.files, omit_dev, scripts, npm, settings)
         }
         Manager::Composer => composer::command(project, omit_dev, settings),
+        Manager::Pnpm => {
+            let Some(tool) = tool.filter(|_| !matches!(runner, Runner::Container(..))) else {
+                return Err(RunError::Spawn {
+                    program: "pnpm".to_string(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::Unsupported,
+                        "pnpm installs run with a fetched pnpm outside containers only",
+                    ),
+                });
+            };
+            pnpm::command(project, omit_dev, tool, settings)
+        }
     };
     let private = settings.sources.private();
     if !private.is_empty() {
@@ -157,6 +173,7 @@ would run outside one",
         Manager::Composer => {
             config.composer_command(&name, plan, &command.args, project, &settings.tool_cache)
         }
+        Manager::Pnpm => unreachable!("refused above: pnpm does not run in containers"),
     }
     .map_err(refused)?;
     tracing::info!(image = %plan.image, container = %name, "installing in a container");

@@ -10,15 +10,17 @@ use serde::{Deserialize, Serialize};
 pub enum Manager {
     Npm,
     Composer,
+    Pnpm,
 }
 
 impl Manager {
-    pub const ALL: [Manager; 2] = [Manager::Npm, Manager::Composer];
+    pub const ALL: [Manager; 3] = [Manager::Npm, Manager::Composer, Manager::Pnpm];
 
     pub fn name(self) -> &'static str {
         match self {
             Manager::Npm => "npm",
             Manager::Composer => "composer",
+            Manager::Pnpm => "pnpm",
         }
     }
 
@@ -28,6 +30,7 @@ impl Manager {
         match self {
             Manager::Npm => "node_modules",
             Manager::Composer => "vendor",
+            Manager::Pnpm => "node_modules",
         }
     }
 
@@ -37,6 +40,13 @@ impl Manager {
         match self {
             Manager::Npm => &["package.json", "package-lock.json", "npm-shrinkwrap.json"],
             Manager::Composer => &["composer.json", "composer.lock"],
+            // `.npmrc` only after `npmrc::filter` kept its layout settings.
+            Manager::Pnpm => &[
+                "package.json",
+                "pnpm-lock.yaml",
+                "pnpm-workspace.yaml",
+                ".npmrc",
+            ],
         }
     }
 
@@ -45,6 +55,7 @@ impl Manager {
         match self {
             Manager::Npm => "package.json",
             Manager::Composer => "composer.json",
+            Manager::Pnpm => "package.json",
         }
     }
 
@@ -53,6 +64,7 @@ impl Manager {
         match self {
             Manager::Npm => &["npm-shrinkwrap.json", "package-lock.json"],
             Manager::Composer => &["composer.lock"],
+            Manager::Pnpm => &["pnpm-lock.yaml"],
         }
     }
 
@@ -61,6 +73,7 @@ impl Manager {
         match self {
             Manager::Npm => &["node", "npm"],
             Manager::Composer => &["php"],
+            Manager::Pnpm => &["node", "pnpm"],
         }
     }
 
@@ -70,6 +83,7 @@ impl Manager {
         match self {
             Manager::Npm => &[],
             Manager::Composer => &["composer"],
+            Manager::Pnpm => &[],
         }
     }
 }
@@ -87,6 +101,6 @@ impl FromStr for Manager {
         Manager::ALL
             .into_iter()
             .find(|m| m.name() == s)
-            .ok_or_else(|| format!("unknown package manager {s:?}; known: npm, composer"))
+            .ok_or_else(|| format!("unknown package manager {s:?}; known: npm, composer, pnpm"))
     }
 }

@@ -34,6 +34,11 @@ pub enum RequestError {
 declares no workspaces"
     )]
     NestedWithoutWorkspaces { name: String },
+    /// A manager's configuration file carries a line the server refuses
+    /// (a credential, a registry override, a path outside the project); the
+    /// sentence names the file and the line.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// `POST /v1/cache` body. Unknown fields are refused: a field the server would
@@ -143,7 +148,8 @@ impl CacheRequest {
         }
         let mut files = BTreeMap::new();
         for (name, b64) in self.files {
-            let workspace = manager == Manager::Npm && is_workspace_manifest_name(&name);
+            let workspace = matches!(manager, Manager::Npm | Manager::Pnpm)
+                && is_workspace_manifest_name(&name);
             if !workspace {
                 check_file_name(manager, &name)?;
             }
@@ -174,13 +180,20 @@ impl CacheRequest {
         }
         // A nested manifest is a workspace's or nothing: without workspaces
         // in the root manifest it is a name outside the manager's list.
-        let declares = declared_workspaces(&files[manager.manifest()])
-            .map(|globs| !globs.is_empty())
-            .unwrap_or(true);
+        let declares = match manager {
+            Manager::Pnpm => super::pnpm_workspace_globs(&files).map(|g| !g.is_empty()),
+            _ => declared_workspaces(&files[manager.manifest()])
+                .map(|globs| !globs.is_empty())
+                .map_err(|e| e.to_string()),
+        }
+        .unwrap_or(true);
         if let Some(name) = files.keys().find(|n| n.contains('/'))
             && !declares
         {
             return Err(RequestError::NestedWithoutWorkspaces { name: name.clone() });
+        }
+        if manager == Manager::Pnpm {
+            super::check_pnpm_config(&files).map_err(RequestError::Config)?;
         }
         Ok(ValidRequest {
             manager,

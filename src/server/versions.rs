@@ -239,6 +239,21 @@ impl VersionPolicy {
                 }
                 format!("node {} / npm {}", wanted.0, wanted.1)
             }
+            Manager::Pnpm => {
+                let node = v("node");
+                if self.npm.iter().any(|(n, _)| *n == node) {
+                    return Ok(Runner::Native);
+                }
+                if let Some(t) = self.node_toolchains.iter().find(|t| t.node == node) {
+                    return Ok(Runner::Toolchain(t.run()));
+                }
+                // No container image carries a fetched pnpm yet.
+                return Err(Refusal::Version {
+                    asked: format!("node {node}"),
+                    why: " for pnpm".to_string(),
+                    supported: self.describe(Manager::Pnpm),
+                });
+            }
             Manager::Composer => {
                 let php = v("php");
                 let composer = request.versions.get("composer");
@@ -303,7 +318,7 @@ impl VersionPolicy {
         request: &ValidRequest,
     ) -> Result<Runner, Refusal> {
         let (template, main) = match request.manager {
-            Manager::Npm => (&config.node_image, "node"),
+            Manager::Npm | Manager::Pnpm => (&config.node_image, "node"),
             Manager::Composer => (&config.php_image, "php"),
         };
         let version = request.versions.get(main).map(String::as_str).unwrap_or("");
@@ -325,6 +340,7 @@ impl VersionPolicy {
         let support = match manager {
             Manager::Npm => &table.npm,
             Manager::Composer => &table.composer,
+            Manager::Pnpm => return self.describe_pnpm(),
         };
         let words = |set: &BTreeMap<String, String>| {
             set.iter()
@@ -424,6 +440,29 @@ impl VersionPolicy {
                 }),
             },
         }
+    }
+
+    /// pnpm runs with any node this server has natively or as a toolchain,
+    /// and with whatever pnpm version the registry publishes.
+    fn describe_pnpm(&self) -> String {
+        let nodes: Vec<String> = self
+            .npm
+            .iter()
+            .map(|(n, _)| format!("node {n} (PATH)"))
+            .chain(
+                self.node_toolchains
+                    .iter()
+                    .map(|t| format!("node {} (toolchain)", t.node)),
+            )
+            .collect();
+        if nodes.is_empty() {
+            return "nothing (no node on this server)".to_string();
+        }
+        format!(
+            "{}, each with any pnpm version the npm registry publishes (fetched into the tool \
+cache) or the pnpm on PATH",
+            nodes.join(", ")
+        )
     }
 
     pub fn describe_npm(&self) -> String {

@@ -81,6 +81,9 @@ pub fn after_install(
     let ran = match request.manager {
         Manager::Npm => npm::run(request, dir, options)?,
         Manager::Composer => composer::run(request, dir, options)?,
+        // A cached pnpm tree has nothing left to run: the server refuses
+        // trees with pending builds and projects with root install scripts.
+        Manager::Pnpm => None,
     };
     if let Some(ran) = ran
         && !options.quiet

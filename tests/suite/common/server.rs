@@ -187,6 +187,8 @@ pub fn host_versions(manager: Manager) -> BTreeMap<String, String> {
     let names: &[&str] = match manager {
         Manager::Npm => &["node", "npm"],
         Manager::Composer => &["php", "composer"],
+        // Tests name the pnpm version themselves: host tools do not detect it.
+        Manager::Pnpm => &["node"],
     };
     names
         .iter()
