@@ -10,7 +10,7 @@ use crate::protocol::Manager;
 
 #[derive(Debug, Args)]
 pub struct HashArgs {
-    /// npm or composer.
+    /// npm, composer or yarn.
     pub manager: Manager,
     #[command(flatten)]
     pub project: ProjectArgs,
@@ -40,6 +40,10 @@ pub struct ProjectArgs {
     /// composer: the composer version the key is for (default: the one on PATH).
     #[arg(long, value_name = "VERSION")]
     pub composer_version: Option<String>,
+    /// yarn: the yarn version the key is for (default: package.json's
+    /// packageManager, else the one on PATH).
+    #[arg(long, value_name = "VERSION")]
+    pub yarn_version: Option<String>,
     /// os-arch-libc, e.g. linux-x64-glibc (default: this machine's).
     #[arg(long)]
     pub platform: Option<String>,
@@ -64,6 +68,7 @@ impl ProjectArgs {
             ("npm", &self.npm_version),
             ("php", &self.php_version),
             ("composer", &self.composer_version),
+            ("yarn", &self.yarn_version),
         ]
         .into_iter()
         .filter_map(|(name, v)| v.as_ref().map(|v| (name.to_string(), v.clone())))

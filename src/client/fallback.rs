@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::error::CliError;
-use crate::protocol::{InstallOptions, Manager, ValidRequest};
+use crate::protocol::{InstallOptions, Manager, ValidRequest, YarnFlavor, yarn_flavor};
 
 /// The program and arguments, as the server runs them (scripts off, and
 /// composer's plugins too: they are package code as much as scripts are).
@@ -22,6 +22,10 @@ pub fn command_line(request: &ValidRequest) -> Vec<String> {
             let verb = if has_lockfile { "ci" } else { "install" };
             vec!["npm", verb, "--ignore-scripts", "--no-audit", "--no-fund"]
         }
+        // The user's own yarn with its scripts on: the job's usual install,
+        // so nothing is left for `scripts::after_install`.
+        Manager::Yarn if is_berry(request) => vec!["yarn", "install", "--immutable"],
+        Manager::Yarn => vec!["yarn", "install", "--frozen-lockfile", "--non-interactive"],
         Manager::Composer => vec![
             "composer",
             "install",
@@ -36,9 +40,18 @@ pub fn command_line(request: &ValidRequest) -> Vec<String> {
         args.push(match request.manager {
             Manager::Npm => "--omit=dev",
             Manager::Composer => "--no-dev",
+            // Berry has no production install; `load_project` refuses it.
+            Manager::Yarn => "--production",
         });
     }
     args.into_iter().map(str::to_string).collect()
+}
+
+fn is_berry(request: &ValidRequest) -> bool {
+    request
+        .files
+        .get("yarn.lock")
+        .is_some_and(|l| yarn_flavor(l) == YarnFlavor::Berry)
 }
 
 /// Runs the install in `dir`. Its output goes to stderr so that stdout stays

@@ -20,7 +20,8 @@ use super::swap;
 use super::{ProjectSpec, load_project};
 use crate::error::CliError;
 use crate::protocol::{
-    CacheResponse, Index, InstallOptions, ValidRequest, check_project_shape, workspace_folders,
+    CacheResponse, Index, InstallOptions, Manager, ValidRequest, check_project_shape,
+    check_yarn_config, workspace_folders,
 };
 
 #[derive(Debug, Clone)]
@@ -83,6 +84,12 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
     // wrongly) is installed here straight away.
     if let Err(e) = check_project_shape(request.manager, &request.files) {
         return install_unsupported(&options, &request, e.to_string(), started);
+    }
+    if request.manager == Manager::Yarn {
+        let yarn = request.versions.get("yarn").map(String::as_str);
+        if let Err(e) = check_yarn_config(&request.files, yarn) {
+            return install_unsupported(&options, &request, e.to_string(), started);
+        }
     }
     // A fork's pull request gets an empty DEPCACHE_SERVER when secrets are
     // withheld: the job must still get its dependencies. Before the no-op

@@ -9,7 +9,8 @@ use crate::install::{HostTools, detect_host_tools};
 use crate::protocol::{
     CacheRequest, InstallOptions, MAX_WORKSPACES, Manager, ValidRequest, WorkspaceGlob,
     check_file_name, check_platform, check_versions, compute_key, current_platform,
-    declared_workspaces, encode_file, is_workspace_manifest_name, segment_matches,
+    YarnFlavor, declared_workspaces, encode_file, is_workspace_manifest_name,
+    package_manager_yarn, segment_matches, yarn_flavor,
 };
 
 /// What the user said about the project; everything left `None` is found out.
@@ -57,7 +58,24 @@ pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, CliError> {
             "--server-scripts is for npm projects only".to_string(),
         ));
     }
-    let versions = resolve_versions(manager, &spec.versions)?;
+    let mut given = spec.versions.clone();
+    if manager == Manager::Yarn && !given.contains_key("yarn") {
+        let asked = package_manager_yarn(&files[manager.manifest()])
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        given.extend(asked.map(|v| ("yarn".to_string(), v)));
+    }
+    if manager == Manager::Yarn
+        && spec.omit_dev
+        && files
+            .get("yarn.lock")
+            .is_some_and(|l| yarn_flavor(l) == YarnFlavor::Berry)
+    {
+        return Err(CliError::Usage(
+            "--omit-dev is for yarn classic only: Yarn Berry's install has no production mode"
+                .to_string(),
+        ));
+    }
+    let versions = resolve_versions(manager, &given)?;
     let platform = spec.platform.clone().unwrap_or_else(current_platform);
     check_platform(&platform).map_err(|e| CliError::Usage(e.to_string()))?;
     let options = (spec.omit_dev || spec.build_scripts).then_some(InstallOptions {
@@ -88,6 +106,17 @@ fn default_files(spec: &ProjectSpec) -> Vec<String> {
     }
     if manager == Manager::Npm {
         names.extend(workspace_manifests(&spec.dir));
+    }
+    if manager == Manager::Yarn {
+        // The config files that may change the tree; checked line by line
+        // before anything is sent (`check_yarn_config`).
+        for name in [".yarnrc.yml", ".yarnrc", ".npmrc"] {
+            let is_file = std::fs::symlink_metadata(spec.dir.join(name))
+                .is_ok_and(|m| m.file_type().is_file());
+            if is_file {
+                names.push(name.to_string());
+            }
+        }
     }
     names
 }

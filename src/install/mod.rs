@@ -13,6 +13,7 @@ pub mod private;
 mod run;
 pub mod toolchain;
 pub mod trusted;
+pub mod yarn;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,6 +50,8 @@ pub enum Runner {
     Toolchain(ToolchainRun),
     /// A container of exactly the requested versions.
     Container(Arc<ContainerConfig>, ContainerPlan),
+    /// The PATH node running a yarn release file (`serve --yarn-release`).
+    YarnRelease(Arc<yarn::YarnRelease>),
 }
 
 /// Runs the manager's install in `project` (which holds only the uploaded
@@ -94,6 +97,13 @@ would run outside one",
             npm::command(project, &request.files, omit_dev, scripts, npm, settings)
         }
         Manager::Composer => composer::command(project, omit_dev, settings),
+        Manager::Yarn => {
+            let release = match runner {
+                Runner::YarnRelease(release) => Some(&**release),
+                _ => None,
+            };
+            yarn::command(project, &request.files, release, omit_dev, settings)
+        }
     };
     let private = settings.sources.private();
     if !private.is_empty() {
@@ -120,7 +130,9 @@ would run outside one",
         }
     }
     let (config, plan) = match runner {
-        Runner::Native => return run_logged(command, settings.timeout, log).await,
+        Runner::Native | Runner::YarnRelease(_) => {
+            return run_logged(command, settings.timeout, log).await;
+        }
         Runner::Toolchain(run) => {
             return run_logged(toolchain::apply(command, run), settings.timeout, log).await;
         }
@@ -157,6 +169,8 @@ would run outside one",
         Manager::Composer => {
             config.composer_command(&name, plan, &command.args, project, &settings.tool_cache)
         }
+        // `VersionPolicy` never plans one: yarn has no container fallback yet.
+        Manager::Yarn => Err("yarn installs do not run in containers".to_string()),
     }
     .map_err(refused)?;
     tracing::info!(image = %plan.image, container = %name, "installing in a container");

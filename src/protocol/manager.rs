@@ -10,15 +10,17 @@ use serde::{Deserialize, Serialize};
 pub enum Manager {
     Npm,
     Composer,
+    Yarn,
 }
 
 impl Manager {
-    pub const ALL: [Manager; 2] = [Manager::Npm, Manager::Composer];
+    pub const ALL: [Manager; 3] = [Manager::Npm, Manager::Composer, Manager::Yarn];
 
     pub fn name(self) -> &'static str {
         match self {
             Manager::Npm => "npm",
             Manager::Composer => "composer",
+            Manager::Yarn => "yarn",
         }
     }
 
@@ -28,6 +30,7 @@ impl Manager {
         match self {
             Manager::Npm => "node_modules",
             Manager::Composer => "vendor",
+            Manager::Yarn => "node_modules",
         }
     }
 
@@ -37,6 +40,8 @@ impl Manager {
         match self {
             Manager::Npm => &["package.json", "package-lock.json", "npm-shrinkwrap.json"],
             Manager::Composer => &["composer.json", "composer.lock"],
+            // The config files go through `check_yarn_config` line by line.
+            Manager::Yarn => &["package.json", "yarn.lock", ".yarnrc.yml", ".yarnrc", ".npmrc"],
         }
     }
 
@@ -45,6 +50,7 @@ impl Manager {
         match self {
             Manager::Npm => "package.json",
             Manager::Composer => "composer.json",
+            Manager::Yarn => "package.json",
         }
     }
 
@@ -53,6 +59,7 @@ impl Manager {
         match self {
             Manager::Npm => &["npm-shrinkwrap.json", "package-lock.json"],
             Manager::Composer => &["composer.lock"],
+            Manager::Yarn => &["yarn.lock"],
         }
     }
 
@@ -61,6 +68,7 @@ impl Manager {
         match self {
             Manager::Npm => &["node", "npm"],
             Manager::Composer => &["php"],
+            Manager::Yarn => &["node", "yarn"],
         }
     }
 
@@ -70,6 +78,7 @@ impl Manager {
         match self {
             Manager::Npm => &[],
             Manager::Composer => &["composer"],
+            Manager::Yarn => &[],
         }
     }
 }
@@ -87,6 +96,9 @@ impl FromStr for Manager {
         Manager::ALL
             .into_iter()
             .find(|m| m.name() == s)
-            .ok_or_else(|| format!("unknown package manager {s:?}; known: npm, composer"))
+            .ok_or_else(|| {
+                let known: Vec<&str> = Manager::ALL.iter().map(|m| m.name()).collect();
+                format!("unknown package manager {s:?}; known: {}", known.join(", "))
+            })
     }
 }

@@ -10,6 +10,7 @@ mod supported;
 mod validate;
 mod wire;
 mod workspaces;
+mod yarn;
 
 pub use index::{Entry, FileEntry, INDEX_FORMAT, INDEX_FORMAT_WORKSPACES, Index, NestedTree};
 pub use key::{KEY_RECIPE_TAG, KeyInput, compute_key};
@@ -27,6 +28,10 @@ pub use wire::{
 pub use workspaces::{
     MAX_WORKSPACES, ProjectShapeError, WorkspaceGlob, check_project_shape, declared_workspaces,
     is_workspace_manifest_name, segment_matches, workspace_folders,
+};
+pub use yarn::{
+    YarnConfigError, YarnFlavor, YarnSettings, YarnShapeError, check_yarn_config,
+    check_yarn_shape, package_manager_yarn, yarn_flavor,
 };
 
 /// The API version prefix; bumped only with an incompatible wire change.

@@ -147,6 +147,18 @@ without scripts"
                 manager.manifest()
             ));
         }
+        if manager == Manager::Yarn {
+            let yarn = self.versions.get("yarn").map(String::as_str);
+            super::check_yarn_config(&files, yarn).map_err(|e| e.to_string())?;
+            let berry = super::yarn_flavor(&files["yarn.lock"]) == super::YarnFlavor::Berry;
+            if berry && InstallOptions::omits_dev(self.options.as_ref()) {
+                return Err(
+                    "options.omit_dev is for yarn classic only: Yarn Berry's install has no \
+production mode"
+                        .to_string(),
+                );
+            }
+        }
         // A nested manifest is a workspace's or nothing: without workspaces
         // in the root manifest it is a name outside the manager's list.
         let declares = declared_workspaces(&files[manager.manifest()])

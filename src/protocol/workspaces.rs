@@ -70,6 +70,8 @@ cannot tell which folders belong to the install"
 the project uses workspaces"
     )]
     UnreadableManifest { reason: String },
+    #[error("{0}")]
+    Yarn(super::YarnShapeError),
 }
 
 /// The workspace globs of an npm root manifest, in the order written; empty
@@ -231,6 +233,9 @@ pub fn check_project_shape(
     manager: Manager,
     files: &BTreeMap<String, Vec<u8>>,
 ) -> Result<(), ProjectShapeError> {
+    if manager == Manager::Yarn {
+        return super::check_yarn_shape(files).map_err(ProjectShapeError::Yarn);
+    }
     if manager != Manager::Npm {
         return Ok(());
     }

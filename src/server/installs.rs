@@ -14,7 +14,7 @@ use super::ApiError;
 use super::metrics::Metrics;
 use crate::install::npm::own_lifecycle_script;
 use crate::install::{InstallSettings, RunError, Runner, Untrusted, install_with};
-use crate::protocol::{Index, InstallOptions, ValidRequest};
+use crate::protocol::{Index, InstallOptions, Manager, ValidRequest};
 use crate::store::{IngestError, Store, TreeLimits, ingest_tree_needing};
 
 type InstallFuture = Shared<BoxFuture<'static, Result<Arc<Index>, ApiError>>>;
@@ -92,6 +92,21 @@ impl Installer {
                 format!(
                     "{manifest} has a {event} script, which needs the project's sources: the \
 server builds only dependency scripts; fetch without --server-scripts"
+                ),
+            ));
+        }
+        // The server runs yarn with scripts off and the client runs none
+        // after a yarn restore: a project whose own install scripts yarn
+        // would run is installed in the job instead.
+        if request.manager == Manager::Yarn
+            && let Some((manifest, event)) = own_lifecycle_script(&request.files)
+        {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unsupported_project",
+                format!(
+                    "{manifest} has a {event} script, which yarn runs on install; depcache \
+does not run it after restoring a yarn tree, so it caches no such project"
                 ),
             ));
         }
@@ -173,7 +188,18 @@ server builds only dependency scripts; fetch without --server-scripts"
         }
         let started = std::time::Instant::now();
         tracing::info!(key = %request.hash, manager = %request.manager, "installing");
-        let result = install_with(&runner, &request, &project, &self.settings, &log).await;
+        let mut result = install_with(&runner, &request, &project, &self.settings, &log)
+            .await
+            .map_err(install_error);
+        if result.is_ok() && request.manager == Manager::Yarn {
+            result = crate::install::yarn::finish(&project).map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "unsupported_project",
+                    e.to_string(),
+                )
+            });
+        }
         let outcome = match result {
             Ok(()) => {
                 let store = self.store.clone();
@@ -192,7 +218,7 @@ server builds only dependency scripts; fetch without --server-scripts"
                 .map_err(|e| ApiError::internal(format!("ingestion panicked: {e}")))?
                 .map_err(ingest_error)
             }
-            Err(e) => Err(install_error(e)),
+            Err(e) => Err(e),
         };
         self.metrics.observe_install(started.elapsed());
         if outcome.is_err() {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 
 use super::ApiError;
+use crate::install::yarn::YarnRelease;
 use crate::install::{
     ContainerConfig, ContainerPlan, HostTools, NodeToolchain, PhpToolchain, Runner,
 };
@@ -34,6 +35,10 @@ pub struct VersionPolicy {
     /// `--build-scripts container`: requests with `build_scripts` are
     /// installed with their scripts, always in `container`.
     pub build_scripts: bool,
+    /// The yarn on PATH.
+    pub yarn: Option<String>,
+    /// `--yarn-release` files, run by the PATH node.
+    pub yarn_releases: Vec<Arc<YarnRelease>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +119,8 @@ impl VersionPolicy {
             php_toolchains: Vec::new(),
             container: None,
             build_scripts: false,
+            yarn: host.yarn.clone(),
+            yarn_releases: Vec::new(),
         })
     }
 
@@ -122,6 +129,12 @@ impl VersionPolicy {
     pub fn with_toolchains(mut self, node: Vec<NodeToolchain>, php: Vec<PhpToolchain>) -> Self {
         self.node_toolchains = node;
         self.php_toolchains = php;
+        self
+    }
+
+    /// Adds the `--yarn-release` files (versions asked of them at start-up).
+    pub fn with_yarn_releases(mut self, releases: Vec<YarnRelease>) -> Self {
+        self.yarn_releases = releases.into_iter().map(Arc::new).collect();
         self
     }
 
@@ -163,7 +176,7 @@ impl VersionPolicy {
         }
         match runner {
             Runner::Container(..) => Ok(runner),
-            Runner::Native | Runner::Toolchain(_) => match &self.container {
+            Runner::Native | Runner::Toolchain(_) | Runner::YarnRelease(_) => match &self.container {
                 Some(config) => self.container_plan(config, request),
                 None => Err(no_runtime("install scripts would run in a container")),
             },
@@ -215,6 +228,7 @@ impl VersionPolicy {
                     None => format!("PHP {php}"),
                 }
             }
+            Manager::Yarn => return self.decide_yarn(request),
         };
         self.container_for(request, &asked)
     }
@@ -253,6 +267,28 @@ impl VersionPolicy {
         self.container_plan(config, request)
     }
 
+    /// The PATH node with the PATH yarn or a release file of exactly the
+    /// request's versions; yarn has no container fallback (yet).
+    fn decide_yarn(&self, request: &ValidRequest) -> Result<Runner, ApiError> {
+        let v = |name: &str| request.versions.get(name).cloned().unwrap_or_default();
+        let (node, yarn) = (v("node"), v("yarn"));
+        if self.npm.iter().any(|(n, _)| *n == node) {
+            if self.yarn.as_ref() == Some(&yarn) {
+                return Ok(Runner::Native);
+            }
+            if let Some(release) = self.yarn_releases.iter().find(|r| r.version == yarn) {
+                return Ok(Runner::YarnRelease(release.clone()));
+            }
+        }
+        Err(ApiError::bad_request(
+            "unsupported_version",
+            format!(
+                "node {node} / yarn {yarn} is not supported here; supported: {}",
+                self.describe(Manager::Yarn)
+            ),
+        ))
+    }
+
     /// The container run of exactly the request's versions.
     fn container_plan(
         &self,
@@ -262,6 +298,7 @@ impl VersionPolicy {
         let (template, main) = match request.manager {
             Manager::Npm => (&config.node_image, "node"),
             Manager::Composer => (&config.php_image, "php"),
+            Manager::Yarn => (&config.node_image, "node"),
         };
         let version = request.versions.get(main).map(String::as_str).unwrap_or("");
         let image = config
@@ -282,6 +319,7 @@ impl VersionPolicy {
         let support = match manager {
             Manager::Npm => &table.npm,
             Manager::Composer => &table.composer,
+            Manager::Yarn => &table.yarn,
         };
         let words = |set: &BTreeMap<String, String>| {
             set.iter()
@@ -339,6 +377,21 @@ impl VersionPolicy {
         let container = self.container.as_ref().filter(|_| self.use_containers);
         SupportedVersions {
             platform: self.platform.clone(),
+            yarn: ManagerSupport {
+                native: self
+                    .npm
+                    .iter()
+                    .flat_map(|(node, _)| {
+                        let releases = self.yarn_releases.iter().map(|r| &r.version);
+                        self.yarn
+                            .iter()
+                            .chain(releases)
+                            .map(move |y| set(&[("node", node), ("yarn", y)]))
+                    })
+                    .collect(),
+                toolchains: Vec::new(),
+                container: None,
+            },
             build_scripts: (self.build_scripts && self.container.is_some())
                 .then(|| "container".to_string()),
             npm: ManagerSupport {

@@ -19,6 +19,7 @@ fn host() -> HostTools {
         npm: Some("11.19.1".into()),
         php: Some("8.2.36".into()),
         composer: Some("2.5.5".into()),
+        yarn: None,
     }
 }
 

@@ -81,6 +81,9 @@ pub fn after_install(
     let ran = match request.manager {
         Manager::Npm => npm::run(request, dir, options)?,
         Manager::Composer => composer::run(request, dir, options)?,
+        // The server caches no yarn tree with anything left to run (see
+        // install::yarn::finish), and the local fallback ran yarn's own.
+        Manager::Yarn => None,
     };
     if let Some(ran) = ran
         && !options.quiet

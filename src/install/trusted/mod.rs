@@ -13,6 +13,7 @@
 
 mod composer;
 mod npm;
+mod yarn;
 #[cfg(test)]
 mod tests;
 
@@ -257,6 +258,7 @@ impl TrustedSources {
         match manager {
             Manager::Npm => npm::check(self, files),
             Manager::Composer => composer::check(self, files),
+            Manager::Yarn => yarn::check(self, files),
         }
     }
 
