@@ -1,0 +1,76 @@
+//! `depcache fetch yarn` with the real server and binary: for yarn classic
+//! and Yarn Berry (`nodeLinker: node-modules`), a project with a runtime
+//! dependency, a dev dependency with a bin and a nested version conflict is
+//! restored, on the miss and on the hit, as the very `node_modules` the
+//! manager's own install makes in a control folder (paths, bytes, modes,
+//! symlink targets; nothing excluded but the client's `.depcache-state`),
+//! and node can require from it.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::common::assert_same_tree;
+use crate::common::server::{ServerOptions, TestServer, run_fetch};
+use crate::common::yarn_project::{
+    Flavor, berry_release, node_eval, yarn_project, yarn_reference,
+};
+
+async fn restores_what_yarn_installs(flavor: Flavor) {
+    let project = tempfile::tempdir().unwrap();
+    // dc-cli (dev, with a bin) wants dc-util ^1.0.0, which resolves to 1.1.0
+    // while the root pins 1.0.0: a nested copy under dc-cli.
+    yarn_project(
+        flavor,
+        project.path(),
+        &[("dc-util", "1.0.0"), ("dc-other", "1.0.0")],
+        &[("dc-cli", "1.0.0")],
+        json!({}),
+    );
+    let reference = yarn_reference(flavor, project.path());
+    let server = TestServer::start(ServerOptions {
+        yarn_releases: vec![berry_release()],
+        ..ServerOptions::npm()
+    })
+    .await;
+    let modules = project.path().join("node_modules");
+    let expected = reference.path().join("node_modules");
+    assert!(
+        expected.join("dc-cli/node_modules/dc-util").is_dir(),
+        "the fixture must nest a second dc-util"
+    );
+    let first = run_fetch(&server, project.path(), "yarn", &[]).await;
+    assert!(first.contains("cache miss"), "{first}");
+    assert_same_tree(&modules, &expected);
+    check_usable(project.path());
+
+    std::fs::remove_dir_all(&modules).unwrap();
+    let second = run_fetch(&server, project.path(), "yarn", &[]).await;
+    assert!(second.contains("cache hit"), "{second}");
+    assert_same_tree(&modules, &expected);
+    check_usable(project.path());
+    server.stop().await;
+}
+
+fn check_usable(dir: &Path) {
+    assert_eq!(
+        node_eval(dir, "console.log(require('dc-util').version)"),
+        "1.0.0"
+    );
+    assert_eq!(node_eval(dir, "console.log(require('dc-other'))"), "shared-other");
+    let bin = std::process::Command::new(dir.join("node_modules/.bin/dc-cli"))
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&bin.stdout).trim(), "3");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_yarn_classic_restores_what_yarn_installs() {
+    restores_what_yarn_installs(Flavor::Classic).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_yarn_berry_node_modules_restores_what_yarn_installs() {
+    restores_what_yarn_installs(Flavor::BerryNodeModules).await;
+}
