@@ -3,3 +3,164 @@
 //! yarn version it cannot get (400 listing what it can), and project shapes
 //! it cannot reproduce (422 `unsupported_project`, which the real client
 //! answers with a local install, saying why).
+
+use std::collections::BTreeMap;
+
+use depcache::protocol::Manager;
+use serde_json::{Value, json};
+
+use crate::common::server::{
+    API_KEY, ServerOptions, TestServer, cache_request_with, host_tools, post_cache,
+};
+use crate::common::yarn_project::{Flavor, berry_release, berry_version, yarn_project};
+
+fn versions(yarn: &str) -> BTreeMap<String, String> {
+    let node = host_tools().node.clone().expect("node on PATH");
+    BTreeMap::from([
+        ("node".to_string(), node),
+        ("yarn".to_string(), yarn.to_string()),
+    ])
+}
+
+/// A Berry request for `yarn` with `rc` as its `.yarnrc.yml`.
+fn berry_request_for(rc: &str, yarn: &str) -> Value {
+    let files = [
+        ("package.json", b"{\"name\":\"x\"}".to_vec()),
+        ("yarn.lock", b"__metadata:\n  version: 8\n".to_vec()),
+        (".yarnrc.yml", rc.as_bytes().to_vec()),
+    ];
+    serde_json::to_value(cache_request_with(
+        Manager::Yarn,
+        &files,
+        versions(yarn),
+        None,
+    ))
+    .unwrap()
+}
+
+fn berry_request(rc: &str) -> Value {
+    berry_request_for(rc, &berry_version())
+}
+
+async fn server() -> TestServer {
+    TestServer::start(ServerOptions {
+        yarn_releases: vec![berry_release()],
+        ..ServerOptions::npm()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn yarnrc_with_a_credential_or_a_registry_is_refused_naming_the_line() {
+    let server = server().await;
+    let cases = [
+        (
+            "nodeLinker: node-modules\nnpmAuthToken: \"s3cret\"\n",
+            "line 2 sets npmAuthToken, a credential",
+        ),
+        (
+            "npmScopes:\n  acme:\n    npmAuthToken: abc\n",
+            "line 3 sets npmAuthToken, a credential",
+        ),
+        (
+            "# mirror\nnpmRegistryServer: \"https://mirror.example\"\n",
+            "line 2 sets npmRegistryServer, a registry override",
+        ),
+        (
+            "cacheFolder: /var/cache/yarn\n",
+            "line 1 sets cacheFolder, a path",
+        ),
+    ];
+    for (rc, said) in cases {
+        let (status, body) = post_cache(&server, Some(API_KEY), &berry_request(rc)).await;
+        assert_eq!(status, 400, "{rc}: {body}");
+        assert_eq!(body["error"], "invalid_request", "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(".yarnrc.yml"), "{message}");
+        assert!(message.contains(said), "{rc}: {message}");
+        assert!(!message.contains("s3cret"), "{message}");
+    }
+    // A classic .npmrc registry line too.
+    let files = [
+        ("package.json", b"{\"name\":\"x\"}".to_vec()),
+        ("yarn.lock", b"# yarn lockfile v1\n".to_vec()),
+        (".npmrc", b"save-exact=true\nregistry=https://mirror.example/\n".to_vec()),
+    ];
+    let classic = host_tools().yarn.clone().expect("yarn classic on PATH");
+    let request = cache_request_with(Manager::Yarn, &files, versions(&classic), None);
+    let (status, body) = post_cache(&server, Some(API_KEY), &json!(request)).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains(".npmrc line 2 sets registry, a registry override"),
+        "{message}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_yarn_version_the_server_cannot_get_is_refused_listing_what_it_can() {
+    let server = server().await;
+    let request = berry_request_for("nodeLinker: node-modules\n", "3.0.1");
+    let (status, body) = post_cache(&server, Some(API_KEY), &request).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "unsupported_version", "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("yarn 3.0.1 is not supported here"), "{message}");
+    let classic = host_tools().yarn.clone().unwrap();
+    assert!(
+        message.contains(&format!("/ yarn {classic} (PATH)")),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("/ yarn {} (PATH)", berry_version())),
+        "{message}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plug_n_play_is_unsupported_and_the_client_installs_workspaces_locally() {
+    let server = server().await;
+    let (status, body) = post_cache(&server, Some(API_KEY), &berry_request("")).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"], "unsupported_project", "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("Plug'n'Play"),
+        "{body}"
+    );
+
+    // A classic workspace project: the real client says why and runs yarn.
+    let project = tempfile::tempdir().unwrap();
+    let member = project.path().join("packages/a");
+    std::fs::create_dir_all(&member).unwrap();
+    std::fs::write(
+        member.join("package.json"),
+        br#"{"name":"a","version":"1.0.0","dependencies":{"dc-shared":"1.0.0"}}"#,
+    )
+    .unwrap();
+    yarn_project(
+        Flavor::Classic,
+        project.path(),
+        &[("dc-util", "1.0.0")],
+        &[],
+        json!({"workspaces": ["packages/*"]}),
+    );
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .args(["fetch", "yarn", "--server", &server.url, "--dir"])
+        .arg(project.path())
+        .env("DEPCACHE_API_KEY", API_KEY)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("declares yarn workspaces")
+            && stderr.contains("installing locally with `yarn install --frozen-lockfile"),
+        "{stderr}"
+    );
+    assert!(project.path().join("node_modules/dc-shared").is_dir());
+    assert_eq!(server.index_count(), 0);
+    server.stop().await;
+}
