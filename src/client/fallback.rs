@@ -35,11 +35,15 @@ pub fn command_line(request: &ValidRequest) -> Vec<String> {
             "--no-progress",
             "--prefer-dist",
         ],
+        // pnpm runs what it would run in the job anyway (pnpm 10 builds
+        // only the dependencies the project allows): the job's own install.
+        Manager::Pnpm => vec!["pnpm", "install", "--frozen-lockfile"],
     };
     if omit_dev {
         args.push(match request.manager {
             Manager::Npm => "--omit=dev",
             Manager::Composer => "--no-dev",
+            Manager::Pnpm => "--prod",
             // Berry has no production install; `load_project` refuses it.
             Manager::Yarn => "--production",
         });

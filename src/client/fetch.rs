@@ -19,6 +19,7 @@ use super::scripts::{self, ScriptOptions};
 use super::swap;
 use super::{ProjectSpec, load_project};
 use crate::error::CliError;
+use crate::install::pnpm;
 use crate::protocol::{
     CacheResponse, Index, InstallOptions, Manager, ValidRequest, check_project_shape,
     check_yarn_config, workspace_folders,
@@ -85,6 +86,11 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
     if let Err(e) = check_project_shape(request.manager, &request.files) {
         return install_unsupported(&options, &request, e.to_string(), started);
     }
+    if request.manager == Manager::Pnpm
+        && let Some(reason) = super::project::pnpm_refusal(dir)
+    {
+        return install_unsupported(&options, &request, reason, started);
+    }
     if request.manager == Manager::Yarn {
         let yarn = request.versions.get("yarn").map(String::as_str);
         if let Err(e) = check_yarn_config(&request.files, yarn) {
@@ -140,6 +146,13 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
             };
             bar.finish_and_clear();
             let restored = result?;
+            if request.manager == Manager::Pnpm {
+                let version = request.versions.get("pnpm").map_or("", String::as_str);
+                let store = pnpm::client_store_path(dir, version);
+                pnpm::adopt_restored(dir, &store).map_err(|e| {
+                    CliError::Failure(format!("could not finish the restored pnpm tree: {e}"))
+                })?;
+            }
             tracing::info!(elapsed = ?t.elapsed(), "restored and swapped in");
             if let (Source::Bundle(_), Some(store)) = (&d.source, &store) {
                 let t = Instant::now();

@@ -59,6 +59,14 @@ pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, CliError> {
         ));
     }
     let mut given = spec.versions.clone();
+    if manager == Manager::Pnpm {
+        pnpm_files(&mut files);
+        if !given.contains_key("pnpm")
+            && let Some(v) = pnpm_version(&files[manager.manifest()])
+        {
+            given.insert("pnpm".to_string(), v);
+        }
+    }
     if manager == Manager::Yarn && !given.contains_key("yarn") {
         let asked = package_manager_yarn(&files[manager.manifest()])
             .map_err(|e| CliError::Usage(e.to_string()))?;
@@ -107,6 +115,13 @@ fn default_files(spec: &ProjectSpec) -> Vec<String> {
     if manager == Manager::Npm {
         names.extend(workspace_manifests(&spec.dir));
     }
+    if manager == Manager::Pnpm {
+        for name in ["pnpm-workspace.yaml", ".npmrc"] {
+            if std::fs::symlink_metadata(spec.dir.join(name)).is_ok_and(|m| m.is_file()) {
+                names.push(name.to_string());
+            }
+        }
+    }
     if manager == Manager::Yarn {
         // The config files that may change the tree; checked line by line
         // before anything is sent (`check_yarn_config`).
@@ -119,6 +134,47 @@ fn default_files(spec: &ProjectSpec) -> Vec<String> {
         }
     }
     names
+}
+
+/// The `.npmrc` a pnpm request carries: its layout lines only (credentials
+/// and other settings never leave the job; a registry or path line makes
+/// `fetch` install locally, see `pnpm_refusal`).
+fn pnpm_files(files: &mut BTreeMap<String, Vec<u8>>) {
+    if let Some(bytes) = files.remove(".npmrc") {
+        let kept = crate::protocol::check_npmrc(&String::from_utf8_lossy(&bytes)).kept;
+        if !kept.is_empty() {
+            files.insert(".npmrc".to_string(), kept.into_bytes());
+        }
+    }
+}
+
+/// `packageManager: "pnpm@10.4.1+sha512..."` decides the pnpm version,
+/// as it decides which pnpm runs in the job.
+fn pnpm_version(manifest: &[u8]) -> Option<String> {
+    let doc: serde_json::Value = serde_json::from_slice(manifest).ok()?;
+    let field = doc["packageManager"].as_str()?;
+    let version = field.strip_prefix("pnpm@")?;
+    Some(version.split('+').next().unwrap_or(version).to_string())
+}
+
+/// Why `fetch` installs a pnpm project in the job instead of asking: a
+/// `.npmrc` line the server would refuse (other than a credential, which is
+/// just not sent), or a `.pnpmfile.cjs`, whose hooks rewrite resolution
+/// with code the server does not get.
+pub fn pnpm_refusal(dir: &Path) -> Option<String> {
+    if std::fs::symlink_metadata(dir.join(".pnpmfile.cjs")).is_ok() {
+        return Some(
+            "the project has a .pnpmfile.cjs, whose hooks depcache does not run on the server"
+                .to_string(),
+        );
+    }
+    let text = std::fs::read_to_string(dir.join(".npmrc")).ok()?;
+    let check = crate::protocol::check_npmrc(&text);
+    check
+        .refused
+        .into_iter()
+        .find(|r| r.kind != crate::protocol::RefusedKind::Credential)
+        .map(|r| r.to_string())
 }
 
 /// `<folder>/package.json` of every folder the root manifest's workspace
@@ -200,6 +256,18 @@ fn resolve_versions(
         let tools = host.get_or_insert_with(detect_host_tools);
         if let Some(v) = tools.get(name) {
             versions.insert(name.to_string(), v.to_string());
+        }
+    }
+    if manager == Manager::Pnpm && !versions.contains_key("pnpm") {
+        let out = std::process::Command::new("pnpm")
+            .arg("--version")
+            .env("COREPACK_ENABLE_STRICT", "0")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output();
+        if let Some(out) = out.ok().filter(|o| o.status.success()) {
+            let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            versions.insert("pnpm".to_string(), v);
         }
     }
     for required in manager.required_versions() {

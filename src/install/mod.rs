@@ -8,7 +8,9 @@ mod composer;
 pub mod container;
 mod container_runtime;
 mod detect;
+pub mod node_tools;
 pub mod npm;
+pub mod pnpm;
 pub mod private;
 mod run;
 pub mod toolchain;
@@ -64,6 +66,7 @@ pub async fn install_with(
     project: &Path,
     settings: &InstallSettings,
     log: &Path,
+    tool: Option<&node_tools::ToolCli>,
 ) -> Result<(), RunError> {
     let manager = request.manager;
     let omit_dev = InstallOptions::omits_dev(request.options.as_ref());
@@ -97,12 +100,30 @@ would run outside one",
             npm::command(project, &request.files, omit_dev, scripts, npm, settings)
         }
         Manager::Composer => composer::command(project, omit_dev, settings),
-        Manager::Yarn => {
-            let release = match runner {
-                Runner::YarnRelease(release) => Some(&**release),
-                _ => None,
+        Manager::Pnpm => {
+            let Some(tool) = tool.filter(|_| !matches!(runner, Runner::Container(..))) else {
+                return Err(RunError::Spawn {
+                    program: "pnpm".to_string(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::Unsupported,
+                        "pnpm installs run with a fetched pnpm outside containers only",
+                    ),
+                });
             };
-            yarn::command(project, &request.files, release, omit_dev, settings)
+            pnpm::command(project, omit_dev, tool, settings)
+        }
+        Manager::Yarn => {
+            // A `--yarn-release` file, else the exact yarn the tool cache
+            // gave (PATH or fetched), else the PATH one.
+            let (program, prefix) = match (runner, tool) {
+                (Runner::YarnRelease(release), _) => (
+                    "node".to_string(),
+                    vec![release.entry.display().to_string()],
+                ),
+                (_, Some(tool)) => (tool.program.clone(), tool.prefix.clone()),
+                _ => ("yarn".to_string(), Vec::new()),
+            };
+            yarn::command(project, &request.files, program, prefix, omit_dev, settings)
         }
     };
     let private = settings.sources.private();
@@ -169,6 +190,7 @@ would run outside one",
         Manager::Composer => {
             config.composer_command(&name, plan, &command.args, project, &settings.tool_cache)
         }
+        Manager::Pnpm => unreachable!("refused above: pnpm does not run in containers"),
         // `VersionPolicy` never plans one: yarn has no container fallback yet.
         Manager::Yarn => Err("yarn installs do not run in containers".to_string()),
     }

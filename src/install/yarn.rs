@@ -79,29 +79,24 @@ pub fn path_yarn_version() -> Option<String> {
     (out.status.success() && crate::protocol::check_version("yarn", &text).is_ok()).then_some(text)
 }
 
-/// The install command. `release` is the yarn to run (`None`: the PATH
-/// one); the lockfile decides classic or Berry.
+/// The install command: `program` with `prefix` before yarn's own
+/// arguments is the yarn to run; the lockfile decides classic or Berry.
 pub(crate) fn command(
     project: &Path,
     files: &BTreeMap<String, Vec<u8>>,
-    release: Option<&YarnRelease>,
+    program: String,
+    prefix: Vec<String>,
     omit_dev: bool,
     settings: &InstallSettings,
 ) -> CommandSpec {
-    let (program, mut args) = match release {
-        Some(r) => ("node".to_string(), vec![r.entry.display().to_string()]),
-        None => ("yarn".to_string(), Vec::new()),
-    };
+    let mut args = prefix;
     let mut env = base_env(project);
     // Neither flavor may hand over to a yarn the project names.
     env.push(("YARN_IGNORE_PATH".to_string(), "1".to_string()));
     env.push(("SKIP_YARN_COREPACK_CHECK".to_string(), "1".to_string()));
     env.push(("COREPACK_ENABLE_STRICT".to_string(), "0".to_string()));
     let cache = settings.tool_cache.join("yarn");
-    let berry = files
-        .get("yarn.lock")
-        .is_some_and(|l| yarn_flavor(l) == YarnFlavor::Berry);
-    if berry {
+    if is_berry(files) {
         args.extend(["install", "--immutable"].map(str::to_string));
         for (name, value) in [
             ("YARN_ENABLE_SCRIPTS", "0"),
@@ -163,6 +158,13 @@ pub(crate) fn command(
         cwd: project.to_path_buf(),
         env,
     }
+}
+
+/// Whether the request's lockfile is Berry's.
+pub fn is_berry(files: &BTreeMap<String, Vec<u8>>) -> bool {
+    files
+        .get("yarn.lock")
+        .is_some_and(|l| yarn_flavor(l) == YarnFlavor::Berry)
 }
 
 /// `host` or `host:port` of an `http://` URL.

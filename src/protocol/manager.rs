@@ -10,16 +10,18 @@ use serde::{Deserialize, Serialize};
 pub enum Manager {
     Npm,
     Composer,
+    Pnpm,
     Yarn,
 }
 
 impl Manager {
-    pub const ALL: [Manager; 3] = [Manager::Npm, Manager::Composer, Manager::Yarn];
+    pub const ALL: [Manager; 4] = [Manager::Npm, Manager::Composer, Manager::Pnpm, Manager::Yarn];
 
     pub fn name(self) -> &'static str {
         match self {
             Manager::Npm => "npm",
             Manager::Composer => "composer",
+            Manager::Pnpm => "pnpm",
             Manager::Yarn => "yarn",
         }
     }
@@ -30,6 +32,7 @@ impl Manager {
         match self {
             Manager::Npm => "node_modules",
             Manager::Composer => "vendor",
+            Manager::Pnpm => "node_modules",
             Manager::Yarn => "node_modules",
         }
     }
@@ -40,6 +43,8 @@ impl Manager {
         match self {
             Manager::Npm => &["package.json", "package-lock.json", "npm-shrinkwrap.json"],
             Manager::Composer => &["composer.json", "composer.lock"],
+            // `.npmrc` only after `npmrc::filter` kept its layout settings.
+            Manager::Pnpm => &["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml", ".npmrc"],
             // The config files go through `check_yarn_config` line by line.
             Manager::Yarn => &["package.json", "yarn.lock", ".yarnrc.yml", ".yarnrc", ".npmrc"],
         }
@@ -50,6 +55,7 @@ impl Manager {
         match self {
             Manager::Npm => "package.json",
             Manager::Composer => "composer.json",
+            Manager::Pnpm => "package.json",
             Manager::Yarn => "package.json",
         }
     }
@@ -59,6 +65,7 @@ impl Manager {
         match self {
             Manager::Npm => &["npm-shrinkwrap.json", "package-lock.json"],
             Manager::Composer => &["composer.lock"],
+            Manager::Pnpm => &["pnpm-lock.yaml"],
             Manager::Yarn => &["yarn.lock"],
         }
     }
@@ -68,6 +75,7 @@ impl Manager {
         match self {
             Manager::Npm => &["node", "npm"],
             Manager::Composer => &["php"],
+            Manager::Pnpm => &["node", "pnpm"],
             Manager::Yarn => &["node", "yarn"],
         }
     }
@@ -78,6 +86,7 @@ impl Manager {
         match self {
             Manager::Npm => &[],
             Manager::Composer => &["composer"],
+            Manager::Pnpm => &[],
             Manager::Yarn => &[],
         }
     }

@@ -4,6 +4,7 @@
 mod index;
 mod key;
 mod manager;
+mod npmrc;
 mod paths;
 mod platform;
 mod supported;
@@ -15,6 +16,9 @@ mod yarn;
 pub use index::{Entry, FileEntry, INDEX_FORMAT, INDEX_FORMAT_WORKSPACES, Index, NestedTree};
 pub use key::{KEY_RECIPE_TAG, KeyInput, compute_key};
 pub use manager::Manager;
+pub use npmrc::{
+    NpmrcCheck, NpmrcRefusal, RefusedKind, check_npmrc, check_pnpm_config, check_pnpm_shape,
+};
 pub use paths::{PathError, check_entry_path, check_symlink_target, check_workspace_link};
 pub use platform::current_platform;
 pub use supported::{ContainerSupport, ManagerSupport, SupportedVersions};

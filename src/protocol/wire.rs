@@ -172,6 +172,9 @@ production mode"
 package.json declares no workspaces"
             ));
         }
+        if manager == Manager::Pnpm {
+            super::check_pnpm_config(&files)?;
+        }
         Ok(ValidRequest {
             manager,
             hash: self.hash,

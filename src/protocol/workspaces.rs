@@ -70,6 +70,8 @@ cannot tell which folders belong to the install"
 the project uses workspaces"
     )]
     UnreadableManifest { reason: String },
+    #[error("{reason}")]
+    Pnpm { reason: String },
     #[error("{0}")]
     Yarn(super::YarnShapeError),
 }
@@ -233,6 +235,9 @@ pub fn check_project_shape(
     manager: Manager,
     files: &BTreeMap<String, Vec<u8>>,
 ) -> Result<(), ProjectShapeError> {
+    if manager == Manager::Pnpm {
+        return super::check_pnpm_shape(files).map_err(|reason| ProjectShapeError::Pnpm { reason });
+    }
     if manager == Manager::Yarn {
         return super::check_yarn_shape(files).map_err(ProjectShapeError::Yarn);
     }

@@ -13,6 +13,8 @@ use tokio::sync::Semaphore;
 use super::ApiError;
 use super::metrics::Metrics;
 use crate::install::npm::own_lifecycle_script;
+use crate::install::node_tools::{NodeTools, ToolCli};
+use crate::install::pnpm::{self, PnpmTreeError};
 use crate::install::{InstallSettings, RunError, Runner, Untrusted, install_with};
 use crate::protocol::{Index, InstallOptions, Manager, ValidRequest};
 use crate::store::{IngestError, Store, TreeLimits, ingest_tree_needing};
@@ -110,6 +112,7 @@ does not run it after restoring a yarn tree, so it caches no such project"
                 ),
             ));
         }
+        let tool = self.manager_tool(&request, &runner).await?;
         let key = request.hash.clone();
         let future = {
             let mut pending = self.pending.lock().unwrap();
@@ -129,7 +132,7 @@ does not run it after restoring a yarn tree, so it caches no such project"
                 let this = self.clone();
                 let task_key = key.clone();
                 let task = tokio::spawn(async move {
-                    let result = this.run(request, runner).await;
+                    let result = this.run(request, runner, tool).await;
                     this.pending.lock().unwrap().remove(&task_key);
                     result
                 });
@@ -147,7 +150,49 @@ does not run it after restoring a yarn tree, so it caches no such project"
         future.await
     }
 
-    async fn run(&self, request: ValidRequest, runner: Runner) -> Result<Arc<Index>, ApiError> {
+    /// The package manager that is itself an npm package (pnpm), in exactly
+    /// the requested version: a 400 when the registry does not have it.
+    async fn manager_tool(
+        &self,
+        request: &ValidRequest,
+        runner: &Runner,
+    ) -> Result<Option<ToolCli>, ApiError> {
+        let (package, name) = match request.manager {
+            Manager::Pnpm => ("pnpm", "pnpm"),
+            // The operator's own release of that version comes first.
+            Manager::Yarn if matches!(runner, Runner::YarnRelease(_)) => return Ok(None),
+            Manager::Yarn if crate::install::yarn::is_berry(&request.files) => {
+                ("@yarnpkg/cli-dist", "yarn")
+            }
+            Manager::Yarn => ("yarn", "yarn"),
+            Manager::Npm | Manager::Composer => return Ok(None),
+        };
+        let version = request.versions.get(name).cloned().unwrap_or_default();
+        let tools = NodeTools::new(
+            &self.settings.tool_cache,
+            self.settings.npm_registry.as_deref(),
+            self.settings.sources.clone(),
+            self.settings.timeout,
+        )
+        .map_err(ApiError::internal)?;
+        match tools.get(package, &version).await {
+            Ok(tool) => Ok(Some(tool)),
+            Err(e) if e.is_request_error() => {
+                Err(ApiError::bad_request("unsupported_version", e.to_string()))
+            }
+            Err(e) => Err(self.scrub(
+                ApiError::new(StatusCode::BAD_GATEWAY, "tool_unavailable", e.to_string()),
+                &self.work_root,
+            )),
+        }
+    }
+
+    async fn run(
+        &self,
+        request: ValidRequest,
+        runner: Runner,
+        tool: Option<ToolCli>,
+    ) -> Result<Arc<Index>, ApiError> {
         let _permit = self.permits.acquire().await.map_err(|_| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -188,18 +233,44 @@ does not run it after restoring a yarn tree, so it caches no such project"
         }
         let started = std::time::Instant::now();
         tracing::info!(key = %request.hash, manager = %request.manager, "installing");
-        let mut result = install_with(&runner, &request, &project, &self.settings, &log)
-            .await
-            .map_err(install_error);
-        if result.is_ok() && request.manager == Manager::Yarn {
-            result = crate::install::yarn::finish(&project).map_err(|e| {
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unsupported_project",
-                    e.to_string(),
-                )
-            });
-        }
+        let result = install_with(
+            &runner,
+            &request,
+            &project,
+            &self.settings,
+            &log,
+            tool.as_ref(),
+        )
+        .await;
+        let result = match result {
+            Ok(()) if request.manager == Manager::Pnpm => {
+                let dir = project.clone();
+                tokio::task::spawn_blocking(move || pnpm::prepare_for_store(&dir))
+                    .await
+                    .map_err(|e| ApiError::internal(format!("preparing the tree panicked: {e}")))
+                    .and_then(|r| r.map_err(pnpm_tree_error))
+            }
+            Ok(()) => Ok(()),
+            Err(e) => Err(install_error(e)),
+        };
+        let result = match result {
+            Ok(()) if request.manager == Manager::Yarn => {
+                let dir = project.clone();
+                tokio::task::spawn_blocking(move || crate::install::yarn::finish(&dir))
+                    .await
+                    .map_err(|e| ApiError::internal(format!("checking the tree panicked: {e}")))
+                    .and_then(|r| {
+                        r.map_err(|e| {
+                            ApiError::new(
+                                StatusCode::UNPROCESSABLE_ENTITY,
+                                "unsupported_project",
+                                e.to_string(),
+                            )
+                        })
+                    })
+            }
+            other => other,
+        };
         let outcome = match result {
             Ok(()) => {
                 let store = self.store.clone();
@@ -355,5 +426,18 @@ fn install_error(e: RunError) -> ApiError {
             e.to_string(),
         ),
         RunError::Spawn { .. } | RunError::Log { .. } => ApiError::internal(e.to_string()),
+    }
+}
+
+/// A pnpm tree left with pending builds cannot be cached exactly: the
+/// client installs itself.
+fn pnpm_tree_error(e: PnpmTreeError) -> ApiError {
+    match e {
+        PnpmTreeError::PendingBuilds { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unsupported_project",
+            e.to_string(),
+        ),
+        PnpmTreeError::Io { .. } => ApiError::internal(e.to_string()),
     }
 }

@@ -209,6 +209,23 @@ impl VersionPolicy {
                 }
                 format!("node {} / npm {}", wanted.0, wanted.1)
             }
+            Manager::Pnpm => {
+                let node = v("node");
+                if self.npm.iter().any(|(n, _)| *n == node) {
+                    return Ok(Runner::Native);
+                }
+                if let Some(t) = self.node_toolchains.iter().find(|t| t.node == node) {
+                    return Ok(Runner::Toolchain(t.run()));
+                }
+                // No container image carries a fetched pnpm yet.
+                return Err(ApiError::bad_request(
+                    "unsupported_version",
+                    format!(
+                        "node {node} is not supported here for pnpm; supported: {}",
+                        self.describe(Manager::Pnpm)
+                    ),
+                ));
+            }
             Manager::Composer => {
                 let php = v("php");
                 let composer = request.versions.get("composer");
@@ -267,26 +284,40 @@ impl VersionPolicy {
         self.container_plan(config, request)
     }
 
-    /// The PATH node with the PATH yarn or a release file of exactly the
-    /// request's versions; yarn has no container fallback (yet).
+    /// The PATH node with a `--yarn-release` file of exactly the request's
+    /// yarn, else with the yarn the tool cache provides (the PATH one of
+    /// that version, or fetched from the registry: `Installer` asks it and
+    /// refuses a version the registry lacks). No container fallback (yet).
     fn decide_yarn(&self, request: &ValidRequest) -> Result<Runner, ApiError> {
         let v = |name: &str| request.versions.get(name).cloned().unwrap_or_default();
         let (node, yarn) = (v("node"), v("yarn"));
-        if self.npm.iter().any(|(n, _)| *n == node) {
-            if self.yarn.as_ref() == Some(&yarn) {
-                return Ok(Runner::Native);
-            }
-            if let Some(release) = self.yarn_releases.iter().find(|r| r.version == yarn) {
-                return Ok(Runner::YarnRelease(release.clone()));
-            }
+        if !self.npm.iter().any(|(n, _)| *n == node) {
+            return Err(ApiError::bad_request(
+                "unsupported_version",
+                format!(
+                    "node {node} is not supported here for yarn; supported: {}",
+                    self.describe(Manager::Yarn)
+                ),
+            ));
         }
-        Err(ApiError::bad_request(
-            "unsupported_version",
-            format!(
-                "node {node} / yarn {yarn} is not supported here; supported: {}",
+        match self.yarn_releases.iter().find(|r| r.version == yarn) {
+            Some(release) => Ok(Runner::YarnRelease(release.clone())),
+            None => Ok(Runner::Native),
+        }
+    }
+
+    /// A yarn version the tool cache could not get is refused by the
+    /// installer, which knows only the registry: the 400 also lists what
+    /// this server has besides.
+    pub fn with_alternatives(&self, manager: Manager, mut error: ApiError) -> ApiError {
+        if manager == Manager::Yarn && error.code == "unsupported_version" {
+            error.message = format!(
+                "{}; supported here: {}",
+                error.message,
                 self.describe(Manager::Yarn)
-            ),
-        ))
+            );
+        }
+        error
     }
 
     /// The container run of exactly the request's versions.
@@ -296,7 +327,7 @@ impl VersionPolicy {
         request: &ValidRequest,
     ) -> Result<Runner, ApiError> {
         let (template, main) = match request.manager {
-            Manager::Npm => (&config.node_image, "node"),
+            Manager::Npm | Manager::Pnpm => (&config.node_image, "node"),
             Manager::Composer => (&config.php_image, "php"),
             Manager::Yarn => (&config.node_image, "node"),
         };
@@ -319,6 +350,7 @@ impl VersionPolicy {
         let support = match manager {
             Manager::Npm => &table.npm,
             Manager::Composer => &table.composer,
+            Manager::Pnpm => return self.describe_pnpm(),
             Manager::Yarn => &table.yarn,
         };
         let words = |set: &BTreeMap<String, String>| {
@@ -353,6 +385,14 @@ impl VersionPolicy {
                 c.image
             ));
         }
+        if manager == Manager::Yarn {
+            parts.extend(self.npm.iter().map(|(node, _)| {
+                format!(
+                    "node {node} with any yarn version the npm registry publishes (yarn, or \
+@yarnpkg/cli-dist for Berry; fetched into the tool cache)"
+                )
+            }));
+        }
         if parts.is_empty() {
             return "nothing (no tools for this manager on this server)".to_string();
         }
@@ -381,15 +421,18 @@ impl VersionPolicy {
                 native: self
                     .npm
                     .iter()
+                    .filter_map(|(node, _)| Some(set(&[("node", node), ("yarn", self.yarn.as_ref()?)])))
+                    .collect(),
+                // `--yarn-release` files: local releases, as toolchains are.
+                toolchains: self
+                    .npm
+                    .iter()
                     .flat_map(|(node, _)| {
-                        let releases = self.yarn_releases.iter().map(|r| &r.version);
-                        self.yarn
+                        self.yarn_releases
                             .iter()
-                            .chain(releases)
-                            .map(move |y| set(&[("node", node), ("yarn", y)]))
+                            .map(move |r| set(&[("node", node), ("yarn", &r.version)]))
                     })
                     .collect(),
-                toolchains: Vec::new(),
                 container: None,
             },
             build_scripts: (self.build_scripts && self.container.is_some())
@@ -434,6 +477,29 @@ impl VersionPolicy {
                 }),
             },
         }
+    }
+
+    /// pnpm runs with any node this server has natively or as a toolchain,
+    /// and with whatever pnpm version the registry publishes.
+    fn describe_pnpm(&self) -> String {
+        let nodes: Vec<String> = self
+            .npm
+            .iter()
+            .map(|(n, _)| format!("node {n} (PATH)"))
+            .chain(
+                self.node_toolchains
+                    .iter()
+                    .map(|t| format!("node {} (toolchain)", t.node)),
+            )
+            .collect();
+        if nodes.is_empty() {
+            return "nothing (no node on this server)".to_string();
+        }
+        format!(
+            "{}, each with any pnpm version the npm registry publishes (fetched into the tool \
+cache) or the pnpm on PATH",
+            nodes.join(", ")
+        )
     }
 
     pub fn describe_npm(&self) -> String {

@@ -417,7 +417,7 @@ impl super::Store for S3Store {
     fn delete_index(&self, key: &str) -> io::Result<bool> {
         checked_key(key)?;
         let mut deleted = false;
-        for manager in [Manager::Npm, Manager::Composer] {
+        for manager in Manager::ALL {
             let path = self.index_path(key, manager.name());
             if self.exists(path.clone())? {
                 self.delete(path)?;

@@ -127,7 +127,7 @@ impl S3Store {
     /// The index of `key` and the manager in its name.
     pub(super) fn find_index(&self, key: &str) -> io::Result<Option<(Bytes, &'static str)>> {
         checked_key(key)?;
-        for manager in [Manager::Npm, Manager::Composer] {
+        for manager in Manager::ALL {
             let path = self.index_path(key, manager.name());
             let client = self.client.clone();
             let got = self.block_on(async move {

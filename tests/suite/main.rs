@@ -27,6 +27,7 @@ mod fuzz_regressions;
 mod generated_docs;
 mod install_script;
 mod local_store_upkeep;
+mod node_tools;
 mod openapi;
 mod path_properties;
 mod readme;

@@ -106,14 +106,22 @@ async fn a_yarn_version_the_server_cannot_get_is_refused_listing_what_it_can() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "unsupported_version", "{body}");
     let message = body["message"].as_str().unwrap();
-    assert!(message.contains("yarn 3.0.1 is not supported here"), "{message}");
+    // The registry's answer, then what the server has besides.
+    assert!(
+        message.contains("@yarnpkg/cli-dist 3.0.1 is not published on"),
+        "{message}"
+    );
     let classic = host_tools().yarn.clone().unwrap();
     assert!(
         message.contains(&format!("/ yarn {classic} (PATH)")),
         "{message}"
     );
     assert!(
-        message.contains(&format!("/ yarn {} (PATH)", berry_version())),
+        message.contains(&format!("/ yarn {} (toolchain)", berry_version())),
+        "{message}"
+    );
+    assert!(
+        message.contains("any yarn version the npm registry publishes"),
         "{message}"
     );
     server.stop().await;

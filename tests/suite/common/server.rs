@@ -197,6 +197,7 @@ pub fn host_versions(manager: Manager) -> BTreeMap<String, String> {
     let names: &[&str] = match manager {
         Manager::Npm => &["node", "npm"],
         Manager::Composer => &["php", "composer"],
+        Manager::Pnpm => &["node", "pnpm"],
         Manager::Yarn => &["node", "yarn"],
     };
     names
