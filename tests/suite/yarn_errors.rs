@@ -172,3 +172,57 @@ async fn plug_n_play_is_unsupported_and_the_client_installs_workspaces_locally()
     assert_eq!(server.index_count(), 0);
     server.stop().await;
 }
+
+/// A yarn tree that builds differs from the server's scripts-off one: the
+/// server refuses it after installing (422) and stores nothing, the client
+/// installs locally, where yarn runs the scripts; a root install script is
+/// refused before any install.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trees_with_install_scripts_are_installed_locally_with_them() {
+    let server = server().await;
+    let project = tempfile::tempdir().unwrap();
+    yarn_project(
+        Flavor::Classic,
+        project.path(),
+        &[("dc-script", "1.0.0")],
+        &[],
+        json!({}),
+    );
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .args(["fetch", "yarn", "--server", &server.url, "--dir"])
+        .arg(project.path())
+        .env("DEPCACHE_API_KEY", API_KEY)
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("dc-script has an install script (preinstall script)"),
+        "{stderr}"
+    );
+    let built = project.path().join("node_modules/dc-script/postinstall.txt");
+    assert!(built.is_file(), "the local yarn ran the scripts: {stderr}");
+    assert_eq!(server.index_count(), 0);
+
+    let files = [
+        (
+            "package.json",
+            br#"{"name":"x","scripts":{"postinstall":"node setup.js"}}"#.to_vec(),
+        ),
+        ("yarn.lock", b"# yarn lockfile v1\n".to_vec()),
+    ];
+    let classic = host_tools().yarn.clone().unwrap();
+    let request = cache_request_with(Manager::Yarn, &files, versions(&classic), None);
+    let (status, body) = post_cache(&server, Some(API_KEY), &json!(request)).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"], "unsupported_project", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("package.json has a postinstall script, which yarn runs on install"),
+        "{body}"
+    );
+    server.stop().await;
+}
