@@ -144,3 +144,67 @@ fn check_berry(lock: &[u8]) -> Result<(), Untrusted> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_files(pairs: &[(&str, &str)]) -> Result<(), Untrusted> {
+        let sources = TrustedSources::new(Some("http://127.0.0.1:4873/"), vec![], &[]).unwrap();
+        let files = pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+            .collect();
+        check(&sources, &files)
+    }
+
+    const CLASSIC_OK: &str = "# yarn lockfile v1\n\n\n\"@dc/a@^1.0.0\", \"@dc/a@~1.0\":\n  version \"1.0.0\"\n  resolved \"http://127.0.0.1:4873/@dc/a/-/a-1.0.0.tgz#abc\"\n\nb@1.0.0:\n  version \"1.0.0\"\n  resolved \"https://registry.yarnpkg.com/b/-/b-1.0.0.tgz#def\"\n";
+
+    #[test]
+    fn classic_lockfiles() {
+        assert!(check_files(&[("yarn.lock", CLASSIC_OK)]).is_ok());
+        let evil = CLASSIC_OK.replace("127.0.0.1:4873", "evil.example");
+        let err = check_files(&[("yarn.lock", &evil)]).unwrap_err();
+        assert!(
+            matches!(err, Untrusted::Host { ref at, .. } if at == "line 6"),
+            "{err}"
+        );
+        let git = "# yarn lockfile v1\n\nx@git+https://github.com/a/b.git:\n  version \"1.0.0\"\n";
+        assert!(matches!(
+            check_files(&[("yarn.lock", git)]).unwrap_err(),
+            Untrusted::Kind { kind: "git", .. }
+        ));
+        let file = "# yarn lockfile v1\n\nx@1.0.0:\n  resolved \"file:../x.tgz\"\n";
+        assert!(check_files(&[("yarn.lock", file)]).is_err());
+    }
+
+    #[test]
+    fn berry_lockfiles() {
+        let ok = "__metadata:\n  version: 8\n\n\"a@npm:^1.0.0, a@npm:1.0.0\":\n  version: 1.0.0\n  resolution: \"a@npm:1.0.0\"\n\n\"@s/b@npm:2\":\n  resolution: \"@s/b@npm:2.0.0\"\n\n\"root@workspace:.\":\n  resolution: \"root@workspace:.\"\n";
+        assert!(check_files(&[("yarn.lock", ok)]).is_ok());
+        for (resolution, kind) in [
+            ("x@https://evil.example/x.tgz", "remote tarball"),
+            ("x@patch:x@npm%3A1.0.0#./p.patch::version=1.0.0", "patch"),
+            ("x@file:../x", "file"),
+            ("x@exec:./gen.js", "exec"),
+            ("x@workspace:packages/x", "linked folder"),
+        ] {
+            let lock = format!(
+                "__metadata:\n  version: 8\n\n\"x@any\":\n  resolution: \"{resolution}\"\n"
+            );
+            let err = check_files(&[("yarn.lock", &lock)]).unwrap_err();
+            assert!(
+                matches!(err, Untrusted::Kind { kind: k, .. } if k == kind),
+                "{resolution}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn manifest_resolutions() {
+        let manifest = r#"{"resolutions":{"a":"git+https://github.com/a/a.git"}}"#;
+        assert!(check_files(&[("package.json", manifest)]).is_err());
+        let fine = r#"{"dependencies":{"a":"^1"},"resolutions":{"a":"1.0.0"}}"#;
+        assert!(check_files(&[("package.json", fine)]).is_ok());
+    }
+}
