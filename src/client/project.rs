@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use crate::error::CliError;
 use crate::install::{HostTools, detect_host_tools};
 use crate::protocol::{
-    CacheRequest, InstallOptions, MAX_WORKSPACES, Manager, ValidRequest, WorkspaceGlob,
+    CacheRequest, InstallOptions, MAX_WORKSPACES, Manager, ValidRequest, WorkspaceGlob, YarnFlavor,
     check_file_name, check_platform, check_versions, compute_key, current_platform,
-    YarnFlavor, declared_workspaces, encode_file, is_workspace_manifest_name,
-    package_manager_yarn, segment_matches, yarn_flavor,
+    declared_workspaces, encode_file, is_workspace_manifest_name, package_manager_yarn,
+    segment_matches, yarn_flavor,
 };
 
 /// What the user said about the project; everything left `None` is found out.

@@ -100,10 +100,7 @@ pub fn prepare_for_store(project: &Path) -> Result<(), PnpmTreeError> {
 pub fn adopt_restored(dir: &Path, store: &Path) -> Result<(), PnpmTreeError> {
     let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let swaps = vec![
-        (
-            PROJECT_PLACEHOLDER.to_string(),
-            real.display().to_string(),
-        ),
+        (PROJECT_PLACEHOLDER.to_string(), real.display().to_string()),
         (STORE_PLACEHOLDER.to_string(), store.display().to_string()),
     ];
     rewrite_tree(&dir.join("node_modules"), &swaps)
@@ -135,12 +132,8 @@ pub fn client_store_path(dir: &Path, version: &str) -> PathBuf {
     let layout = if major >= 10 { "v10" } else { "v3" };
     let data = std::env::var_os("PNPM_HOME")
         .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("XDG_DATA_HOME").map(|d| PathBuf::from(d).join("pnpm"))
-        })
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/pnpm"))
-        })
+        .or_else(|| std::env::var_os("XDG_DATA_HOME").map(|d| PathBuf::from(d).join("pnpm")))
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share/pnpm")))
         .unwrap_or_else(|| PathBuf::from("/tmp/pnpm"));
     data.join("store").join(layout)
 }
@@ -246,7 +239,10 @@ mod tests {
         .unwrap();
         prepare_for_store(&project).unwrap();
         let stored = std::fs::read_to_string(bin.join("x")).unwrap();
-        assert_eq!(stored, "NODE_PATH=\"/__depcache_project__/node_modules/.pnpm\"\n");
+        assert_eq!(
+            stored,
+            "NODE_PATH=\"/__depcache_project__/node_modules/.pnpm\"\n"
+        );
         let state = std::fs::read_to_string(project.join("node_modules/.modules.yaml")).unwrap();
         assert!(state.contains("\"/__depcache_pnpm_store__\""), "{state}");
 
@@ -256,8 +252,14 @@ mod tests {
         adopt_restored(&project, Path::new("/home/u/store/v10")).unwrap();
         let real = std::fs::canonicalize(&project).unwrap();
         let back = std::fs::read_to_string(bin.join("x")).unwrap();
-        assert_eq!(back, format!("NODE_PATH=\"{}/node_modules/.pnpm\"\n", real.display()));
-        let mode = std::fs::metadata(bin.join("x")).unwrap().permissions().mode();
+        assert_eq!(
+            back,
+            format!("NODE_PATH=\"{}/node_modules/.pnpm\"\n", real.display())
+        );
+        let mode = std::fs::metadata(bin.join("x"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o755);
         assert_eq!(std::fs::read_to_string(&object).unwrap(), stored);
         let state = std::fs::read_to_string(project.join("node_modules/.modules.yaml")).unwrap();

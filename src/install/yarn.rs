@@ -312,7 +312,8 @@ mod tests {
         .unwrap();
         let err = finish(dir.path()).unwrap_err();
         assert!(
-            err.to_string().contains("a/node_modules/@s/b has an install script"),
+            err.to_string()
+                .contains("a/node_modules/@s/b has an install script"),
             "{err}"
         );
     }

@@ -15,7 +15,12 @@ pub enum Manager {
 }
 
 impl Manager {
-    pub const ALL: [Manager; 4] = [Manager::Npm, Manager::Composer, Manager::Pnpm, Manager::Yarn];
+    pub const ALL: [Manager; 4] = [
+        Manager::Npm,
+        Manager::Composer,
+        Manager::Pnpm,
+        Manager::Yarn,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -44,9 +49,20 @@ impl Manager {
             Manager::Npm => &["package.json", "package-lock.json", "npm-shrinkwrap.json"],
             Manager::Composer => &["composer.json", "composer.lock"],
             // `.npmrc` only after `npmrc::filter` kept its layout settings.
-            Manager::Pnpm => &["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml", ".npmrc"],
+            Manager::Pnpm => &[
+                "package.json",
+                "pnpm-lock.yaml",
+                "pnpm-workspace.yaml",
+                ".npmrc",
+            ],
             // The config files go through `check_yarn_config` line by line.
-            Manager::Yarn => &["package.json", "yarn.lock", ".yarnrc.yml", ".yarnrc", ".npmrc"],
+            Manager::Yarn => &[
+                "package.json",
+                "yarn.lock",
+                ".yarnrc.yml",
+                ".yarnrc",
+                ".npmrc",
+            ],
         }
     }
 

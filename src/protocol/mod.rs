@@ -34,8 +34,8 @@ pub use workspaces::{
     is_workspace_manifest_name, segment_matches, workspace_folders,
 };
 pub use yarn::{
-    YarnConfigError, YarnFlavor, YarnSettings, YarnShapeError, check_yarn_config,
-    check_yarn_shape, package_manager_yarn, yarn_flavor,
+    YarnConfigError, YarnFlavor, YarnSettings, YarnShapeError, check_yarn_config, check_yarn_shape,
+    package_manager_yarn, yarn_flavor,
 };
 
 /// The API version prefix; bumped only with an incompatible wire change.

@@ -157,9 +157,12 @@ fn inside(value: &str) -> bool {
     let path = std::path::Path::new(value);
     !value.is_empty()
         && !value.contains('\\')
-        && path
-            .components()
-            .all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
+        && path.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        })
 }
 
 /// `pnpm-workspace.yaml` settings refused like their `.npmrc` spelling:
@@ -194,7 +197,9 @@ const ROOT_SCRIPTS: &[&str] = &[
 /// Server-side check of what the client should have filtered (a 400 on
 /// failure): an uploaded `.npmrc` holds exactly the kept layout lines, and
 /// `pnpm-workspace.yaml` no refused setting.
-pub fn check_pnpm_config(files: &std::collections::BTreeMap<String, Vec<u8>>) -> Result<(), String> {
+pub fn check_pnpm_config(
+    files: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Result<(), String> {
     if let Some(bytes) = files.get(".npmrc") {
         let text = std::str::from_utf8(bytes).map_err(|_| ".npmrc is not UTF-8".to_string())?;
         let check = check_npmrc(text);
@@ -208,9 +213,11 @@ drop such settings before upload"
             ));
         }
         if check.kept != text {
-            return Err(".npmrc is not in the form depcache clients send (one KEY=VALUE \
+            return Err(
+                ".npmrc is not in the form depcache clients send (one KEY=VALUE \
 layout setting per line, no comments)"
-                .to_string());
+                    .to_string(),
+            );
         }
     }
     if let Some(key) = workspace_settings(files)?
@@ -259,14 +266,18 @@ pub fn check_pnpm_shape(files: &std::collections::BTreeMap<String, Vec<u8>>) -> 
         _ => false,
     };
     if has_packages {
-        return Err("pnpm-workspace.yaml lists workspace packages; depcache does not cache pnpm \
+        return Err(
+            "pnpm-workspace.yaml lists workspace packages; depcache does not cache pnpm \
 workspaces yet (each package has its own node_modules)"
-            .to_string());
+                .to_string(),
+        );
     }
     if !files.contains_key("pnpm-lock.yaml") {
-        return Err("the project has no pnpm-lock.yaml; depcache caches pnpm projects only from \
+        return Err(
+            "the project has no pnpm-lock.yaml; depcache caches pnpm projects only from \
 a lockfile (the server runs pnpm install --frozen-lockfile)"
-            .to_string());
+                .to_string(),
+        );
     }
     let manifest: serde_json::Value = files
         .get("package.json")
@@ -315,7 +326,10 @@ public-hoist-pattern[]=*eslint*\n"
             ]
         );
         let shown = check.refused[0].to_string();
-        assert!(shown.starts_with(".npmrc line 5 (//registry.npmjs.org/:_authToken)"), "{shown}");
+        assert!(
+            shown.starts_with(".npmrc line 5 (//registry.npmjs.org/:_authToken)"),
+            "{shown}"
+        );
         assert!(!shown.contains("s3cret"), "{shown}");
     }
 
@@ -332,13 +346,24 @@ public-hoist-pattern[]=*eslint*\n"
         assert_eq!(check_pnpm_config(&ok), Ok(()));
         let token = files(&[(".npmrc", "node-linker=hoisted\n//r.example/:_authToken=x\n")]);
         let err = check_pnpm_config(&token).unwrap_err();
-        assert!(err.starts_with(".npmrc line 2 (//r.example/:_authToken)"), "{err}");
+        assert!(
+            err.starts_with(".npmrc line 2 (//r.example/:_authToken)"),
+            "{err}"
+        );
         let dropped = files(&[(".npmrc", "fund=false\n")]);
-        assert!(check_pnpm_config(&dropped).unwrap_err().contains("\"fund\""));
+        assert!(
+            check_pnpm_config(&dropped)
+                .unwrap_err()
+                .contains("\"fund\"")
+        );
         let spaced = files(&[(".npmrc", "node-linker = hoisted\n")]);
         assert!(check_pnpm_config(&spaced).unwrap_err().contains("form"));
         let yaml = files(&[("pnpm-workspace.yaml", "storeDir: /srv\n")]);
-        assert!(check_pnpm_config(&yaml).unwrap_err().contains("\"storeDir\""));
+        assert!(
+            check_pnpm_config(&yaml)
+                .unwrap_err()
+                .contains("\"storeDir\"")
+        );
     }
 
     #[test]
@@ -346,12 +371,24 @@ public-hoist-pattern[]=*eslint*\n"
         let lock = ("pnpm-lock.yaml", "lockfileVersion: '9.0'\n");
         let plain = files(&[("package.json", "{}"), lock]);
         assert_eq!(check_pnpm_shape(&plain), Ok(()));
-        let ws = files(&[("package.json", "{}"), lock, ("pnpm-workspace.yaml", "packages: [a]\n")]);
+        let ws = files(&[
+            ("package.json", "{}"),
+            lock,
+            ("pnpm-workspace.yaml", "packages: [a]\n"),
+        ]);
         assert!(check_pnpm_shape(&ws).unwrap_err().contains("workspaces"));
         let nolock = files(&[("package.json", "{}")]);
-        assert!(check_pnpm_shape(&nolock).unwrap_err().contains("no pnpm-lock.yaml"));
+        assert!(
+            check_pnpm_shape(&nolock)
+                .unwrap_err()
+                .contains("no pnpm-lock.yaml")
+        );
         let script = files(&[("package.json", r#"{"scripts":{"postinstall":"x"}}"#), lock]);
-        assert!(check_pnpm_shape(&script).unwrap_err().contains("postinstall"));
+        assert!(
+            check_pnpm_shape(&script)
+                .unwrap_err()
+                .contains("postinstall")
+        );
     }
 
     #[test]

@@ -409,9 +409,15 @@ fn check_classic_rc(file: &str, bytes: &[u8]) -> Result<(), YarnConfigError> {
             .trim_start_matches("--");
         let lower = key.to_ascii_lowercase();
         let last = lower.rsplit(':').next().unwrap_or(&lower);
-        let credential = ["_authtoken", "_auth", "_password", "username", "always-auth"]
-            .iter()
-            .any(|c| last == *c || last.ends_with(&format!(".{c}")))
+        let credential = [
+            "_authtoken",
+            "_auth",
+            "_password",
+            "username",
+            "always-auth",
+        ]
+        .iter()
+        .any(|c| last == *c || last.ends_with(&format!(".{c}")))
             || lower.starts_with("//");
         if credential {
             return Err(YarnConfigError::Credential {
@@ -556,8 +562,8 @@ mod tests {
 
     #[test]
     fn layout_settings_are_read() {
-        let s = berry("nodeLinker: \"node-modules\"  # comment\nenableGlobalCache: false\n")
-            .unwrap();
+        let s =
+            berry("nodeLinker: \"node-modules\"  # comment\nenableGlobalCache: false\n").unwrap();
         assert_eq!(s.node_linker.as_deref(), Some("node-modules"));
         let s = berry("yarnPath: .yarn/releases/yarn-4.1.0.cjs\n").unwrap();
         assert_eq!(s.yarn_path_line, Some(1));
@@ -636,6 +642,9 @@ mod tests {
             ("package.json", r#"{"workspaces":["a"]}"#),
             (".yarnrc.yml", "nodeLinker: node-modules\n"),
         ]);
-        assert_eq!(check_yarn_shape(&ws).unwrap_err(), YarnShapeError::Workspaces);
+        assert_eq!(
+            check_yarn_shape(&ws).unwrap_err(),
+            YarnShapeError::Workspaces
+        );
     }
 }

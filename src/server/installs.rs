@@ -12,8 +12,8 @@ use tokio::sync::Semaphore;
 
 use super::ApiError;
 use super::metrics::Metrics;
-use crate::install::npm::own_lifecycle_script;
 use crate::install::node_tools::{NodeTools, ToolCli};
+use crate::install::npm::own_lifecycle_script;
 use crate::install::pnpm::{self, PnpmTreeError};
 use crate::install::{InstallSettings, RunError, Runner, Untrusted, install_with};
 use crate::protocol::{Index, InstallOptions, Manager, ValidRequest};

@@ -176,7 +176,8 @@ impl VersionPolicy {
         }
         match runner {
             Runner::Container(..) => Ok(runner),
-            Runner::Native | Runner::Toolchain(_) | Runner::YarnRelease(_) => match &self.container {
+            Runner::Native | Runner::Toolchain(_) | Runner::YarnRelease(_) => match &self.container
+            {
                 Some(config) => self.container_plan(config, request),
                 None => Err(no_runtime("install scripts would run in a container")),
             },
@@ -421,7 +422,9 @@ impl VersionPolicy {
                 native: self
                     .npm
                     .iter()
-                    .filter_map(|(node, _)| Some(set(&[("node", node), ("yarn", self.yarn.as_ref()?)])))
+                    .filter_map(|(node, _)| {
+                        Some(set(&[("node", node), ("yarn", self.yarn.as_ref()?)]))
+                    })
                     .collect(),
                 // `--yarn-release` files: local releases, as toolchains are.
                 toolchains: self

@@ -47,5 +47,5 @@ mod server_restart;
 mod server_trusted_registries;
 mod server_urls;
 mod store_contract;
-mod yarn_fetch;
 mod yarn_errors;
+mod yarn_fetch;

@@ -84,7 +84,10 @@ async fn yarnrc_with_a_credential_or_a_registry_is_refused_naming_the_line() {
     let files = [
         ("package.json", b"{\"name\":\"x\"}".to_vec()),
         ("yarn.lock", b"# yarn lockfile v1\n".to_vec()),
-        (".npmrc", b"save-exact=true\nregistry=https://mirror.example/\n".to_vec()),
+        (
+            ".npmrc",
+            b"save-exact=true\nregistry=https://mirror.example/\n".to_vec(),
+        ),
     ];
     let classic = host_tools().yarn.clone().expect("yarn classic on PATH");
     let request = cache_request_with(Manager::Yarn, &files, versions(&classic), None);
@@ -201,7 +204,9 @@ async fn trees_with_install_scripts_are_installed_locally_with_them() {
         stderr.contains("dc-script has an install script (preinstall script)"),
         "{stderr}"
     );
-    let built = project.path().join("node_modules/dc-script/postinstall.txt");
+    let built = project
+        .path()
+        .join("node_modules/dc-script/postinstall.txt");
     assert!(built.is_file(), "the local yarn ran the scripts: {stderr}");
     assert_eq!(server.index_count(), 0);
 

@@ -12,9 +12,7 @@ use serde_json::json;
 
 use crate::common::assert_same_tree;
 use crate::common::server::{ServerOptions, TestServer, run_fetch};
-use crate::common::yarn_project::{
-    Flavor, berry_release, node_eval, yarn_project, yarn_reference,
-};
+use crate::common::yarn_project::{Flavor, berry_release, node_eval, yarn_project, yarn_reference};
 
 async fn restores_what_yarn_installs(flavor: Flavor) {
     let project = tempfile::tempdir().unwrap();
@@ -57,7 +55,10 @@ fn check_usable(dir: &Path) {
         node_eval(dir, "console.log(require('dc-util').version)"),
         "1.0.0"
     );
-    assert_eq!(node_eval(dir, "console.log(require('dc-other'))"), "shared-other");
+    assert_eq!(
+        node_eval(dir, "console.log(require('dc-other'))"),
+        "shared-other"
+    );
     let bin = std::process::Command::new(dir.join("node_modules/.bin/dc-cli"))
         .current_dir(dir)
         .output()

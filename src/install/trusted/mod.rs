@@ -14,9 +14,9 @@
 mod composer;
 mod npm;
 mod pnpm;
-mod yarn;
 #[cfg(test)]
 mod tests;
+mod yarn;
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;

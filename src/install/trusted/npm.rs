@@ -198,7 +198,12 @@ fn check_dep_maps(
     Ok(())
 }
 
-pub(super) fn check_spec(sources: &TrustedSources, file: &str, at: &str, spec: &str) -> Result<(), Untrusted> {
+pub(super) fn check_spec(
+    sources: &TrustedSources,
+    file: &str,
+    at: &str,
+    spec: &str,
+) -> Result<(), Untrusted> {
     match classify(spec) {
         Spec::Registry => Ok(()),
         Spec::Remote => check_url(
