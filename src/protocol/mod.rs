@@ -12,6 +12,7 @@ mod validate;
 mod wire;
 mod workspaces;
 mod yarn;
+mod yarnrc;
 
 pub use index::{Entry, FileEntry, INDEX_FORMAT, INDEX_FORMAT_WORKSPACES, Index, NestedTree};
 pub use key::{KEY_RECIPE_TAG, KeyInput, compute_key};

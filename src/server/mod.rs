@@ -21,6 +21,7 @@ mod plans;
 mod supported;
 mod upkeep;
 mod versions;
+mod versions_yarn;
 
 use std::future::Future;
 use std::path::PathBuf;
