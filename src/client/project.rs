@@ -38,7 +38,7 @@ pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, CliError> {
     };
     let mut files = BTreeMap::new();
     for name in names {
-        if !(manager == Manager::Npm && is_workspace_manifest_name(&name)) {
+        if !(matches!(manager, Manager::Npm | Manager::Yarn) && is_workspace_manifest_name(&name)) {
             check_file_name(manager, &name).map_err(|e| CliError::Usage(e.to_string()))?;
         }
         let path = spec.dir.join(&name);
@@ -112,7 +112,7 @@ fn default_files(spec: &ProjectSpec) -> Vec<String> {
     {
         names.push(lock.to_string());
     }
-    if manager == Manager::Npm {
+    if matches!(manager, Manager::Npm | Manager::Yarn) {
         names.extend(workspace_manifests(&spec.dir));
     }
     if manager == Manager::Pnpm {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::{CommandSpec, InstallSettings, base_env};
-use crate::protocol::{YarnFlavor, yarn_flavor};
+use crate::protocol::{YarnFlavor, workspace_folders, yarn_flavor};
 
 /// A yarn release as a JS file (`@yarnpkg/cli-dist`'s `bin/yarn.js`, or
 /// classic's `bin/yarn.js`), run with the node on PATH.
@@ -196,10 +196,22 @@ does not; depcache does not cache yarn trees whose packages build"
 /// `node_modules/.yarn-integrity` (a later `yarn install` would then relink
 /// everything); with no script to run the flag changed nothing, so it is
 /// dropped, leaving the file a plain `yarn install --frozen-lockfile` writes.
-pub fn finish(project: &Path) -> Result<(), YarnTreeError> {
+pub fn finish(project: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<(), YarnTreeError> {
     let modules = project.join("node_modules");
-    if let Some((package, what)) = first_build_script(&modules, &modules, 0)? {
-        return Err(YarnTreeError::BuildScript { package, what });
+    let mut trees = vec![String::new()];
+    trees.extend(
+        workspace_folders(files)
+            .into_iter()
+            .map(|f| format!("{f}/")),
+    );
+    for tree in trees {
+        let top = project.join(format!("{tree}node_modules"));
+        if let Some((package, what)) = first_build_script(&top, &top, 0)? {
+            return Err(YarnTreeError::BuildScript {
+                package: format!("{tree}node_modules/{package}"),
+                what,
+            });
+        }
     }
     let integrity = modules.join(".yarn-integrity");
     let io = |source| YarnTreeError::Io {
@@ -300,7 +312,7 @@ mod tests {
         std::fs::write(modules.join("a/package.json"), b"{}").unwrap();
         let with_flag = "{\n  \"systemParams\": \"x\",\n  \"flags\": [\n    \"ignoreScripts\"\n  ],\n  \"linkedModules\": []\n}";
         std::fs::write(modules.join(".yarn-integrity"), with_flag).unwrap();
-        finish(dir.path()).unwrap();
+        finish(dir.path(), &BTreeMap::new()).unwrap();
         assert_eq!(
             std::fs::read_to_string(modules.join(".yarn-integrity")).unwrap(),
             "{\n  \"systemParams\": \"x\",\n  \"flags\": [],\n  \"linkedModules\": []\n}"
@@ -310,10 +322,10 @@ mod tests {
             br#"{"scripts":{"postinstall":"node x"}}"#,
         )
         .unwrap();
-        let err = finish(dir.path()).unwrap_err();
+        let err = finish(dir.path(), &BTreeMap::new()).unwrap_err();
         assert!(
             err.to_string()
-                .contains("a/node_modules/@s/b has an install script"),
+                .contains("node_modules/a/node_modules/@s/b has an install script"),
             "{err}"
         );
     }

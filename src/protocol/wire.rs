@@ -118,7 +118,8 @@ impl CacheRequest {
         }
         let mut files = BTreeMap::new();
         for (name, b64) in self.files {
-            let workspace = manager == Manager::Npm && is_workspace_manifest_name(&name);
+            let workspace = matches!(manager, Manager::Npm | Manager::Yarn)
+                && is_workspace_manifest_name(&name);
             if !workspace {
                 check_file_name(manager, &name).map_err(|e| e.to_string())?;
             }

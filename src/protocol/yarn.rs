@@ -108,8 +108,6 @@ the server will not execute and cannot prove equal to a published one"
 node_modules trees of Yarn so far (set nodeLinker: node-modules to use it)"
     )]
     PlugNPlay { linker: String },
-    #[error("package.json declares yarn workspaces; depcache does not cache yarn workspaces yet")]
-    Workspaces,
 }
 
 /// The flavor of a lockfile: Berry's is YAML with a `__metadata:` block.
@@ -194,6 +192,29 @@ pub fn check_yarn_config(
     }
 }
 
+/// The workspace folders a Berry lockfile links (`name@workspace:FOLDER`
+/// resolutions other than the root's), sorted; `None` for classic, whose
+/// lockfile does not record workspaces. Unreadable lockfiles count as none:
+/// the trust check refuses them.
+pub fn berry_workspaces(files: &BTreeMap<String, Vec<u8>>) -> Option<Vec<String>> {
+    let lock = files.get("yarn.lock")?;
+    if yarn_flavor(lock) != YarnFlavor::Berry {
+        return None;
+    }
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_slice(lock).ok()?;
+    let mut folders: Vec<String> = doc
+        .as_mapping()?
+        .values()
+        .filter_map(|entry| entry.get("resolution")?.as_str())
+        .filter_map(|r| Some(r[1.min(r.len())..].split_once("@workspace:")?.1))
+        .filter(|folder| *folder != ".")
+        .map(str::to_string)
+        .collect();
+    folders.sort();
+    folders.dedup();
+    Some(folders)
+}
+
 /// The shapes `check_yarn_config` accepts but depcache cannot cache
 /// exactly. Config errors count as nothing here: they are refused first.
 pub fn check_yarn_shape(files: &BTreeMap<String, Vec<u8>>) -> Result<(), YarnShapeError> {
@@ -202,13 +223,6 @@ pub fn check_yarn_shape(files: &BTreeMap<String, Vec<u8>>) -> Result<(), YarnSha
     };
     if let Some(line) = settings.yarn_path_line {
         return Err(YarnShapeError::YarnPath { line });
-    }
-    let workspaces = files
-        .get("package.json")
-        .and_then(|m| serde_json::from_slice::<Value>(m).ok())
-        .is_some_and(|doc| doc.get("workspaces").is_some_and(|w| !w.is_null()));
-    if workspaces {
-        return Err(YarnShapeError::Workspaces);
     }
     let berry = files
         .get("yarn.lock")
@@ -279,13 +293,10 @@ mod tests {
             .unwrap_err(),
             YarnShapeError::YarnPath { line: 2 }
         ));
-        let ws = files(&[
-            ("package.json", r#"{"workspaces":["a"]}"#),
-            (".yarnrc.yml", "nodeLinker: node-modules\n"),
-        ]);
-        assert_eq!(
-            check_yarn_shape(&ws).unwrap_err(),
-            YarnShapeError::Workspaces
-        );
+        let lock = "__metadata:\n  version: 8\n\n\"r@workspace:.\":\n  resolution: \"r@workspace:.\"\n\n\"a@workspace:packages/a\":\n  resolution: \"a@workspace:packages/a\"\n";
+        let ws = files(&[("yarn.lock", lock)]);
+        assert_eq!(berry_workspaces(&ws), Some(vec!["packages/a".to_string()]));
+        let classic = files(&[("yarn.lock", "# yarn lockfile v1\n")]);
+        assert_eq!(berry_workspaces(&classic), None);
     }
 }

@@ -256,7 +256,8 @@ does not run it after restoring a yarn tree, so it caches no such project"
         let result = match result {
             Ok(()) if request.manager == Manager::Yarn => {
                 let dir = project.clone();
-                tokio::task::spawn_blocking(move || crate::install::yarn::finish(&dir))
+                let files = request.files.clone();
+                tokio::task::spawn_blocking(move || crate::install::yarn::finish(&dir, &files))
                     .await
                     .map_err(|e| ApiError::internal(format!("checking the tree panicked: {e}")))
                     .and_then(|r| {

@@ -2,7 +2,8 @@
 //! file with a credential or a registry override (400 naming the line), a
 //! yarn version it cannot get (400 listing what it can), and project shapes
 //! it cannot reproduce (422 `unsupported_project`, which the real client
-//! answers with a local install, saying why).
+//! answers with a local install, saying why, as it does for trees whose
+//! packages have install scripts).
 
 use std::collections::BTreeMap;
 
@@ -131,47 +132,21 @@ async fn a_yarn_version_the_server_cannot_get_is_refused_listing_what_it_can() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plug_n_play_is_unsupported_and_the_client_installs_workspaces_locally() {
+async fn plug_n_play_and_yarn_path_are_unsupported_projects() {
     let server = server().await;
-    let (status, body) = post_cache(&server, Some(API_KEY), &berry_request("")).await;
-    assert_eq!(status, 422, "{body}");
-    assert_eq!(body["error"], "unsupported_project", "{body}");
-    assert!(
-        body["message"].as_str().unwrap().contains("Plug'n'Play"),
-        "{body}"
-    );
-
-    // A classic workspace project: the real client says why and runs yarn.
-    let project = tempfile::tempdir().unwrap();
-    let member = project.path().join("packages/a");
-    std::fs::create_dir_all(&member).unwrap();
-    std::fs::write(
-        member.join("package.json"),
-        br#"{"name":"a","version":"1.0.0","dependencies":{"dc-shared":"1.0.0"}}"#,
-    )
-    .unwrap();
-    yarn_project(
-        Flavor::Classic,
-        project.path(),
-        &[("dc-util", "1.0.0")],
-        &[],
-        json!({"workspaces": ["packages/*"]}),
-    );
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_depcache"))
-        .args(["fetch", "yarn", "--server", &server.url, "--dir"])
-        .arg(project.path())
-        .env("DEPCACHE_API_KEY", API_KEY)
-        .output()
-        .await
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("declares yarn workspaces")
-            && stderr.contains("installing locally with `yarn install --frozen-lockfile"),
-        "{stderr}"
-    );
-    assert!(project.path().join("node_modules/dc-shared").is_dir());
+    for (rc, said) in [
+        ("", "Plug'n'Play (nodeLinker pnp)"),
+        ("nodeLinker: pnp\n", "Plug'n'Play (nodeLinker pnp)"),
+        (
+            "nodeLinker: node-modules\nyarnPath: .yarn/releases/yarn-4.1.0.cjs\n",
+            ".yarnrc.yml line 2 sets yarnPath",
+        ),
+    ] {
+        let (status, body) = post_cache(&server, Some(API_KEY), &berry_request(rc)).await;
+        assert_eq!(status, 422, "{rc}: {body}");
+        assert_eq!(body["error"], "unsupported_project", "{body}");
+        assert!(body["message"].as_str().unwrap().contains(said), "{body}");
+    }
     assert_eq!(server.index_count(), 0);
     server.stop().await;
 }

@@ -4,7 +4,7 @@
 //! restored, on the miss and on the hit, as the very `node_modules` the
 //! manager's own install makes in a control folder (paths, bytes, modes,
 //! symlink targets; nothing excluded but the client's `.depcache-state`),
-//! and node can require from it.
+//! and node can require from it; and the same for a workspace project.
 
 use std::path::Path;
 
@@ -12,7 +12,9 @@ use serde_json::json;
 
 use crate::common::assert_same_tree;
 use crate::common::server::{ServerOptions, TestServer, run_fetch};
-use crate::common::yarn_project::{Flavor, berry_release, node_eval, yarn_project, yarn_reference};
+use crate::common::yarn_project::{
+    Flavor, berry_release, node_eval, yarn_project, yarn_reference, yarn_reference_with,
+};
 
 async fn restores_what_yarn_installs(flavor: Flavor) {
     let project = tempfile::tempdir().unwrap();
@@ -74,4 +76,76 @@ async fn fetch_yarn_classic_restores_what_yarn_installs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_yarn_berry_node_modules_restores_what_yarn_installs() {
     restores_what_yarn_installs(Flavor::BerryNodeModules).await;
+}
+
+/// A yarn workspace project: the root links both workspaces and `a` gets its
+/// own `node_modules` for the version the root's conflicts with; miss and hit
+/// restore every tree as the control install makes it.
+async fn restores_yarn_workspaces(flavor: Flavor) {
+    let project = tempfile::tempdir().unwrap();
+    let members = ["packages/a/package.json", "packages/b/package.json"];
+    for (manifest, body) in members.iter().zip([
+        json!({"name": "a", "version": "1.0.0", "dependencies": {"dc-util": "1.1.0", "b": "1.0.0"}}),
+        json!({"name": "b", "version": "1.0.0", "dependencies": {"dc-shared": "1.0.0"}}),
+    ]) {
+        let path = project.path().join(manifest);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, serde_json::to_vec_pretty(&body).unwrap()).unwrap();
+    }
+    yarn_project(
+        flavor,
+        project.path(),
+        &[("dc-util", "1.0.0")],
+        &[],
+        json!({"workspaces": ["packages/*"]}),
+    );
+    let reference = yarn_reference_with(flavor, project.path(), &members);
+    let server = TestServer::start(ServerOptions {
+        yarn_releases: vec![berry_release()],
+        ..ServerOptions::npm()
+    })
+    .await;
+    let trees = ["node_modules", "packages/a/node_modules"];
+    assert!(
+        reference
+            .path()
+            .join("packages/a/node_modules/dc-util")
+            .is_dir(),
+        "the fixture must give workspace a its own dc-util"
+    );
+    for (round, said) in [(0, "cache miss"), (1, "cache hit")] {
+        if round == 1 {
+            for tree in trees {
+                std::fs::remove_dir_all(project.path().join(tree)).unwrap();
+            }
+        }
+        let out = run_fetch(&server, project.path(), "yarn", &[]).await;
+        assert!(out.contains(said), "{out}");
+        for tree in trees {
+            assert_same_tree(&project.path().join(tree), &reference.path().join(tree));
+        }
+        let a = project.path().join("packages/a");
+        assert_eq!(
+            node_eval(&a, "console.log(require('dc-util').version)"),
+            "1.1.0"
+        );
+        assert_eq!(
+            node_eval(
+                project.path(),
+                "console.log(require('b/package.json').name)"
+            ),
+            "b"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_yarn_classic_workspaces() {
+    restores_yarn_workspaces(Flavor::Classic).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_yarn_berry_node_modules_workspaces() {
+    restores_yarn_workspaces(Flavor::BerryNodeModules).await;
 }

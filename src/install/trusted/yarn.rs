@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::npm::{Spec, check_manifest, check_spec, classify};
 use super::{NPM_DEFAULT_REGISTRY, TrustedSources, Untrusted, check_url, parse_json};
-use crate::protocol::{YarnFlavor, yarn_flavor};
+use crate::protocol::{YarnFlavor, workspace_folders, yarn_flavor};
 
 /// The hosts yarn classic lockfiles name by default.
 const YARN_DEFAULT_HOSTS: &[&str] = &[NPM_DEFAULT_REGISTRY, "registry.yarnpkg.com"];
@@ -20,9 +20,24 @@ pub(super) fn check(
     sources: &TrustedSources,
     files: &BTreeMap<String, Vec<u8>>,
 ) -> Result<(), Untrusted> {
+    // Their shape (globs, count, depth, Berry's record of them) was checked
+    // before this: here they are what `workspace:` may point at.
+    let workspaces = workspace_folders(files);
+    for folder in &workspaces {
+        let file = format!("{folder}/package.json");
+        if let Some(bytes) = files.get(&file) {
+            let doc = without_workspace_specs(parse_json(&file, bytes)?);
+            check_manifest(sources, &file, &doc, false)?;
+        }
+    }
     if let Some(bytes) = files.get("package.json") {
         let doc = parse_json("package.json", bytes)?;
-        check_manifest(sources, "package.json", &doc, false)?;
+        let doc = if workspaces.is_empty() {
+            doc
+        } else {
+            without_workspace_specs(doc)
+        };
+        check_manifest(sources, "package.json", &doc, !workspaces.is_empty())?;
         if let Some(map) = doc.get("resolutions").and_then(Value::as_object) {
             for (name, spec) in map {
                 let at = format!("resolutions > {name}");
@@ -42,10 +57,27 @@ pub(super) fn check(
     if let Some(lock) = files.get("yarn.lock") {
         match yarn_flavor(lock) {
             YarnFlavor::Classic => check_classic(sources, lock)?,
-            YarnFlavor::Berry => check_berry(lock)?,
+            YarnFlavor::Berry => check_berry(lock, &workspaces)?,
         }
     }
     Ok(())
+}
+
+/// Berry's `workspace:` specs (`workspace:^`, `workspace:packages/a`) left
+/// out: they name the request's own workspaces, which Berry links, and the
+/// lockfile check holds their resolutions to the folders sent.
+fn without_workspace_specs(mut doc: Value) -> Value {
+    for field in [
+        "dependencies",
+        "devDependencies",
+        "optionalDependencies",
+        "peerDependencies",
+    ] {
+        if let Some(map) = doc.get_mut(field).and_then(Value::as_object_mut) {
+            map.retain(|_, spec| !spec.as_str().is_some_and(|s| s.starts_with("workspace:")));
+        }
+    }
+    doc
 }
 
 /// Entry headers (`"a@^1", a@~1.2:`) and `resolved "URL#sha"` lines.
@@ -89,7 +121,7 @@ fn check_classic(sources: &TrustedSources, lock: &[u8]) -> Result<(), Untrusted>
 
 /// Every entry's `resolution` is `name@npm:VERSION`, or the project itself
 /// (`name@workspace:.`).
-fn check_berry(lock: &[u8]) -> Result<(), Untrusted> {
+fn check_berry(lock: &[u8], workspaces: &[String]) -> Result<(), Untrusted> {
     const FILE: &str = "yarn.lock";
     let doc: serde_yaml_ng::Value =
         serde_yaml_ng::from_slice(lock).map_err(|e| Untrusted::Unreadable {
@@ -116,7 +148,8 @@ fn check_berry(lock: &[u8]) -> Result<(), Untrusted> {
             Some(j) => &resolution[j + 2..],
             None => "",
         };
-        if protocol_part == "workspace:." {
+        let workspace = protocol_part.strip_prefix("workspace:");
+        if workspace.is_some_and(|f| f == "." || workspaces.iter().any(|w| w == f)) {
             continue;
         }
         let plain = protocol_part.strip_prefix("npm:").is_some_and(|v| {
@@ -156,6 +189,24 @@ mod tests {
             .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
             .collect();
         check(&sources, &files)
+    }
+
+    #[test]
+    fn workspaces_may_be_linked_and_nothing_else() {
+        let lock = "__metadata:\n  version: 8\n\n\"a@workspace:packages/a\":\n  resolution: \"a@workspace:packages/a\"\n";
+        let root = r#"{"workspaces":["packages/*"],"dependencies":{"a":"workspace:^"}}"#;
+        let member = r#"{"name":"a","dependencies":{"b":"workspace:*"}}"#;
+        assert!(
+            check_files(&[
+                ("package.json", root),
+                ("packages/a/package.json", member),
+                ("yarn.lock", lock),
+            ])
+            .is_ok()
+        );
+        // Without the workspace sent, its link is a folder like any other.
+        assert!(check_files(&[("yarn.lock", lock)]).is_err());
+        assert!(check_files(&[("package.json", root)]).is_err());
     }
 
     const CLASSIC_OK: &str = "# yarn lockfile v1\n\n\n\"@dc/a@^1.0.0\", \"@dc/a@~1.0\":\n  version \"1.0.0\"\n  resolved \"http://127.0.0.1:4873/@dc/a/-/a-1.0.0.tgz#abc\"\n\nb@1.0.0:\n  version \"1.0.0\"\n  resolved \"https://registry.yarnpkg.com/b/-/b-1.0.0.tgz#def\"\n";

@@ -180,8 +180,16 @@ pub fn yarn_project(
 /// installed there the way a CI job would, scripts on (classic
 /// `yarn install --frozen-lockfile`, Berry `yarn install --immutable`).
 pub fn yarn_reference(flavor: Flavor, project: &Path) -> tempfile::TempDir {
+    yarn_reference_with(flavor, project, &[])
+}
+
+/// [`yarn_reference`] with more files copied (workspace manifests).
+pub fn yarn_reference_with(flavor: Flavor, project: &Path, extra: &[&str]) -> tempfile::TempDir {
     let out = tempfile::tempdir().unwrap();
-    for name in project_files(flavor) {
+    for name in project_files(flavor).iter().chain(extra) {
+        if let Some(parent) = Path::new(name).parent() {
+            std::fs::create_dir_all(out.path().join(parent)).unwrap();
+        }
         std::fs::copy(project.join(name), out.path().join(name))
             .unwrap_or_else(|e| panic!("copy {name}: {e}"));
     }
