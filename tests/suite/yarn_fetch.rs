@@ -149,3 +149,41 @@ async fn fetch_yarn_classic_workspaces() {
 async fn fetch_yarn_berry_node_modules_workspaces() {
     restores_yarn_workspaces(Flavor::BerryNodeModules).await;
 }
+
+/// `hash yarn --explain` says what went into the key: yarn's version from
+/// `packageManager` (not the classic yarn on PATH) and the config file.
+#[test]
+fn hash_yarn_explains_its_version_and_config_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("package.json"),
+        br#"{"name":"x","packageManager":"yarn@4.18.1+sha512.abc"}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("yarn.lock"), b"__metadata:\n  version: 8\n").unwrap();
+    std::fs::write(
+        dir.path().join(".yarnrc.yml"),
+        b"nodeLinker: node-modules\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .args(["hash", "yarn", "--explain", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "manager  yarn",
+        "version  yarn=4.18.1",
+        "file     .yarnrc.yml (25 bytes)",
+        "file     yarn.lock",
+        "file     package.json",
+    ] {
+        assert!(stdout.contains(line), "{line}: {stdout}");
+    }
+}
