@@ -13,6 +13,7 @@ pub mod npm;
 pub mod pnpm;
 pub mod private;
 mod run;
+mod tool_unpack;
 pub mod toolchain;
 pub mod trusted;
 pub mod yarn;

@@ -1,5 +1,5 @@
-//! pnpm: `pnpm install --frozen-lockfile --ignore-scripts` with exactly the
-//! requested pnpm (node_tools), its store in the server's tool cache; and
+//! pnpm: `pnpm install --frozen-lockfile` (no script may run, see `command`)
+//! with exactly the requested pnpm (node_tools), its store in the server's tool cache; and
 //! the two halves of making pnpm's tree portable. pnpm writes absolute paths
 //! into the tree (the project folder in every `.bin` shim's NODE_PATH, the
 //! store in `.modules.yaml`): the server replaces them with placeholders
@@ -46,7 +46,13 @@ pub(crate) fn command(
     for arg in [
         "install",
         "--frozen-lockfile",
-        "--ignore-scripts",
+        // Not --ignore-scripts: it changes the tree (bin shims then point
+        // into .pnpm instead of through the top-level link). pnpm 10 runs
+        // no dependency script unless the project allows it, which
+        // `check_pnpm_shape` refuses; and should one start anyway, its
+        // shell is /bin/false, so the install fails instead of running it.
+        "--config.script-shell=/bin/false",
+        "--config.dangerously-allow-all-builds=false",
         "--reporter=append-only",
         // Exactly this pnpm: never the one `packageManager` would download.
         "--config.manage-package-manager-versions=false",

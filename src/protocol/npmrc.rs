@@ -183,6 +183,15 @@ const WORKSPACE_REFUSED: &[&str] = &[
     "virtualStoreDir",
 ];
 
+/// Settings that let pnpm run dependency build scripts.
+const BUILD_SETTINGS: &[&str] = &[
+    "onlyBuiltDependencies",
+    "onlyBuiltDependenciesFile",
+    "allowBuilds",
+    "dangerouslyAllowAllBuilds",
+    "neverBuiltDependencies",
+];
+
 /// The root manifest's scripts `pnpm install` runs in the project itself.
 const ROOT_SCRIPTS: &[&str] = &[
     "pnpm:devPreinstall",
@@ -271,6 +280,20 @@ pub fn check_pnpm_shape(files: &std::collections::BTreeMap<String, Vec<u8>>) -> 
 workspaces yet (each package has its own node_modules)"
                 .to_string(),
         );
+    }
+    let pnpm_field = serde_json::from_slice::<serde_json::Value>(
+        files.get("package.json").map_or(&b"{}"[..], Vec::as_slice),
+    )
+    .map(|m| m["pnpm"].clone())
+    .unwrap_or_default();
+    let allows = BUILD_SETTINGS
+        .iter()
+        .find(|k| settings.contains_key(**k) || pnpm_field.get(**k).is_some());
+    if let Some(setting) = allows {
+        return Err(format!(
+            "the project sets {setting}, so pnpm would run dependency build scripts; the server \
+runs none, and this project is installed in the job"
+        ));
     }
     if !files.contains_key("pnpm-lock.yaml") {
         return Err(
@@ -388,6 +411,16 @@ public-hoist-pattern[]=*eslint*\n"
             check_pnpm_shape(&script)
                 .unwrap_err()
                 .contains("postinstall")
+        );
+        let builds = files(&[
+            ("package.json", "{}"),
+            lock,
+            ("pnpm-workspace.yaml", "onlyBuiltDependencies: [esbuild]\n"),
+        ]);
+        assert!(
+            check_pnpm_shape(&builds)
+                .unwrap_err()
+                .contains("onlyBuiltDependencies")
         );
     }
 

@@ -97,6 +97,25 @@ server builds only dependency scripts; fetch without --server-scripts"
                 ),
             ));
         }
+        // pnpm and yarn get no scope registries or credentials yet: they
+        // would fetch `@scope/*` from the main registry (dependency
+        // confusion).
+        if matches!(request.manager, Manager::Pnpm | Manager::Yarn)
+            && self
+                .settings
+                .sources
+                .uses_private(Manager::Npm, &request.files)
+        {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unsupported_project",
+                format!(
+                    "the project uses a private registry configured on this server, which {} \
+installs do not use yet; it is installed in the job",
+                    request.manager
+                ),
+            ));
+        }
         // The server runs yarn with scripts off and the client runs none
         // after a yarn restore: a project whose own install scripts yarn
         // would run is installed in the job instead.
@@ -168,6 +187,21 @@ does not run it after restoring a yarn tree, so it caches no such project"
             Manager::Npm | Manager::Composer => return Ok(None),
         };
         let version = request.versions.get(name).cloned().unwrap_or_default();
+        let major: u64 = version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0);
+        if request.manager == Manager::Pnpm && major < 10 {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unsupported_project",
+                format!(
+                    "pnpm {version} runs dependency build scripts by default and the server \
+runs none; depcache caches pnpm 10 and later"
+                ),
+            ));
+        }
         let tools = NodeTools::new(
             &self.settings.tool_cache,
             self.settings.npm_registry.as_deref(),

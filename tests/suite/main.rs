@@ -30,6 +30,8 @@ mod local_store_upkeep;
 mod node_tools;
 mod openapi;
 mod path_properties;
+mod pnpm;
+mod pnpm_client;
 mod readme;
 mod s3_gc_hammer;
 mod s3_kill;

@@ -220,6 +220,16 @@ fn specs() -> Vec<Spec> {
     });
     out.extend(script_specs());
     out.extend(fake_manager_specs());
+    // Pins another dc-util than a root that pins 1.0.0: a nested conflict.
+    out.push(Spec {
+        name: "dc-pin",
+        version: "1.0.0",
+        extra: json!({"main": "index.js", "dependencies": {"dc-util": "1.1.0"}}),
+        files: vec![text(
+            "index.js",
+            "module.exports = require('dc-util').version;\n",
+        )],
+    });
     out
 }
 
