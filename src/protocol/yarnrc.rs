@@ -29,7 +29,6 @@ const BERRY_ACCEPTED: &[&str] = &[
     "enableImmutableInstalls",
     "enableImmutableCache",
     "compressionLevel",
-    "checksumBehavior",
     "defaultSemverRangePrefix",
     "preferInteractive",
     "httpTimeout",
