@@ -257,3 +257,30 @@ async fn private_scopes_and_berry_omit_dev_are_refused() {
     );
     server.stop().await;
 }
+
+/// `serve --yarn-release` asks the file its version at start-up: one that
+/// is no yarn stops the server with a sentence and the usage exit code.
+#[test]
+fn a_yarn_release_that_is_no_yarn_stops_the_server() {
+    let store = tempfile::tempdir().unwrap();
+    let not_yarn = store.path().join("yarn.js");
+    std::fs::write(&not_yarn, "console.log('hello')\n").unwrap();
+    let args = [
+        "--is-public",
+        "--cache-dir",
+        store.path().to_str().unwrap(),
+        "--yarn-release",
+        not_yarn.to_str().unwrap(),
+    ];
+    let (code, stderr) = crate::common::server::spawn_binary_server(&args, &[])
+        .map(|(mut child, _)| {
+            child.kill().unwrap();
+            panic!("the server started")
+        })
+        .unwrap_err();
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--yarn-release") && stderr.contains("printed \"hello\", not a version"),
+        "{stderr}"
+    );
+}
