@@ -149,7 +149,8 @@ pub fn fetch(options: FetchOptions) -> Result<(), CliError> {
             if request.manager == Manager::Pnpm {
                 let version = request.versions.get("pnpm").map_or("", String::as_str);
                 let store = pnpm::client_store_path(dir, version);
-                pnpm::adopt_restored(dir, &store).map_err(|e| {
+                let workspaces = workspace_folders(&request.files);
+                pnpm::adopt_restored(dir, &store, &workspaces).map_err(|e| {
                     CliError::Failure(format!("could not finish the restored pnpm tree: {e}"))
                 })?;
             }

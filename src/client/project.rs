@@ -38,7 +38,9 @@ pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, CliError> {
     };
     let mut files = BTreeMap::new();
     for name in names {
-        if !(matches!(manager, Manager::Npm | Manager::Yarn) && is_workspace_manifest_name(&name)) {
+        let workspace = matches!(manager, Manager::Npm | Manager::Pnpm | Manager::Yarn)
+            && is_workspace_manifest_name(&name);
+        if !workspace {
             check_file_name(manager, &name).map_err(|e| CliError::Usage(e.to_string()))?;
         }
         let path = spec.dir.join(&name);
@@ -113,7 +115,11 @@ fn default_files(spec: &ProjectSpec) -> Vec<String> {
         names.push(lock.to_string());
     }
     if matches!(manager, Manager::Npm | Manager::Yarn) {
-        names.extend(workspace_manifests(&spec.dir));
+        let globs = std::fs::read(spec.dir.join("package.json"))
+            .ok()
+            .and_then(|bytes| declared_workspaces(&bytes).ok())
+            .unwrap_or_default();
+        names.extend(workspace_manifests(&spec.dir, &globs));
     }
     if manager == Manager::Pnpm {
         for name in ["pnpm-workspace.yaml", ".npmrc"] {
@@ -121,6 +127,11 @@ fn default_files(spec: &ProjectSpec) -> Vec<String> {
                 names.push(name.to_string());
             }
         }
+        let yaml: BTreeMap<String, Vec<u8>> = std::fs::read(spec.dir.join("pnpm-workspace.yaml"))
+            .map(|b| [("pnpm-workspace.yaml".to_string(), b)].into())
+            .unwrap_or_default();
+        let globs = crate::protocol::pnpm_workspace_globs(&yaml).unwrap_or_default();
+        names.extend(workspace_manifests(&spec.dir, &globs));
     }
     if manager == Manager::Yarn {
         // The config files that may change the tree; checked line by line
@@ -168,6 +179,9 @@ pub fn pnpm_refusal(dir: &Path) -> Option<String> {
                 .to_string(),
         );
     }
+    if let Some(reason) = layout_outside_project() {
+        return Some(reason);
+    }
     let text = std::fs::read_to_string(dir.join(".npmrc")).ok()?;
     let check = crate::protocol::check_npmrc(&text);
     check
@@ -177,15 +191,51 @@ pub fn pnpm_refusal(dir: &Path) -> Option<String> {
         .map(|r| r.to_string())
 }
 
-/// `<folder>/package.json` of every folder the root manifest's workspace
-/// globs match, as npm finds them: real folders only (no symlink is followed),
+/// A layout setting from the job's environment or user config would shape
+/// the job's tree without being in the key (the server never sees it): a
+/// cached tree would silently differ, so the job installs itself.
+fn layout_outside_project() -> Option<String> {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().to_ascii_lowercase();
+        if let Some(key) = name.strip_prefix("npm_config_")
+            && crate::protocol::is_layout_setting(&key.replace('_', "-"))
+        {
+            return Some(format!(
+                "the environment sets {name}, a node_modules layout setting that is not part \
+of the key"
+            ));
+        }
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let config_home = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| home.as_ref().map(|h| h.join(".config")));
+    let files = [
+        home.map(|h| h.join(".npmrc")),
+        config_home.map(|c| c.join("pnpm/rc")),
+    ];
+    for file in files.into_iter().flatten() {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let kept = crate::protocol::check_npmrc(&text).kept;
+        if let Some(line) = kept.lines().next() {
+            let key = line.split('=').next().unwrap_or(line);
+            return Some(format!(
+                "{} sets {key}, a node_modules layout setting that is not part of the key \
+(only the project's .npmrc is)",
+                file.display()
+            ));
+        }
+    }
+    None
+}
+
+/// `<folder>/package.json` of every folder the workspace `globs` match (npm's
+/// from package.json, pnpm's from pnpm-workspace.yaml), as npm finds them: real folders only (no symlink is followed),
 /// no hidden ones, no `node_modules`. A glob depcache cannot reproduce is
 /// skipped here; `check_project_shape` then names it and fetch falls back.
-fn workspace_manifests(dir: &Path) -> Vec<String> {
-    let globs = std::fs::read(dir.join("package.json"))
-        .ok()
-        .and_then(|bytes| declared_workspaces(&bytes).ok())
-        .unwrap_or_default();
+fn workspace_manifests(dir: &Path, globs: &[String]) -> Vec<String> {
     let mut found = BTreeSet::new();
     for glob in globs.iter().filter_map(|g| WorkspaceGlob::parse(g).ok()) {
         let mut folders = vec![String::new()];

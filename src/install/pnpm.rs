@@ -80,8 +80,9 @@ pub(crate) fn command(
 }
 
 /// Server, after a successful install: refuses a tree with pending builds
-/// and swaps the server's paths for placeholders. Blocking.
-pub fn prepare_for_store(project: &Path) -> Result<(), PnpmTreeError> {
+/// and swaps the server's paths for placeholders, in the root tree and in
+/// each workspace folder's. Blocking.
+pub fn prepare_for_store(project: &Path, workspaces: &[String]) -> Result<(), PnpmTreeError> {
     let tree = project.join("node_modules");
     let state = std::fs::read_to_string(tree.join(".modules.yaml")).unwrap_or_default();
     let parsed: serde_json::Value = serde_yaml_ng::from_str(&state).unwrap_or_default();
@@ -98,18 +99,30 @@ pub fn prepare_for_store(project: &Path) -> Result<(), PnpmTreeError> {
     for form in path_forms(project) {
         swaps.push((form, PROJECT_PLACEHOLDER.to_string()));
     }
-    rewrite_tree(&tree, &swaps)
+    rewrite_tree(&tree, &swaps)?;
+    for folder in workspaces {
+        rewrite_tree(&project.join(folder).join("node_modules"), &swaps)?;
+    }
+    Ok(())
 }
 
 /// Client, after a restore into `dir`: the placeholders become this
 /// project's folder and the pnpm store this project's pnpm uses. Blocking.
-pub fn adopt_restored(dir: &Path, store: &Path) -> Result<(), PnpmTreeError> {
+pub fn adopt_restored(
+    dir: &Path,
+    store: &Path,
+    workspaces: &[String],
+) -> Result<(), PnpmTreeError> {
     let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let swaps = vec![
         (PROJECT_PLACEHOLDER.to_string(), real.display().to_string()),
         (STORE_PLACEHOLDER.to_string(), store.display().to_string()),
     ];
-    rewrite_tree(&dir.join("node_modules"), &swaps)
+    rewrite_tree(&dir.join("node_modules"), &swaps)?;
+    for folder in workspaces {
+        rewrite_tree(&dir.join(folder).join("node_modules"), &swaps)?;
+    }
+    Ok(())
 }
 
 /// The store pnpm would use in `dir`: what `pnpm store path` says there,
@@ -243,7 +256,7 @@ mod tests {
             "{\n  \"storeDir\": \"/srv/tc/pnpm-store/v10\"\n}",
         )
         .unwrap();
-        prepare_for_store(&project).unwrap();
+        prepare_for_store(&project, &[]).unwrap();
         let stored = std::fs::read_to_string(bin.join("x")).unwrap();
         assert_eq!(
             stored,
@@ -255,7 +268,7 @@ mod tests {
         // A hard link stands for a local store's object: it must not change.
         let object = server.path().join("object");
         std::fs::hard_link(bin.join("x"), &object).unwrap();
-        adopt_restored(&project, Path::new("/home/u/store/v10")).unwrap();
+        adopt_restored(&project, Path::new("/home/u/store/v10"), &[]).unwrap();
         let real = std::fs::canonicalize(&project).unwrap();
         let back = std::fs::read_to_string(bin.join("x")).unwrap();
         assert_eq!(
@@ -281,7 +294,7 @@ mod tests {
             "{\"pendingBuilds\": [\"/esbuild@0.20.0\"]}",
         )
         .unwrap();
-        let err = prepare_for_store(dir.path()).unwrap_err();
+        let err = prepare_for_store(dir.path(), &[]).unwrap_err();
         assert!(err.to_string().contains("/esbuild@0.20.0"), "{err}");
     }
 }

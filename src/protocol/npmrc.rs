@@ -152,6 +152,11 @@ operator trusts",
     out
 }
 
+/// Whether `key` (`.npmrc` spelling) is a node_modules layout setting.
+pub fn is_layout_setting(key: &str) -> bool {
+    LAYOUT.contains(&key)
+}
+
 /// A relative path with no `..` part: stays inside the project.
 fn inside(value: &str) -> bool {
     let path = std::path::Path::new(value);
@@ -249,6 +254,38 @@ fn refused_workspace_key(key: &str) -> bool {
         || lower.contains("registr")
 }
 
+/// The `packages` globs of `pnpm-workspace.yaml` (none without one).
+pub fn pnpm_workspace_globs(
+    files: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Result<Vec<String>, String> {
+    let not_string = || "pnpm-workspace.yaml: a packages entry is not a string".to_string();
+    match workspace_settings(files)?.get("packages") {
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(serde_json::Value::Array(list)) => list
+            .iter()
+            .map(|g| g.as_str().map(str::to_string).ok_or_else(not_string))
+            .collect(),
+        Some(_) => Err("pnpm-workspace.yaml: packages is not a list".to_string()),
+    }
+}
+
+/// The workspace folders `pnpm-lock.yaml` has importers for (all but `.`).
+pub fn pnpm_importers(
+    files: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Result<Vec<String>, String> {
+    let Some(bytes) = files.get("pnpm-lock.yaml") else {
+        return Ok(Vec::new());
+    };
+    let lock: serde_json::Value = serde_yaml_ng::from_slice(bytes)
+        .map_err(|e| format!("pnpm-lock.yaml is not YAML depcache can read ({e})"))?;
+    let mut folders: Vec<String> = lock["importers"]
+        .as_object()
+        .map(|m| m.keys().filter(|k| *k != ".").cloned().collect())
+        .unwrap_or_default();
+    folders.sort();
+    Ok(folders)
+}
+
 /// The top-level settings of `pnpm-workspace.yaml` (empty without one).
 fn workspace_settings(
     files: &std::collections::BTreeMap<String, Vec<u8>>,
@@ -266,21 +303,10 @@ fn workspace_settings(
 }
 
 /// Shapes depcache does not cache for pnpm (a 422; the client installs
-/// locally): workspaces, no lockfile, and root install scripts, which need
-/// the project's sources.
+/// locally): no lockfile, root install scripts (they need the project's
+/// sources), build allow-lists. Workspaces are `workspaces.rs`' business.
 pub fn check_pnpm_shape(files: &std::collections::BTreeMap<String, Vec<u8>>) -> Result<(), String> {
     let settings = workspace_settings(files)?;
-    let has_packages = match settings.get("packages") {
-        Some(serde_json::Value::Array(list)) => !list.is_empty(),
-        _ => false,
-    };
-    if has_packages {
-        return Err(
-            "pnpm-workspace.yaml lists workspace packages; depcache does not cache pnpm \
-workspaces yet (each package has its own node_modules)"
-                .to_string(),
-        );
-    }
     let pnpm_field = serde_json::from_slice::<serde_json::Value>(
         files.get("package.json").map_or(&b"{}"[..], Vec::as_slice),
     )
@@ -399,7 +425,7 @@ public-hoist-pattern[]=*eslint*\n"
             lock,
             ("pnpm-workspace.yaml", "packages: [a]\n"),
         ]);
-        assert!(check_pnpm_shape(&ws).unwrap_err().contains("workspaces"));
+        assert_eq!(pnpm_workspace_globs(&ws), Ok(vec!["a".to_string()]));
         let nolock = files(&[("package.json", "{}")]);
         assert!(
             check_pnpm_shape(&nolock)

@@ -118,7 +118,7 @@ impl CacheRequest {
         }
         let mut files = BTreeMap::new();
         for (name, b64) in self.files {
-            let workspace = matches!(manager, Manager::Npm | Manager::Yarn)
+            let workspace = matches!(manager, Manager::Npm | Manager::Pnpm | Manager::Yarn)
                 && is_workspace_manifest_name(&name);
             if !workspace {
                 check_file_name(manager, &name).map_err(|e| e.to_string())?;
@@ -162,9 +162,13 @@ production mode"
         }
         // A nested manifest is a workspace's or nothing: without workspaces
         // in the root manifest it is a name outside the manager's list.
-        let declares = declared_workspaces(&files[manager.manifest()])
-            .map(|globs| !globs.is_empty())
-            .unwrap_or(true);
+        let declares = match manager {
+            Manager::Pnpm => super::pnpm_workspace_globs(&files).map(|g| !g.is_empty()),
+            _ => declared_workspaces(&files[manager.manifest()])
+                .map(|globs| !globs.is_empty())
+                .map_err(|e| e.to_string()),
+        }
+        .unwrap_or(true);
         if let Some(name) = files.keys().find(|n| n.contains('/'))
             && !declares
         {

@@ -235,60 +235,27 @@ pub fn check_project_shape(
     manager: Manager,
     files: &BTreeMap<String, Vec<u8>>,
 ) -> Result<(), ProjectShapeError> {
-    if manager == Manager::Pnpm {
-        return super::check_pnpm_shape(files).map_err(|reason| ProjectShapeError::Pnpm { reason });
-    }
-    if manager == Manager::Yarn {
-        super::check_yarn_shape(files).map_err(ProjectShapeError::Yarn)?;
-        check_workspace_globs(files)?;
-        // Berry records its workspaces: the same check as npm's lockfile.
-        // Classic does not; the globs are its only record.
-        if let Some(linked) = super::yarn::berry_workspaces(files) {
-            check_linked(&workspace_folders(files), &linked)?;
+    let pnpm = |reason| ProjectShapeError::Pnpm { reason };
+    let declared = match manager {
+        Manager::Pnpm => {
+            super::check_pnpm_shape(files).map_err(pnpm)?;
+            super::pnpm_workspace_globs(files).map_err(pnpm)?
         }
-        return Ok(());
-    }
-    if manager != Manager::Npm {
-        return Ok(());
-    }
-    let globs = check_workspace_globs(files)?;
-    if globs.is_empty() {
-        return Ok(());
-    }
-    let sent = workspace_folders(files);
-    let Some(lockfile) = manager.lockfiles().iter().find_map(|n| files.get(*n)) else {
-        return Err(ProjectShapeError::NoLockfile);
+        Manager::Npm => {
+            let Some(manifest) = files.get(manager.manifest()) else {
+                return Ok(());
+            };
+            declared_workspaces(manifest)?
+        }
+        Manager::Yarn => {
+            super::check_yarn_shape(files).map_err(ProjectShapeError::Yarn)?;
+            let Some(manifest) = files.get(manager.manifest()) else {
+                return Ok(());
+            };
+            declared_workspaces(manifest)?
+        }
+        Manager::Composer => return Ok(()),
     };
-    let linked = linked_workspaces(lockfile, &globs)?;
-    check_linked(&sent, &linked)
-}
-
-/// Every sent workspace folder is linked, and every linked one was sent.
-pub(super) fn check_linked(sent: &[String], linked: &[String]) -> Result<(), ProjectShapeError> {
-    if let Some(folder) = linked.iter().find(|f| !sent.contains(f)) {
-        return Err(ProjectShapeError::MissingWorkspace {
-            folder: folder.clone(),
-        });
-    }
-    if let Some(folder) = sent.iter().find(|f| !linked.contains(f)) {
-        return Err(ProjectShapeError::UnlinkedWorkspace {
-            folder: folder.clone(),
-        });
-    }
-    Ok(())
-}
-
-/// The root manifest's workspace globs, checked, with the workspace
-/// manifests sent: each matched by a glob, none inside another, none with
-/// bins. Empty when the project declares none (and then none may be sent).
-/// Shared by npm and yarn, whose workspaces are laid out alike.
-pub(super) fn check_workspace_globs(
-    files: &BTreeMap<String, Vec<u8>>,
-) -> Result<Vec<WorkspaceGlob>, ProjectShapeError> {
-    let Some(manifest) = files.get("package.json") else {
-        return Ok(Vec::new());
-    };
-    let declared = declared_workspaces(manifest)?;
     let sent = workspace_folders(files);
     if declared.len() > MAX_GLOBS {
         return Err(ProjectShapeError::TooManyGlobs {
@@ -308,7 +275,7 @@ pub(super) fn check_workspace_globs(
         });
     }
     if globs.is_empty() {
-        return Ok(globs);
+        return Ok(());
     }
     for folder in &sent {
         check_workspace_manifest(folder, &files[&format!("{folder}/package.json")])?;
@@ -325,7 +292,33 @@ pub(super) fn check_workspace_globs(
             });
         }
     }
-    Ok(globs)
+    let linked = if manager == Manager::Pnpm {
+        // pnpm's record of the workspaces it found: the lockfile's importers.
+        super::pnpm_importers(files).map_err(pnpm)?
+    } else if manager == Manager::Yarn {
+        // Berry records its workspaces in the lockfile; classic does not,
+        // and the globs the client expanded are its only record.
+        match super::yarn::berry_workspaces(files) {
+            Some(linked) => linked,
+            None => return Ok(()),
+        }
+    } else {
+        let Some(lockfile) = manager.lockfiles().iter().find_map(|n| files.get(*n)) else {
+            return Err(ProjectShapeError::NoLockfile);
+        };
+        linked_workspaces(lockfile, &globs)?
+    };
+    if let Some(folder) = linked.iter().find(|f| !sent.contains(f)) {
+        return Err(ProjectShapeError::MissingWorkspace {
+            folder: folder.clone(),
+        });
+    }
+    if let Some(folder) = sent.iter().find(|f| !linked.contains(f)) {
+        return Err(ProjectShapeError::UnlinkedWorkspace {
+            folder: folder.clone(),
+        });
+    }
+    Ok(())
 }
 
 /// What npm ci does to a workspace beyond linking it, a cached tree cannot

@@ -16,7 +16,7 @@ use crate::install::node_tools::{NodeTools, ToolCli};
 use crate::install::npm::own_lifecycle_script;
 use crate::install::pnpm::{self, PnpmTreeError};
 use crate::install::{InstallSettings, RunError, Runner, Untrusted, install_with};
-use crate::protocol::{Index, InstallOptions, Manager, ValidRequest};
+use crate::protocol::{Index, InstallOptions, Manager, ValidRequest, workspace_folders};
 use crate::store::{IngestError, Store, TreeLimits, ingest_tree_needing};
 
 type InstallFuture = Shared<BoxFuture<'static, Result<Arc<Index>, ApiError>>>;
@@ -215,7 +215,11 @@ runs none; depcache caches pnpm 10 and later"
                 Err(ApiError::bad_request("unsupported_version", e.to_string()))
             }
             Err(e) => Err(self.scrub(
-                ApiError::new(StatusCode::BAD_GATEWAY, "tool_unavailable", e.to_string()),
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "tool_unavailable",
+                    e.to_string(),
+                ),
                 &self.work_root,
             )),
         }
@@ -279,7 +283,8 @@ runs none; depcache caches pnpm 10 and later"
         let result = match result {
             Ok(()) if request.manager == Manager::Pnpm => {
                 let dir = project.clone();
-                tokio::task::spawn_blocking(move || pnpm::prepare_for_store(&dir))
+                let workspaces = workspace_folders(&request.files);
+                tokio::task::spawn_blocking(move || pnpm::prepare_for_store(&dir, &workspaces))
                     .await
                     .map_err(|e| ApiError::internal(format!("preparing the tree panicked: {e}")))
                     .and_then(|r| r.map_err(pnpm_tree_error))

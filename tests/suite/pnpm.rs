@@ -312,3 +312,94 @@ async fn a_project_using_a_private_scope_registry_is_not_installed_without_it() 
     );
     server.stop().await;
 }
+
+/// A pnpm workspace: the root's `node_modules` and each package's, with
+/// links from the packages' trees into the root's `.pnpm` and to each other,
+/// restored as pnpm makes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_project_restores_every_node_modules_as_pnpm_makes_them() {
+    let job = Job::new();
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    let write = |path: &str, value: serde_json::Value| {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, serde_json::to_vec_pretty(&value).unwrap()).unwrap();
+    };
+    write(
+        "package.json",
+        json!({"name": "root", "private": true, "devDependencies": {"dc-cli": "^1.0.0"}}),
+    );
+    write(
+        "packages/a/package.json",
+        json!({"name": "a", "version": "1.0.0",
+               "dependencies": {"dc-pin": "1.0.0", "b": "workspace:*"}}),
+    );
+    write(
+        "packages/b/package.json",
+        json!({"name": "b", "version": "1.0.0", "dependencies": {"dc-util": "1.0.0"},
+               "devDependencies": {"dc-cli": "^1.0.0"}}),
+    );
+    std::fs::write(
+        dir.join("pnpm-workspace.yaml"),
+        "packages:\n  - packages/*\n",
+    )
+    .unwrap();
+    job.pnpm(dir, &["install", "--lockfile-only"]);
+    let trees = [
+        "node_modules",
+        "packages/a/node_modules",
+        "packages/b/node_modules",
+    ];
+    job.pnpm(dir, &["install", "--frozen-lockfile"]);
+    let control: Vec<_> = trees.iter().map(|t| manifest_of(&dir.join(t))).collect();
+    assert!(
+        matches!(control[1].get("b"), Some(Node::Symlink { target }) if target == "../../b"),
+        "{:?}",
+        control[1].get("b")
+    );
+    // A shim naming the project folder inside a workspace's tree.
+    assert!(
+        control[2].contains_key(".bin/dc-cli"),
+        "{:?}",
+        control[2].keys()
+    );
+    let remove = || {
+        for t in trees {
+            std::fs::remove_dir_all(dir.join(t)).unwrap();
+        }
+    };
+    remove();
+    let server = TestServer::start(ServerOptions::npm()).await;
+    for round in ["miss", "hit"] {
+        let out = job.fetch(&server, dir, &["--no-fallback"]);
+        assert!(out.status.success(), "{round}: {}", text(&out.stderr));
+        for (tree, want) in trees.iter().zip(&control) {
+            assert_same(
+                &manifest_of(&dir.join(tree)),
+                want,
+                &format!("{round} {tree}"),
+            );
+        }
+        let out = Command::new("node")
+            .current_dir(dir.join("packages/a"))
+            .args([
+                "-e",
+                "console.log(require('dc-pin'), require('b/package.json').name)",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(text(&out.stdout).trim(), "1.1.0 b", "{}", text(&out.stderr));
+        remove();
+    }
+    server.stop().await;
+}
+
+/// `manifest` for the root tree; a workspace's tree has no state files.
+fn manifest_of(root: &Path) -> BTreeMap<String, Node> {
+    if root.join(".modules.yaml").exists() {
+        manifest(root)
+    } else {
+        tree_manifest(root)
+    }
+}

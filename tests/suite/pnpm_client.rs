@@ -1,7 +1,7 @@
 //! The client's side of pnpm projects: what `hash --explain` shows, a
 //! `.npmrc` credential never leaving the job, and the shapes the server
-//! does not cache (a workspace project, a registry override) installed in
-//! the job with a sentence saying why.
+//! does not cache (a registry override, a pnpmfile, a layout setting from
+//! outside the project) installed in the job with a sentence saying why.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -108,39 +108,6 @@ fn assert_installed_locally(dir: &Path, home: &Path, server: &TestServer, why: &
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_workspace_project_is_installed_in_the_job_saying_why() {
-    let dir = tempfile::tempdir().unwrap();
-    let home = tempfile::tempdir().unwrap();
-    write_json(
-        &dir.path().join("package.json"),
-        json!({"name": "root", "private": true, "dependencies": {"dc-util": "1.0.0"}}),
-    );
-    write_json(
-        &dir.path().join("packages/a/package.json"),
-        json!({"name": "a", "version": "1.0.0", "dependencies": {"dc-shared": "1.0.0"}}),
-    );
-    std::fs::write(
-        dir.path().join("pnpm-workspace.yaml"),
-        "packages:\n  - packages/*\n",
-    )
-    .unwrap();
-    pnpm(dir.path(), home.path(), &["install", "--lockfile-only"]);
-    let server = TestServer::start(ServerOptions::npm()).await;
-    assert_installed_locally(
-        dir.path(),
-        home.path(),
-        &server,
-        "does not cache pnpm workspaces",
-    );
-    assert!(
-        dir.path()
-            .join("packages/a/node_modules/dc-shared")
-            .exists()
-    );
-    server.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registry_override_in_npmrc_is_installed_in_the_job_naming_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
@@ -161,5 +128,39 @@ async fn a_registry_override_in_npmrc_is_installed_in_the_job_naming_the_line() 
         &server,
         ".npmrc line 1 (registry) overrides",
     );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pnpmfile_is_installed_in_the_job_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write_json(
+        &dir.path().join("package.json"),
+        json!({"name": "root", "private": true, "dependencies": {"dc-util": "1.0.0"}}),
+    );
+    std::fs::write(
+        dir.path().join(".pnpmfile.cjs"),
+        "module.exports = {hooks: {}};\n",
+    )
+    .unwrap();
+    pnpm(dir.path(), home.path(), &["install", "--lockfile-only"]);
+    let server = TestServer::start(ServerOptions::npm()).await;
+    assert_installed_locally(dir.path(), home.path(), &server, "has a .pnpmfile.cjs");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layout_setting_in_the_users_npmrc_is_installed_in_the_job_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write_json(
+        &dir.path().join("package.json"),
+        json!({"name": "root", "private": true, "dependencies": {"dc-util": "1.0.0"}}),
+    );
+    pnpm(dir.path(), home.path(), &["install", "--lockfile-only"]);
+    std::fs::write(home.path().join(".npmrc"), "node-linker=hoisted\n").unwrap();
+    let server = TestServer::start(ServerOptions::npm()).await;
+    assert_installed_locally(dir.path(), home.path(), &server, ".npmrc sets node-linker");
     server.stop().await;
 }

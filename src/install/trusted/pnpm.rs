@@ -23,8 +23,12 @@ pub(super) fn check(
     sources: &TrustedSources,
     files: &BTreeMap<String, Vec<u8>>,
 ) -> Result<(), Untrusted> {
-    if let Some(bytes) = files.get("package.json") {
-        let manifest = super::parse_json("package.json", bytes)?;
+    let workspaces = !crate::protocol::workspace_folders(files).is_empty();
+    let manifests = files
+        .iter()
+        .filter(|(name, _)| *name == "package.json" || name.ends_with("/package.json"));
+    for (file, bytes) in manifests {
+        let manifest = super::parse_json(file, bytes)?;
         for field in DEP_FIELDS {
             let Some(deps) = manifest[field].as_object() else {
                 continue;
@@ -32,19 +36,19 @@ pub(super) fn check(
             for (name, spec) in deps {
                 let spec = spec.as_str().unwrap_or("");
                 let at = || format!("{field}.{name}");
+                // Resolved to a workspace folder; its link is checked when
+                // the tree is stored.
+                if workspaces && spec.starts_with("workspace:") {
+                    continue;
+                }
                 match classify(spec) {
                     Spec::Registry => {}
-                    Spec::Remote => check_url(
-                        sources,
-                        "package.json",
-                        at,
-                        spec,
-                        &[NPM_DEFAULT_REGISTRY],
-                        true,
-                    )?,
+                    Spec::Remote => {
+                        check_url(sources, file, at, spec, &[NPM_DEFAULT_REGISTRY], true)?
+                    }
                     Spec::Other(kind) => {
                         return Err(Untrusted::Kind {
-                            file: "package.json".to_string(),
+                            file: file.clone(),
                             at: at(),
                             kind,
                             spec: spec.to_string(),
