@@ -214,9 +214,9 @@ impl clap::builder::TypedValueParser for ManagerOrUrl {
         &self,
     ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
         Some(Box::new(
-            ["npm", "composer"]
+            Manager::ALL
                 .into_iter()
-                .map(clap::builder::PossibleValue::new),
+                .map(|m| clap::builder::PossibleValue::new(m.name())),
         ))
     }
 }

@@ -10,7 +10,7 @@ use crate::protocol::Manager;
 
 #[derive(Debug, Args)]
 pub struct HashArgs {
-    /// npm, composer or pnpm.
+    /// npm, composer, pnpm or yarn.
     pub manager: Manager,
     #[command(flatten)]
     pub project: ProjectArgs,
@@ -48,6 +48,10 @@ pub struct ProjectArgs {
     /// packageManager, else the one on PATH).
     #[arg(long, value_name = "VERSION")]
     pub pnpm_version: Option<String>,
+    /// yarn: the yarn version the key is for (default: package.json's
+    /// packageManager, else the one on PATH).
+    #[arg(long, value_name = "VERSION")]
+    pub yarn_version: Option<String>,
     /// os-arch-libc, e.g. linux-x64-glibc (default: this machine's).
     #[arg(long)]
     pub platform: Option<String>,
@@ -73,6 +77,7 @@ impl ProjectArgs {
             ("php", &self.php_version),
             ("composer", &self.composer_version),
             ("pnpm", &self.pnpm_version),
+            ("yarn", &self.yarn_version),
         ]
         .into_iter()
         .filter_map(|(name, v)| v.as_ref().map(|v| (name.to_string(), v.clone())))

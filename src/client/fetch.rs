@@ -23,7 +23,7 @@ use crate::error::CliError;
 use crate::install::pnpm;
 use crate::protocol::{
     CacheResponse, Index, InstallOptions, Manager, ValidRequest, check_project_shape,
-    workspace_folders,
+    check_yarn_config, workspace_folders,
 };
 
 #[derive(Debug, Clone)]
@@ -95,6 +95,12 @@ pub fn fetch(options: FetchOptions) -> Result<FetchReport, CliError> {
         && let Some(reason) = super::project::pnpm_refusal(dir)
     {
         return install_unsupported(&options, &request, reason, started);
+    }
+    if request.manager == Manager::Yarn {
+        let yarn = request.versions.get("yarn").map(String::as_str);
+        if let Err(e) = check_yarn_config(&request.files, yarn) {
+            return install_unsupported(&options, &request, e.to_string(), started);
+        }
     }
     // A fork's pull request gets an empty DEPCACHE_SERVER when secrets are
     // withheld: the job must still get its dependencies. Before the no-op

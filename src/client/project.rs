@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use crate::error::CliError;
 use crate::install::{HostTools, detect_host_tools};
 use crate::protocol::{
-    CacheRequest, InstallOptions, MAX_WORKSPACES, Manager, ValidRequest, WorkspaceGlob,
+    CacheRequest, InstallOptions, MAX_WORKSPACES, Manager, ValidRequest, WorkspaceGlob, YarnFlavor,
     check_file_name, check_platform, check_versions, compute_key, current_platform,
-    declared_workspaces, encode_file, is_workspace_manifest_name, segment_matches,
+    declared_workspaces, encode_file, is_workspace_manifest_name, package_manager_yarn,
+    segment_matches, yarn_flavor,
 };
 
 /// What the user said about the project; everything left `None` is found out.
@@ -37,8 +38,8 @@ pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, CliError> {
     };
     let mut files = BTreeMap::new();
     for name in names {
-        let workspace =
-            matches!(manager, Manager::Npm | Manager::Pnpm) && is_workspace_manifest_name(&name);
+        let workspace = matches!(manager, Manager::Npm | Manager::Pnpm | Manager::Yarn)
+            && is_workspace_manifest_name(&name);
         if !workspace {
             check_file_name(manager, &name).map_err(|e| CliError::Usage(e.to_string()))?;
         }
@@ -67,6 +68,22 @@ pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, CliError> {
         {
             given.insert("pnpm".to_string(), v);
         }
+    }
+    if manager == Manager::Yarn && !given.contains_key("yarn") {
+        let asked = package_manager_yarn(&files[manager.manifest()])
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        given.extend(asked.map(|v| ("yarn".to_string(), v)));
+    }
+    if manager == Manager::Yarn
+        && spec.omit_dev
+        && files
+            .get("yarn.lock")
+            .is_some_and(|l| yarn_flavor(l) == YarnFlavor::Berry)
+    {
+        return Err(CliError::Usage(
+            "--omit-dev is for yarn classic only: Yarn Berry's install has no production mode"
+                .to_string(),
+        ));
     }
     let versions = resolve_versions(manager, &given)?;
     let platform = spec.platform.clone().unwrap_or_else(current_platform);
@@ -97,7 +114,7 @@ fn default_files(spec: &ProjectSpec) -> Vec<String> {
     {
         names.push(lock.to_string());
     }
-    if manager == Manager::Npm {
+    if matches!(manager, Manager::Npm | Manager::Yarn) {
         let globs = std::fs::read(spec.dir.join("package.json"))
             .ok()
             .and_then(|bytes| declared_workspaces(&bytes).ok())
@@ -115,6 +132,17 @@ fn default_files(spec: &ProjectSpec) -> Vec<String> {
             .unwrap_or_default();
         let globs = crate::protocol::pnpm_workspace_globs(&yaml).unwrap_or_default();
         names.extend(workspace_manifests(&spec.dir, &globs));
+    }
+    if manager == Manager::Yarn {
+        // The config files that may change the tree; checked line by line
+        // before anything is sent (`check_yarn_config`).
+        for name in [".yarnrc.yml", ".yarnrc", ".npmrc"] {
+            let is_file = std::fs::symlink_metadata(spec.dir.join(name))
+                .is_ok_and(|m| m.file_type().is_file());
+            if is_file {
+                names.push(name.to_string());
+            }
+        }
     }
     names
 }

@@ -16,6 +16,7 @@ mod run;
 mod tool_unpack;
 pub mod toolchain;
 pub mod trusted;
+pub mod yarn;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -52,6 +53,8 @@ pub enum Runner {
     Toolchain(ToolchainRun),
     /// A container of exactly the requested versions.
     Container(Arc<ContainerConfig>, ContainerPlan),
+    /// The PATH node running a yarn release file (`serve --yarn-release`).
+    YarnRelease(Arc<yarn::YarnRelease>),
 }
 
 /// Runs the manager's install in `project` (which holds only the uploaded
@@ -110,6 +113,19 @@ would run outside one",
             };
             pnpm::command(project, omit_dev, tool, settings)
         }
+        Manager::Yarn => {
+            // A `--yarn-release` file, else the exact yarn the tool cache
+            // gave (PATH or fetched), else the PATH one.
+            let (program, prefix) = match (runner, tool) {
+                (Runner::YarnRelease(release), _) => (
+                    "node".to_string(),
+                    vec![release.entry.display().to_string()],
+                ),
+                (_, Some(tool)) => (tool.program.clone(), tool.prefix.clone()),
+                _ => ("yarn".to_string(), Vec::new()),
+            };
+            yarn::command(project, &request.files, program, prefix, omit_dev, settings)
+        }
     };
     let private = settings.sources.private();
     if !private.is_empty() {
@@ -136,7 +152,9 @@ would run outside one",
         }
     }
     let (config, plan) = match runner {
-        Runner::Native => return run_logged(command, settings.timeout, log).await,
+        Runner::Native | Runner::YarnRelease(_) => {
+            return run_logged(command, settings.timeout, log).await;
+        }
         Runner::Toolchain(run) => {
             return run_logged(toolchain::apply(command, run), settings.timeout, log).await;
         }
@@ -174,6 +192,8 @@ would run outside one",
             config.composer_command(&name, plan, &command.args, project, &settings.tool_cache)
         }
         Manager::Pnpm => unreachable!("refused above: pnpm does not run in containers"),
+        // `VersionPolicy` never plans one: yarn has no container fallback yet.
+        Manager::Yarn => Err("yarn installs do not run in containers".to_string()),
     }
     .map_err(refused)?;
     tracing::info!(image = %plan.image, container = %name, "installing in a container");

@@ -11,16 +11,23 @@ pub enum Manager {
     Npm,
     Composer,
     Pnpm,
+    Yarn,
 }
 
 impl Manager {
-    pub const ALL: [Manager; 3] = [Manager::Npm, Manager::Composer, Manager::Pnpm];
+    pub const ALL: [Manager; 4] = [
+        Manager::Npm,
+        Manager::Composer,
+        Manager::Pnpm,
+        Manager::Yarn,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Manager::Npm => "npm",
             Manager::Composer => "composer",
             Manager::Pnpm => "pnpm",
+            Manager::Yarn => "yarn",
         }
     }
 
@@ -31,6 +38,7 @@ impl Manager {
             Manager::Npm => "node_modules",
             Manager::Composer => "vendor",
             Manager::Pnpm => "node_modules",
+            Manager::Yarn => "node_modules",
         }
     }
 
@@ -47,6 +55,14 @@ impl Manager {
                 "pnpm-workspace.yaml",
                 ".npmrc",
             ],
+            // The config files go through `check_yarn_config` line by line.
+            Manager::Yarn => &[
+                "package.json",
+                "yarn.lock",
+                ".yarnrc.yml",
+                ".yarnrc",
+                ".npmrc",
+            ],
         }
     }
 
@@ -56,6 +72,7 @@ impl Manager {
             Manager::Npm => "package.json",
             Manager::Composer => "composer.json",
             Manager::Pnpm => "package.json",
+            Manager::Yarn => "package.json",
         }
     }
 
@@ -65,6 +82,7 @@ impl Manager {
             Manager::Npm => &["npm-shrinkwrap.json", "package-lock.json"],
             Manager::Composer => &["composer.lock"],
             Manager::Pnpm => &["pnpm-lock.yaml"],
+            Manager::Yarn => &["yarn.lock"],
         }
     }
 
@@ -74,6 +92,7 @@ impl Manager {
             Manager::Npm => &["node", "npm"],
             Manager::Composer => &["php"],
             Manager::Pnpm => &["node", "pnpm"],
+            Manager::Yarn => &["node", "yarn"],
         }
     }
 
@@ -84,6 +103,7 @@ impl Manager {
             Manager::Npm => &[],
             Manager::Composer => &["composer"],
             Manager::Pnpm => &[],
+            Manager::Yarn => &[],
         }
     }
 }
@@ -101,6 +121,9 @@ impl FromStr for Manager {
         Manager::ALL
             .into_iter()
             .find(|m| m.name() == s)
-            .ok_or_else(|| format!("unknown package manager {s:?}; known: npm, composer, pnpm"))
+            .ok_or_else(|| {
+                let known: Vec<&str> = Manager::ALL.iter().map(|m| m.name()).collect();
+                format!("unknown package manager {s:?}; known: {}", known.join(", "))
+            })
     }
 }

@@ -11,6 +11,8 @@ mod supported;
 mod validate;
 mod wire;
 mod workspaces;
+mod yarn;
+mod yarnrc;
 
 pub use index::{
     Entry, FileEntry, INDEX_FORMAT, INDEX_FORMAT_WORKSPACES, Index, METHOD_DEFLATE, METHOD_STORED,
@@ -37,4 +39,8 @@ pub use wire::{
 pub use workspaces::{
     MAX_WORKSPACES, ProjectShapeError, WorkspaceGlob, check_project_shape, declared_workspaces,
     is_workspace_manifest_name, segment_matches, workspace_folders,
+};
+pub use yarn::{
+    YarnConfigError, YarnFlavor, YarnSettings, YarnShapeError, check_yarn_config, check_yarn_shape,
+    package_manager_yarn, yarn_flavor,
 };

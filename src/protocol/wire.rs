@@ -39,6 +39,10 @@ declares no workspaces"
     /// sentence names the file and the line.
     #[error("{0}")]
     Config(String),
+    #[error(
+        "options.omit_dev is for yarn classic only: Yarn Berry's install has no production mode"
+    )]
+    BerryOmitDev,
 }
 
 /// `POST /v1/cache` body. Unknown fields are refused: a field the server would
@@ -148,7 +152,7 @@ impl CacheRequest {
         }
         let mut files = BTreeMap::new();
         for (name, b64) in self.files {
-            let workspace = matches!(manager, Manager::Npm | Manager::Pnpm)
+            let workspace = matches!(manager, Manager::Npm | Manager::Pnpm | Manager::Yarn)
                 && is_workspace_manifest_name(&name);
             if !workspace {
                 check_file_name(manager, &name)?;
@@ -177,6 +181,15 @@ impl CacheRequest {
                 name: manager.manifest().to_string(),
             }
             .into());
+        }
+        if manager == Manager::Yarn {
+            let yarn = self.versions.get("yarn").map(String::as_str);
+            super::check_yarn_config(&files, yarn)
+                .map_err(|e| RequestError::Config(e.to_string()))?;
+            let berry = super::yarn_flavor(&files["yarn.lock"]) == super::YarnFlavor::Berry;
+            if berry && InstallOptions::omits_dev(self.options.as_ref()) {
+                return Err(RequestError::BerryOmitDev);
+            }
         }
         // A nested manifest is a workspace's or nothing: without workspaces
         // in the root manifest it is a name outside the manager's list.

@@ -72,6 +72,8 @@ the project uses workspaces"
     UnreadableManifest { reason: String },
     #[error("{reason}")]
     Pnpm { reason: String },
+    #[error("{0}")]
+    Yarn(super::YarnShapeError),
 }
 
 /// The workspace globs of an npm root manifest, in the order written; empty
@@ -245,6 +247,13 @@ pub fn check_project_shape(
             };
             declared_workspaces(manifest)?
         }
+        Manager::Yarn => {
+            super::check_yarn_shape(files).map_err(ProjectShapeError::Yarn)?;
+            let Some(manifest) = files.get(manager.manifest()) else {
+                return Ok(());
+            };
+            declared_workspaces(manifest)?
+        }
         Manager::Composer => return Ok(()),
     };
     let sent = workspace_folders(files);
@@ -286,6 +295,13 @@ pub fn check_project_shape(
     let linked = if manager == Manager::Pnpm {
         // pnpm's record of the workspaces it found: the lockfile's importers.
         super::pnpm_importers(files).map_err(pnpm)?
+    } else if manager == Manager::Yarn {
+        // Berry records its workspaces in the lockfile; classic does not,
+        // and the globs the client expanded are its only record.
+        match super::yarn::berry_workspaces(files) {
+            Some(linked) => linked,
+            None => return Ok(()),
+        }
     } else {
         let Some(lockfile) = manager.lockfiles().iter().find_map(|n| files.get(*n)) else {
             return Err(ProjectShapeError::NoLockfile);

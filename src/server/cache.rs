@@ -69,7 +69,12 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
     let (summary, hit) = match state.hit_summary(&computed).await? {
         Some(summary) => (summary, true),
         None => {
-            let index = state.installer.install(request, runner).await?;
+            let manager = request.manager;
+            let index = state
+                .installer
+                .install(request, runner)
+                .await
+                .map_err(|e| state.policy.with_alternatives(manager, e))?;
             (KeySummary::of(&index), false)
         }
     };

@@ -99,9 +99,10 @@ server builds only dependency scripts; fetch without --server-scripts"
                 ),
             ));
         }
-        // pnpm gets no scope registries or credentials yet: it would fetch
-        // `@scope/*` from the main registry (dependency confusion).
-        if request.manager == Manager::Pnpm
+        // pnpm and yarn get no scope registries or credentials yet: they
+        // would fetch `@scope/*` from the main registry (dependency
+        // confusion).
+        if matches!(request.manager, Manager::Pnpm | Manager::Yarn)
             && self
                 .settings
                 .sources
@@ -110,11 +111,29 @@ server builds only dependency scripts; fetch without --server-scripts"
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "unsupported_project",
-                "the project uses a private registry configured on this server, which pnpm \
+                format!(
+                    "the project uses a private registry configured on this server, which {} \
 installs do not use yet; it is installed in the job",
+                    request.manager
+                ),
             ));
         }
-        let tool = self.manager_tool(&request).await?;
+        // The server runs yarn with scripts off and the client runs none
+        // after a yarn restore: a project whose own install scripts yarn
+        // would run is installed in the job instead.
+        if request.manager == Manager::Yarn
+            && let Some((manifest, event)) = own_lifecycle_script(&request.files)
+        {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unsupported_project",
+                format!(
+                    "{manifest} has a {event} script, which yarn runs on install; depcache \
+does not run it after restoring a yarn tree, so it caches no such project"
+                ),
+            ));
+        }
+        let tool = self.manager_tool(&request, &runner).await?;
         let key = request.hash.clone();
         let future = {
             let mut pending = self.pending.lock().unwrap();
@@ -154,18 +173,28 @@ installs do not use yet; it is installed in the job",
 
     /// The package manager that is itself an npm package (pnpm), in exactly
     /// the requested version: a 400 when the registry does not have it.
-    async fn manager_tool(&self, request: &ValidRequest) -> Result<Option<ToolCli>, ApiError> {
-        let package = match request.manager {
-            Manager::Pnpm => "pnpm",
+    async fn manager_tool(
+        &self,
+        request: &ValidRequest,
+        runner: &Runner,
+    ) -> Result<Option<ToolCli>, ApiError> {
+        let (package, name) = match request.manager {
+            Manager::Pnpm => ("pnpm", "pnpm"),
+            // The operator's own release of that version comes first.
+            Manager::Yarn if matches!(runner, Runner::YarnRelease(_)) => return Ok(None),
+            Manager::Yarn if crate::install::yarn::is_berry(&request.files) => {
+                ("@yarnpkg/cli-dist", "yarn")
+            }
+            Manager::Yarn => ("yarn", "yarn"),
             Manager::Npm | Manager::Composer => return Ok(None),
         };
-        let version = request.versions.get(package).cloned().unwrap_or_default();
+        let version = request.versions.get(name).cloned().unwrap_or_default();
         let major: u64 = version
             .split('.')
             .next()
             .and_then(|m| m.parse().ok())
             .unwrap_or(0);
-        if major < 10 {
+        if request.manager == Manager::Pnpm && major < 10 {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "unsupported_project",
@@ -265,6 +294,25 @@ runs none; depcache caches pnpm 10 and later"
             }
             Ok(()) => Ok(()),
             Err(e) => Err(install_error(e)),
+        };
+        let result = match result {
+            Ok(()) if request.manager == Manager::Yarn => {
+                let dir = project.clone();
+                let files = request.files.clone();
+                tokio::task::spawn_blocking(move || crate::install::yarn::finish(&dir, &files))
+                    .await
+                    .map_err(|e| ApiError::internal(format!("checking the tree panicked: {e}")))
+                    .and_then(|r| {
+                        r.map_err(|e| {
+                            ApiError::new(
+                                StatusCode::UNPROCESSABLE_ENTITY,
+                                "unsupported_project",
+                                e.to_string(),
+                            )
+                        })
+                    })
+            }
+            other => other,
         };
         let outcome = match result {
             Ok(()) => {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 
 use super::ApiError;
+use crate::install::yarn::YarnRelease;
 use crate::install::{
     ContainerConfig, ContainerPlan, HostTools, NodeToolchain, PhpToolchain, Runner,
 };
@@ -34,6 +35,10 @@ pub struct VersionPolicy {
     /// `--build-scripts container`: requests with `build_scripts` are
     /// installed with their scripts, always in `container`.
     pub build_scripts: bool,
+    /// The yarn on PATH.
+    pub yarn: Option<String>,
+    /// `--yarn-release` files, run by the PATH node.
+    pub yarn_releases: Vec<Arc<YarnRelease>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +166,8 @@ impl VersionPolicy {
             php_toolchains: Vec::new(),
             container: None,
             build_scripts: false,
+            yarn: host.yarn.clone(),
+            yarn_releases: Vec::new(),
         })
     }
 
@@ -206,7 +213,8 @@ impl VersionPolicy {
         }
         match runner {
             Runner::Container(..) => Ok(runner),
-            Runner::Native | Runner::Toolchain(_) => match &self.container {
+            Runner::Native | Runner::Toolchain(_) | Runner::YarnRelease(_) => match &self.container
+            {
                 Some(config) => self.container_plan(config, request),
                 None => Err(Refusal::NoRuntime {
                     what: "install scripts would run in a container".into(),
@@ -273,6 +281,7 @@ impl VersionPolicy {
                     None => format!("PHP {php}"),
                 }
             }
+            Manager::Yarn => return self.decide_yarn(request),
         };
         self.container_for(request, &asked)
     }
@@ -320,6 +329,7 @@ impl VersionPolicy {
         let (template, main) = match request.manager {
             Manager::Npm | Manager::Pnpm => (&config.node_image, "node"),
             Manager::Composer => (&config.php_image, "php"),
+            Manager::Yarn => (&config.node_image, "node"),
         };
         let version = request.versions.get(main).map(String::as_str).unwrap_or("");
         let image = config
@@ -341,6 +351,7 @@ impl VersionPolicy {
             Manager::Npm => &table.npm,
             Manager::Composer => &table.composer,
             Manager::Pnpm => return self.describe_pnpm(),
+            Manager::Yarn => &table.yarn,
         };
         let words = |set: &BTreeMap<String, String>| {
             set.iter()
@@ -374,6 +385,14 @@ impl VersionPolicy {
                 c.image
             ));
         }
+        if manager == Manager::Yarn {
+            parts.extend(self.npm.iter().map(|(node, _)| {
+                format!(
+                    "node {node} with any yarn version the npm registry publishes (yarn, or \
+@yarnpkg/cli-dist for Berry; fetched into the tool cache)"
+                )
+            }));
+        }
         if parts.is_empty() {
             return "nothing (no tools for this manager on this server)".to_string();
         }
@@ -398,6 +417,26 @@ impl VersionPolicy {
         let container = self.container.as_ref().filter(|_| self.use_containers);
         SupportedVersions {
             platform: self.platform.clone(),
+            yarn: ManagerSupport {
+                native: self
+                    .npm
+                    .iter()
+                    .filter_map(|(node, _)| {
+                        Some(set(&[("node", node), ("yarn", self.yarn.as_ref()?)]))
+                    })
+                    .collect(),
+                // `--yarn-release` files: local releases, as toolchains are.
+                toolchains: self
+                    .npm
+                    .iter()
+                    .flat_map(|(node, _)| {
+                        self.yarn_releases
+                            .iter()
+                            .map(move |r| set(&[("node", node), ("yarn", &r.version)]))
+                    })
+                    .collect(),
+                container: None,
+            },
             build_scripts: (self.build_scripts && self.container.is_some())
                 .then(|| "container".to_string()),
             npm: ManagerSupport {

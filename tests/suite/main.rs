@@ -59,3 +59,5 @@ mod server_urls;
 mod status_page;
 mod store_contract;
 mod systemd_unit;
+mod yarn_errors;
+mod yarn_fetch;

@@ -84,6 +84,9 @@ pub fn after_install(
         // A cached pnpm tree has nothing left to run: the server refuses
         // trees with pending builds and projects with root install scripts.
         Manager::Pnpm => None,
+        // The server caches no yarn tree with anything left to run (see
+        // install::yarn::finish), and the local fallback ran yarn's own.
+        Manager::Yarn => None,
     };
     if let Some(ran) = ran
         && !options.quiet

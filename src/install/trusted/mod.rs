@@ -16,6 +16,7 @@ mod npm;
 mod pnpm;
 #[cfg(test)]
 mod tests;
+mod yarn;
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -259,6 +260,7 @@ impl TrustedSources {
             Manager::Npm => npm::check(self, files),
             Manager::Composer => composer::check(self, files),
             Manager::Pnpm => pnpm::check(self, files),
+            Manager::Yarn => yarn::check(self, files),
         }
     }
 
