@@ -326,7 +326,7 @@ fn yarn_versions_come_from_path_releases_or_the_tool_cache() {
     r.versions.insert("yarn".into(), "3.6.4".into());
     assert!(matches!(p.decide(&r), Ok(Runner::Native)));
     r.versions.insert("node".into(), "18.0.0".into());
-    let err = p.decide(&r).unwrap_err();
+    let err = ApiError::from(p.decide(&r).unwrap_err());
     assert_eq!(err.code, "unsupported_version");
     assert!(
         err.message
