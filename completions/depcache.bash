@@ -388,7 +388,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__fetch)
-            opts="-v -q -h --server --api-key --api-key-file --retries --timeout --download-timeout --no-fallback --local-store --force --no-scripts --ignore-scripts --local-store-max-size --json --dir --files --node-version --npm-version --php-version --composer-version --platform --omit-dev --server-scripts --verbose --quiet --log-format --help npm composer"
+            opts="-v -q -h --server --api-key --api-key-file --retries --timeout --download-timeout --no-fallback --local-store --force --no-scripts --ignore-scripts --local-store-max-size --json --dir --files --node-version --npm-version --php-version --composer-version --pnpm-version --yarn-version --platform --omit-dev --server-scripts --verbose --quiet --log-format --help npm composer pnpm yarn"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -450,6 +450,14 @@ _depcache() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --pnpm-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --yarn-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --platform)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -466,7 +474,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__hash)
-            opts="-v -q -h --dir --files --node-version --npm-version --php-version --composer-version --platform --omit-dev --server-scripts --explain --json --verbose --quiet --log-format --help"
+            opts="-v -q -h --dir --files --node-version --npm-version --php-version --composer-version --pnpm-version --yarn-version --platform --omit-dev --server-scripts --explain --json --verbose --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -493,6 +501,14 @@ _depcache() {
                     return 0
                     ;;
                 --composer-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pnpm-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --yarn-version)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -758,7 +774,7 @@ _depcache() {
             return 0
             ;;
         depcache__subcmd__serve)
-            opts="-v -q -h --config --cache-dir --work-dir --bind --public-url --supported-versions-node --supported-versions-php --use-docker-on-version-mismatch --build-scripts --node-toolchain --php-toolchain --container-runtime --node-image --php-image --composer-phar --container-memory --container-cpus --container-pids-limit --container-network --container-global-arg --container-run-arg --is-public --api-keys --api-keys-file --npm-registry --allow-registry-host --allow-composer-path --npm-scope-registry --registry-credentials --registry-ca --max-body-size --install-timeout --max-concurrent-installs --max-queued-installs --header-timeout --body-timeout --max-connections --shutdown-timeout --max-tree-size --max-tree-files --bundle-cache-size --verbose --quiet --log-format --help"
+            opts="-v -q -h --config --cache-dir --work-dir --bind --public-url --supported-versions-node --supported-versions-php --use-docker-on-version-mismatch --build-scripts --node-toolchain --php-toolchain --container-runtime --node-image --php-image --composer-phar --container-memory --container-cpus --container-pids-limit --container-network --container-global-arg --container-run-arg --is-public --api-keys --api-keys-file --npm-registry --allow-registry-host --allow-composer-path --npm-scope-registry --registry-credentials --registry-ca --max-body-size --install-timeout --max-concurrent-installs --max-queued-installs --header-timeout --body-timeout --max-connections --shutdown-timeout --max-tree-size --max-tree-files --bundle-cache-size --yarn-release --verbose --quiet --log-format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -917,6 +933,10 @@ _depcache() {
                     return 0
                     ;;
                 --bundle-cache-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --yarn-release)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -175,6 +175,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand serve" -l shutdown-tim
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-tree-size -d 'Refuse (422 tree_too_large) an installed tree whose files add up to more' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-tree-files -d 'Refuse (422 tree_too_large) an installed tree with more files, folders and symlinks' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l bundle-cache-size -d 'Keep assembled bundles of keys downloaded more than once, up to this many bytes in all, so their downloads are plain file reads (0 keeps none; gc deletes them with their keys)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l yarn-release -d 'A yarn release file run with the PATH node for yarn requests of its version (Berry: @yarnpkg/cli-dist\'s bin/yarn.js) (repeatable)' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l log-format -d 'Log lines as text or as one JSON object per line (for log pipelines)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per line: timestamp, level, message, target, fields'"
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l use-docker-on-version-mismatch -d 'Install versions the host lacks in a container of exactly those versions (see docs/containers.md; a start-up error when no runtime answers)'
@@ -196,6 +197,8 @@ complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l node-version
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l npm-version -d 'npm: the npm version the key is for (default: the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l php-version -d 'composer: the php version the key is for (default: the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l composer-version -d 'composer: the composer version the key is for (default: the one on PATH)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l pnpm-version -d 'pnpm: the pnpm version the key is for (default: the manifest\'s packageManager, else the one on PATH)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l yarn-version -d 'yarn: the yarn version the key is for (default: package.json\'s packageManager, else the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l platform -d 'os-arch-libc, e.g. linux-x64-glibc (default: this machine\'s)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand fetch" -l log-format -d 'Log lines as text or as one JSON object per line (for log pipelines)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per line: timestamp, level, message, target, fields'"
@@ -214,6 +217,8 @@ complete -c depcache -n "__fish_depcache_using_subcommand hash" -l node-version 
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l npm-version -d 'npm: the npm version the key is for (default: the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l php-version -d 'composer: the php version the key is for (default: the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l composer-version -d 'composer: the composer version the key is for (default: the one on PATH)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l pnpm-version -d 'pnpm: the pnpm version the key is for (default: the manifest\'s packageManager, else the one on PATH)' -r
+complete -c depcache -n "__fish_depcache_using_subcommand hash" -l yarn-version -d 'yarn: the yarn version the key is for (default: package.json\'s packageManager, else the one on PATH)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l platform -d 'os-arch-libc, e.g. linux-x64-glibc (default: this machine\'s)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand hash" -l log-format -d 'Log lines as text or as one JSON object per line (for log pipelines)' -r -f -a "text\t'Human-readable lines'
 json\t'One JSON object per line: timestamp, level, message, target, fields'"

@@ -60,6 +60,9 @@ pub struct GcReport {
     pub blob_bytes_freed: u64,
     /// Unreferenced but younger than the grace period: kept this time.
     pub blobs_in_grace: u64,
+    /// The grace period applied, in seconds: `--grace`, or the store's
+    /// minimum when that is longer.
+    pub grace_secs: u64,
     pub bytes_freed: u64,
     /// Blobs, indexes and bundles on disk before and after.
     pub size_before: u64,
@@ -341,10 +344,25 @@ fn sweep(
     report.blobs_removed = shards.iter().map(|s| s.1).sum();
     report.blob_bytes_freed = shards.iter().map(|s| s.2).sum();
     report.blobs_in_grace = shards.iter().map(|s| s.3).sum();
+    report.grace_secs = grace.as_secs();
     Ok(shards.iter().map(|s| s.0).sum())
 }
 
 impl GcReport {
+    /// The count, and when it is not 0 why those blobs stay and how to change
+    /// that: without it "13296 in grace" after "1 key evicted" reads as a bug.
+    fn in_grace(&self) -> String {
+        if self.blobs_in_grace == 0 {
+            return "0".into();
+        }
+        format!(
+            "{} (unreferenced but written less than {} ago, so kept: ingestions in progress may need them; \
+--grace sets the period, e.g. --grace 0s when no server writes to this store)",
+            self.blobs_in_grace,
+            human_duration(self.grace_secs)
+        )
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         let verb = if self.dry_run {
@@ -369,7 +387,7 @@ impl GcReport {
             ),
             ("kept (in use)", self.kept_in_use.to_string()),
             ("blobs removed", self.blobs_removed.to_string()),
-            ("blobs in grace", self.blobs_in_grace.to_string()),
+            ("blobs in grace", self.in_grace()),
             (
                 "bytes freed",
                 format!("{} ({})", self.bytes_freed, human_bytes(self.bytes_freed)),
@@ -385,4 +403,14 @@ impl GcReport {
         }
         out
     }
+}
+
+/// `10m`, `90m`, `45s`: one unit, the largest that divides it, as `--grace`
+/// takes it.
+fn human_duration(secs: u64) -> String {
+    let (size, unit) = [(86_400, "d"), (3600, "h"), (60, "m")]
+        .into_iter()
+        .find(|(size, _)| secs > 0 && secs.is_multiple_of(*size))
+        .unwrap_or((1, "s"));
+    format!("{}{unit}", secs / size)
 }

@@ -125,7 +125,7 @@ impl Stats {
             ("blobs".into(), self.blobs.to_string()),
             ("blob bytes".into(), bytes(self.blob_bytes)),
             ("index bytes".into(), bytes(self.index_bytes)),
-            ("bundle bytes".into(), bytes(self.bundle_bytes)),
+            ("kept bundles".into(), kept_bundles(self.bundle_bytes)),
             ("logical bytes".into(), bytes(self.logical_bytes)),
             ("dedup ratio".into(), format!("{:.2}x", self.dedup_ratio)),
         ];
@@ -160,4 +160,16 @@ impl Stats {
 
 fn bytes(n: u64) -> String {
     format!("{n} ({})", human_bytes(n))
+}
+
+/// Kept bundles are a cache `serve` fills from a key's second download, so 0
+/// is the usual figure for a young or lightly used store: said, so that it
+/// does not read as a broken counter.
+fn kept_bundles(n: u64) -> String {
+    if n == 0 {
+        return "0 (none yet: serve keeps a key's assembled bundle from its second download, \
+up to --bundle-cache-size)"
+            .into();
+    }
+    bytes(n)
 }

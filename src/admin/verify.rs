@@ -254,9 +254,10 @@ impl VerifyReport {
         if self.repaired {
             let _ = writeln!(
                 out,
-                "repaired: removed {} blobs and {} indexes; affected keys install afresh on \
+                "repaired: removed {} and {}; affected keys install afresh on \
 their next request",
-                self.blobs_removed, self.indexes_removed
+                counted(self.blobs_removed, "blob", "blobs"),
+                counted(self.indexes_removed, "index", "indexes")
             );
         }
         out

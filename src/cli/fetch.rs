@@ -20,7 +20,7 @@ use crate::units::{parse_duration, parse_size};
 lifecycle scripts run after restoring), 1 anything else."
 )]
 pub struct FetchArgs {
-    /// npm or composer. The seed form `fetch <SERVER_URL> <MANAGER>` works too.
+    /// npm, composer or pnpm. The seed form `fetch <SERVER_URL> <MANAGER>` works too.
     #[arg(
         value_name = "MANAGER",
         num_args = 1..=2,
@@ -214,9 +214,9 @@ impl clap::builder::TypedValueParser for ManagerOrUrl {
         &self,
     ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
         Some(Box::new(
-            ["npm", "composer"]
+            Manager::ALL
                 .into_iter()
-                .map(clap::builder::PossibleValue::new),
+                .map(|m| clap::builder::PossibleValue::new(m.name())),
         ))
     }
 }

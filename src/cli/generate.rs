@@ -71,23 +71,33 @@ pub fn man(args: ManArgs) -> Result<(), CliError> {
     match args.dir {
         None => {
             let mut out = Vec::new();
-            clap_mangen::Man::new(cmd).render(&mut out)?;
+            clap_mangen::Man::new(cmd.disable_help_subcommand(true)).render(&mut out)?;
             std::io::stdout().write_all(&out)?;
         }
         Some(dir) => {
             std::fs::create_dir_all(&dir)?;
-            write_page(&dir, "depcache", cmd.clone())?;
-            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
-                let name = format!("depcache-{}", sub.get_name());
-                // The version names the page; no `-V`, which subcommands reject.
-                let sub = sub
-                    .clone()
-                    .name(name.clone())
-                    .version(env!("CARGO_PKG_VERSION"))
-                    .disable_version_flag(true);
-                write_page(&dir, &name, sub)?;
-            }
+            write_pages(&dir, "depcache", cmd)?;
         }
+    }
+    Ok(())
+}
+
+/// `cmd`'s page and, recursively, one per subcommand: every page cites its
+/// subcommands' pages as `<name>-<sub>(1)`, so each must exist. No `help`
+/// subcommand: `--help` says the same and `depcache-help(1)` would be cited
+/// but never installed.
+fn write_pages(dir: &Path, name: &str, cmd: clap::Command) -> Result<(), CliError> {
+    let cmd = cmd.disable_help_subcommand(true);
+    write_page(dir, name, cmd.clone())?;
+    for sub in cmd.get_subcommands() {
+        let name = format!("{name}-{}", sub.get_name());
+        // The version names the page; no `-V`, which subcommands reject.
+        let sub = sub
+            .clone()
+            .name(name.clone())
+            .version(env!("CARGO_PKG_VERSION"))
+            .disable_version_flag(true);
+        write_pages(dir, &name, sub)?;
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use crate::protocol::Manager;
 
 #[derive(Debug, Args)]
 pub struct HashArgs {
-    /// npm or composer.
+    /// npm, composer, pnpm or yarn.
     pub manager: Manager,
     #[command(flatten)]
     pub project: ProjectArgs,
@@ -44,6 +44,14 @@ pub struct ProjectArgs {
     /// composer: the composer version the key is for (default: the one on PATH).
     #[arg(long, value_name = "VERSION")]
     pub composer_version: Option<String>,
+    /// pnpm: the pnpm version the key is for (default: the manifest's
+    /// packageManager, else the one on PATH).
+    #[arg(long, value_name = "VERSION")]
+    pub pnpm_version: Option<String>,
+    /// yarn: the yarn version the key is for (default: package.json's
+    /// packageManager, else the one on PATH).
+    #[arg(long, value_name = "VERSION")]
+    pub yarn_version: Option<String>,
     /// os-arch-libc, e.g. linux-x64-glibc (default: this machine's).
     #[arg(long)]
     pub platform: Option<String>,
@@ -68,6 +76,8 @@ impl ProjectArgs {
             ("npm", &self.npm_version),
             ("php", &self.php_version),
             ("composer", &self.composer_version),
+            ("pnpm", &self.pnpm_version),
+            ("yarn", &self.yarn_version),
         ]
         .into_iter()
         .filter_map(|(name, v)| v.as_ref().map(|v| (name.to_string(), v.clone())))

@@ -132,6 +132,10 @@ pub struct ServeArgs {
     /// none; gc deletes them with their keys).
     #[arg(long, default_value = "2GiB", value_parser = parse_size)]
     pub bundle_cache_size: u64,
+    /// A yarn release file run with the PATH node for yarn requests of its
+    /// version (Berry: @yarnpkg/cli-dist's bin/yarn.js) (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub yarn_release: Vec<PathBuf>,
 }
 
 /// A request timeout: zero would cut every request, more than a day is a typo.
@@ -179,7 +183,14 @@ or run an open server with --is-public"
     if let Some(container) = extra.container {
         policy = policy.with_container(container);
     }
-    tracing::info!(npm = %policy.describe_npm(), composer = %policy.describe_php(), "supported versions");
+    let releases = args
+        .yarn_release
+        .iter()
+        .map(|file| crate::install::yarn::YarnRelease::detect(file))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let policy = policy.with_yarn_releases(releases);
+    tracing::info!(npm = %policy.describe_npm(), composer = %policy.describe_php(), yarn = %policy.describe(crate::protocol::Manager::Yarn), "supported versions");
 
     let sources = TrustedSources::new(
         args.npm_registry.as_deref(),

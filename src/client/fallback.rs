@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::client::ClientError;
-use crate::protocol::{InstallOptions, Manager, ValidRequest};
+use crate::protocol::{InstallOptions, Manager, ValidRequest, YarnFlavor, yarn_flavor};
 
 /// The program and arguments, as the server runs them (scripts off, and
 /// composer's plugins too: they are package code as much as scripts are).
@@ -22,6 +22,10 @@ pub fn command_line(request: &ValidRequest) -> Vec<String> {
             let verb = if has_lockfile { "ci" } else { "install" };
             vec!["npm", verb, "--ignore-scripts", "--no-audit", "--no-fund"]
         }
+        // The user's own yarn with its scripts on: the job's usual install,
+        // so nothing is left for `scripts::after_install`.
+        Manager::Yarn if is_berry(request) => vec!["yarn", "install", "--immutable"],
+        Manager::Yarn => vec!["yarn", "install", "--frozen-lockfile", "--non-interactive"],
         Manager::Composer => vec![
             "composer",
             "install",
@@ -31,11 +35,17 @@ pub fn command_line(request: &ValidRequest) -> Vec<String> {
             "--no-progress",
             "--prefer-dist",
         ],
+        // pnpm runs what it would run in the job anyway (pnpm 10 builds
+        // only the dependencies the project allows): the job's own install.
+        Manager::Pnpm => vec!["pnpm", "install", "--frozen-lockfile"],
     };
     if omit_dev {
         args.push(match request.manager {
             Manager::Npm => "--omit=dev",
             Manager::Composer => "--no-dev",
+            Manager::Pnpm => "--prod",
+            // Berry has no production install; `load_project` refuses it.
+            Manager::Yarn => "--production",
         });
     }
     args.into_iter().map(str::to_string).collect()
@@ -55,6 +65,8 @@ pub fn no_lockfile_warning(request: &ValidRequest) -> Option<String> {
     let (verb, lockfile) = match request.manager {
         Manager::Npm => ("npm install", "package-lock.json"),
         Manager::Composer => ("composer install", "composer.lock"),
+        Manager::Pnpm => ("pnpm install", "pnpm-lock.yaml"),
+        Manager::Yarn => ("yarn install", "yarn.lock"),
     };
     Some(format!(
         "warning: no lockfile ({}), so the tree comes from `{verb}`, which resolves versions \
@@ -62,6 +74,13 @@ afresh: it is not reproducible and may differ from run to run; run `{verb}` once
 {lockfile} to get exact, cacheable installs",
         lockfiles.join(" or ")
     ))
+}
+
+fn is_berry(request: &ValidRequest) -> bool {
+    request
+        .files
+        .get("yarn.lock")
+        .is_some_and(|l| yarn_flavor(l) == YarnFlavor::Berry)
 }
 
 /// Runs the install in `dir`. Its output goes to stderr so that stdout stays

@@ -20,8 +20,10 @@ use super::scripts::{self, ScriptOptions};
 use super::swap;
 use super::{ProjectSpec, load_project};
 use crate::client::ClientError;
+use crate::install::pnpm;
 use crate::protocol::{
-    CacheResponse, Index, InstallOptions, ValidRequest, check_project_shape, workspace_folders,
+    CacheResponse, Index, InstallOptions, Manager, ValidRequest, check_project_shape,
+    check_yarn_config, workspace_folders,
 };
 
 #[derive(Debug, Clone)]
@@ -89,6 +91,17 @@ pub fn fetch(options: FetchOptions) -> Result<FetchReport, ClientError> {
     if let Err(e) = check_project_shape(request.manager, &request.files) {
         return install_unsupported(&options, &request, e.to_string(), started);
     }
+    if request.manager == Manager::Pnpm
+        && let Some(reason) = super::project::pnpm_refusal(dir)
+    {
+        return install_unsupported(&options, &request, reason, started);
+    }
+    if request.manager == Manager::Yarn {
+        let yarn = request.versions.get("yarn").map(String::as_str);
+        if let Err(e) = check_yarn_config(&request.files, yarn) {
+            return install_unsupported(&options, &request, e.to_string(), started);
+        }
+    }
     // A fork's pull request gets an empty DEPCACHE_SERVER when secrets are
     // withheld: the job must still get its dependencies. Before the no-op
     // check, which may ask the server to repair a tree.
@@ -147,6 +160,16 @@ pub fn fetch(options: FetchOptions) -> Result<FetchReport, ClientError> {
                 let t = Instant::now();
                 linked::fill(store, &d.index, dir);
                 tracing::info!(elapsed = ?t.elapsed(), "local store filled");
+            }
+            // After the local store is filled: it keeps the contents the index
+            // names (with placeholders); the job's files become new ones.
+            if request.manager == Manager::Pnpm {
+                let version = request.versions.get("pnpm").map_or("", String::as_str);
+                let store = pnpm::client_store_path(dir, version);
+                let workspaces = workspace_folders(&request.files);
+                pnpm::adopt_restored(dir, &store, &workspaces).map_err(|e| {
+                    ClientError::Failure(format!("could not finish the restored pnpm tree: {e}"))
+                })?;
             }
             let restored_stats = super::noop::after_restore(dir, root);
             drop(store_lock);

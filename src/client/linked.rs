@@ -43,6 +43,7 @@ pub fn restore(
                 .try_reduce(|| 0, |a, b| Ok(a + b))
         })
     })?;
+    store.save_seals();
     Ok(Restored {
         files: trees.file_count(),
         bytes,

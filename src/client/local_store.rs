@@ -5,21 +5,25 @@
 //! Layout: `DIR/objects/<sha[..2]>/<sha256>.<mode>` (mode in octal, `644`):
 //! a hard link shares its inode's mode, so each mode needs its own copy.
 //! `DIR/tmp/` holds files being written; they enter `objects/` by rename only,
-//! after their sha256 and size matched the index.
+//! after their sha256 and size matched the index. `DIR/seals` holds the seal
+//! records (`seal`).
 //!
 //! A tree file is the store file (same inode), so an in-place write in
 //! `node_modules` changes the store too, and `cp -p` of a same-size file puts
-//! back size, mode and even the sealed mtime. Metadata cannot tell such a
-//! write apart (and `ctime` moves with every link and unlink the store itself
-//! causes), so the seal is the content: an object is hashed before it counts
-//! as present and hashed again once linked into the new tree. A mismatch
-//! makes it missing: fetched again and replaced, never linked. The fixed
-//! mtime ([`SEALED`]) stays as a cheap first filter for plain writes.
+//! back size, mode and even the sealed mtime. Metadata a user can set cannot
+//! tell such a write apart, so the seal is the content: an object is hashed
+//! before it counts as present, unless its seal record (`seal`: the inode's
+//! ctime, which no one can set back, when this client last knew the bytes)
+//! still matches; and a link is checked right after it is made, by that
+//! record or by hashing it where it now lies. A mismatch makes it missing:
+//! fetched again and replaced, never linked. The fixed mtime ([`SEALED`])
+//! stays as a cheap first filter for plain writes.
 
 use std::fs::{self, File, Permissions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
@@ -31,6 +35,7 @@ use crate::protocol::FileEntry;
 mod lock;
 pub mod prune;
 pub mod scan;
+mod seal;
 pub mod status;
 pub mod verify;
 
@@ -49,6 +54,7 @@ const SEALED: Duration = Duration::from_secs(946_684_800);
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     dir: PathBuf,
+    seals: Arc<seal::Seals>,
 }
 
 impl LocalStore {
@@ -73,6 +79,7 @@ impl LocalStore {
         }
         let store = LocalStore {
             dir: dir.to_path_buf(),
+            seals: Arc::new(seal::Seals::load(dir)),
         };
         store.clean_tmp();
         Ok(store)
@@ -123,12 +130,44 @@ impl LocalStore {
             .join(format!("{sha}.{:o}", f.mode & 0o777)))
     }
 
-    /// The store holds `f`'s content with `f`'s mode: checked by hashing it
-    /// now, since a write through any tree linked to it may have changed it.
+    /// The store holds `f`'s content with `f`'s mode: its seal record still
+    /// matches, or else hashing it now says so (a write through any tree
+    /// linked to it may have changed it).
     pub fn has(&self, f: &FileEntry) -> bool {
         self.object(f)
             .ok()
-            .is_some_and(|p| holds(&p, f).unwrap_or(false))
+            .is_some_and(|p| self.check(&p, f).unwrap_or(false))
+    }
+
+    fn check(&self, object: &Path, f: &FileEntry) -> io::Result<bool> {
+        let key = seal::key(&f.sha256, f.mode);
+        // One lstat, no open: what makes a warm restore cost about a link.
+        if let (Ok(meta), Some(key)) = (fs::symlink_metadata(object), &key)
+            && sealed(&meta, f)
+            && self.seals.trusts(key, &meta)
+        {
+            return Ok(true);
+        }
+        let Some(file) = open_object(object)? else {
+            return Ok(false);
+        };
+        let before = file.metadata()?;
+        if !sealed(&before, f) {
+            return Ok(false);
+        }
+        let started = SystemTime::now();
+        self.seals.count_hash();
+        let right = hashes_to(&file, f)?;
+        if right && let Some(key) = key {
+            self.seals.hashed(key, &before, &file.metadata()?, started);
+        }
+        Ok(right)
+    }
+
+    /// Writes this run's seal records (see `seal`) for the next run. Called
+    /// once a restore from the store is done; best effort.
+    pub fn save_seals(&self) {
+        self.seals.save(&self.dir.join("tmp"));
     }
 
     /// `has`, or else makes it so from the same content stored under another
@@ -255,9 +294,22 @@ impl LocalStore {
                 f.path
             ))
         };
+        // Trusted on its seal the instant before linking: then a link that
+        // changed only what a link changes needs no hash (see `seal`).
+        let key = seal::key(&f.sha256, f.mode);
+        let trusted = fs::symlink_metadata(&object)
+            .ok()
+            .filter(|m| sealed(m, f) && key.as_ref().is_some_and(|k| self.seals.trusts(k, m)));
         if fs::hard_link(&object, dest).is_ok() {
+            if let (Some(pre), Some(key)) = (&trusted, key)
+                && let Ok(post) = fs::symlink_metadata(dest)
+                && self.seals.linked(key, pre, &post)
+            {
+                return Ok(f.size);
+            }
             // The same inode, hashed where it now lies: a write between
             // `has` and this link would otherwise reach the tree unseen.
+            self.seals.count_hash();
             return if holds(dest, f).map_err(|e| local(dest, e))? {
                 Ok(f.size)
             } else {
@@ -325,20 +377,32 @@ fn sealed(meta: &fs::Metadata, f: &FileEntry) -> bool {
 /// `path` is a regular file (not followed if a symlink) with `f`'s size,
 /// mode and sealing mtime, and its bytes hash to `f.sha256`.
 fn holds(path: &Path, f: &FileEntry) -> io::Result<bool> {
-    let file = match open_nofollow(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        // ELOOP: a symlink where an object belongs is no object.
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(false),
-        Err(e) => return Err(e),
+    let Some(file) = open_object(path)? else {
+        return Ok(false);
     };
     if !sealed(&file.metadata()?, f) {
         return Ok(false);
     }
+    hashes_to(&file, f)
+}
+
+/// `path` opened for reading; `None` when it is missing or a symlink (a
+/// symlink where an object belongs is no object).
+fn open_object(path: &Path) -> io::Result<Option<File>> {
+    match open_nofollow(path) {
+        Ok(file) => Ok(Some(file)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The bytes of `file` are `f.size` long and hash to `f.sha256`.
+fn hashes_to(file: &File, f: &FileEntry) -> io::Result<bool> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut read: u64 = 0;
-    let mut content = (&file).take(f.size + 1);
+    let mut content = file.take(f.size + 1);
     loop {
         let n = content.read(&mut buf)?;
         if n == 0 {
@@ -389,83 +453,4 @@ fn reflink(_: &File, _: &File) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(content: &[u8], mode: u32) -> FileEntry {
-        FileEntry {
-            path: "p/index.js".into(),
-            sha256: hex::encode(Sha256::digest(content)),
-            size: content.len() as u64,
-            mode,
-            crc32: 0,
-            method: 0,
-            packed_size: content.len() as u64,
-        }
-    }
-
-    #[test]
-    fn only_verified_untouched_contents_count_as_present() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path()).unwrap();
-        let f = entry(b"module.exports = 1;\n", 0o644);
-        assert!(!store.has(&f));
-        // Wrong content never enters.
-        let err = store.ingest(&f, &mut &b"module.exports = 2;\n"[..]);
-        assert!(matches!(err, Err(ClientError::Verification(_))));
-        assert!(!store.has(&f));
-        store
-            .ingest(&f, &mut &b"module.exports = 1;\n"[..])
-            .unwrap();
-        assert!(store.has(&f));
-        // Another mode is another file: a hard link cannot differ in mode.
-        assert!(!store.has(&entry(b"module.exports = 1;\n", 0o755)));
-
-        // Placed by hard link: the same inode.
-        let tree = dir.path().join("tree.js");
-        assert_eq!(store.place(&f, &tree).unwrap(), f.size);
-        assert!(fs::metadata(&tree).unwrap().nlink() >= 2);
-
-        // A write through the link (same size) unseals it: no longer used.
-        fs::write(&tree, b"module.exports = 3;\n").unwrap();
-        assert!(!store.has(&f));
-        store
-            .ingest(&f, &mut &b"module.exports = 1;\n"[..])
-            .unwrap();
-        assert!(store.has(&f));
-        // `cp -p` of another sealed, same-size file: size, mode and mtime
-        // all as sealed, only the bytes differ. Counts as missing.
-        let tree = dir.path().join("tree2.js");
-        store.place(&f, &tree).unwrap();
-        fs::write(&tree, b"module.exports = 4;\n").unwrap();
-        File::open(&tree)
-            .unwrap()
-            .set_modified(SystemTime::UNIX_EPOCH + SEALED)
-            .unwrap();
-        assert!(!store.has(&f));
-        assert!(store.place(&f, &dir.path().join("tree3.js")).is_err());
-        store
-            .ingest(&f, &mut &b"module.exports = 1;\n"[..])
-            .unwrap();
-        assert!(store.has(&f));
-        // A store file of the wrong size counts as missing, even with the
-        // sealing mtime put back.
-        let object = store.object(&f).unwrap();
-        let handle = fs::OpenOptions::new().write(true).open(&object).unwrap();
-        handle.set_len(3).unwrap();
-        handle
-            .set_modified(SystemTime::UNIX_EPOCH + SEALED)
-            .unwrap();
-        assert!(!store.has(&f));
-    }
-
-    #[test]
-    fn a_malformed_hash_never_becomes_a_path() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalStore::open(dir.path()).unwrap();
-        let mut f = entry(b"x", 0o644);
-        f.sha256 = "../../etc/passwd".into();
-        assert!(!store.has(&f));
-        assert!(store.ingest(&f, &mut &b"x"[..]).is_err());
-    }
-}
+mod tests;

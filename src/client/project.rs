@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use crate::client::ClientError;
 use crate::install::{HostTools, detect_host_tools};
 use crate::protocol::{
-    CacheRequest, InstallOptions, MAX_WORKSPACES, Manager, ValidRequest, WorkspaceGlob,
+    CacheRequest, InstallOptions, MAX_WORKSPACES, Manager, ValidRequest, WorkspaceGlob, YarnFlavor,
     check_file_name, check_platform, check_versions, compute_key, current_platform,
-    declared_workspaces, encode_file, is_workspace_manifest_name, segment_matches,
+    declared_workspaces, encode_file, is_workspace_manifest_name, package_manager_yarn,
+    segment_matches, yarn_flavor,
 };
 
 /// What the user said about the project; everything left `None` is found out.
@@ -37,7 +38,9 @@ pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, ClientError> {
     };
     let mut files = BTreeMap::new();
     for name in names {
-        if !(manager == Manager::Npm && is_workspace_manifest_name(&name)) {
+        let workspace = matches!(manager, Manager::Npm | Manager::Pnpm | Manager::Yarn)
+            && is_workspace_manifest_name(&name);
+        if !workspace {
             check_file_name(manager, &name).map_err(|e| ClientError::BadProject(e.to_string()))?;
         }
         let path = spec.dir.join(&name);
@@ -59,7 +62,32 @@ pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, ClientError> {
             "--server-scripts is for npm projects only".to_string(),
         ));
     }
-    let versions = resolve_versions(manager, &spec.versions)?;
+    let mut given = spec.versions.clone();
+    if manager == Manager::Pnpm {
+        pnpm_files(&mut files);
+        if !given.contains_key("pnpm")
+            && let Some(v) = pnpm_version(&files[manager.manifest()])
+        {
+            given.insert("pnpm".to_string(), v);
+        }
+    }
+    if manager == Manager::Yarn && !given.contains_key("yarn") {
+        let asked = package_manager_yarn(&files[manager.manifest()])
+            .map_err(|e| ClientError::BadProject(e.to_string()))?;
+        given.extend(asked.map(|v| ("yarn".to_string(), v)));
+    }
+    if manager == Manager::Yarn
+        && spec.omit_dev
+        && files
+            .get("yarn.lock")
+            .is_some_and(|l| yarn_flavor(l) == YarnFlavor::Berry)
+    {
+        return Err(ClientError::BadProject(
+            "--omit-dev is for yarn classic only: Yarn Berry's install has no production mode"
+                .to_string(),
+        ));
+    }
+    let versions = resolve_versions(manager, &given)?;
     let platform = spec.platform.clone().unwrap_or_else(current_platform);
     check_platform(&platform).map_err(|e| ClientError::BadProject(e.to_string()))?;
     let options = (spec.omit_dev || spec.build_scripts).then_some(InstallOptions {
@@ -88,21 +116,128 @@ fn default_files(spec: &ProjectSpec) -> Vec<String> {
     {
         names.push(lock.to_string());
     }
-    if manager == Manager::Npm {
-        names.extend(workspace_manifests(&spec.dir));
+    if matches!(manager, Manager::Npm | Manager::Yarn) {
+        let globs = std::fs::read(spec.dir.join("package.json"))
+            .ok()
+            .and_then(|bytes| declared_workspaces(&bytes).ok())
+            .unwrap_or_default();
+        names.extend(workspace_manifests(&spec.dir, &globs));
+    }
+    if manager == Manager::Pnpm {
+        for name in ["pnpm-workspace.yaml", ".npmrc"] {
+            if std::fs::symlink_metadata(spec.dir.join(name)).is_ok_and(|m| m.is_file()) {
+                names.push(name.to_string());
+            }
+        }
+        let yaml: BTreeMap<String, Vec<u8>> = std::fs::read(spec.dir.join("pnpm-workspace.yaml"))
+            .map(|b| [("pnpm-workspace.yaml".to_string(), b)].into())
+            .unwrap_or_default();
+        let globs = crate::protocol::pnpm_workspace_globs(&yaml).unwrap_or_default();
+        names.extend(workspace_manifests(&spec.dir, &globs));
+    }
+    if manager == Manager::Yarn {
+        // The config files that may change the tree; checked line by line
+        // before anything is sent (`check_yarn_config`).
+        for name in [".yarnrc.yml", ".yarnrc", ".npmrc"] {
+            let is_file = std::fs::symlink_metadata(spec.dir.join(name))
+                .is_ok_and(|m| m.file_type().is_file());
+            if is_file {
+                names.push(name.to_string());
+            }
+        }
     }
     names
 }
 
-/// `<folder>/package.json` of every folder the root manifest's workspace
-/// globs match, as npm finds them: real folders only (no symlink is followed),
+/// The `.npmrc` a pnpm request carries: its layout lines only (credentials
+/// and other settings never leave the job; a registry or path line makes
+/// `fetch` install locally, see `pnpm_refusal`).
+fn pnpm_files(files: &mut BTreeMap<String, Vec<u8>>) {
+    if let Some(bytes) = files.remove(".npmrc") {
+        let kept = crate::protocol::check_npmrc(&String::from_utf8_lossy(&bytes)).kept;
+        if !kept.is_empty() {
+            files.insert(".npmrc".to_string(), kept.into_bytes());
+        }
+    }
+}
+
+/// `packageManager: "pnpm@10.4.1+sha512..."` decides the pnpm version,
+/// as it decides which pnpm runs in the job.
+fn pnpm_version(manifest: &[u8]) -> Option<String> {
+    let doc: serde_json::Value = serde_json::from_slice(manifest).ok()?;
+    let field = doc["packageManager"].as_str()?;
+    let version = field.strip_prefix("pnpm@")?;
+    Some(version.split('+').next().unwrap_or(version).to_string())
+}
+
+/// Why `fetch` installs a pnpm project in the job instead of asking: a
+/// `.npmrc` line the server would refuse (other than a credential, which is
+/// just not sent), or a `.pnpmfile.cjs`, whose hooks rewrite resolution
+/// with code the server does not get.
+pub fn pnpm_refusal(dir: &Path) -> Option<String> {
+    if std::fs::symlink_metadata(dir.join(".pnpmfile.cjs")).is_ok() {
+        return Some(
+            "the project has a .pnpmfile.cjs, whose hooks depcache does not run on the server"
+                .to_string(),
+        );
+    }
+    if let Some(reason) = layout_outside_project() {
+        return Some(reason);
+    }
+    let text = std::fs::read_to_string(dir.join(".npmrc")).ok()?;
+    let check = crate::protocol::check_npmrc(&text);
+    check
+        .refused
+        .into_iter()
+        .find(|r| r.kind != crate::protocol::RefusedKind::Credential)
+        .map(|r| r.to_string())
+}
+
+/// A layout setting from the job's environment or user config would shape
+/// the job's tree without being in the key (the server never sees it): a
+/// cached tree would silently differ, so the job installs itself.
+fn layout_outside_project() -> Option<String> {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().to_ascii_lowercase();
+        if let Some(key) = name.strip_prefix("npm_config_")
+            && crate::protocol::is_layout_setting(&key.replace('_', "-"))
+        {
+            return Some(format!(
+                "the environment sets {name}, a node_modules layout setting that is not part \
+of the key"
+            ));
+        }
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let config_home = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| home.as_ref().map(|h| h.join(".config")));
+    let files = [
+        home.map(|h| h.join(".npmrc")),
+        config_home.map(|c| c.join("pnpm/rc")),
+    ];
+    for file in files.into_iter().flatten() {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let kept = crate::protocol::check_npmrc(&text).kept;
+        if let Some(line) = kept.lines().next() {
+            let key = line.split('=').next().unwrap_or(line);
+            return Some(format!(
+                "{} sets {key}, a node_modules layout setting that is not part of the key \
+(only the project's .npmrc is)",
+                file.display()
+            ));
+        }
+    }
+    None
+}
+
+/// `<folder>/package.json` of every folder the workspace `globs` match (npm's
+/// from package.json, pnpm's from pnpm-workspace.yaml), as npm finds them: real folders only (no symlink is followed),
 /// no hidden ones, no `node_modules`. A glob depcache cannot reproduce is
 /// skipped here; `check_project_shape` then names it and fetch falls back.
-fn workspace_manifests(dir: &Path) -> Vec<String> {
-    let globs = std::fs::read(dir.join("package.json"))
-        .ok()
-        .and_then(|bytes| declared_workspaces(&bytes).ok())
-        .unwrap_or_default();
+fn workspace_manifests(dir: &Path, globs: &[String]) -> Vec<String> {
     let mut found = BTreeSet::new();
     for glob in globs.iter().filter_map(|g| WorkspaceGlob::parse(g).ok()) {
         let mut folders = vec![String::new()];
@@ -173,6 +308,18 @@ fn resolve_versions(
         let tools = host.get_or_insert_with(detect_host_tools);
         if let Some(v) = tools.get(name) {
             versions.insert(name.to_string(), v.to_string());
+        }
+    }
+    if manager == Manager::Pnpm && !versions.contains_key("pnpm") {
+        let out = std::process::Command::new("pnpm")
+            .arg("--version")
+            .env("COREPACK_ENABLE_STRICT", "0")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output();
+        if let Some(out) = out.ok().filter(|o| o.status.success()) {
+            let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            versions.insert("pnpm".to_string(), v);
         }
     }
     for required in manager.required_versions() {

@@ -14,8 +14,8 @@ use std::sync::OnceLock;
 use super::swap;
 use crate::client::ClientError;
 use crate::protocol::{
-    Entry, FileEntry, Index, check_entry_path, check_symlink_target, check_workspace_link,
-    is_workspace_manifest_name,
+    Entry, FileEntry, Index, check_entry_path, check_root_tree_link, check_symlink_target,
+    check_workspace_link, is_workspace_manifest_name,
 };
 
 /// The index, checked, sorted by kind.
@@ -125,11 +125,15 @@ fn check_entries<'a>(
         check_entry_path(path).map_err(|e| verify(format!("the index is unsafe: {e}")))?;
         match entry {
             Entry::Symlink { path, target } => {
+                let full = format!("{folder}/{path}");
+                // A nested tree's root has the root tree's name.
+                let root = folder.rsplit('/').next().unwrap_or(folder);
                 check_symlink_target(path, target)
                     .map(|_| ())
                     .or_else(|e| {
-                        check_workspace_link(&format!("{folder}/{path}"), target, workspaces)
+                        check_workspace_link(&full, target, workspaces)
                             .map(|_| ())
+                            .or_else(|_| check_root_tree_link(&full, target, root))
                             .map_err(|_| e)
                     })
                     .map_err(|e| verify(format!("the index is unsafe: {e}")))?;
@@ -204,8 +208,13 @@ pub(super) fn build(
             let link = base.join(path);
             std::os::unix::fs::symlink(target, &link).map_err(|e| local(&link, e))?;
         }
-        let allowed: Vec<std::path::PathBuf> =
+        let mut allowed: Vec<std::path::PathBuf> =
             trees.workspaces.iter().map(|w| project.join(w)).collect();
+        // A nested tree's links into the root tree (pnpm) land in the root
+        // tree's final folder, which is swapped in with them.
+        if let Some(root) = folder.rsplit_once('/').map(|(_, root)| root) {
+            allowed.push(project.join(root));
+        }
         check_links_resolve_inside(base, folder, layout, &allowed)?;
         // Modes last: a read-only folder must not stop its own files being written.
         for (path, mode) in &layout.dirs {

@@ -303,6 +303,7 @@ async fn built_installs_never_run_outside_a_container() {
         &project,
         &settings,
         &log,
+        None,
     )
     .await;
     let message = result.unwrap_err().to_string();

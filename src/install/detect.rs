@@ -9,6 +9,7 @@ pub struct HostTools {
     pub npm: Option<String>,
     pub php: Option<String>,
     pub composer: Option<String>,
+    pub yarn: Option<String>,
 }
 
 impl HostTools {
@@ -18,6 +19,7 @@ impl HostTools {
             "npm" => self.npm.as_deref(),
             "php" => self.php.as_deref(),
             "composer" => self.composer.as_deref(),
+            "yarn" => self.yarn.as_deref(),
             _ => None,
         }
     }
@@ -31,6 +33,7 @@ pub fn detect_host_tools() -> HostTools {
         php: output_of("php", &["-r", "echo PHP_VERSION;"]),
         composer: output_of("composer", &["--version", "--no-ansi"])
             .and_then(|out| parse_composer_version(&out)),
+        yarn: super::yarn::path_yarn_version(),
     }
 }
 

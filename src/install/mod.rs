@@ -8,11 +8,15 @@ mod composer;
 pub mod container;
 mod container_runtime;
 mod detect;
+pub mod node_tools;
 pub(crate) mod npm;
+pub(crate) mod pnpm;
 pub(crate) mod private;
 mod run;
+mod tool_unpack;
 pub mod toolchain;
 pub(crate) mod trusted;
+pub mod yarn;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,6 +53,8 @@ pub enum Runner {
     Toolchain(ToolchainRun),
     /// A container of exactly the requested versions.
     Container(Arc<ContainerConfig>, ContainerPlan),
+    /// The PATH node running a yarn release file (`serve --yarn-release`).
+    YarnRelease(Arc<yarn::YarnRelease>),
 }
 
 /// Runs the manager's install in `project` (which holds only the uploaded
@@ -61,6 +67,7 @@ pub async fn install_with(
     project: &Path,
     settings: &InstallSettings,
     log: &Path,
+    tool: Option<&node_tools::ToolCli>,
 ) -> Result<(), RunError> {
     let manager = request.manager;
     let omit_dev = InstallOptions::omits_dev(request.options.as_ref());
@@ -94,6 +101,31 @@ would run outside one",
             npm::command(project, &request.files, omit_dev, scripts, npm, settings)
         }
         Manager::Composer => composer::command(project, omit_dev, settings),
+        Manager::Pnpm => {
+            let Some(tool) = tool.filter(|_| !matches!(runner, Runner::Container(..))) else {
+                return Err(RunError::Spawn {
+                    program: "pnpm".to_string(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::Unsupported,
+                        "pnpm installs run with a fetched pnpm outside containers only",
+                    ),
+                });
+            };
+            pnpm::command(project, omit_dev, tool, settings)
+        }
+        Manager::Yarn => {
+            // A `--yarn-release` file, else the exact yarn the tool cache
+            // gave (PATH or fetched), else the PATH one.
+            let (program, prefix) = match (runner, tool) {
+                (Runner::YarnRelease(release), _) => (
+                    "node".to_string(),
+                    vec![release.entry.display().to_string()],
+                ),
+                (_, Some(tool)) => (tool.program.clone(), tool.prefix.clone()),
+                _ => ("yarn".to_string(), Vec::new()),
+            };
+            yarn::command(project, &request.files, program, prefix, omit_dev, settings)
+        }
     };
     let private = settings.sources.private();
     if !private.is_empty() {
@@ -120,7 +152,9 @@ would run outside one",
         }
     }
     let (config, plan) = match runner {
-        Runner::Native => return run_logged(command, settings.timeout, log).await,
+        Runner::Native | Runner::YarnRelease(_) => {
+            return run_logged(command, settings.timeout, log).await;
+        }
         Runner::Toolchain(run) => {
             return run_logged(toolchain::apply(command, run), settings.timeout, log).await;
         }
@@ -157,6 +191,9 @@ would run outside one",
         Manager::Composer => {
             config.composer_command(&name, plan, &command.args, project, &settings.tool_cache)
         }
+        Manager::Pnpm => unreachable!("refused above: pnpm does not run in containers"),
+        // `VersionPolicy` never plans one: yarn has no container fallback yet.
+        Manager::Yarn => Err("yarn installs do not run in containers".to_string()),
     }
     .map_err(refused)?;
     tracing::info!(image = %plan.image, container = %name, "installing in a container");

@@ -10,15 +10,24 @@ use serde::{Deserialize, Serialize};
 pub enum Manager {
     Npm,
     Composer,
+    Pnpm,
+    Yarn,
 }
 
 impl Manager {
-    pub const ALL: [Manager; 2] = [Manager::Npm, Manager::Composer];
+    pub const ALL: [Manager; 4] = [
+        Manager::Npm,
+        Manager::Composer,
+        Manager::Pnpm,
+        Manager::Yarn,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Manager::Npm => "npm",
             Manager::Composer => "composer",
+            Manager::Pnpm => "pnpm",
+            Manager::Yarn => "yarn",
         }
     }
 
@@ -28,6 +37,8 @@ impl Manager {
         match self {
             Manager::Npm => "node_modules",
             Manager::Composer => "vendor",
+            Manager::Pnpm => "node_modules",
+            Manager::Yarn => "node_modules",
         }
     }
 
@@ -37,6 +48,21 @@ impl Manager {
         match self {
             Manager::Npm => &["package.json", "package-lock.json", "npm-shrinkwrap.json"],
             Manager::Composer => &["composer.json", "composer.lock"],
+            // `.npmrc` only after `npmrc::filter` kept its layout settings.
+            Manager::Pnpm => &[
+                "package.json",
+                "pnpm-lock.yaml",
+                "pnpm-workspace.yaml",
+                ".npmrc",
+            ],
+            // The config files go through `check_yarn_config` line by line.
+            Manager::Yarn => &[
+                "package.json",
+                "yarn.lock",
+                ".yarnrc.yml",
+                ".yarnrc",
+                ".npmrc",
+            ],
         }
     }
 
@@ -45,6 +71,8 @@ impl Manager {
         match self {
             Manager::Npm => "package.json",
             Manager::Composer => "composer.json",
+            Manager::Pnpm => "package.json",
+            Manager::Yarn => "package.json",
         }
     }
 
@@ -53,6 +81,8 @@ impl Manager {
         match self {
             Manager::Npm => &["npm-shrinkwrap.json", "package-lock.json"],
             Manager::Composer => &["composer.lock"],
+            Manager::Pnpm => &["pnpm-lock.yaml"],
+            Manager::Yarn => &["yarn.lock"],
         }
     }
 
@@ -61,6 +91,8 @@ impl Manager {
         match self {
             Manager::Npm => &["node", "npm"],
             Manager::Composer => &["php"],
+            Manager::Pnpm => &["node", "pnpm"],
+            Manager::Yarn => &["node", "yarn"],
         }
     }
 
@@ -70,6 +102,8 @@ impl Manager {
         match self {
             Manager::Npm => &[],
             Manager::Composer => &["composer"],
+            Manager::Pnpm => &[],
+            Manager::Yarn => &[],
         }
     }
 }
@@ -87,6 +121,9 @@ impl FromStr for Manager {
         Manager::ALL
             .into_iter()
             .find(|m| m.name() == s)
-            .ok_or_else(|| format!("unknown package manager {s:?}; known: npm, composer"))
+            .ok_or_else(|| {
+                let known: Vec<&str> = Manager::ALL.iter().map(|m| m.name()).collect();
+                format!("unknown package manager {s:?}; known: {}", known.join(", "))
+            })
     }
 }

@@ -5,12 +5,15 @@ mod ids;
 mod index;
 mod key;
 mod manager;
+mod npmrc;
 mod paths;
 mod platform;
 mod supported;
 mod validate;
 mod wire;
 mod workspaces;
+mod yarn;
+mod yarnrc;
 
 pub use ids::{Key, Sha256};
 pub use index::{
@@ -19,7 +22,13 @@ pub use index::{
 };
 pub use key::{KEY_RECIPE_TAG, KeyInput, compute_key};
 pub use manager::Manager;
-pub use paths::{PathError, check_entry_path, check_symlink_target, check_workspace_link};
+pub use npmrc::{
+    NpmrcCheck, NpmrcRefusal, RefusedKind, check_npmrc, check_pnpm_config, check_pnpm_shape,
+    is_layout_setting, pnpm_importers, pnpm_workspace_globs,
+};
+pub use paths::{
+    PathError, check_entry_path, check_root_tree_link, check_symlink_target, check_workspace_link,
+};
 pub use platform::current_platform;
 pub use supported::{ContainerSupport, ManagerSupport, SupportedVersions};
 pub use validate::{
@@ -32,4 +41,8 @@ pub use wire::{
 pub use workspaces::{
     MAX_WORKSPACES, ProjectShapeError, WorkspaceGlob, check_project_shape, declared_workspaces,
     is_workspace_manifest_name, segment_matches, workspace_folders,
+};
+pub use yarn::{
+    YarnConfigError, YarnFlavor, YarnSettings, YarnShapeError, check_yarn_config, check_yarn_shape,
+    package_manager_yarn, yarn_flavor,
 };

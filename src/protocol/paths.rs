@@ -74,12 +74,43 @@ pub fn check_workspace_link<'w>(
     target: &str,
     workspaces: &'w [String],
 ) -> Result<&'w str, PathError> {
-    let escaping = || PathError::EscapingSymlink {
+    let resolved = resolve_link(link, target)?;
+    workspaces
+        .iter()
+        .find(|w| **w == resolved)
+        .map(String::as_str)
+        .ok_or_else(|| escaping(link, target))
+}
+
+/// A link of a nested tree (`<workspace>/node_modules/...`) into the
+/// project's root tree, as pnpm makes them
+/// (`../../../node_modules/.pnpm/x@1/node_modules/x`): by a target of the
+/// same climb-then-descend form, it must land strictly inside `root` (the
+/// root tree's folder, relative to the project).
+pub fn check_root_tree_link(link: &str, target: &str, root: &str) -> Result<(), PathError> {
+    let resolved = resolve_link(link, target)?;
+    if !link.starts_with(&format!("{root}/"))
+        && resolved
+            .strip_prefix(root)
+            .is_some_and(|rest| rest.starts_with('/') && rest.len() > 1)
+    {
+        return Ok(());
+    }
+    Err(escaping(link, target))
+}
+
+fn escaping(link: &str, target: &str) -> PathError {
+    PathError::EscapingSymlink {
         path: link.to_string(),
         target: target.to_string(),
-    };
+    }
+}
+
+/// Where a relative `target` of the link at `link` (both relative to the
+/// project) lands, for targets that only climb and then descend.
+fn resolve_link(link: &str, target: &str) -> Result<String, PathError> {
     if target.is_empty() || target.starts_with('/') || target.contains(['\0', '\\']) {
-        return Err(escaping());
+        return Err(escaping(link, target));
     }
     let mut resolved: Vec<&str> = link.split('/').collect();
     resolved.pop();
@@ -87,9 +118,9 @@ pub fn check_workspace_link<'w>(
     for component in target.split('/') {
         match component {
             "" | "." => {}
-            ".." if descended => return Err(escaping()),
+            ".." if descended => return Err(escaping(link, target)),
             ".." => {
-                resolved.pop().ok_or_else(escaping)?;
+                resolved.pop().ok_or_else(|| escaping(link, target))?;
             }
             name => {
                 descended = true;
@@ -97,17 +128,41 @@ pub fn check_workspace_link<'w>(
             }
         }
     }
-    let resolved = resolved.join("/");
-    workspaces
-        .iter()
-        .find(|w| **w == resolved)
-        .map(String::as_str)
-        .ok_or_else(escaping)
+    Ok(resolved.join("/"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nested_trees_may_link_into_the_root_tree_only() {
+        let link = "packages/a/node_modules/semver";
+        assert!(
+            check_root_tree_link(
+                link,
+                "../../../node_modules/.pnpm/s@1/node_modules/s",
+                "node_modules"
+            )
+            .is_ok()
+        );
+        for bad in [
+            "../../../node_modules",
+            "../../../vendor/x",
+            "../../../../etc/passwd",
+            "../../../node_modules/../x",
+            "/abs",
+        ] {
+            assert!(
+                check_root_tree_link(link, bad, "node_modules").is_err(),
+                "{bad}"
+            );
+        }
+        // The root tree's own links stay inside it by the ordinary rule.
+        assert!(
+            check_root_tree_link("node_modules/x", "../node_modules/y", "node_modules").is_err()
+        );
+    }
 
     #[test]
     fn workspace_links() {

@@ -12,6 +12,10 @@ pub struct SupportedVersions {
     pub platform: String,
     pub npm: ManagerSupport,
     pub composer: ManagerSupport,
+    /// `native` lists the PATH yarn and the `--yarn-release` files, each
+    /// with the PATH node. Absent from older servers.
+    #[serde(default)]
+    pub yarn: ManagerSupport,
     /// `container` when npm requests may ask for the tree built with its
     /// install scripts (`options.build_scripts`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -34,6 +34,15 @@ pub enum RequestError {
 declares no workspaces"
     )]
     NestedWithoutWorkspaces { name: String },
+    /// A manager's configuration file carries a line the server refuses
+    /// (a credential, a registry override, a path outside the project); the
+    /// sentence names the file and the line.
+    #[error("{0}")]
+    Config(String),
+    #[error(
+        "options.omit_dev is for yarn classic only: Yarn Berry's install has no production mode"
+    )]
+    BerryOmitDev,
 }
 
 /// `POST /v1/cache` body. Unknown fields are refused: a field the server would
@@ -143,7 +152,8 @@ impl CacheRequest {
         }
         let mut files = BTreeMap::new();
         for (name, b64) in self.files {
-            let workspace = manager == Manager::Npm && is_workspace_manifest_name(&name);
+            let workspace = matches!(manager, Manager::Npm | Manager::Pnpm | Manager::Yarn)
+                && is_workspace_manifest_name(&name);
             if !workspace {
                 check_file_name(manager, &name)?;
             }
@@ -172,15 +182,31 @@ impl CacheRequest {
             }
             .into());
         }
+        if manager == Manager::Yarn {
+            let yarn = self.versions.get("yarn").map(String::as_str);
+            super::check_yarn_config(&files, yarn)
+                .map_err(|e| RequestError::Config(e.to_string()))?;
+            let berry = super::yarn_flavor(&files["yarn.lock"]) == super::YarnFlavor::Berry;
+            if berry && InstallOptions::omits_dev(self.options.as_ref()) {
+                return Err(RequestError::BerryOmitDev);
+            }
+        }
         // A nested manifest is a workspace's or nothing: without workspaces
         // in the root manifest it is a name outside the manager's list.
-        let declares = declared_workspaces(&files[manager.manifest()])
-            .map(|globs| !globs.is_empty())
-            .unwrap_or(true);
+        let declares = match manager {
+            Manager::Pnpm => super::pnpm_workspace_globs(&files).map(|g| !g.is_empty()),
+            _ => declared_workspaces(&files[manager.manifest()])
+                .map(|globs| !globs.is_empty())
+                .map_err(|e| e.to_string()),
+        }
+        .unwrap_or(true);
         if let Some(name) = files.keys().find(|n| n.contains('/'))
             && !declares
         {
             return Err(RequestError::NestedWithoutWorkspaces { name: name.clone() });
+        }
+        if manager == Manager::Pnpm {
+            super::check_pnpm_config(&files).map_err(RequestError::Config)?;
         }
         Ok(ValidRequest {
             manager,

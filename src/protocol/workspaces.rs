@@ -70,6 +70,10 @@ cannot tell which folders belong to the install"
 the project uses workspaces"
     )]
     UnreadableManifest { reason: String },
+    #[error("{reason}")]
+    Pnpm { reason: String },
+    #[error("{0}")]
+    Yarn(super::YarnShapeError),
 }
 
 /// The workspace globs of an npm root manifest, in the order written; empty
@@ -231,13 +235,27 @@ pub fn check_project_shape(
     manager: Manager,
     files: &BTreeMap<String, Vec<u8>>,
 ) -> Result<(), ProjectShapeError> {
-    if manager != Manager::Npm {
-        return Ok(());
-    }
-    let Some(manifest) = files.get(manager.manifest()) else {
-        return Ok(());
+    let pnpm = |reason| ProjectShapeError::Pnpm { reason };
+    let declared = match manager {
+        Manager::Pnpm => {
+            super::check_pnpm_shape(files).map_err(pnpm)?;
+            super::pnpm_workspace_globs(files).map_err(pnpm)?
+        }
+        Manager::Npm => {
+            let Some(manifest) = files.get(manager.manifest()) else {
+                return Ok(());
+            };
+            declared_workspaces(manifest)?
+        }
+        Manager::Yarn => {
+            super::check_yarn_shape(files).map_err(ProjectShapeError::Yarn)?;
+            let Some(manifest) = files.get(manager.manifest()) else {
+                return Ok(());
+            };
+            declared_workspaces(manifest)?
+        }
+        Manager::Composer => return Ok(()),
     };
-    let declared = declared_workspaces(manifest)?;
     let sent = workspace_folders(files);
     if declared.len() > MAX_GLOBS {
         return Err(ProjectShapeError::TooManyGlobs {
@@ -274,10 +292,22 @@ pub fn check_project_shape(
             });
         }
     }
-    let Some(lockfile) = manager.lockfiles().iter().find_map(|n| files.get(*n)) else {
-        return Err(ProjectShapeError::NoLockfile);
+    let linked = if manager == Manager::Pnpm {
+        // pnpm's record of the workspaces it found: the lockfile's importers.
+        super::pnpm_importers(files).map_err(pnpm)?
+    } else if manager == Manager::Yarn {
+        // Berry records its workspaces in the lockfile; classic does not,
+        // and the globs the client expanded are its only record.
+        match super::yarn::berry_workspaces(files) {
+            Some(linked) => linked,
+            None => return Ok(()),
+        }
+    } else {
+        let Some(lockfile) = manager.lockfiles().iter().find_map(|n| files.get(*n)) else {
+            return Err(ProjectShapeError::NoLockfile);
+        };
+        linked_workspaces(lockfile, &globs)?
     };
-    let linked = linked_workspaces(lockfile, &globs)?;
     if let Some(folder) = linked.iter().find(|f| !sent.contains(f)) {
         return Err(ProjectShapeError::MissingWorkspace {
             folder: folder.clone(),

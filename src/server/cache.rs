@@ -70,7 +70,12 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
     let (summary, hit) = match state.hit_summary(&id).await? {
         Some(summary) => (summary, true),
         None => {
-            let index = state.installer.install(request, runner).await?;
+            let manager = request.manager;
+            let index = state
+                .installer
+                .install(request, runner)
+                .await
+                .map_err(|e| state.policy.with_alternatives(manager, e))?;
             (KeySummary::of(&index), false)
         }
     };
@@ -82,6 +87,9 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
         &state.metrics.misses
     };
     Metrics::add(counter, 1);
+    if !hit {
+        state.metrics.recent.miss();
+    }
     if hit {
         state.last_use.used(&state.store, &id);
     }

@@ -39,7 +39,7 @@ pub async fn no_route(uri: axum::http::Uri) -> ApiError {
         StatusCode::NOT_FOUND,
         "not_found",
         format!(
-            "no route {path:?}; the API is /v1/cache, /v1/index/KEY, /v1/versions, /download/FILE, /health and /metrics (give fetch the server's base URL, without a path)"
+            "no route {path:?}; the API is /v1/cache, /v1/index/KEY, /v1/versions, /download/FILE, /health, /ready, /metrics and / (give fetch the server's base URL, without a path)"
         ),
     )
 }
@@ -53,6 +53,18 @@ pub async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> A
     )
 }
 
+/// Seconds a client should wait before retrying a 503 of this code: a full
+/// queue drains within seconds; a missing container runtime or an unready
+/// store needs an operator, so clients are told to wait longer rather than
+/// hammer. Every 503 carries one (docs/protocol.md lists them).
+pub fn retry_after(code: &str) -> u32 {
+    match code {
+        "install_queue_full" | "shutting_down" => 5,
+        "store_unavailable" => 10,
+        _ => 30,
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {
@@ -63,11 +75,37 @@ impl IntoResponse for ApiError {
             message: self.message,
         });
         let mut response = (self.status, body).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after(self.code).into());
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, "Bearer".parse().unwrap());
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_503_says_when_to_retry() {
+        for (code, seconds) in [
+            ("install_queue_full", "5"),
+            ("shutting_down", "5"),
+            ("store_unavailable", "10"),
+            ("container_runtime_unavailable", "30"),
+        ] {
+            let response =
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, "busy").into_response();
+            assert_eq!(response.headers()[header::RETRY_AFTER], seconds, "{code}");
+        }
+        let response = ApiError::internal("boom").into_response();
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
     }
 }

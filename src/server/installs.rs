@@ -14,9 +14,11 @@ use super::ApiError;
 use super::blocking::blocking;
 use super::index::read_index;
 use super::metrics::Metrics;
+use crate::install::node_tools::{NodeTools, ToolCli};
 use crate::install::npm::own_lifecycle_script;
+use crate::install::pnpm::{self, PnpmTreeError};
 use crate::install::{InstallSettings, RunError, Runner, Untrusted, install_with};
-use crate::protocol::{Index, InstallOptions, ValidRequest};
+use crate::protocol::{Index, InstallOptions, Manager, ValidRequest, workspace_folders};
 use crate::store::{IngestError, Store, TreeLimits, ingest_tree_needing};
 
 type InstallFuture = Shared<BoxFuture<'static, Result<Arc<Index>, ApiError>>>;
@@ -97,6 +99,41 @@ server builds only dependency scripts; fetch without --server-scripts"
                 ),
             ));
         }
+        // pnpm and yarn get no scope registries or credentials yet: they
+        // would fetch `@scope/*` from the main registry (dependency
+        // confusion).
+        if matches!(request.manager, Manager::Pnpm | Manager::Yarn)
+            && self
+                .settings
+                .sources
+                .uses_private(Manager::Npm, &request.files)
+        {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unsupported_project",
+                format!(
+                    "the project uses a private registry configured on this server, which {} \
+installs do not use yet; it is installed in the job",
+                    request.manager
+                ),
+            ));
+        }
+        // The server runs yarn with scripts off and the client runs none
+        // after a yarn restore: a project whose own install scripts yarn
+        // would run is installed in the job instead.
+        if request.manager == Manager::Yarn
+            && let Some((manifest, event)) = own_lifecycle_script(&request.files)
+        {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unsupported_project",
+                format!(
+                    "{manifest} has a {event} script, which yarn runs on install; depcache \
+does not run it after restoring a yarn tree, so it caches no such project"
+                ),
+            ));
+        }
+        let tool = self.manager_tool(&request, &runner).await?;
         let key = request.hash.clone();
         let future = {
             let mut pending = self.pending.lock().unwrap();
@@ -116,7 +153,7 @@ server builds only dependency scripts; fetch without --server-scripts"
                 let this = self.clone();
                 let task_key = key.clone();
                 let task = tokio::spawn(async move {
-                    let result = this.run(request, runner).await;
+                    let result = this.run(request, runner, tool).await;
                     this.pending.lock().unwrap().remove(&task_key);
                     result
                 });
@@ -134,7 +171,68 @@ server builds only dependency scripts; fetch without --server-scripts"
         future.await
     }
 
-    async fn run(&self, request: ValidRequest, runner: Runner) -> Result<Arc<Index>, ApiError> {
+    /// The package manager that is itself an npm package (pnpm), in exactly
+    /// the requested version: a 400 when the registry does not have it.
+    async fn manager_tool(
+        &self,
+        request: &ValidRequest,
+        runner: &Runner,
+    ) -> Result<Option<ToolCli>, ApiError> {
+        let (package, name) = match request.manager {
+            Manager::Pnpm => ("pnpm", "pnpm"),
+            // The operator's own release of that version comes first.
+            Manager::Yarn if matches!(runner, Runner::YarnRelease(_)) => return Ok(None),
+            Manager::Yarn if crate::install::yarn::is_berry(&request.files) => {
+                ("@yarnpkg/cli-dist", "yarn")
+            }
+            Manager::Yarn => ("yarn", "yarn"),
+            Manager::Npm | Manager::Composer => return Ok(None),
+        };
+        let version = request.versions.get(name).cloned().unwrap_or_default();
+        let major: u64 = version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0);
+        if request.manager == Manager::Pnpm && major < 10 {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unsupported_project",
+                format!(
+                    "pnpm {version} runs dependency build scripts by default and the server \
+runs none; depcache caches pnpm 10 and later"
+                ),
+            ));
+        }
+        let tools = NodeTools::new(
+            &self.settings.tool_cache,
+            self.settings.npm_registry.as_deref(),
+            self.settings.sources.clone(),
+            self.settings.timeout,
+        )
+        .map_err(ApiError::internal)?;
+        match tools.get(package, &version).await {
+            Ok(tool) => Ok(Some(tool)),
+            Err(e) if e.is_request_error() => {
+                Err(ApiError::bad_request("unsupported_version", e.to_string()))
+            }
+            Err(e) => Err(self.scrub(
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "tool_unavailable",
+                    e.to_string(),
+                ),
+                &self.work_root,
+            )),
+        }
+    }
+
+    async fn run(
+        &self,
+        request: ValidRequest,
+        runner: Runner,
+        tool: Option<ToolCli>,
+    ) -> Result<Arc<Index>, ApiError> {
         let _permit = self.permits.acquire().await.map_err(|_| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -174,9 +272,49 @@ server builds only dependency scripts; fetch without --server-scripts"
         if matches!(runner, Runner::Container(..)) {
             Metrics::add(&self.metrics.container_installs, 1);
         }
+        let (key, manager) = (request.hash.clone(), request.manager.to_string());
         let started = std::time::Instant::now();
         tracing::info!(key = %request.hash, manager = %request.manager, "installing");
-        let result = install_with(&runner, &request, &project, &self.settings, &log).await;
+        let result = install_with(
+            &runner,
+            &request,
+            &project,
+            &self.settings,
+            &log,
+            tool.as_ref(),
+        )
+        .await;
+        let result = match result {
+            Ok(()) if request.manager == Manager::Pnpm => {
+                let dir = project.clone();
+                let workspaces = workspace_folders(&request.files);
+                tokio::task::spawn_blocking(move || pnpm::prepare_for_store(&dir, &workspaces))
+                    .await
+                    .map_err(|e| ApiError::internal(format!("preparing the tree panicked: {e}")))
+                    .and_then(|r| r.map_err(pnpm_tree_error))
+            }
+            Ok(()) => Ok(()),
+            Err(e) => Err(install_error(e)),
+        };
+        let result = match result {
+            Ok(()) if request.manager == Manager::Yarn => {
+                let dir = project.clone();
+                let files = request.files.clone();
+                tokio::task::spawn_blocking(move || crate::install::yarn::finish(&dir, &files))
+                    .await
+                    .map_err(|e| ApiError::internal(format!("checking the tree panicked: {e}")))
+                    .and_then(|r| {
+                        r.map_err(|e| {
+                            ApiError::new(
+                                StatusCode::UNPROCESSABLE_ENTITY,
+                                "unsupported_project",
+                                e.to_string(),
+                            )
+                        })
+                    })
+            }
+            other => other,
+        };
         let outcome = match result {
             Ok(()) => {
                 let store = self.store.clone();
@@ -189,14 +327,22 @@ server builds only dependency scripts; fetch without --server-scripts"
                         ingest_tree_needing(&*store, &tree, &request, limits, registries)?;
                     Metrics::add(&metrics.store_blobs, stats.new_blobs);
                     Metrics::add(&metrics.store_blob_bytes, stats.new_blob_bytes);
+                    Metrics::add(&metrics.store_tree_bytes, index.logical_size());
                     Ok(Arc::new(index))
                 })
                 .await?
                 .map_err(ingest_error)
             }
-            Err(e) => Err(install_error(e)),
+            Err(e) => Err(e),
         };
         self.metrics.observe_install(started.elapsed());
+        self.metrics.recent.install(super::recent::InstallRecord {
+            at: std::time::Instant::now(),
+            key: key.clone(),
+            manager: manager.clone(),
+            elapsed: started.elapsed(),
+            ok: outcome.is_ok(),
+        });
         if outcome.is_err() {
             Metrics::add(&self.metrics.installs_failed, 1);
         }
@@ -322,5 +468,18 @@ fn install_error(e: RunError) -> ApiError {
             e.to_string(),
         ),
         RunError::Spawn { .. } | RunError::Log { .. } => ApiError::internal(e.to_string()),
+    }
+}
+
+/// A pnpm tree left with pending builds cannot be cached exactly: the
+/// client installs itself.
+fn pnpm_tree_error(e: PnpmTreeError) -> ApiError {
+    match e {
+        PnpmTreeError::PendingBuilds { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unsupported_project",
+            e.to_string(),
+        ),
+        PnpmTreeError::Io { .. } => ApiError::internal(e.to_string()),
     }
 }

@@ -27,9 +27,35 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+use super::written::{Pending, Written};
+
 /// hyper adds the header timeout to `Instant::now()` unchecked; a library
 /// caller's `Duration::MAX` must not panic every connection.
 const LONGEST_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// The router, handed each request with its connection's `Pending`, so the
+/// request log can wait for the response's bytes to be written.
+struct WithPending {
+    inner: TowerToHyperService<Router>,
+    pending: Pending,
+}
+
+impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for WithPending {
+    type Response = <TowerToHyperService<Router> as hyper::service::Service<
+        hyper::Request<hyper::body::Incoming>,
+    >>::Response;
+    type Error = <TowerToHyperService<Router> as hyper::service::Service<
+        hyper::Request<hyper::body::Incoming>,
+    >>::Error;
+    type Future = <TowerToHyperService<Router> as hyper::service::Service<
+        hyper::Request<hyper::body::Incoming>,
+    >>::Future;
+
+    fn call(&self, mut request: hyper::Request<hyper::body::Incoming>) -> Self::Future {
+        request.extensions_mut().insert(self.pending.clone());
+        self.inner.call(request)
+    }
+}
 
 /// The connection-level limits of `ServerLimits`.
 #[derive(Debug, Clone, Copy)]
@@ -72,14 +98,18 @@ pub(super) async fn serve_connections(
             (stream, remote) = Listener::accept(&mut listener), if slot.is_some() => {
                 let permit = slot.take();
                 let mut stop = stop_rx.clone();
-                let service = TowerToHyperService::new(app.clone());
+                let pending = Pending::default();
+                let service = WithPending {
+                    inner: TowerToHyperService::new(app.clone()),
+                    pending: pending.clone(),
+                };
                 connections.spawn(async move {
                     let _permit = permit;
                     let mut builder = http1::Builder::new();
                     builder
                         .timer(TokioTimer::new())
                         .header_read_timeout(limits.header_timeout.min(LONGEST_TIMEOUT));
-                    let mut conn = pin!(builder.serve_connection(TokioIo::new(stream), service));
+                    let mut conn = pin!(builder.serve_connection(TokioIo::new(Written::new(stream, pending)), service));
                     let result = tokio::select! {
                         result = conn.as_mut() => result,
                         _ = stop.changed() => {

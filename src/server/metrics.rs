@@ -1,7 +1,8 @@
-//! `GET /metrics`: counters, gauges and a histogram in the Prometheus text
+//! `GET /metrics`: counters, gauges and histograms in the Prometheus text
 //! format, no auth (like `/health`; they reveal no keys or contents).
 //! Everything is kept in atomics or small maps updated as requests run, so a
-//! scrape costs nothing like a walk of the store.
+//! scrape costs nothing like a walk of the store. The handler renders one
+//! group of families after another; `http_metrics` renders its own.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -14,6 +15,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 use super::AppState;
+use super::http_metrics::HttpMetrics;
 
 /// Upper bounds (seconds) of the install duration buckets: installs take
 /// from about a second (no dependencies) to many minutes.
@@ -44,6 +46,13 @@ pub struct Metrics {
     pub store_blob_bytes: AtomicU64,
     /// 1 once the first scan has finished (until then the gauges are partial).
     pub store_scanned: AtomicU64,
+    /// Bytes of the stored trees as installed (every key's files, before
+    /// dedup and compression): with `store_blob_bytes`, the dedup ratio.
+    pub store_tree_bytes: AtomicU64,
+    /// Build info and the request-duration histogram.
+    pub http: HttpMetrics,
+    /// The last hour's misses and installs, for the status page.
+    pub recent: super::recent::Recent,
 }
 
 #[derive(Debug, Default)]
@@ -96,8 +105,21 @@ fn single(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
 
 pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let m = &state.metrics;
-    let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
     let mut out = String::new();
+    render_counters(&mut out, m);
+    render_install_gauges(&mut out, m, state.installer.in_flight() as u64);
+    render_requests(&mut out, m);
+    render_install_histogram(&mut out, m);
+    render_store(&mut out, m);
+    m.http.render(&mut out);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
+}
+
+fn get(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+fn render_counters(out: &mut String, m: &Metrics) {
     let counters = [
         (
             "depcache_cache_hits_total",
@@ -136,34 +158,39 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         ),
     ];
     for (name, help, counter) in counters {
-        single(&mut out, name, "counter", help, get(counter));
+        single(out, name, "counter", help, get(counter));
     }
-    let pending = state.installer.in_flight() as u64;
+}
+
+/// `pending` is the installer's count of distinct keys installing or queued.
+fn render_install_gauges(out: &mut String, m: &Metrics, pending: u64) {
     let running = get(&m.installs_running).min(pending);
     single(
-        &mut out,
+        out,
         "depcache_installs_pending",
         "gauge",
         "Distinct keys installing or queued.",
         pending,
     );
     single(
-        &mut out,
+        out,
         "depcache_installs_in_flight",
         "gauge",
         "Installs running now.",
         running,
     );
     single(
-        &mut out,
+        out,
         "depcache_installs_queued",
         "gauge",
         "Distinct keys waiting for an install slot.",
         pending - running,
     );
+}
 
+fn render_requests(out: &mut String, m: &Metrics) {
     family(
-        &mut out,
+        out,
         "depcache_http_requests_total",
         "counter",
         "HTTP requests by route template and status.",
@@ -174,11 +201,13 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
             "depcache_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
         );
     }
+}
 
+fn render_install_histogram(out: &mut String, m: &Metrics) {
     let h = &m.install_seconds;
     let name = "depcache_install_duration_seconds";
     family(
-        &mut out,
+        out,
         name,
         "histogram",
         "Time from install start to stored index (or failure).",
@@ -192,27 +221,35 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
     let _ = writeln!(out, "{name}_sum {}", get(&h.sum_micros) as f64 / 1e6);
     let _ = writeln!(out, "{name}_count {}", get(&h.count));
+}
 
+fn render_store(out: &mut String, m: &Metrics) {
     single(
-        &mut out,
+        out,
         "depcache_store_blobs",
         "gauge",
         "Blobs in the store (scanned at start-up and hourly, plus ingestions).",
         get(&m.store_blobs),
     );
     single(
-        &mut out,
+        out,
         "depcache_store_blob_bytes",
         "gauge",
         "Bytes of blob files in the store.",
         get(&m.store_blob_bytes),
     );
     single(
-        &mut out,
+        out,
+        "depcache_store_tree_bytes",
+        "gauge",
+        "Bytes of the stored trees as installed, before dedup and compression.",
+        get(&m.store_tree_bytes),
+    );
+    single(
+        out,
         "depcache_store_scan_complete",
         "gauge",
         "1 once the store gauges come from a full scan.",
         get(&m.store_scanned),
     );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }

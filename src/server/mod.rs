@@ -11,6 +11,7 @@ mod error;
 mod health;
 mod hit;
 mod host;
+mod http_metrics;
 mod index;
 mod installs;
 mod kept_bundles;
@@ -19,9 +20,13 @@ mod listen;
 mod metrics;
 mod observe;
 mod plans;
+mod recent;
+mod status_page;
 mod supported;
 mod upkeep;
 mod versions;
+mod versions_yarn;
+mod written;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -142,7 +147,8 @@ pub async fn serve(
     });
     upkeep::spawn_store_scan(state.store.clone(), metrics);
     let app = router(state);
-    tracing::info!(%local_addr, "depcache serving");
+    // Debug: the CLI prints the address for people and scripts already.
+    tracing::debug!(%local_addr, "depcache serving");
     let limits = listen::ConnectionLimits {
         header_timeout: config.limits.header_timeout,
         max_connections: config.limits.max_connections,
@@ -167,6 +173,8 @@ fn router(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(state.max_body_size));
     Router::new()
         .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .route("/", get(status_page::status_page))
         .route("/metrics", get(metrics::metrics))
         .merge(protected)
         .fallback(error::no_route)

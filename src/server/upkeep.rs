@@ -60,8 +60,9 @@ impl LastUse {
     }
 }
 
-/// Counts the store's blobs in the background now and every hour after.
-/// Backends that cannot list blobs leave the gauges at what ingestions add.
+/// Counts the store's blobs, and the bytes of its trees, in the background
+/// now and every hour after. Backends that cannot list blobs leave the
+/// gauges at what ingestions add.
 pub fn spawn_store_scan(store: Arc<dyn Store>, metrics: Arc<Metrics>) {
     tokio::spawn(async move {
         loop {
@@ -76,13 +77,17 @@ pub fn spawn_store_scan(store: Arc<dyn Store>, metrics: Arc<Metrics>) {
                         bytes += blob.size;
                     }
                 }
-                Ok::<_, std::io::Error>((blobs, bytes))
+                let trees = tree_bytes(&*store2)?;
+                Ok::<_, std::io::Error>((blobs, bytes, trees))
             })
             .await;
             match counted {
-                Ok(Ok((blobs, bytes))) => {
+                Ok(Ok((blobs, bytes, trees))) => {
                     metrics.store_blobs.store(blobs, Ordering::Relaxed);
                     metrics.store_blob_bytes.store(bytes, Ordering::Relaxed);
+                    if let Some(trees) = trees {
+                        metrics.store_tree_bytes.store(trees, Ordering::Relaxed);
+                    }
                     metrics.store_scanned.store(1, Ordering::Relaxed);
                 }
                 Ok(Err(e)) if e.kind() == std::io::ErrorKind::Unsupported => return,
@@ -92,4 +97,23 @@ pub fn spawn_store_scan(store: Arc<dyn Store>, metrics: Arc<Metrics>) {
             tokio::time::sleep(RESCAN_INTERVAL).await;
         }
     });
+}
+
+/// Sum of every key's tree size: from its summary (one small read) where the
+/// backend keeps one, from the index otherwise. Keys that vanish meanwhile
+/// (gc) are skipped; `None` when the backend cannot list indexes.
+fn tree_bytes(store: &dyn Store) -> std::io::Result<Option<u64>> {
+    let listed = match store.list_indexes() {
+        Err(e) if e.kind() == std::io::ErrorKind::Unsupported => return Ok(None),
+        listed => listed?,
+    };
+    let mut total = 0;
+    for meta in listed {
+        if let Some(summary) = store.get_summary(&meta.key)? {
+            total += summary.size;
+        } else if let Some(index) = store.read_listed_index(&meta)? {
+            total += index.logical_size();
+        }
+    }
+    Ok(Some(total))
 }

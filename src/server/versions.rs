@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 
 use super::ApiError;
+use crate::install::yarn::YarnRelease;
 use crate::install::{
     ContainerConfig, ContainerPlan, HostTools, NodeToolchain, PhpToolchain, Runner,
 };
@@ -34,6 +35,10 @@ pub struct VersionPolicy {
     /// `--build-scripts container`: requests with `build_scripts` are
     /// installed with their scripts, always in `container`.
     pub build_scripts: bool,
+    /// The yarn on PATH.
+    pub yarn: Option<String>,
+    /// `--yarn-release` files, run by the PATH node.
+    pub yarn_releases: Vec<Arc<YarnRelease>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +166,8 @@ impl VersionPolicy {
             php_toolchains: Vec::new(),
             container: None,
             build_scripts: false,
+            yarn: host.yarn.clone(),
+            yarn_releases: Vec::new(),
         })
     }
 
@@ -206,7 +213,8 @@ impl VersionPolicy {
         }
         match runner {
             Runner::Container(..) => Ok(runner),
-            Runner::Native | Runner::Toolchain(_) => match &self.container {
+            Runner::Native | Runner::Toolchain(_) | Runner::YarnRelease(_) => match &self.container
+            {
                 Some(config) => self.container_plan(config, request),
                 None => Err(Refusal::NoRuntime {
                     what: "install scripts would run in a container".into(),
@@ -239,6 +247,21 @@ impl VersionPolicy {
                 }
                 format!("node {} / npm {}", wanted.0, wanted.1)
             }
+            Manager::Pnpm => {
+                let node = v("node");
+                if self.npm.iter().any(|(n, _)| *n == node) {
+                    return Ok(Runner::Native);
+                }
+                if let Some(t) = self.node_toolchains.iter().find(|t| t.node == node) {
+                    return Ok(Runner::Toolchain(t.run()));
+                }
+                // No container image carries a fetched pnpm yet.
+                return Err(Refusal::Version {
+                    asked: format!("node {node}"),
+                    why: " for pnpm".to_string(),
+                    supported: self.describe(Manager::Pnpm),
+                });
+            }
             Manager::Composer => {
                 let php = v("php");
                 let composer = request.versions.get("composer");
@@ -258,6 +281,7 @@ impl VersionPolicy {
                     None => format!("PHP {php}"),
                 }
             }
+            Manager::Yarn => return self.decide_yarn(request),
         };
         self.container_for(request, &asked)
     }
@@ -303,8 +327,9 @@ impl VersionPolicy {
         request: &ValidRequest,
     ) -> Result<Runner, Refusal> {
         let (template, main) = match request.manager {
-            Manager::Npm => (&config.node_image, "node"),
+            Manager::Npm | Manager::Pnpm => (&config.node_image, "node"),
             Manager::Composer => (&config.php_image, "php"),
+            Manager::Yarn => (&config.node_image, "node"),
         };
         let version = request.versions.get(main).map(String::as_str).unwrap_or("");
         let image = config
@@ -325,6 +350,8 @@ impl VersionPolicy {
         let support = match manager {
             Manager::Npm => &table.npm,
             Manager::Composer => &table.composer,
+            Manager::Pnpm => return self.describe_pnpm(),
+            Manager::Yarn => &table.yarn,
         };
         let words = |set: &BTreeMap<String, String>| {
             set.iter()
@@ -358,6 +385,14 @@ impl VersionPolicy {
                 c.image
             ));
         }
+        if manager == Manager::Yarn {
+            parts.extend(self.npm.iter().map(|(node, _)| {
+                format!(
+                    "node {node} with any yarn version the npm registry publishes (yarn, or \
+@yarnpkg/cli-dist for Berry; fetched into the tool cache)"
+                )
+            }));
+        }
         if parts.is_empty() {
             return "nothing (no tools for this manager on this server)".to_string();
         }
@@ -382,6 +417,26 @@ impl VersionPolicy {
         let container = self.container.as_ref().filter(|_| self.use_containers);
         SupportedVersions {
             platform: self.platform.clone(),
+            yarn: ManagerSupport {
+                native: self
+                    .npm
+                    .iter()
+                    .filter_map(|(node, _)| {
+                        Some(set(&[("node", node), ("yarn", self.yarn.as_ref()?)]))
+                    })
+                    .collect(),
+                // `--yarn-release` files: local releases, as toolchains are.
+                toolchains: self
+                    .npm
+                    .iter()
+                    .flat_map(|(node, _)| {
+                        self.yarn_releases
+                            .iter()
+                            .map(move |r| set(&[("node", node), ("yarn", &r.version)]))
+                    })
+                    .collect(),
+                container: None,
+            },
             build_scripts: (self.build_scripts && self.container.is_some())
                 .then(|| "container".to_string()),
             npm: ManagerSupport {
@@ -424,6 +479,29 @@ impl VersionPolicy {
                 }),
             },
         }
+    }
+
+    /// pnpm runs with any node this server has natively or as a toolchain,
+    /// and with whatever pnpm version the registry publishes.
+    fn describe_pnpm(&self) -> String {
+        let nodes: Vec<String> = self
+            .npm
+            .iter()
+            .map(|(n, _)| format!("node {n} (PATH)"))
+            .chain(
+                self.node_toolchains
+                    .iter()
+                    .map(|t| format!("node {} (toolchain)", t.node)),
+            )
+            .collect();
+        if nodes.is_empty() {
+            return "nothing (no node on this server)".to_string();
+        }
+        format!(
+            "{}, each with any pnpm version the npm registry publishes (fetched into the tool \
+cache) or the pnpm on PATH",
+            nodes.join(", ")
+        )
     }
 
     pub fn describe_npm(&self) -> String {

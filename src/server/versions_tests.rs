@@ -19,6 +19,7 @@ fn host() -> HostTools {
         npm: Some("11.19.1".into()),
         php: Some("8.2.36".into()),
         composer: Some("2.5.5".into()),
+        yarn: None,
     }
 }
 
@@ -290,11 +291,49 @@ fn the_supported_table() {
                 "toolchains": [{"php": "8.1.2", "composer": "2.5.5"}],
                 "container": {"runtime": "podman", "image": "php:{version}-cli",
                               "any": ["php"], "fixed": {"composer": "2.7.1"}}
-            }
+            },
+            // No yarn on this host's PATH and no --yarn-release.
+            "yarn": {"native": [], "toolchains": [], "container": null}
         })
     );
     let off = serde_json::to_value(policy(false, true).supported()).unwrap();
     assert_eq!(off["npm"]["container"], serde_json::Value::Null);
+}
+
+#[test]
+fn yarn_versions_come_from_path_releases_or_the_tool_cache() {
+    let mut host = host();
+    host.yarn = Some("1.22.22".into());
+    let release = crate::install::yarn::YarnRelease {
+        version: "4.18.1".into(),
+        entry: "/opt/yarn.js".into(),
+    };
+    let p = VersionPolicy::new(&host, &[], &[], PLATFORM.into(), false)
+        .unwrap()
+        .with_yarn_releases(vec![release]);
+    let table = serde_json::to_value(p.supported()).unwrap();
+    assert_eq!(
+        table["yarn"],
+        serde_json::json!({
+            "native": [{"node": "20.20.2", "yarn": "1.22.22"}],
+            "toolchains": [{"node": "20.20.2", "yarn": "4.18.1"}],
+            "container": null
+        })
+    );
+    let mut r = request(Manager::Yarn, &[("node", "20.20.2"), ("yarn", "4.18.1")]);
+    assert!(matches!(p.decide(&r), Ok(Runner::YarnRelease(_))));
+    // Any other yarn goes to the tool cache, with the PATH node.
+    r.versions.insert("yarn".into(), "3.6.4".into());
+    assert!(matches!(p.decide(&r), Ok(Runner::Native)));
+    r.versions.insert("node".into(), "18.0.0".into());
+    let err = ApiError::from(p.decide(&r).unwrap_err());
+    assert_eq!(err.code, "unsupported_version");
+    assert!(
+        err.message
+            .contains("node 18.0.0 is not supported here for yarn"),
+        "{}",
+        err.message
+    );
 }
 
 fn built(mut request: ValidRequest) -> ValidRequest {

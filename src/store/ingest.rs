@@ -13,7 +13,8 @@ use rayon::prelude::*;
 use super::{BlobInfo, HashedFile, IngestClock, StagedBlob, Store, pack_file};
 use crate::protocol::{
     Entry, FileEntry, INDEX_FORMAT, INDEX_FORMAT_WORKSPACES, Index, NestedTree, ValidRequest,
-    check_entry_path, check_symlink_target, check_workspace_link, workspace_folders,
+    check_entry_path, check_root_tree_link, check_symlink_target, check_workspace_link,
+    workspace_folders,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -402,11 +403,15 @@ fn walk(
                     what: "a symlink whose target is not UTF-8".to_string(),
                 })?
                 .to_string();
+            let full = format!("{folder}/{rel}");
+            // A nested tree's root has the root tree's name (pnpm links into it).
+            let root = folder.rsplit('/').next().unwrap_or(folder);
             check_symlink_target(&rel, &target)
                 .map(|_| ())
                 .or_else(|e| {
-                    check_workspace_link(&format!("{folder}/{rel}"), &target, workspaces)
+                    check_workspace_link(&full, &target, workspaces)
                         .map(|_| ())
+                        .or_else(|_| check_root_tree_link(&full, &target, root))
                         .map_err(|_| e)
                 })
                 .map_err(|e| IngestError::Unsupported {

@@ -11,6 +11,7 @@ mod location;
 mod maintenance;
 mod mem;
 mod open;
+mod ready;
 mod s3;
 mod s3_config;
 mod s3_maintenance;
@@ -35,6 +36,7 @@ pub use maintenance::{
 };
 pub use mem::MemStore;
 pub use open::{OpenError, OpenMode, open_location};
+pub use ready::{NotReady, check_ready};
 pub use s3::{S3Store, S3Times};
 pub use summary::KeySummary;
 
@@ -134,6 +136,13 @@ pub trait Store: Send + Sync + 'static {
     // Optional capabilities (house style, as in sccache: default methods, so a
     // backend that lacks one still serves). Used by `depcache admin` and by
     // the server's last-use tracking and metrics.
+
+    /// The read half of the readiness probe (`check_ready`): cheap, and an
+    /// error when the store cannot be read. By default a blob-header lookup
+    /// of a hash no blob has (a stat for a directory).
+    fn check_read(&self) -> io::Result<()> {
+        self.blob_info(ready::PROBE_SHA).map(drop)
+    }
 
     /// Records that `key` was just used (a hit or a download). Must be cheap
     /// metadata, not a rewrite; callers throttle it.

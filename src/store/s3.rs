@@ -400,6 +400,13 @@ impl super::Store for S3Store {
         self.put_index(index)
     }
 
+    /// One GET of the small `depcache-store.json`: proves the endpoint, the
+    /// credentials, the bucket and the prefix at once (a missing blob would
+    /// answer "absent" from a bucket that is gone).
+    fn check_read(&self) -> io::Result<()> {
+        self.read_config(false).map(drop)
+    }
+
     fn staging_dir(&self) -> &FsPath {
         &self.staging
     }
@@ -418,7 +425,7 @@ impl super::Store for S3Store {
     fn delete_index(&self, key: &Key) -> io::Result<bool> {
         let key = &key.to_string();
         let mut deleted = false;
-        for manager in [Manager::Npm, Manager::Composer] {
+        for manager in Manager::ALL {
             let path = self.index_path(key, manager.name());
             if self.exists(path.clone())? {
                 self.delete(path)?;

@@ -127,7 +127,7 @@ impl S3Store {
     /// The index of `key` (hex of a `Key`, so already checked) and the
     /// manager in its name.
     pub(super) fn find_index(&self, key: &str) -> io::Result<Option<(Bytes, &'static str)>> {
-        for manager in [Manager::Npm, Manager::Composer] {
+        for manager in Manager::ALL {
             let path = self.index_path(key, manager.name());
             let client = self.client.clone();
             let got = self.block_on(async move {

@@ -260,3 +260,30 @@ fn gc_racing_ingestion_never_leaves_an_index_naming_a_missing_blob() {
     let report = depcache::admin::verify::verify(&store, false).unwrap();
     assert!(report.is_clean(), "{}", report.render());
 }
+
+/// `--dry-run --older-than` evicts a fresh key: its blobs are all in grace.
+/// The report says so, with the period and the flag that changes it.
+#[test]
+fn blobs_kept_by_the_grace_period_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let store = DirStore::open(root).unwrap();
+    ingest(&store, "fresh", &[("fresh.bin", noise(78, 5000))]);
+    let args = ["gc", "--cache-dir", root.to_str().unwrap(), "--dry-run"];
+    let out = admin(&[&args[..], &["--older-than", "0s"]].concat());
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("blobs in grace"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("2 (unreferenced"), "{line}");
+    assert!(line.contains("less than 10m ago"), "{line}");
+    assert!(line.contains("--grace"), "{line}");
+    let report = admin_json(&[&args[..], &["--older-than", "0s", "--grace", "90m"]].concat());
+    assert_eq!(report["grace_secs"], 5400, "{report}");
+    // Nothing kept: no explanation.
+    let out = admin(&[&args[..], &["--grace", "0s"]].concat());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("blobs in grace  0\n"), "{text}");
+}

@@ -58,6 +58,11 @@ fn stats_match_what_was_stored_and_what_is_on_disk() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("keys (composer)"), "{text}");
+    // 0 kept bundles is the usual figure: said why, not a bare 0.
+    assert!(
+        text.contains("kept bundles         0 (none yet: serve keeps"),
+        "{text}"
+    );
     let value_columns: Vec<usize> = text
         .lines()
         .map(|l| l.find("  ").unwrap() + l[l.find("  ").unwrap()..].find(|c| c != ' ').unwrap())
@@ -103,4 +108,27 @@ fn admin_refuses_a_directory_that_is_not_a_store_and_leaves_tmp_alone() {
     std::fs::write(dir.path().join("tmp/blob-in-progress"), b"x").unwrap();
     admin_json(&["stats", "--cache-dir", dir.path().to_str().unwrap()]);
     assert!(dir.path().join("tmp/blob-in-progress").exists());
+}
+
+/// The kept bundles' real size (those `serve` keeps from a key's second
+/// download), in both forms.
+#[test]
+fn stats_count_kept_bundles() {
+    use depcache::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let store = DirStore::open(dir.path()).unwrap();
+    let (a, _) = ingest(&store, "a", &[("a.js", noise(2, 3000))]);
+    store
+        .keep_bundle(&crate::common::key(&a.key), 1, &mut |out| {
+            out.write_all(&[7u8; 4321])
+        })
+        .unwrap();
+    let s = admin_json(&["stats", "--cache-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(s["bundle_bytes"], 4321);
+    let out = admin(&["stats", "--cache-dir", dir.path().to_str().unwrap()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("kept bundles         4321 (4.2 KiB)\n"),
+        "{text}"
+    );
 }

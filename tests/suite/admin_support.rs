@@ -20,6 +20,8 @@ pub fn request(manager: Manager, seed: &str) -> ValidRequest {
     let versions: BTreeMap<String, String> = match manager {
         Manager::Npm => [("node", "20.20.2"), ("npm", "11.19.1")],
         Manager::Composer => [("php", "8.3.6"), ("composer", "2.8.1")],
+        Manager::Pnpm => [("node", "20.20.2"), ("pnpm", "10.4.1")],
+        Manager::Yarn => [("node", "20.20.2"), ("yarn", "1.22.22")],
     }
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -82,6 +82,11 @@ fn verify_finds_corruption_and_repair_removes_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!blob.exists());
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("repaired: removed 1 blob and 2 indexes;"),
+        "{said}"
+    );
     assert!(!has_index(root, &a.key) && !has_index(root, &b.key));
     assert!(has_index(root, &c.key), "an intact key stays");
     // Blobs of a that were fine stay (gc will collect them if unused).

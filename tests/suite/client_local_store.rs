@@ -342,3 +342,105 @@ fn a_cp_p_through_a_restored_tree_never_reaches_another_project() {
         "module.exports = 'x';\n"
     );
 }
+
+/// The `-vv` line a store restore logs: (linked on their seal, hashed).
+fn seal_counts(stderr: &str) -> (u64, u64) {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("objects linked on their seal record"))
+        .unwrap_or_else(|| panic!("no seal line in:\n{stderr}"));
+    let numbers: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let n = numbers.len();
+    (numbers[n - 2], numbers[n - 1])
+}
+
+/// A warm restore trusts an object on its seal record (one lstat, no hash)
+/// only while the inode's ctime is the one this client recorded. A write
+/// through a restored tree that puts back size and mtime (`touch -r` of
+/// another sealed file) moves the ctime: the next project hashes the object,
+/// finds it changed and gets the right bytes. A damaged record table is no
+/// table: everything is hashed.
+#[test]
+fn a_seal_record_is_trusted_only_while_the_object_is_untouched() {
+    use crate::client_support::{Sandbox, stderr};
+    use crate::common::crafted_server::{CraftedServer, Script, dir, file};
+    let items = [
+        dir("a"),
+        dir("b"),
+        file("a/x.js", b"module.exports = 'x';\n", 0o644),
+        file("b/y.js", b"module.exports = 'y';\n", 0o644),
+    ];
+    let server = CraftedServer::start(Script::of(&items));
+    let first = Sandbox::new();
+    let store = first.dir.path().join("store");
+    let store_arg = store.to_string_lossy().into_owned();
+    let extra = ["--no-fallback", "--local-store", &store_arg, "-vv"];
+    let fetch = |sandbox: &Sandbox| {
+        // Seal records need ctimes older than the clock's granularity.
+        std::thread::sleep(std::time::Duration::from_millis(120));
+        let out = sandbox.fetch(&server.url, &extra);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        err
+    };
+    fetch(&first); // from the bundle; fills the store
+    let second = Sandbox::new();
+    assert_eq!(seal_counts(&fetch(&second)).1, 2, "no records yet: hashed");
+    let third = Sandbox::new();
+    assert_eq!(
+        seal_counts(&fetch(&third)),
+        (2, 0),
+        "the second restore's records: linked after one lstat each"
+    );
+
+    // In place through the third tree, same size, then the sealed mtime back.
+    let nm = third.node_modules();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(nm.join("a/x.js"))
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"module.exports = 'X';\n"))
+        .unwrap();
+    let touch = std::process::Command::new("touch")
+        .arg("-r")
+        .arg(nm.join("b/y.js"))
+        .arg(nm.join("a/x.js"))
+        .status()
+        .unwrap();
+    assert!(touch.success());
+    let object = store_object(&store, &nm.join("a/x.js"));
+    assert_eq!(
+        std::fs::read_to_string(&object).unwrap(),
+        "module.exports = 'X';\n",
+        "the write went into the store"
+    );
+
+    let fourth = Sandbox::new();
+    // The changed object is missing now: this crafted server's bundle is
+    // then fetched whole, so no store restore (and no seal line).
+    let err = fetch(&fourth);
+    assert!(
+        err.contains("local store checked missing=1") || err.contains("missing"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(fourth.node_modules().join("a/x.js")).unwrap(),
+        "module.exports = 'x';\n",
+        "{err}"
+    );
+
+    // Records a run trusts again, then the table damaged: all hashed.
+    let fifth = Sandbox::new();
+    // Both hashed: x.js is a new object, and the fourth fetch's own copy of
+    // y.js marked a use of the object (a chmod, for prune), moving its ctime.
+    assert_eq!(seal_counts(&fetch(&fifth)), (2, 2));
+    let table = store.join("seals");
+    let mut bytes = std::fs::read(&table).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&table, bytes).unwrap();
+    let sixth = Sandbox::new();
+    assert_eq!(seal_counts(&fetch(&sixth)).1, 2);
+}

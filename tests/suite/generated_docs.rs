@@ -125,3 +125,36 @@ fn bash_completion_offers_the_managers_after_fetch() {
         "{offered:?}"
     );
 }
+
+/// Every `name(1)` a page cites in SEE ALSO / SUBCOMMANDS is a page that is
+/// generated (and so installed by install.sh): no `depcache-help(1)`.
+#[test]
+fn every_cited_man_page_is_generated() {
+    let out = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .args(["man", "--dir"])
+        .arg(out.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let pages = files_in(out.path());
+    let mut cited = Vec::new();
+    for text in pages.values() {
+        let text = String::from_utf8_lossy(text).replace("\\-", "-");
+        for line in text.lines() {
+            if let Some(name) = line.strip_suffix("(1)")
+                && name.starts_with("depcache")
+                && !name.contains(' ')
+            {
+                cited.push(name.to_string());
+            }
+        }
+    }
+    assert!(cited.iter().any(|c| c == "depcache-admin-gc"), "{cited:?}");
+    for name in &cited {
+        assert!(
+            pages.contains_key(&format!("{name}.1")),
+            "{name}(1) is cited but not generated"
+        );
+    }
+}

@@ -198,3 +198,46 @@ fn an_open_server_says_how_to_expose_it() {
         "{line}"
     );
 }
+
+/// One start-up line: the server's own "depcache serving" log line repeated
+/// what the CLI had just printed.
+#[test]
+fn the_server_says_it_is_serving_once() {
+    use std::io::{BufRead, Read};
+    let store = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .args([
+            "serve",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--is-public",
+            "--cache-dir",
+        ])
+        .arg(store.path())
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    while !first.contains("serving on ") {
+        first.clear();
+        assert!(
+            stderr.read_line(&mut first).unwrap() > 0,
+            "no start-up line"
+        );
+    }
+    let url = first.split("serving on ").nth(1).unwrap().trim();
+    // Answering requests: past every start-up line.
+    let health = std::process::Command::new("curl")
+        .args(["-sf", &format!("{url}/health")])
+        .output()
+        .unwrap();
+    assert!(health.status.success());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert!(!rest.contains("serving"), "said twice:\n{first}{rest}");
+}

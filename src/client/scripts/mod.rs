@@ -71,6 +71,12 @@ pub fn after_install(
     let ran = match request.manager {
         Manager::Npm => npm::run(request, dir, options)?,
         Manager::Composer => composer::run(request, dir, options)?,
+        // A cached pnpm tree has nothing left to run: the server refuses
+        // trees with pending builds and projects with root install scripts.
+        Manager::Pnpm => None,
+        // The server caches no yarn tree with anything left to run (see
+        // install::yarn::finish), and the local fallback ran yarn's own.
+        Manager::Yarn => None,
     };
     if let Some(ran) = ran
         && !options.quiet

@@ -13,8 +13,10 @@
 
 mod composer;
 mod npm;
+mod pnpm;
 #[cfg(test)]
 mod tests;
+mod yarn;
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -257,7 +259,16 @@ impl TrustedSources {
         match manager {
             Manager::Npm => npm::check(self, files),
             Manager::Composer => composer::check(self, files),
+            Manager::Pnpm => pnpm::check(self, files),
+            Manager::Yarn => yarn::check(self, files),
         }
+    }
+
+    /// Whether an npm tarball at `url` may be fetched: the configured or the
+    /// default npm registry, a scope registry or an allowed host.
+    pub fn npm_url_trusted(&self, url: &Url) -> bool {
+        matches!(url.scheme(), "http" | "https")
+            && self.url_trusted(url, &[NPM_DEFAULT_REGISTRY], true)
     }
 
     /// Whether `url` (already parsed, http or https) is on a trusted origin:

@@ -125,7 +125,7 @@ pub(super) fn check(
 
 /// A package.json: the root's (which alone may declare the workspaces the
 /// request carries) or a workspace's.
-fn check_manifest(
+pub(super) fn check_manifest(
     sources: &TrustedSources,
     file: &str,
     doc: &Value,
@@ -198,7 +198,12 @@ fn check_dep_maps(
     Ok(())
 }
 
-fn check_spec(sources: &TrustedSources, file: &str, at: &str, spec: &str) -> Result<(), Untrusted> {
+pub(super) fn check_spec(
+    sources: &TrustedSources,
+    file: &str,
+    at: &str,
+    spec: &str,
+) -> Result<(), Untrusted> {
     match classify(spec) {
         Spec::Registry => Ok(()),
         Spec::Remote => check_url(

@@ -12,6 +12,7 @@ pub mod registry;
 pub mod s3;
 pub mod server;
 pub mod tree;
+pub mod yarn_project;
 
 pub use composer_project::{
     ComposerProject, composer_install_reference, composer_project, composer_project_with,

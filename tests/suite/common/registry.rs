@@ -219,7 +219,38 @@ fn specs() -> Vec<Spec> {
         files: vec![text("index.js", "module.exports = 'scoped';\n")],
     });
     out.extend(script_specs());
+    out.extend(fake_manager_specs());
+    // Pins another dc-util than a root that pins 1.0.0: a nested conflict.
+    out.push(Spec {
+        name: "dc-pin",
+        version: "1.0.0",
+        extra: json!({"main": "index.js", "dependencies": {"dc-util": "1.1.0"}}),
+        files: vec![text(
+            "index.js",
+            "module.exports = require('dc-util').version;\n",
+        )],
+    });
     out
+}
+
+/// A stand-in `pnpm` CLI for the tool cache tests: it prints its version.
+/// `0.0.2-dc-badsum` is published with a wrong `dist.integrity`.
+fn fake_manager_specs() -> Vec<Spec> {
+    ["0.0.1-dc", "0.0.2-dc-badsum"]
+        .into_iter()
+        .map(|version| Spec {
+            name: "pnpm",
+            version,
+            extra: json!({"bin": {"pnpm": "bin/pnpm.cjs", "pnpx": "bin/pnpx.cjs"}}),
+            files: vec![
+                text(
+                    "bin/pnpm.cjs",
+                    &format!("#!/usr/bin/env node\nconsole.log('{version}');\n"),
+                ),
+                text("bin/pnpx.cjs", "#!/usr/bin/env node\n"),
+            ],
+        })
+        .collect()
 }
 
 /// Packages with install scripts (for `fetch` running what `npm ci` runs):
@@ -304,7 +335,11 @@ impl RegistryState {
             // Scoped tarballs live at /@scope/name/-/name-1.0.0.tgz like on npmjs.
             let base_name = spec.name.rsplit('/').next().unwrap();
             let path = format!("{}/-/{base_name}-{}.tgz", spec.name, spec.version);
-            let integrity = base64::engine::general_purpose::STANDARD.encode(Sha512::digest(&tgz));
+            let mut integrity =
+                base64::engine::general_purpose::STANDARD.encode(Sha512::digest(&tgz));
+            if spec.version.ends_with("-badsum") {
+                integrity = base64::engine::general_purpose::STANDARD.encode(Sha512::digest(b"x"));
+            }
             // No `shasum` (sha1): npm 11 verifies `integrity` and does not need it.
             manifest["dist"] = json!({
                 "tarball": format!("{base}{path}"),

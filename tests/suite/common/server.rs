@@ -33,6 +33,8 @@ pub struct ServerOptions {
     pub private: depcache::install::PrivateRegistries,
     /// Keys with a `registries=` list, beside `api_keys`.
     pub scoped_keys: Vec<(String, depcache::server::KeyScopes)>,
+    /// `--yarn-release` files.
+    pub yarn_releases: Vec<std::path::PathBuf>,
 }
 
 impl ServerOptions {
@@ -60,6 +62,7 @@ impl Default for ServerOptions {
             limits: ServerLimits::default(),
             private: Default::default(),
             scoped_keys: Vec::new(),
+            yarn_releases: Vec::new(),
         }
     }
 }
@@ -93,7 +96,14 @@ impl TestServer {
         work_dir: std::path::PathBuf,
         store_dir: TempDir,
     ) -> TestServer {
-        let policy = VersionPolicy::new(host_tools(), &[], &[], current_platform(), false).unwrap();
+        let releases = options
+            .yarn_releases
+            .iter()
+            .map(|f| depcache::install::yarn::YarnRelease::detect(f).unwrap())
+            .collect();
+        let policy = VersionPolicy::new(host_tools(), &[], &[], current_platform(), false)
+            .unwrap()
+            .with_yarn_releases(releases);
         let hosts = options
             .allow_registry_hosts
             .iter()
@@ -187,6 +197,9 @@ pub fn host_versions(manager: Manager) -> BTreeMap<String, String> {
     let names: &[&str] = match manager {
         Manager::Npm => &["node", "npm"],
         Manager::Composer => &["php", "composer"],
+        // Tests name the pnpm version themselves: host tools do not detect it.
+        Manager::Pnpm => &["node"],
+        Manager::Yarn => &["node", "yarn"],
     };
     names
         .iter()
