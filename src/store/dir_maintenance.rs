@@ -113,7 +113,7 @@ pub fn list_indexes(root: &Path) -> io::Result<Vec<IndexMeta>> {
             });
         }
     }
-    out.sort_by(|a, b| a.key.cmp(&b.key));
+    out.sort_by_key(|m| m.key);
     Ok(out)
 }
 

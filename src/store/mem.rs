@@ -250,7 +250,7 @@ impl Store for MemStore {
                 })
             })
             .collect();
-        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out.sort_by_key(|m| m.key);
         Ok(out)
     }
 

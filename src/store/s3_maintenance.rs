@@ -91,7 +91,7 @@ impl S3Store {
             .into_iter()
             .map(|o| Self::meta_of(o, &used))
             .collect();
-        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out.sort_by_key(|m| m.key);
         Ok(out)
     }
 

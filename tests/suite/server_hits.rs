@@ -233,7 +233,7 @@ async fn a_hot_key_is_served_from_its_kept_bundle() {
     let hex = hit["key"].as_str().unwrap();
     use depcache::store::Store;
     assert_eq!(
-        store.delete_bundle(&crate::common::key(&hex)).unwrap(),
+        store.delete_bundle(&crate::common::key(hex)).unwrap(),
         first.len() as u64
     );
     assert_eq!(kept(), 0);
