@@ -305,7 +305,19 @@ fn admin_commands_work_on_s3_with_the_same_json_as_a_directory() {
     );
     assert_eq!(keys(&gc), keys(&local_json(&["gc", "--dry-run", "--json"])));
     assert_eq!(gc["evicted"].as_array().unwrap().len(), 1, "{gc}");
-    assert!(gc["blobs_removed"].as_u64().unwrap() >= 2, "{gc}");
+    // A sweep that outlives the bucket's timing window keeps the rest for the
+    // next gc (docs/scale-out.md); on a loaded machine that happens, so the
+    // blobs must be gone after a few runs, not necessarily after the first.
+    let mut removed = gc["blobs_removed"].as_u64().unwrap();
+    for _ in 0..5 {
+        if removed >= 2 {
+            break;
+        }
+        let again = admin_json(&bucket, &["gc", "--grace", "0s", "--json"]);
+        assert!(again["evicted"].as_array().unwrap().is_empty(), "{again}");
+        removed += again["blobs_removed"].as_u64().unwrap();
+    }
+    assert!(removed >= 2, "{gc}");
     assert!(s3.list_keys().unwrap().is_empty());
 
     let empty = Bucket::new(GRACE);
