@@ -27,7 +27,9 @@ pub enum ServerError {
     /// Unreachable, or kept answering 5xx, or the install timed out there (504):
     /// the local install may stand in.
     Down(String),
-    /// A definite answer (401, 4xx, a broken reply) that a fallback would not fix.
+    /// A definite answer (401, 4xx, a broken reply) that a fallback would not
+    /// fix, or our own disk failing under the download (`WriteBundle`,
+    /// `DownloadFile`: the variant says whose fault it is).
     Fatal(ClientError),
     /// The index or bundle answered 404/410 after the cache request succeeded:
     /// gc removed the key meanwhile, and asking again re-installs it.
