@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 /// Exit codes, as `--help` and the README document them.
 pub mod exit {
-    pub const OK: u8 = 0;
+    // 0 is success: `ExitCode::SUCCESS`, not a constant of ours.
     /// Anything not listed below: I/O, a corrupt store, a bug.
     pub const FAILURE: u8 = 1;
     /// Bad command line or configuration (clap uses 2 as well).

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 
 use super::{human_bytes, human_time, parse_sha, scan_blobs, scan_indexes, short_hash, unix_secs};
-use crate::protocol::Index;
+use crate::protocol::{Index, Key};
 use crate::store::{
     BLOB_HEADER_LEN, GcSafety, Generation, IndexMeta, ProtocolTimes, Store, StoreLock,
 };
@@ -260,7 +260,7 @@ fn evict<'m>(
     chosen: Vec<(&'m IndexMeta, &'static str)>,
     options: &GcOptions,
     report: &mut GcReport,
-) -> io::Result<HashMap<&'m str, &'m Generation>> {
+) -> io::Result<HashMap<&'m Key, &'m Generation>> {
     let mut gone = HashMap::new();
     for (meta, reason) in chosen {
         let deleted = options.dry_run || store.delete_listed_index(meta)?;
@@ -272,9 +272,9 @@ fn evict<'m>(
             report.bundle_bytes_freed += store.delete_bundle(&meta.key)?;
         }
         report.index_bytes_freed += meta.size;
-        gone.insert(meta.key.as_str(), &meta.generation);
+        gone.insert(&meta.key, &meta.generation);
         report.evicted.push(Evicted {
-            key: meta.key.clone(),
+            key: meta.key.to_string(),
             manager: meta.manager.clone(),
             last_used: unix_secs(meta.last_used),
             reason,
@@ -289,7 +289,7 @@ fn evict<'m>(
 fn sweep(
     store: &dyn Store,
     metas: &[IndexMeta],
-    gone: &HashMap<&str, &Generation>,
+    gone: &HashMap<&Key, &Generation>,
     refs: &RefCounts,
     options: &GcOptions,
     times: Option<ProtocolTimes>,
@@ -301,10 +301,10 @@ fn sweep(
     } else {
         store.sweep_lock()?
     };
-    let survivors: HashSet<(&str, &Generation)> = metas
+    let survivors: HashSet<(&Key, &Generation)> = metas
         .iter()
-        .filter(|m| !gone.contains_key(m.key.as_str()))
-        .map(|m| (m.key.as_str(), &m.generation))
+        .filter(|m| !gone.contains_key(&m.key))
+        .map(|m| (&m.key, &m.generation))
         .collect();
     // Every index published before this instant is in the listing below.
     let listed_at = Instant::now();
@@ -313,8 +313,8 @@ fn sweep(
     let relisted: Vec<IndexMeta> = store
         .list_indexes()?
         .into_iter()
-        .filter(|m| !survivors.contains(&(m.key.as_str(), &m.generation)))
-        .filter(|m| !(options.dry_run && gone.get(m.key.as_str()) == Some(&&m.generation)))
+        .filter(|m| !survivors.contains(&(&m.key, &m.generation)))
+        .filter(|m| !(options.dry_run && gone.get(&m.key) == Some(&&m.generation)))
         .collect();
     count_refs(store, &relisted, refs)?;
     let grace_cutoff = SystemTime::now()

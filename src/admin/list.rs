@@ -40,7 +40,7 @@ pub fn list(store: &dyn Store) -> io::Result<Vec<KeyEntry>> {
     let mut entries: Vec<KeyEntry> = scan_indexes(store, &metas, |meta, index| {
         let mut entry = KeyEntry {
             format: LIST_FORMAT,
-            key: meta.key.clone(),
+            key: meta.key.to_string(),
             manager: meta.manager.clone(),
             versions: BTreeMap::new(),
             platform: None,

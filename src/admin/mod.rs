@@ -8,7 +8,7 @@
 //! store's 256 blob shards and over its indexes, and human formatting.
 
 pub mod gc;
-pub mod list;
+pub(crate) mod list;
 pub mod stats;
 pub mod verify;
 

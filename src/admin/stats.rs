@@ -56,7 +56,7 @@ pub fn stats(store: &dyn Store) -> io::Result<Stats> {
     })?;
     let metas = store.list_indexes()?;
     let parsed = scan_indexes(store, &metas, |meta, index| match index {
-        Ok(Some(index)) => Some((index.logical_size(), index.created, meta.key.clone())),
+        Ok(Some(index)) => Some((index.logical_size(), index.created, meta.key.to_string())),
         // Vanished since the listing: counted as listed, adds nothing.
         Ok(None) => Some((0, u64::MAX, String::new())),
         Err(_) => None,
@@ -84,10 +84,12 @@ pub fn stats(store: &dyn Store) -> io::Result<Stats> {
             .filter(|(_, c, _)| *c != u64::MAX)
             .map(|(_, c, k)| (*c, k.as_str()))
     };
+    let hex: Vec<String> = metas.iter().map(|m| m.key.to_string()).collect();
     let used = || {
         metas
             .iter()
-            .map(|m| (unix_secs(m.last_used), m.key.as_str()))
+            .zip(&hex)
+            .map(|(m, k)| (unix_secs(m.last_used), k.as_str()))
     };
     let blobs = shards.iter().map(|s| s.0).sum();
     let blob_bytes = shards.iter().map(|s| s.1).sum();

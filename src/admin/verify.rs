@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{parse_sha, scan_blobs, scan_indexes};
 use crate::digest::{Hashing, copy_hashing};
-use crate::protocol::Index;
+use crate::protocol::{Index, Key};
 use crate::store::{BLOB_HEADER_LEN, BlobInfo, BlobMeta, Generation, IndexMeta, Store, unpack};
 
 pub const VERIFY_FORMAT: u32 = 1;
@@ -171,7 +171,7 @@ pub fn verify(store: &dyn Store, repair: bool) -> io::Result<VerifyReport> {
             shown.push(format!("... and {} more", problems.len() - 5));
         }
         report.bad_indexes.push(BadIndex {
-            key: meta.key.clone(),
+            key: meta.key.to_string(),
             problems: shown,
         });
     }
@@ -197,17 +197,13 @@ fn repair_store(
             report.blobs_removed += 1;
         }
     }
-    let seen: HashSet<(&str, &Generation)> = scanned
-        .iter()
-        .map(|m| (m.key.as_str(), &m.generation))
-        .collect();
-    let bad_set: HashSet<(&str, &Generation)> = bad
-        .iter()
-        .map(|(m, _)| (m.key.as_str(), &m.generation))
-        .collect();
+    let seen: HashSet<(&Key, &Generation)> =
+        scanned.iter().map(|m| (&m.key, &m.generation)).collect();
+    let bad_set: HashSet<(&Key, &Generation)> =
+        bad.iter().map(|(m, _)| (&m.key, &m.generation)).collect();
     let current = store.list_indexes()?;
     for meta in &current {
-        let id = (meta.key.as_str(), &meta.generation);
+        let id = (&meta.key, &meta.generation);
         let remove = if bad_set.contains(&id) {
             true
         } else if seen.contains(&id) {

@@ -190,7 +190,7 @@ one without; pass one of them"
         .map_err(|e| CliError::Failure(format!("could not encode JSON: {e}")))?;
         println!("{document}");
     }
-    result.map(drop)
+    result.map(drop).map_err(CliError::from)
 }
 
 /// Accepts any text (the seed form puts a URL first; `run` checks both) but

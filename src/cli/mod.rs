@@ -2,6 +2,7 @@
 //! a call on the library.
 
 mod admin;
+mod client_error;
 mod config;
 mod env;
 mod fetch;

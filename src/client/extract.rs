@@ -16,8 +16,8 @@ use zip::ZipArchive;
 use zip::read::ZipArchiveMetadata;
 
 use super::tree::{self, Layout, Trees, io_pool, local, verify};
+use crate::client::ClientError;
 use crate::digest::{CopyError, Hashing, copy_hashing};
-use crate::error::CliError;
 use crate::protocol::{Entry, FileEntry, Index, check_entry_path};
 
 /// What was restored, for the summary line.
@@ -47,7 +47,7 @@ pub fn restore(
     project: &Path,
     root: &str,
     bar: &ProgressBar,
-) -> Result<Restored, CliError> {
+) -> Result<Restored, ClientError> {
     let trees = tree::check_trees(index, root)?;
     let plan = check_layout(bundle, &trees)?;
     bar.set_length(plan.files.len() as u64);
@@ -69,7 +69,7 @@ pub fn restore(
 /// that both list the same entries; nothing is extracted yet. Each entry
 /// belongs to the tree whose folder prefixes its name (workspace folders
 /// never hold `node_modules`, so at most one does).
-fn check_layout<'a>(bundle: &Path, trees: &Trees<'a>) -> Result<Plan<'a>, CliError> {
+fn check_layout<'a>(bundle: &Path, trees: &Trees<'a>) -> Result<Plan<'a>, ClientError> {
     let prefixes: Vec<(String, &Layout<'a>)> = trees
         .trees
         .iter()
@@ -162,7 +162,7 @@ fn check_layout<'a>(bundle: &Path, trees: &Trees<'a>) -> Result<Plan<'a>, CliErr
 }
 
 /// A reader of the bundle on its own file handle, for one worker.
-fn open_worker(bundle: &Path, plan: &Plan<'_>) -> Result<ZipArchive<File>, CliError> {
+fn open_worker(bundle: &Path, plan: &Plan<'_>) -> Result<ZipArchive<File>, ClientError> {
     let file = File::open(bundle).map_err(|e| local(bundle, e))?;
     // SAFETY: the metadata was read from this very file, which nobody writes
     // while we extract.
@@ -176,7 +176,7 @@ fn extract_files(
     plan: &Plan<'_>,
     bases: &[&Path],
     bar: &ProgressBar,
-) -> Result<u64, CliError> {
+) -> Result<u64, ClientError> {
     io_pool().install(|| {
         plan.files
             .par_iter()
@@ -185,7 +185,7 @@ fn extract_files(
                 |(archive, buf), &(number, tree, entry)| {
                     let archive = archive
                         .as_mut()
-                        .map_err(|e| CliError::Failure(e.to_string()))?;
+                        .map_err(|e| ClientError::Failure(e.to_string()))?;
                     let size = extract_file(archive, number, entry, bases[tree], buf)?;
                     bar.inc(1);
                     Ok(size)
@@ -201,7 +201,7 @@ fn extract_file(
     entry: &FileEntry,
     base: &Path,
     buf: &mut [u8],
-) -> Result<u64, CliError> {
+) -> Result<u64, ClientError> {
     let damaged = |e: &dyn std::fmt::Display| {
         verify(format!("bundle entry for {:?} is damaged: {e}", entry.path))
     };
@@ -238,7 +238,7 @@ fn check_link_content(
     number: usize,
     path: &str,
     target: &str,
-) -> Result<(), CliError> {
+) -> Result<(), ClientError> {
     let entry = archive
         .by_index(number)
         .map_err(|e| verify(format!("bundle entry for {path:?} is damaged: {e}")))?;

@@ -6,7 +6,7 @@ use std::os::fd::AsFd;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use crate::error::CliError;
+use crate::client::ClientError;
 use crate::protocol::{InstallOptions, Manager, ValidRequest, YarnFlavor, yarn_flavor};
 
 /// The program and arguments, as the server runs them (scripts off, and
@@ -85,7 +85,7 @@ fn is_berry(request: &ValidRequest) -> bool {
 
 /// Runs the install in `dir`. Its output goes to stderr so that stdout stays
 /// clean for whatever the CI job pipes it into.
-pub fn install_locally(request: &ValidRequest, dir: &Path) -> Result<(), CliError> {
+pub fn install_locally(request: &ValidRequest, dir: &Path) -> Result<(), ClientError> {
     unlink_symlinked_root(&dir.join(request.manager.output_dir()))?;
     let argv = command_line(request);
     let shown = argv.join(" ");
@@ -100,11 +100,11 @@ pub fn install_locally(request: &ValidRequest, dir: &Path) -> Result<(), CliErro
         .stdin(Stdio::null())
         .stdout(stdout)
         .status()
-        .map_err(|e| CliError::Install(format!("could not start `{shown}`: {e}")))?;
+        .map_err(|e| ClientError::Install(format!("could not start `{shown}`: {e}")))?;
     if status.success() {
         Ok(())
     } else {
-        Err(CliError::Install(format!(
+        Err(ClientError::Install(format!(
             "the local fallback `{shown}` failed ({status})"
         )))
     }
@@ -113,13 +113,13 @@ pub fn install_locally(request: &ValidRequest, dir: &Path) -> Result<(), CliErro
 /// `npm ci` empties `node_modules` through a symlink (and composer writes
 /// into `vendor` through one), so a symlinked root goes first, as in a
 /// restore: the link only, its target untouched.
-fn unlink_symlinked_root(root: &Path) -> Result<(), CliError> {
+fn unlink_symlinked_root(root: &Path) -> Result<(), ClientError> {
     if !std::fs::symlink_metadata(root).is_ok_and(|m| m.file_type().is_symlink()) {
         return Ok(());
     }
     super::swap::warn_replacing_link(root);
     std::fs::remove_file(root).map_err(|e| {
-        CliError::Failure(format!(
+        ClientError::Failure(format!(
             "could not remove the symlink {} before installing: {e}",
             root.display()
         ))

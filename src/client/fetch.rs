@@ -19,7 +19,7 @@ use super::report::{Fallback, FetchReport, summary, with_store};
 use super::scripts::{self, ScriptOptions};
 use super::swap;
 use super::{ProjectSpec, load_project};
-use crate::error::CliError;
+use crate::client::ClientError;
 use crate::install::pnpm;
 use crate::protocol::{
     CacheResponse, Index, InstallOptions, Manager, ValidRequest, check_project_shape,
@@ -66,7 +66,7 @@ struct Downloaded {
     downloaded: u64,
 }
 
-pub fn fetch(options: FetchOptions) -> Result<FetchReport, CliError> {
+pub fn fetch(options: FetchOptions) -> Result<FetchReport, ClientError> {
     let started = Instant::now();
     let request = load_project(&options.project)?;
     // Even with -q: like a fallback, a tree nobody pinned must not go unsaid.
@@ -129,7 +129,7 @@ pub fn fetch(options: FetchOptions) -> Result<FetchReport, CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::Failure(format!("could not start the async runtime: {e}")))?;
+        .map_err(|e| ClientError::Failure(format!("could not start the async runtime: {e}")))?;
     let downloaded = runtime.block_on(download(
         &http,
         &request,
@@ -168,7 +168,7 @@ pub fn fetch(options: FetchOptions) -> Result<FetchReport, CliError> {
                 let store = pnpm::client_store_path(dir, version);
                 let workspaces = workspace_folders(&request.files);
                 pnpm::adopt_restored(dir, &store, &workspaces).map_err(|e| {
-                    CliError::Failure(format!("could not finish the restored pnpm tree: {e}"))
+                    ClientError::Failure(format!("could not finish the restored pnpm tree: {e}"))
                 })?;
             }
             let restored_stats = super::noop::after_restore(dir, root);
@@ -229,7 +229,7 @@ pub fn fetch(options: FetchOptions) -> Result<FetchReport, CliError> {
             started,
         ),
         Err(ServerError::Down(reason) | ServerError::Gone(reason)) if !options.fallback => {
-            Err(CliError::Unreachable(format!(
+            Err(ClientError::Unavailable(format!(
                 "the depcache server {} is unavailable ({reason}) and --no-fallback forbids a local install",
                 http.server()
             )))
@@ -261,9 +261,9 @@ fn install_unsupported(
     request: &ValidRequest,
     reason: String,
     started: Instant,
-) -> Result<FetchReport, CliError> {
+) -> Result<FetchReport, ClientError> {
     if !options.fallback {
-        return Err(CliError::Rejected(format!(
+        return Err(ClientError::Refused(format!(
             "{reason}; --no-fallback forbids a local install"
         )));
     }
@@ -277,7 +277,7 @@ fn install_locally_saying(
     request: &ValidRequest,
     reason: String,
     started: Instant,
-) -> Result<FetchReport, CliError> {
+) -> Result<FetchReport, ClientError> {
     let shown = fallback::command_line(request).join(" ");
     eprintln!("depcache: {reason}; installing locally with `{shown}`");
     fallback::install_locally(request, &options.project.dir)?;
@@ -397,11 +397,11 @@ async fn fetch_answer(
         .prefix(&swap::download_prefix(root))
         .suffix(".zip")
         .tempfile_in(dir)
-        .map_err(|e| {
-            ServerError::Fatal(CliError::Failure(format!(
-                "could not create a download file in {}: {e}",
-                dir.display()
-            )))
+        .map_err(|source| {
+            ServerError::Fatal(ClientError::DownloadFile {
+                dir: dir.to_path_buf(),
+                source,
+            })
         })?;
     let t = Instant::now();
     let bar = progress::download_bar(quiet, response.bundle_size);
@@ -498,5 +498,5 @@ async fn from_store(
 }
 
 fn fatal_verify(message: String) -> ServerError {
-    ServerError::Fatal(CliError::Verify(message))
+    ServerError::Fatal(ClientError::Verification(message))
 }

@@ -18,7 +18,7 @@ use indicatif::ProgressBar;
 use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, RANGE};
 use reqwest::{StatusCode, Url};
 
-use crate::error::CliError;
+use crate::client::ClientError;
 use crate::protocol::{CacheRequest, CacheResponse, ErrorBody, Index};
 
 /// How a request ended when it did not succeed.
@@ -27,8 +27,10 @@ pub enum ServerError {
     /// Unreachable, or kept answering 5xx, or the install timed out there (504):
     /// the local install may stand in.
     Down(String),
-    /// A definite answer (401, 4xx, a broken reply) that a fallback would not fix.
-    Fatal(CliError),
+    /// A definite answer (401, 4xx, a broken reply) that a fallback would not
+    /// fix, or our own disk failing under the download (`WriteBundle`,
+    /// `DownloadFile`: the variant says whose fault it is).
+    Fatal(ClientError),
     /// The index or bundle answered 404/410 after the cache request succeeded:
     /// gc removed the key meanwhile, and asking again re-installs it.
     Gone(String),
@@ -83,7 +85,7 @@ pub struct Http {
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Http {
-    pub fn new(settings: HttpSettings) -> Result<Self, CliError> {
+    pub fn new(settings: HttpSettings) -> Result<Self, ClientError> {
         // reqwest is built without a default crypto provider; an error only means
         // another part of the process installed one first.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -96,7 +98,7 @@ impl Http {
                 .read_timeout(read_timeout)
                 .user_agent(concat!("depcache/", env!("CARGO_PKG_VERSION")))
                 .build()
-                .map_err(|e| CliError::Failure(format!("could not build the HTTP client: {e}")))
+                .map_err(|source| ClientError::HttpClient { source })
         };
         Ok(Http {
             slow: build(settings.post_timeout)?,
@@ -159,19 +161,22 @@ impl Http {
             // No key was handed out yet: a 404 here is a wrong URL.
             if response.status() == StatusCode::NOT_FOUND {
                 let sentence = redirect::wrong_server_url(&self.settings.server, &url);
-                return Err(Attempt::Stop(ServerError::Fatal(CliError::Rejected(sentence))));
+                return Err(Attempt::Stop(ServerError::Fatal(ClientError::Refused(
+                    sentence,
+                ))));
             }
             let response = self.check_status(response).await.map_err(|a| match a {
                 Attempt::Stop(ServerError::Gone(m)) => {
-                    Attempt::Stop(ServerError::Fatal(CliError::Rejected(m)))
+                    Attempt::Stop(ServerError::Fatal(ClientError::Refused(m)))
                 }
                 a => a,
             })?;
             response.json::<CacheResponse>().await.map_err(|e| {
-                Attempt::Stop(ServerError::Fatal(CliError::Failure(format!(
-                    "{} answered the cache request with something that is not a depcache reply: {e}",
-                    self.settings.server
-                ))))
+                Attempt::Stop(ServerError::Fatal(ClientError::NotDepcache {
+                    server: self.settings.server.clone(),
+                    asked: "cache request",
+                    reason: e.to_string(),
+                }))
             })
         })
         .await
@@ -241,15 +246,16 @@ are sent only to the server's own origin with a 307 or 308 (pass the right URL a
                 .map_err(|e| match e {
                     body::Capped::Transport(e) => self.transport(e),
                     body::Capped::TooLong(sentence) => {
-                        Attempt::Stop(ServerError::Fatal(CliError::Verify(sentence)))
+                        Attempt::Stop(ServerError::Fatal(ClientError::Verification(sentence)))
                     }
                 })?;
             serde_json::from_slice::<Index>(&bytes).map_err(|e| {
                 // A server that answers garbage for the index cannot be trusted
                 // with the bundle either.
-                Attempt::Stop(ServerError::Fatal(CliError::Verify(format!(
-                    "the index at {url} is not valid: {e}"
-                ))))
+                Attempt::Stop(ServerError::Fatal(ClientError::BadIndex {
+                    url: url.to_string(),
+                    reason: e.to_string(),
+                }))
             })
         })
         .await
@@ -343,9 +349,11 @@ are sent only to the server's own origin with a 307 or 308 (pass the right URL a
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(|e| self.transport(e))?;
                 if written + chunk.len() as u64 > len {
-                    return Err(Attempt::Stop(ServerError::Fatal(CliError::Verify(
-                        format!("{url} sent more than the {len} bytes asked for"),
-                    ))));
+                    return Err(Attempt::Stop(ServerError::Fatal(
+                        ClientError::Verification(format!(
+                            "{url} sent more than the {len} bytes asked for"
+                        )),
+                    )));
                 }
                 out.write_all(&chunk).map_err(local_io)?;
                 written += chunk.len() as u64;
@@ -400,7 +408,7 @@ are sent only to the server's own origin with a 307 or 308 (pass the right URL a
                         "the server {server} requires an API key (401); set DEPCACHE_API_KEY or pass --api-key"
                     )
                 };
-                Attempt::Stop(ServerError::Fatal(CliError::Auth(sentence)))
+                Attempt::Stop(ServerError::Fatal(ClientError::AuthRefused(sentence)))
             }
             // Only GETs of a key keep this: the key was removed since the answer.
             StatusCode::NOT_FOUND | StatusCode::GONE => Attempt::Stop(ServerError::Gone(format!(
@@ -413,9 +421,9 @@ are sent only to the server's own origin with a 307 or 308 (pass the right URL a
             }
             // The package manager itself failed there: it would fail here too.
             StatusCode::UNPROCESSABLE_ENTITY => Attempt::Stop(ServerError::Fatal(
-                CliError::Install(format!("the install on {server} failed: {message}")),
+                ClientError::Install(format!("the install on {server} failed: {message}")),
             )),
-            s if s.is_client_error() => Attempt::Stop(ServerError::Fatal(CliError::Rejected(
+            s if s.is_client_error() => Attempt::Stop(ServerError::Fatal(ClientError::Refused(
                 format!("{server} refused the request ({code}): {message}"),
             ))),
             // The install ran out of time there; asking again would only wait again.
@@ -429,9 +437,10 @@ are sent only to the server's own origin with a 307 or 308 (pass the right URL a
                     None => Attempt::Retry(reason),
                 }
             }
-            _ => Attempt::Stop(ServerError::Fatal(CliError::Failure(format!(
-                "{server} answered an unexpected {code}"
-            )))),
+            _ => Attempt::Stop(ServerError::Fatal(ClientError::UnexpectedStatus {
+                server,
+                code,
+            })),
         })
     }
 }
@@ -441,8 +450,8 @@ fn local_io(e: std::io::Error) -> Attempt {
     Attempt::Stop(ServerError::Fatal(local_error(e)))
 }
 
-fn local_error(e: std::io::Error) -> CliError {
-    CliError::Failure(format!("could not write the downloaded bundle: {e}"))
+fn local_error(source: std::io::Error) -> ClientError {
+    ClientError::WriteBundle { source }
 }
 
 /// reqwest's display stops at "error sending request"; the cause says why.
@@ -455,11 +464,11 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 fn stop_failure(sentence: String) -> Attempt {
-    Attempt::Stop(ServerError::Fatal(CliError::Failure(sentence)))
+    Attempt::Stop(ServerError::Fatal(ClientError::Failure(sentence)))
 }
 
 fn stop_verify(sentence: String) -> Attempt {
-    Attempt::Stop(ServerError::Fatal(CliError::Verify(sentence)))
+    Attempt::Stop(ServerError::Fatal(ClientError::Verification(sentence)))
 }
 
 fn too_many_hops(url: &str) -> Attempt {

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use super::extract::Restored;
 use super::local_store::LocalStore;
 use super::tree::{self, io_pool};
-use crate::error::CliError;
+use crate::client::ClientError;
 use crate::protocol::Index;
 
 /// Builds `project/<root>` from the store alone, with the same checks,
@@ -22,7 +22,7 @@ pub fn restore(
     project: &Path,
     root: &str,
     bar: &ProgressBar,
-) -> Result<Restored, CliError> {
+) -> Result<Restored, ClientError> {
     let trees = tree::check_trees(index, root)?;
     bar.set_length(trees.file_count());
     let bytes = tree::build(project, root, &trees, |bases| {

@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime};
 use sha2::{Digest, Sha256};
 
 use super::tree::{local, verify};
-use crate::error::CliError;
+use crate::client::ClientError;
 use crate::protocol::FileEntry;
 
 mod lock;
@@ -59,11 +59,11 @@ pub struct LocalStore {
 
 impl LocalStore {
     /// Opens (creating) the store at `dir`.
-    pub fn open(dir: &Path) -> Result<Self, CliError> {
+    pub fn open(dir: &Path) -> Result<Self, ClientError> {
         for sub in ["objects", "tmp"] {
             let path = dir.join(sub);
             fs::create_dir_all(&path).map_err(|e| {
-                CliError::Failure(format!(
+                ClientError::Failure(format!(
                     "cannot create the local store {}: {e}",
                     path.display()
                 ))
@@ -71,7 +71,7 @@ impl LocalStore {
             // The store writes, links and deletes under these: a link planted
             // in their place would aim all of that at another folder.
             if !fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
-                return Err(CliError::Usage(format!(
+                return Err(ClientError::BadFolder(format!(
                     "the local store's {} is not a real folder (a symlink?); remove it or choose another --local-store",
                     path.display()
                 )));
@@ -88,7 +88,7 @@ impl LocalStore {
     /// The store lock, shared: held by a fetch from its first look into the
     /// store until its tree is linked and the store filled, so no prune or
     /// verify removes a content it counted on (see `lock`).
-    pub fn lock_shared(&self) -> Result<StoreLock, CliError> {
+    pub fn lock_shared(&self) -> Result<StoreLock, ClientError> {
         StoreLock::shared(&self.dir)
     }
 
@@ -114,7 +114,7 @@ impl LocalStore {
 
     /// Where the content of `f` with its mode lives. The sha256 comes from
     /// the server: only 64 hex digits may become part of a path.
-    fn object(&self, f: &FileEntry) -> Result<PathBuf, CliError> {
+    fn object(&self, f: &FileEntry) -> Result<PathBuf, ClientError> {
         let sha = &f.sha256;
         if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(verify(format!(
@@ -197,7 +197,7 @@ impl LocalStore {
 
     /// Reads `content`, checks its size and sha256 against `f`, and only then
     /// moves it into the store (replacing a damaged copy, if any).
-    pub fn ingest(&self, f: &FileEntry, content: &mut dyn Read) -> Result<(), CliError> {
+    pub fn ingest(&self, f: &FileEntry, content: &mut dyn Read) -> Result<(), ClientError> {
         let object = self.object(f)?;
         let tmp_dir = self.dir.join("tmp");
         let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir).map_err(|e| local(&tmp_dir, e))?;
@@ -238,7 +238,7 @@ impl LocalStore {
     /// from a bundle): hard-linked into the store when it can be (no copy),
     /// else copied with its hash checked again. Best effort: the caller only
     /// warns on failure.
-    pub fn adopt(&self, f: &FileEntry, file: &Path) -> Result<(), CliError> {
+    pub fn adopt(&self, f: &FileEntry, file: &Path) -> Result<(), ClientError> {
         if self.has(f) {
             // This restore wanted it though it extracted its own copy: a use,
             // for prune's least-recently-used order (ctime, see `place`).
@@ -286,7 +286,7 @@ impl LocalStore {
     /// Puts `f`'s content at `dest`: a hard link to the store file, or a
     /// reflink or copy where linking fails (another file system, too many
     /// links). Returns the bytes placed.
-    pub fn place(&self, f: &FileEntry, dest: &Path) -> Result<u64, CliError> {
+    pub fn place(&self, f: &FileEntry, dest: &Path) -> Result<u64, ClientError> {
         let object = self.object(f)?;
         let gone = || {
             verify(format!(
@@ -343,7 +343,7 @@ impl LocalStore {
     }
 
     /// Renames a verified, sealed temp file to its object path.
-    fn enter(&self, tmp: tempfile::TempPath, object: &Path) -> Result<(), CliError> {
+    fn enter(&self, tmp: tempfile::TempPath, object: &Path) -> Result<(), ClientError> {
         if let Some(parent) = object.parent() {
             fs::create_dir_all(parent).map_err(|e| local(parent, e))?;
         }
@@ -352,18 +352,18 @@ impl LocalStore {
 }
 
 /// `dir` holds a local store (upkeep never creates one).
-fn check_exists(dir: &Path) -> Result<(), CliError> {
+fn check_exists(dir: &Path) -> Result<(), ClientError> {
     match fs::symlink_metadata(dir.join("objects")) {
         Ok(m) if m.is_dir() => Ok(()),
-        _ => Err(CliError::Usage(format!(
+        _ => Err(ClientError::BadFolder(format!(
             "{} holds no local store (no objects folder)",
             dir.display()
         ))),
     }
 }
 
-fn upkeep_failed(what: &str, dir: &Path, e: io::Error) -> CliError {
-    CliError::Failure(format!("store {what} of {} failed: {e}", dir.display()))
+fn upkeep_failed(what: &str, dir: &Path, e: io::Error) -> ClientError {
+    ClientError::Failure(format!("store {what} of {} failed: {e}", dir.display()))
 }
 
 /// A regular file, `f`'s size and mode, and the mtime set on entry.

@@ -1,6 +1,7 @@
 //! The CI side: reading a project's manifest and lockfile into a request, and
 //! (in `fetch`) restoring the tree the server answers with.
 
+mod error;
 mod extract;
 mod fallback;
 mod fetch;
@@ -20,6 +21,7 @@ mod stat_manifest;
 mod swap;
 mod tree;
 
+pub use error::ClientError;
 pub use fetch::{FetchOptions, fetch};
 pub use http::HttpSettings;
 pub use local_store::prune::{PruneOptions, PruneReport, prune};
@@ -28,3 +30,4 @@ pub use local_store::status::{StatusReport, status};
 pub use local_store::verify::{VerifyReport, verify as verify_store};
 pub use project::{ProjectSpec, load_project};
 pub use report::{Fallback, FetchReport};
+pub use scripts::ScriptError;

@@ -22,7 +22,7 @@ use super::http::{Http, ServerError};
 use super::stat_manifest::{self, Diff, Kind, Snapshot, State};
 use super::tree::{self, io_pool};
 use super::{partial, progress, remove};
-use crate::error::CliError;
+use crate::client::ClientError;
 use crate::protocol::{Entry, FileEntry, Index, ValidRequest};
 
 /// Why a tree that differs from its manifest is restored whole instead of
@@ -63,7 +63,7 @@ pub fn up_to_date(
     options: &FetchOptions,
     request: &ValidRequest,
     started: Instant,
-) -> Result<bool, CliError> {
+) -> Result<bool, ClientError> {
     let root = request.manager.output_dir();
     let tree = options.project.dir.join(root);
     if options.force {

@@ -17,7 +17,7 @@ use super::local_store::LocalStore;
 use super::swap;
 use super::tree::{io_pool, local, verify};
 use crate::bundle;
-use crate::error::CliError;
+use crate::client::ClientError;
 use crate::protocol::{FileEntry, Index, METHOD_DEFLATE, METHOD_STORED};
 
 /// Neighbouring ranges closer than this are fetched as one: a few wasted
@@ -198,7 +198,7 @@ pub(super) fn store_all(
     store: &LocalStore,
     plan: &RangePlan<'_>,
     ranges: &Ranges,
-) -> Result<(), CliError> {
+) -> Result<(), ClientError> {
     let path = ranges.file.path();
     io_pool().install(|| {
         plan.items.par_iter().try_for_each(|(f, range)| {

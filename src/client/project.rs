@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::error::CliError;
+use crate::client::ClientError;
 use crate::install::{HostTools, detect_host_tools};
 use crate::protocol::{
     CacheRequest, InstallOptions, MAX_WORKSPACES, Manager, ValidRequest, WorkspaceGlob, YarnFlavor,
@@ -30,7 +30,7 @@ pub struct ProjectSpec {
 }
 
 /// Reads the files, fills in versions from the local tools, and computes the key.
-pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, CliError> {
+pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, ClientError> {
     let manager = spec.manager;
     let names = match &spec.files {
         Some(names) => names.clone(),
@@ -41,22 +41,24 @@ pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, CliError> {
         let workspace = matches!(manager, Manager::Npm | Manager::Pnpm | Manager::Yarn)
             && is_workspace_manifest_name(&name);
         if !workspace {
-            check_file_name(manager, &name).map_err(|e| CliError::Usage(e.to_string()))?;
+            check_file_name(manager, &name).map_err(|e| ClientError::BadProject(e.to_string()))?;
         }
         let path = spec.dir.join(&name);
-        let bytes = std::fs::read(&path)
-            .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
+        let bytes = std::fs::read(&path).map_err(|source| ClientError::ReadProject {
+            path: path.clone(),
+            source,
+        })?;
         files.insert(name, bytes);
     }
     if !files.contains_key(manager.manifest()) {
-        return Err(CliError::Usage(format!(
+        return Err(ClientError::BadProject(format!(
             "{} has no {}; run depcache in the project root or pass --dir",
             spec.dir.display(),
             manager.manifest()
         )));
     }
     if spec.build_scripts && manager != Manager::Npm {
-        return Err(CliError::Usage(
+        return Err(ClientError::BadProject(
             "--server-scripts is for npm projects only".to_string(),
         ));
     }
@@ -71,7 +73,7 @@ pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, CliError> {
     }
     if manager == Manager::Yarn && !given.contains_key("yarn") {
         let asked = package_manager_yarn(&files[manager.manifest()])
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+            .map_err(|e| ClientError::BadProject(e.to_string()))?;
         given.extend(asked.map(|v| ("yarn".to_string(), v)));
     }
     if manager == Manager::Yarn
@@ -80,14 +82,14 @@ pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, CliError> {
             .get("yarn.lock")
             .is_some_and(|l| yarn_flavor(l) == YarnFlavor::Berry)
     {
-        return Err(CliError::Usage(
+        return Err(ClientError::BadProject(
             "--omit-dev is for yarn classic only: Yarn Berry's install has no production mode"
                 .to_string(),
         ));
     }
     let versions = resolve_versions(manager, &given)?;
     let platform = spec.platform.clone().unwrap_or_else(current_platform);
-    check_platform(&platform).map_err(|e| CliError::Usage(e.to_string()))?;
+    check_platform(&platform).map_err(|e| ClientError::BadProject(e.to_string()))?;
     let options = (spec.omit_dev || spec.build_scripts).then_some(InstallOptions {
         omit_dev: spec.omit_dev.then_some(true),
         build_scripts: spec.build_scripts.then_some(true),
@@ -290,7 +292,7 @@ fn workspace_manifests(dir: &Path, globs: &[String]) -> Vec<String> {
 fn resolve_versions(
     manager: Manager,
     given: &BTreeMap<String, String>,
-) -> Result<BTreeMap<String, String>, CliError> {
+) -> Result<BTreeMap<String, String>, ClientError> {
     let wanted: Vec<&str> = manager
         .required_versions()
         .iter()
@@ -322,12 +324,12 @@ fn resolve_versions(
     }
     for required in manager.required_versions() {
         if !versions.contains_key(*required) {
-            return Err(CliError::Usage(format!(
+            return Err(ClientError::BadProject(format!(
                 "{required} version unknown: it is not on PATH; pass --{required}-version"
             )));
         }
     }
-    check_versions(manager, &versions).map_err(|e| CliError::Usage(e.to_string()))?;
+    check_versions(manager, &versions).map_err(|e| ClientError::BadProject(e.to_string()))?;
     Ok(versions)
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use tempfile::TempDir;
 
-use crate::error::CliError;
+use crate::client::ClientError;
 
 /// `.node_modules.depcache-tmp-XXXX`: the tree being extracted.
 pub fn staging_prefix(root: &str) -> String {
@@ -28,12 +28,10 @@ fn aside_prefix(root: &str) -> String {
 /// Replaces `target` with the staged tree. On Linux one `renameat2` exchange
 /// does it atomically; elsewhere (or on file systems without it) the old tree
 /// is renamed aside first and put back if the second rename fails.
-pub fn swap_in(staging: TempDir, target: &Path) -> Result<(), CliError> {
-    let fail = |e: std::io::Error| {
-        CliError::Failure(format!(
-            "could not move the restored tree into {}: {e}",
-            target.display()
-        ))
+pub fn swap_in(staging: TempDir, target: &Path) -> Result<(), ClientError> {
+    let fail = |source: std::io::Error| ClientError::SwapIn {
+        target: target.to_path_buf(),
+        source,
     };
     let existing = fs::symlink_metadata(target).ok();
     if existing
@@ -126,23 +124,21 @@ fn file_name(path: &Path) -> String {
 /// An exclusive `flock` on the project folder itself (no lock file left in
 /// the user's tree), released when the returned handle drops. Waits for a
 /// concurrent fetch in the same project to finish.
-pub fn lock_project(project: &Path) -> Result<std::fs::File, CliError> {
-    let dir = std::fs::File::open(project).map_err(|e| {
-        CliError::Usage(format!(
-            "cannot open the project folder {}: {e}",
-            project.display()
-        ))
+pub fn lock_project(project: &Path) -> Result<std::fs::File, ClientError> {
+    let dir = std::fs::File::open(project).map_err(|source| ClientError::OpenProject {
+        project: project.to_path_buf(),
+        source,
     })?;
     loop {
         match dir.lock() {
             Ok(()) => return Ok(dir),
             // std does not retry a wait a signal cut short; we do.
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                return Err(CliError::Failure(format!(
-                    "cannot lock the project folder {}: {e}",
-                    project.display()
-                )));
+            Err(source) => {
+                return Err(ClientError::LockProject {
+                    project: project.to_path_buf(),
+                    source,
+                });
             }
         }
     }

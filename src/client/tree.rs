@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use super::swap;
-use crate::error::CliError;
+use crate::client::ClientError;
 use crate::protocol::{
     Entry, FileEntry, Index, check_entry_path, check_root_tree_link, check_symlink_target,
     check_workspace_link, is_workspace_manifest_name,
@@ -43,12 +43,15 @@ pub(super) fn io_pool() -> &'static rayon::ThreadPool {
     })
 }
 
-pub(super) fn verify(message: String) -> CliError {
-    CliError::Verify(message)
+pub(super) fn verify(message: String) -> ClientError {
+    ClientError::Verification(message)
 }
 
-pub(super) fn local(path: &Path, e: std::io::Error) -> CliError {
-    CliError::Failure(format!("{}: {e}", path.display()))
+pub(super) fn local(path: &Path, source: std::io::Error) -> ClientError {
+    ClientError::Local {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Every tree of an index, checked: its folder in the project and layout.
@@ -67,7 +70,7 @@ impl Trees<'_> {
 /// The root tree and each nested one (npm workspaces). Nested trees may sit
 /// only at `<workspace>/<root>` of a workspace folder the index names, and
 /// the fetch has already checked those are the folders it sent.
-pub(super) fn check_trees<'a>(index: &'a Index, root: &str) -> Result<Trees<'a>, CliError> {
+pub(super) fn check_trees<'a>(index: &'a Index, root: &str) -> Result<Trees<'a>, ClientError> {
     if index.root != root {
         return Err(verify(format!(
             "the index is rooted at {:?}, not {root:?}",
@@ -110,7 +113,7 @@ fn check_entries<'a>(
     entries: &'a [Entry],
     folder: &str,
     workspaces: &[String],
-) -> Result<Layout<'a>, CliError> {
+) -> Result<Layout<'a>, ClientError> {
     let mut layout = Layout {
         by_path: HashMap::with_capacity(entries.len()),
         dirs: Vec::new(),
@@ -180,8 +183,8 @@ pub(super) fn build(
     project: &Path,
     root: &str,
     trees: &Trees<'_>,
-    fill: impl FnOnce(&[&Path]) -> Result<u64, CliError>,
-) -> Result<u64, CliError> {
+    fill: impl FnOnce(&[&Path]) -> Result<u64, ClientError>,
+) -> Result<u64, ClientError> {
     // Dropping `staging` (on any error below) deletes the half-built trees.
     let mut staging = Vec::with_capacity(trees.trees.len());
     for (folder, _) in &trees.trees {
@@ -236,7 +239,7 @@ pub(super) fn build(
 /// Removes what is at `path` without following it: a symlink or file is
 /// unlinked, a folder first renamed aside (so a killed run leaves a leftover
 /// `clean_leftovers` knows, not a half-deleted tree) and then deleted.
-fn remove_stale(path: &Path) -> Result<(), CliError> {
+fn remove_stale(path: &Path) -> Result<(), ClientError> {
     let Ok(meta) = fs::symlink_metadata(path) else {
         return Ok(());
     };
@@ -261,13 +264,13 @@ fn remove_stale(path: &Path) -> Result<(), CliError> {
 /// `project/<folder>`, every component a real folder: a nested tree is
 /// written only where the project itself has the workspace, never through a
 /// symlink.
-fn real_folder(project: &Path, folder: &str) -> Result<std::path::PathBuf, CliError> {
+fn real_folder(project: &Path, folder: &str) -> Result<std::path::PathBuf, ClientError> {
     let mut path = project.to_path_buf();
     for component in folder.split('/').filter(|c| !c.is_empty()) {
         path.push(component);
         let real = fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_dir());
         if !real {
-            return Err(CliError::Failure(format!(
+            return Err(ClientError::Failure(format!(
                 "{} is not a folder of the project (missing, or a symlink); the workspace tree is not restored through it",
                 path.display()
             )));
@@ -290,7 +293,7 @@ fn check_links_resolve_inside(
     folder: &str,
     layout: &Layout<'_>,
     workspaces: &[std::path::PathBuf],
-) -> Result<(), CliError> {
+) -> Result<(), ClientError> {
     if layout.symlinks.is_empty() {
         return Ok(());
     }

@@ -9,13 +9,13 @@ pub mod container;
 mod container_runtime;
 mod detect;
 pub mod node_tools;
-pub mod npm;
-pub mod pnpm;
-pub mod private;
+pub(crate) mod npm;
+pub(crate) mod pnpm;
+pub(crate) mod private;
 mod run;
 mod tool_unpack;
 pub mod toolchain;
-pub mod trusted;
+pub(crate) mod trusted;
 pub mod yarn;
 
 use std::path::{Path, PathBuf};

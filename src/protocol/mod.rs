@@ -1,6 +1,7 @@
 //! The contract shared by server, client and admin: wire types, the cache-key
 //! recipe, the index format and validation of everything a request may carry.
 
+mod ids;
 mod index;
 mod key;
 mod manager;
@@ -14,6 +15,7 @@ mod workspaces;
 mod yarn;
 mod yarnrc;
 
+pub use ids::{Key, Sha256};
 pub use index::{
     Entry, FileEntry, INDEX_FORMAT, INDEX_FORMAT_WORKSPACES, Index, METHOD_DEFLATE, METHOD_STORED,
     NestedTree,

@@ -27,6 +27,8 @@ pub enum ValidationError {
     },
     #[error("key {0:?} is malformed; expected 64 lowercase hex characters")]
     Key(String),
+    #[error("sha256 {0:?} is malformed; expected 64 lowercase hex characters")]
+    Sha256(String),
     #[error("platform {0:?} is malformed; expected os-arch[-libc] such as linux-x64-glibc")]
     Platform(String),
 }
@@ -109,13 +111,10 @@ pub fn check_versions(
     Ok(())
 }
 
-/// Keys are lowercase hex sha256: they become file names in the store.
+/// Keys are lowercase hex sha256: they become file names in the store. The
+/// rule itself is `Key::parse`'s; this is for callers that keep the string.
 pub fn check_key(key: &str) -> Result<(), ValidationError> {
-    if key.len() == 64 && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        Ok(())
-    } else {
-        Err(ValidationError::Key(key.chars().take(80).collect()))
-    }
+    super::Key::parse(key).map(drop)
 }
 
 /// `os-arch` or `os-arch-libc`, lowercase alphanumerics and `_`.

@@ -66,7 +66,8 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
     // Before the store or an install: a key without the scope learns nothing.
     check_scopes(&scopes, &state.installer.registries_needed(&request))?;
 
-    let (summary, hit) = match state.hit_summary(&computed).await? {
+    let id = super::key_param::parse_key(&computed)?;
+    let (summary, hit) = match state.hit_summary(&id).await? {
         Some(summary) => (summary, true),
         None => {
             let manager = request.manager;
@@ -90,7 +91,7 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
         state.metrics.recent.miss();
     }
     if hit {
-        state.last_use.used(&state.store, &computed);
+        state.last_use.used(&state.store, &id);
     }
     let answer = CacheResponse {
         cache_hit: hit,

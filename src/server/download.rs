@@ -15,9 +15,10 @@ use tokio_stream_shim::ReceiverStream;
 
 use super::auth::{KeyScopes, check_scopes};
 use super::blocking::blocking;
-use super::key_param::KeyParam;
+use super::key_param::{KeyParam, parse_key};
 use super::{ApiError, AppState};
 use crate::bundle;
+use crate::protocol::Key;
 
 pub async fn download(
     State(state): State<Arc<AppState>>,
@@ -28,13 +29,14 @@ pub async fn download(
     let key = file.strip_suffix(".zip").ok_or_else(|| {
         ApiError::bad_request("invalid_key", format!("{file:?} is not <key>.zip"))
     })?;
+    let id = parse_key(key)?;
     let summary = state
-        .hit_summary(key)
+        .hit_summary(&id)
         .await?
         .ok_or_else(|| AppState::unknown_key(key))?;
     check_scopes(&scopes, &summary.registries)?;
-    state.last_use.used(&state.store, key);
-    let source = state.source(key, &summary).await?;
+    state.last_use.used(&state.store, &id);
+    let source = state.source(&id, &summary).await?;
     let total = match &source {
         Source::Kept(_) => summary.bundle_size,
         Source::Blobs(plan) => plan.len(),
@@ -57,7 +59,7 @@ pub async fn download(
         byte_range.end - byte_range.start,
     );
     let body = state
-        .body(key, summary.generation, source, byte_range.clone())
+        .body(&id, summary.generation, source, byte_range.clone())
         .await?;
     let mut response = Response::new(body);
     *response.status_mut() = if range.is_some() {
@@ -138,17 +140,17 @@ impl AppState {
     /// plan to assemble it from blobs.
     async fn source(
         &self,
-        key: &str,
+        key: &Key,
         summary: &crate::store::KeySummary,
     ) -> Result<Source, ApiError> {
         let store = self.store.clone();
-        let (owned, generation, len) = (key.to_string(), summary.generation, summary.bundle_size);
+        let (owned, generation, len) = (*key, summary.generation, summary.bundle_size);
         let kept = blocking("bundle lookup", move || {
             store.open_bundle(&owned, generation, len)
         })
         .await?
         .unwrap_or_else(|e| {
-            tracing::warn!(key, "kept bundle unreadable, assembling from blobs: {e}");
+            tracing::warn!(%key, "kept bundle unreadable, assembling from blobs: {e}");
             None
         });
         Ok(match kept {
@@ -161,7 +163,7 @@ impl AppState {
     /// fails), or the blobs streamed; a streamed download may be kept.
     async fn body(
         &self,
-        key: &str,
+        key: &Key,
         generation: u64,
         source: Source,
         range: Range<u64>,
@@ -194,7 +196,7 @@ impl AppState {
     /// is still the one it was laid out from, else from the whole index.
     async fn bundle_plan(
         &self,
-        key: &str,
+        key: &Key,
         summary: &crate::store::KeySummary,
     ) -> Result<Arc<bundle::BundlePlan>, ApiError> {
         if let Some(plan) = self.plans.get(key, summary.generation)
@@ -207,7 +209,7 @@ impl AppState {
         // Kept only when the index read is the one the summary names (not
         // rewritten in between); otherwise used for this answer alone.
         let store = self.store.clone();
-        let owned = key.to_string();
+        let owned = *key;
         let still = tokio::task::spawn_blocking(move || store.get_summary(&owned))
             .await
             .ok()

@@ -13,11 +13,11 @@ use axum::{Extension, Json};
 
 use super::auth::{KeyScopes, check_scopes};
 use super::blocking::blocking;
-use super::key_param::KeyParam;
+use super::key_param::{KeyParam, parse_key};
 use super::metrics::Metrics;
 use super::observe::RequestNote;
 use super::{ApiError, AppState};
-use crate::protocol::{CacheResponse, check_key};
+use crate::protocol::{CacheResponse, Key};
 use crate::store::KeySummary;
 
 /// `GET /v1/cache/{key}`: the same answer as a `POST /v1/cache` hit; 404
@@ -30,14 +30,15 @@ pub async fn cache_by_key(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let base = state.base_url(&headers)?;
-    let Some(summary) = state.hit_summary(&key).await? else {
+    let id = parse_key(&key)?;
+    let Some(summary) = state.hit_summary(&id).await? else {
         return Err(AppState::unknown_key(&key));
     };
     // As for the POST and the download: a key without the scope of the
     // tree's private registries is not told about it.
     check_scopes(&scopes, &summary.registries)?;
     Metrics::add(&state.metrics.hits, 1);
-    state.last_use.used(&state.store, &key);
+    state.last_use.used(&state.store, &id);
     let mut answer = Json(hit_response(&base, &summary)).into_response();
     RequestNote::attach(&mut answer, &key, Some(true));
     Ok(answer)
@@ -59,16 +60,15 @@ impl AppState {
     /// The summary of a stored key; `None` on a miss, 400 on a malformed key.
     /// Reads the whole index only when the store keeps no summary for the
     /// key, and then stores one so the next hit does not.
-    pub async fn hit_summary(&self, key: &str) -> Result<Option<KeySummary>, ApiError> {
-        check_key(key).map_err(|e| ApiError::bad_request("invalid_key", e.to_string()))?;
+    pub async fn hit_summary(&self, key: &Key) -> Result<Option<KeySummary>, ApiError> {
         let store = self.store.clone();
-        let owned = key.to_string();
+        let owned = *key;
         let kept = blocking("summary lookup", move || store.get_summary(&owned)).await?;
         match kept {
             Ok(Some(summary)) => return Ok(Some(summary)),
             Ok(None) => {}
             // The summary is a cache; the index still answers.
-            Err(e) => tracing::warn!(key, "could not read the key's summary: {e}"),
+            Err(e) => tracing::warn!(%key, "could not read the key's summary: {e}"),
         }
         let Some(index) = self.find_index(key).await? else {
             return Ok(None);

@@ -8,9 +8,9 @@ use axum::{Extension, Json};
 
 use super::auth::{KeyScopes, check_scopes};
 use super::blocking::blocking;
-use super::key_param::KeyParam;
+use super::key_param::{KeyParam, parse_key};
 use super::{ApiError, AppState};
-use crate::protocol::{Index, check_key};
+use crate::protocol::{Index, Key};
 use crate::store::Store;
 
 pub async fn get_index(
@@ -18,15 +18,15 @@ pub async fn get_index(
     Extension(scopes): Extension<KeyScopes>,
     KeyParam(key): KeyParam,
 ) -> Result<Json<Index>, ApiError> {
-    let index = state.load_index(&key).await?;
+    let index = state.load_index(&parse_key(&key)?).await?;
     check_scopes(&scopes, &index.registries)?;
     Ok(Json(index))
 }
 
 /// The one way the server reads an index: on the blocking pool, `None` for a
 /// key the store does not hold. `key` is already checked.
-pub async fn read_index(store: &Arc<dyn Store>, key: &str) -> Result<Option<Index>, ApiError> {
-    let (store, owned) = (store.clone(), key.to_string());
+pub async fn read_index(store: &Arc<dyn Store>, key: &Key) -> Result<Option<Index>, ApiError> {
+    let (store, owned) = (store.clone(), *key);
     blocking("index lookup", move || store.get_index(&owned))
         .await?
         .map_err(|e| ApiError::internal(format!("could not read index {key}: {e}")))
@@ -34,16 +34,15 @@ pub async fn read_index(store: &Arc<dyn Store>, key: &str) -> Result<Option<Inde
 
 impl AppState {
     /// The index of a well-formed, known key; 400 and 404 otherwise.
-    pub async fn load_index(&self, key: &str) -> Result<Index, ApiError> {
-        check_key(key).map_err(|e| ApiError::bad_request("invalid_key", e.to_string()))?;
+    pub async fn load_index(&self, key: &Key) -> Result<Index, ApiError> {
         self.find_index(key)
             .await?
-            .ok_or_else(|| Self::unknown_key(key))
+            .ok_or_else(|| Self::unknown_key(&key.to_string()))
     }
 
     /// A checked key's index, `None` on a miss; counted as an index read
     /// (hits are meant to read none, and the counter shows it).
-    pub async fn find_index(&self, key: &str) -> Result<Option<Index>, ApiError> {
+    pub async fn find_index(&self, key: &Key) -> Result<Option<Index>, ApiError> {
         super::metrics::Metrics::add(&self.metrics.index_reads, 1);
         read_index(&self.store, key).await
     }

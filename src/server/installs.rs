@@ -241,7 +241,8 @@ runs none; depcache caches pnpm 10 and later"
             )
         })?;
         // A twin request may have finished while this one queued.
-        if let Some(index) = read_index(&self.store, &request.hash).await? {
+        let key = super::key_param::parse_key(&request.hash)?;
+        if let Some(index) = read_index(&self.store, &key).await? {
             return Ok(Arc::new(index));
         }
         let work = tempfile::Builder::new()

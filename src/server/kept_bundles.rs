@@ -17,6 +17,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::bundle::BundlePlan;
+use crate::protocol::Key;
 use crate::store::Store;
 
 /// Large reads: few syscalls per megabyte, few chunks for hyper to write.
@@ -29,7 +30,7 @@ pub struct KeptBundles {
     limit: u64,
     /// Downloads per key since start; `u32::MAX` while being assembled or
     /// once kept (or refused), so each key is assembled at most once.
-    seen: Mutex<HashMap<String, u32>>,
+    seen: Mutex<HashMap<Key, u32>>,
 }
 
 impl KeptBundles {
@@ -45,7 +46,7 @@ impl KeptBundles {
     pub fn downloaded(
         &self,
         store: &Arc<dyn Store>,
-        key: &str,
+        key: &Key,
         generation: u64,
         plan: &Arc<BundlePlan>,
     ) {
@@ -57,7 +58,7 @@ impl KeptBundles {
             if seen.len() >= MAX_TRACKED && !seen.contains_key(key) {
                 seen.clear();
             }
-            let count = seen.entry(key.to_string()).or_insert(0);
+            let count = seen.entry(*key).or_insert(0);
             if *count == u32::MAX {
                 return;
             }
@@ -67,7 +68,7 @@ impl KeptBundles {
             }
             *count = u32::MAX;
         }
-        let (store, key, plan, limit) = (store.clone(), key.to_string(), plan.clone(), self.limit);
+        let (store, key, plan, limit) = (store.clone(), *key, plan.clone(), self.limit);
         tokio::task::spawn_blocking(move || {
             match store.bundle_bytes() {
                 Ok(kept) if kept.saturating_add(plan.len()) <= limit => {}

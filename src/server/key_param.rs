@@ -7,6 +7,7 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 
 use super::ApiError;
+use crate::protocol::Key;
 
 pub struct KeyParam(pub String);
 
@@ -24,4 +25,10 @@ impl<S: Send + Sync> FromRequestParts<S> for KeyParam {
                 )
             })
     }
+}
+
+/// The edge where a key named by a request becomes a `Key`: a malformed one
+/// is 400 `invalid_key`, and nothing past this point checks it again.
+pub fn parse_key(key: &str) -> Result<Key, ApiError> {
+    Key::parse(key).map_err(|e| ApiError::bad_request("invalid_key", e.to_string()))
 }

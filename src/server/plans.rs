@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use crate::bundle::BundlePlan;
+use crate::protocol::Key;
 
 /// About 10 MB of layouts: a 16,000-file tree has some 32,000 segments.
 const MAX_SEGMENTS: usize = 400_000;
@@ -17,11 +18,11 @@ const MAX_SEGMENTS: usize = 400_000;
 #[derive(Default)]
 pub struct PlanCache {
     /// Most recently used last.
-    entries: Mutex<VecDeque<(String, u64, Arc<BundlePlan>)>>,
+    entries: Mutex<VecDeque<(Key, u64, Arc<BundlePlan>)>>,
 }
 
 impl PlanCache {
-    pub fn get(&self, key: &str, generation: u64) -> Option<Arc<BundlePlan>> {
+    pub fn get(&self, key: &Key, generation: u64) -> Option<Arc<BundlePlan>> {
         if generation == 0 {
             return None;
         }
@@ -35,13 +36,13 @@ impl PlanCache {
         Some(plan)
     }
 
-    pub fn put(&self, key: &str, generation: u64, plan: Arc<BundlePlan>) {
+    pub fn put(&self, key: &Key, generation: u64, plan: Arc<BundlePlan>) {
         if generation == 0 || plan.segment_count() > MAX_SEGMENTS {
             return;
         }
         let mut entries = self.entries.lock().unwrap();
         entries.retain(|(k, _, _)| k != key);
-        entries.push_back((key.to_string(), generation, plan));
+        entries.push_back((*key, generation, plan));
         let mut total: usize = entries.iter().map(|(_, _, p)| p.segment_count()).sum();
         while total > MAX_SEGMENTS {
             let Some((_, _, old)) = entries.pop_front() else {
@@ -60,10 +61,11 @@ mod tests {
     fn generation_zero_is_never_cached_and_a_new_generation_misses() {
         let cache = PlanCache::default();
         let plan = Arc::new(BundlePlan::default());
-        cache.put("k", 0, plan.clone());
-        assert!(cache.get("k", 0).is_none());
-        cache.put("k", 7, plan);
-        assert!(cache.get("k", 7).is_some());
-        assert!(cache.get("k", 8).is_none());
+        let k = &Key::from_bytes([7; 32]);
+        cache.put(k, 0, plan.clone());
+        assert!(cache.get(k, 0).is_none());
+        cache.put(k, 7, plan);
+        assert!(cache.get(k, 7).is_some());
+        assert!(cache.get(k, 8).is_none());
     }
 }

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::metrics::Metrics;
+use crate::protocol::Key;
 use crate::store::Store;
 
 pub const TOUCH_INTERVAL: Duration = Duration::from_secs(3600);
@@ -20,7 +21,7 @@ pub const TOUCH_INTERVAL: Duration = Duration::from_secs(3600);
 const RESCAN_INTERVAL: Duration = Duration::from_secs(3600);
 
 pub struct LastUse {
-    touched: Mutex<HashMap<String, Instant>>,
+    touched: Mutex<HashMap<Key, Instant>>,
 }
 
 impl LastUse {
@@ -32,7 +33,7 @@ impl LastUse {
 
     /// Records a use of `key`, touching its index when the last touch by this
     /// process is older than the interval. Never blocks the request.
-    pub fn used(&self, store: &Arc<dyn Store>, key: &str) {
+    pub fn used(&self, store: &Arc<dyn Store>, key: &Key) {
         let now = Instant::now();
         {
             let mut map = self.touched.lock().unwrap();
@@ -47,10 +48,10 @@ impl LastUse {
             if map.len() >= 100_000 {
                 map.retain(|_, t| now.duration_since(*t) < TOUCH_INTERVAL);
             }
-            map.insert(key.to_string(), now);
+            map.insert(*key, now);
         }
         let store = store.clone();
-        let key = key.to_string();
+        let key = *key;
         tokio::task::spawn_blocking(move || {
             if let Err(e) = store.touch_index(&key) {
                 tracing::warn!(%key, "could not record last use: {e}");

@@ -11,7 +11,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use super::{DirStore, Store};
-use crate::protocol::check_key;
+use crate::protocol::Key;
 
 impl DirStore {
     fn bundle_dir(&self, key: &str) -> PathBuf {
@@ -22,11 +22,11 @@ impl DirStore {
     /// exactly `len` bytes long.
     pub(super) fn open_bundle(
         &self,
-        key: &str,
+        key: &Key,
         generation: u64,
         len: u64,
     ) -> io::Result<Option<File>> {
-        check_key(key).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let key = &key.to_string();
         if generation == 0 {
             return Ok(None);
         }
@@ -53,11 +53,11 @@ impl DirStore {
     /// `generation`, replacing those of other generations.
     pub(super) fn keep_bundle(
         &self,
-        key: &str,
+        key: &Key,
         generation: u64,
         fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
     ) -> io::Result<()> {
-        check_key(key).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let key = &key.to_string();
         if generation == 0 {
             return Ok(());
         }

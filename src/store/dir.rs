@@ -18,7 +18,7 @@ use super::dir_maintenance as maint;
 use super::{
     BLOB_HEADER_LEN, BlobInfo, BlobMeta, GcSafety, IndexMeta, StagedBlob, Store, StoreLock,
 };
-use crate::protocol::{Index, check_key};
+use crate::protocol::{Index, Key, check_key};
 
 pub struct DirStore {
     root: PathBuf,
@@ -77,9 +77,9 @@ impl DirStore {
     }
 
     /// The index file of `key`, whatever manager and versions its name carries.
-    pub fn index_path(&self, key: &str) -> io::Result<Option<PathBuf>> {
-        check_key(key).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let dir = self.index_dir(key);
+    pub fn index_path(&self, key: &Key) -> io::Result<Option<PathBuf>> {
+        let key = key.to_string();
+        let dir = self.index_dir(&key);
         let entries = match fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -198,7 +198,7 @@ impl Store for DirStore {
         Ok(Box::new(file))
     }
 
-    fn get_index(&self, key: &str) -> io::Result<Option<Index>> {
+    fn get_index(&self, key: &Key) -> io::Result<Option<Index>> {
         let Some(path) = self.index_path(key)? else {
             return Ok(None);
         };
@@ -246,7 +246,7 @@ impl Store for DirStore {
         Ok(keys)
     }
 
-    fn delete_index(&self, key: &str) -> io::Result<bool> {
+    fn delete_index(&self, key: &Key) -> io::Result<bool> {
         match self.index_path(key)? {
             Some(path) => match fs::remove_file(path) {
                 Ok(()) => Ok(true),
@@ -278,7 +278,7 @@ impl Store for DirStore {
         maint::lock_exclusive(&self.root)
     }
 
-    fn touch_index(&self, key: &str) -> io::Result<()> {
+    fn touch_index(&self, key: &Key) -> io::Result<()> {
         match self.index_path(key)? {
             Some(path) => match maint::touch(&path) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -293,8 +293,7 @@ impl Store for DirStore {
     }
 
     fn read_listed_index(&self, meta: &IndexMeta) -> io::Result<Option<Index>> {
-        check_key(&meta.key).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        self.read_index_file(&self.index_dir(&meta.key).join(&meta.name))
+        self.read_index_file(&self.index_dir(&meta.key.to_string()).join(&meta.name))
     }
 
     fn delete_listed_index(&self, meta: &IndexMeta) -> io::Result<bool> {
@@ -309,11 +308,11 @@ impl Store for DirStore {
         maint::bundle_bytes(&self.root)
     }
 
-    fn delete_bundle(&self, key: &str) -> io::Result<u64> {
+    fn delete_bundle(&self, key: &Key) -> io::Result<u64> {
         maint::delete_bundle(&self.root, key)
     }
 
-    fn get_summary(&self, key: &str) -> io::Result<Option<super::KeySummary>> {
+    fn get_summary(&self, key: &Key) -> io::Result<Option<super::KeySummary>> {
         self.read_summary(key)
     }
 
@@ -321,13 +320,13 @@ impl Store for DirStore {
         self.write_summary(summary)
     }
 
-    fn open_bundle(&self, key: &str, generation: u64, len: u64) -> io::Result<Option<File>> {
+    fn open_bundle(&self, key: &Key, generation: u64, len: u64) -> io::Result<Option<File>> {
         DirStore::open_bundle(self, key, generation, len)
     }
 
     fn keep_bundle(
         &self,
-        key: &str,
+        key: &Key,
         generation: u64,
         fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
     ) -> io::Result<()> {

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use super::{BlobMeta, DirStore, Generation, IndexMeta, StoreLock};
-use crate::protocol::check_key;
+use crate::protocol::Key;
 
 pub const LOCK_FILE: &str = "gc.lock";
 
@@ -94,9 +94,9 @@ pub fn list_indexes(root: &Path) -> io::Result<Vec<IndexMeta>> {
             let (Some(key), Some(manager)) = (parts.next(), parts.next()) else {
                 continue;
             };
-            if check_key(key).is_err() {
+            let Ok(key) = Key::parse(key) else {
                 continue;
-            }
+            };
             let meta = match entry.metadata() {
                 Ok(m) => m,
                 // Deleted since readdir (gc, repair): not an index any more.
@@ -104,7 +104,7 @@ pub fn list_indexes(root: &Path) -> io::Result<Vec<IndexMeta>> {
                 Err(e) => return Err(e),
             };
             out.push(IndexMeta {
-                key: key.to_string(),
+                key,
                 manager: manager.to_string(),
                 name: name.clone(),
                 size: meta.len(),
@@ -113,7 +113,7 @@ pub fn list_indexes(root: &Path) -> io::Result<Vec<IndexMeta>> {
             });
         }
     }
-    out.sort_by(|a, b| a.key.cmp(&b.key));
+    out.sort_by_key(|m| m.key);
     Ok(out)
 }
 
@@ -164,7 +164,7 @@ pub fn delete_listed_index(store: &DirStore, meta: &IndexMeta) -> io::Result<boo
     let path = store
         .root()
         .join("indexes")
-        .join(&meta.key[0..2])
+        .join(&meta.key.to_string()[0..2])
         .join(&meta.name);
     let current = match fs::symlink_metadata(&path) {
         Ok(m) => m,
@@ -198,8 +198,8 @@ pub fn bundle_bytes(root: &Path) -> io::Result<u64> {
     Ok(total)
 }
 
-pub fn delete_bundle(root: &Path, key: &str) -> io::Result<u64> {
-    check_key(key).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+pub fn delete_bundle(root: &Path, key: &Key) -> io::Result<u64> {
+    let key = &key.to_string();
     let path = root
         .join("bundles")
         .join(&key[0..2])

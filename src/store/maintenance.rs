@@ -10,6 +10,8 @@ use std::fmt;
 use std::io;
 use std::time::{Duration, SystemTime};
 
+use crate::protocol::Key;
+
 /// One blob as listed for maintenance: identity, bytes on disk, age.
 #[derive(Debug, Clone, Copy)]
 pub struct BlobMeta {
@@ -23,7 +25,7 @@ pub struct BlobMeta {
 /// One index as listed for maintenance, without parsing it.
 #[derive(Debug, Clone)]
 pub struct IndexMeta {
-    pub key: String,
+    pub key: Key,
     pub manager: String,
     /// Backend-specific location (the file name in a directory store).
     pub name: String,

@@ -12,7 +12,7 @@ use super::{
     BLOB_HEADER_LEN, BlobInfo, BlobMeta, GcSafety, Generation, IndexMeta, StagedBlob, Store,
     StoreLock,
 };
-use crate::protocol::{Index, check_key};
+use crate::protocol::{Index, Key, check_key};
 
 struct StoredIndex {
     json: Arc<Vec<u8>>,
@@ -158,8 +158,8 @@ impl Store for MemStore {
         Ok(Box::new(cursor))
     }
 
-    fn get_index(&self, key: &str) -> io::Result<Option<Index>> {
-        checked_key(key)?;
+    fn get_index(&self, key: &Key) -> io::Result<Option<Index>> {
+        let key = &key.to_string();
         let json = self
             .maps
             .lock()
@@ -198,8 +198,8 @@ impl Store for MemStore {
         Ok(keys)
     }
 
-    fn delete_index(&self, key: &str) -> io::Result<bool> {
-        checked_key(key)?;
+    fn delete_index(&self, key: &Key) -> io::Result<bool> {
+        let key = &key.to_string();
         Ok(self.maps.lock().unwrap().indexes.remove(key).is_some())
     }
 
@@ -224,8 +224,8 @@ impl Store for MemStore {
         Ok(self.lock(true))
     }
 
-    fn touch_index(&self, key: &str) -> io::Result<()> {
-        checked_key(key)?;
+    fn touch_index(&self, key: &Key) -> io::Result<()> {
+        let key = &key.to_string();
         if let Some(index) = self.maps.lock().unwrap().indexes.get_mut(key) {
             index.last_used = SystemTime::now();
         }
@@ -237,26 +237,31 @@ impl Store for MemStore {
         let mut out: Vec<IndexMeta> = maps
             .indexes
             .iter()
-            .map(|(key, index)| IndexMeta {
-                key: key.clone(),
-                manager: index.manager.clone(),
-                name: key.clone(),
-                size: index.json.len() as u64,
-                last_used: index.last_used,
-                generation: Generation::new(index.generation),
+            .filter_map(|(name, index)| {
+                // Written by put_index, which checked the key.
+                let key = Key::parse(name).ok()?;
+                Some(IndexMeta {
+                    key,
+                    manager: index.manager.clone(),
+                    name: name.clone(),
+                    size: index.json.len() as u64,
+                    last_used: index.last_used,
+                    generation: Generation::new(index.generation),
+                })
             })
             .collect();
-        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out.sort_by_key(|m| m.key);
         Ok(out)
     }
 
     fn delete_listed_index(&self, meta: &IndexMeta) -> io::Result<bool> {
         let mut maps = self.maps.lock().unwrap();
-        let unchanged = maps.indexes.get(&meta.key).is_some_and(|index| {
+        let key = meta.key.to_string();
+        let unchanged = maps.indexes.get(&key).is_some_and(|index| {
             Generation::new(index.generation) == meta.generation
                 && index.last_used == meta.last_used
         });
-        Ok(unchanged && maps.indexes.remove(&meta.key).is_some())
+        Ok(unchanged && maps.indexes.remove(&key).is_some())
     }
 
     fn list_blobs(&self, shard: u8) -> io::Result<Vec<BlobMeta>> {

@@ -40,7 +40,7 @@ pub use ready::{NotReady, check_ready};
 pub use s3::{S3Store, S3Times};
 pub use summary::KeySummary;
 
-use crate::protocol::Index;
+use crate::protocol::{Index, Key};
 
 /// Readers of blobs' packed data, in the order they were asked for.
 pub type PackedReaders<'a> = Box<dyn Iterator<Item = io::Result<Box<dyn Read + Send>>> + 'a>;
@@ -81,7 +81,7 @@ pub trait Store: Send + Sync + 'static {
         }))
     }
 
-    fn get_index(&self, key: &str) -> io::Result<Option<Index>>;
+    fn get_index(&self, key: &Key) -> io::Result<Option<Index>>;
 
     /// Writes the index atomically: its presence makes the key a hit. When
     /// the key has an index already, either may remain, never a mix.
@@ -102,7 +102,7 @@ pub trait Store: Send + Sync + 'static {
 
     fn list_keys(&self) -> io::Result<Vec<String>>;
 
-    fn delete_index(&self, key: &str) -> io::Result<bool>;
+    fn delete_index(&self, key: &Key) -> io::Result<bool>;
 
     fn delete_blob(&self, sha256: &str) -> io::Result<bool>;
 
@@ -146,7 +146,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records that `key` was just used (a hit or a download). Must be cheap
     /// metadata, not a rewrite; callers throttle it.
-    fn touch_index(&self, _key: &str) -> io::Result<()> {
+    fn touch_index(&self, _key: &Key) -> io::Result<()> {
         Ok(())
     }
 
@@ -180,7 +180,7 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// Deletes a key's cached bundle; returns the bytes freed.
-    fn delete_bundle(&self, _key: &str) -> io::Result<u64> {
+    fn delete_bundle(&self, _key: &Key) -> io::Result<u64> {
         Ok(0)
     }
 
@@ -188,7 +188,7 @@ pub trait Store: Send + Sync + 'static {
     /// backend keeps no summary for `key` or the one it kept no longer
     /// matches the index (callers then derive it with `KeySummary::of` and
     /// `put_summary`). Never `Some` for a key whose index is gone.
-    fn get_summary(&self, _key: &str) -> io::Result<Option<KeySummary>> {
+    fn get_summary(&self, _key: &Key) -> io::Result<Option<KeySummary>> {
         Ok(None)
     }
 
@@ -203,7 +203,7 @@ pub trait Store: Send + Sync + 'static {
     /// otherwise (the bundle is then assembled from blobs).
     fn open_bundle(
         &self,
-        _key: &str,
+        _key: &Key,
         _generation: u64,
         _len: u64,
     ) -> io::Result<Option<std::fs::File>> {
@@ -215,7 +215,7 @@ pub trait Store: Send + Sync + 'static {
     /// that keeps none ignores it.
     fn keep_bundle(
         &self,
-        _key: &str,
+        _key: &Key,
         _generation: u64,
         _fill: &mut dyn FnMut(&mut dyn io::Write) -> io::Result<()>,
     ) -> io::Result<()> {

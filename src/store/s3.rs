@@ -30,7 +30,7 @@ use object_store::{
 
 use super::s3_config::DEFAULT_GRACE;
 use super::{BLOB_HEADER_LEN, BlobInfo, IngestClock, StagedBlob};
-use crate::protocol::{Index, Manager, check_key};
+use crate::protocol::{Index, Key, Manager, check_key};
 
 /// Requests in flight at once for one batch (lookups, uploads, re-checks).
 pub(super) const PARALLEL: usize = 32;
@@ -346,7 +346,8 @@ impl super::Store for S3Store {
         self.prefetch(ranges)
     }
 
-    fn get_index(&self, key: &str) -> io::Result<Option<Index>> {
+    fn get_index(&self, key: &Key) -> io::Result<Option<Index>> {
+        let key = &key.to_string();
         match self.find_index(key)? {
             Some((bytes, _)) => Self::parse_index(key, &bytes).map(Some),
             None => Ok(None),
@@ -414,15 +415,15 @@ impl super::Store for S3Store {
         let mut keys: Vec<String> = self
             .list_index_objects()?
             .into_iter()
-            .map(|i| i.0)
+            .map(|i| i.0.to_string())
             .collect();
         keys.sort();
         keys.dedup();
         Ok(keys)
     }
 
-    fn delete_index(&self, key: &str) -> io::Result<bool> {
-        checked_key(key)?;
+    fn delete_index(&self, key: &Key) -> io::Result<bool> {
+        let key = &key.to_string();
         let mut deleted = false;
         for manager in Manager::ALL {
             let path = self.index_path(key, manager.name());
@@ -469,8 +470,8 @@ impl super::Store for S3Store {
         self.delete_if_stale(sha256, grace)
     }
 
-    fn touch_index(&self, key: &str) -> io::Result<()> {
-        self.touch(key)
+    fn touch_index(&self, key: &Key) -> io::Result<()> {
+        self.touch(&key.to_string())
     }
 
     fn list_indexes(&self) -> io::Result<Vec<super::IndexMeta>> {

@@ -12,12 +12,12 @@ use std::time::{Duration, Instant, SystemTime};
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 
-use super::s3::{S3Store, checked_key, io_err, not_found, sha_bytes};
+use super::s3::{S3Store, io_err, not_found, sha_bytes};
 use super::{BlobMeta, Generation, IndexMeta};
-use crate::protocol::{Index, check_key};
+use crate::protocol::{Index, Key};
 
 /// One listed index object: key, manager, file name, the object's meta.
-pub(super) type IndexObject = (String, String, String, object_store::ObjectMeta);
+pub(super) type IndexObject = (Key, String, String, object_store::ObjectMeta);
 
 impl S3Store {
     pub(super) fn delete(&self, path: Path) -> io::Result<()> {
@@ -41,10 +41,13 @@ impl S3Store {
             let Some((key, manager)) = stem.split_once('.') else {
                 continue;
             };
-            if check_key(key).is_err() || !matches!(manager, "npm" | "composer") {
+            let Ok(key) = Key::parse(key) else {
+                continue;
+            };
+            if !matches!(manager, "npm" | "composer") {
                 continue;
             }
-            out.push((key.to_string(), manager.to_string(), name.clone(), meta));
+            out.push((key, manager.to_string(), name.clone(), meta));
         }
         Ok(out)
     }
@@ -64,7 +67,9 @@ impl S3Store {
     fn meta_of(object: IndexObject, used: &HashMap<String, SystemTime>) -> IndexMeta {
         let (key, manager, name, meta) = object;
         let written = SystemTime::from(meta.last_modified);
-        let last_used = used.get(&key).map_or(written, |u| (*u).max(written));
+        let last_used = used
+            .get(&key.to_string())
+            .map_or(written, |u| (*u).max(written));
         IndexMeta {
             generation: Generation::new(
                 meta.e_tag
@@ -86,13 +91,13 @@ impl S3Store {
             .into_iter()
             .map(|o| Self::meta_of(o, &used))
             .collect();
-        out.sort_by(|a, b| a.key.cmp(&b.key));
+        out.sort_by_key(|m| m.key);
         Ok(out)
     }
 
     pub(super) fn read_listed(&self, meta: &IndexMeta) -> io::Result<Option<Index>> {
-        checked_key(&meta.key)?;
-        let path = self.index_path(&meta.key, &meta.manager);
+        let key = meta.key.to_string();
+        let path = self.index_path(&key, &meta.manager);
         let client = self.client.clone();
         let got = self.block_on(async move {
             match client.get(&path).await {
@@ -102,7 +107,7 @@ impl S3Store {
             }
         });
         match got.map_err(io_err)? {
-            Some(bytes) => Self::parse_index(&meta.key, &bytes).map(Some),
+            Some(bytes) => Self::parse_index(&key, &bytes).map(Some),
             None => Ok(None),
         }
     }
@@ -111,16 +116,16 @@ impl S3Store {
     /// times compare at the same resolution) and deletes only when both are
     /// as gc saw them. A use racing the delete at worst costs a reinstall.
     pub(super) fn delete_listed(&self, meta: &IndexMeta) -> io::Result<bool> {
-        checked_key(&meta.key)?;
+        let key = meta.key.to_string();
         // A listing's prefix is a folder: list the key's shard, then pick.
-        let shard = &meta.key[..2];
+        let shard = &key[..2];
         let used = self.used_times(&format!("used/{shard}"))?;
         let current = self
             .list(&format!("indexes/{shard}"))?
             .into_iter()
             .filter(|m| m.location.filename() == Some(meta.name.as_str()))
             .map(|m| {
-                let object = (meta.key.clone(), meta.manager.clone(), meta.name.clone(), m);
+                let object = (meta.key, meta.manager.clone(), meta.name.clone(), m);
                 Self::meta_of(object, &used)
             })
             .next();
@@ -130,8 +135,8 @@ impl S3Store {
         if current.generation != meta.generation || current.last_used != meta.last_used {
             return Ok(false);
         }
-        self.delete(self.index_path(&meta.key, &meta.manager))?;
-        self.delete(self.used_path(&meta.key))?;
+        self.delete(self.index_path(&key, &meta.manager))?;
+        self.delete(self.used_path(&key))?;
         Ok(true)
     }
 
@@ -154,8 +159,8 @@ impl S3Store {
     }
 
     /// An empty marker object: a use costs one small PUT, never a rewrite.
+    /// `key` is the hex of a `Key`, so already checked.
     pub(super) fn touch(&self, key: &str) -> io::Result<()> {
-        checked_key(key)?;
         let path = self.used_path(key);
         let client = self.client.clone();
         self.block_on(async move { client.put(&path, PutPayload::new()).await })

@@ -11,7 +11,7 @@ use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 
 use super::BLOB_HEADER_LEN;
 use super::PackedReaders;
-use super::s3::{PARALLEL, S3Store, checked_key, io_err, not_found, sha_bytes};
+use super::s3::{PARALLEL, S3Store, io_err, not_found, sha_bytes};
 use crate::protocol::{Index, Manager};
 
 /// Blobs up to this size are fetched ahead of a download's reader.
@@ -124,9 +124,9 @@ impl S3Store {
             }))
         }))
     }
-    /// The index of `key` and the manager in its name.
+    /// The index of `key` (hex of a `Key`, so already checked) and the
+    /// manager in its name.
     pub(super) fn find_index(&self, key: &str) -> io::Result<Option<(Bytes, &'static str)>> {
-        checked_key(key)?;
         for manager in Manager::ALL {
             let path = self.index_path(key, manager.name());
             let client = self.client.clone();

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{DirStore, Store};
-use crate::protocol::{Index, check_key};
+use crate::protocol::{Index, Key};
 
 /// What a hit answers with, besides URLs built from the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,8 +81,8 @@ impl DirStore {
 
     /// The summary of `key` when one is kept and its index is still the one it
     /// was derived from; `None` otherwise (callers derive it again).
-    pub(super) fn read_summary(&self, key: &str) -> io::Result<Option<KeySummary>> {
-        check_key(key).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    pub(super) fn read_summary(&self, key: &Key) -> io::Result<Option<KeySummary>> {
+        let key = &key.to_string();
         let path = self.summary_path(key);
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
@@ -95,7 +95,7 @@ impl DirStore {
             return Ok(None);
         };
         if file.format != SUMMARY_FORMAT
-            || file.key != key
+            || file.key != *key
             || !file.index.starts_with(&format!("{key}."))
             || !file.index.ends_with(".index")
             || file.index.contains('/')
@@ -131,7 +131,10 @@ impl DirStore {
     /// Records `summary` against the index of its key as it is now; nothing
     /// when the index is gone.
     pub(super) fn write_summary(&self, summary: &KeySummary) -> io::Result<()> {
-        let Some(index_path) = self.index_path(&summary.key)? else {
+        // The summary's key comes from an index, not yet a typed `Key`.
+        let key =
+            Key::parse(&summary.key).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let Some(index_path) = self.index_path(&key)? else {
             return Ok(());
         };
         let meta = fs::symlink_metadata(&index_path)?;

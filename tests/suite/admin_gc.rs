@@ -99,7 +99,10 @@ fn a_size_budget_evicts_least_recently_used_first_and_survivors_still_restore() 
     );
     assert_eq!(c_again.entries, c.entries);
     let zip = root.join("c.zip");
-    let index = store.get_index(&c.key).unwrap().unwrap();
+    let index = store
+        .get_index(&crate::common::key(&c.key))
+        .unwrap()
+        .unwrap();
     depcache::bundle::write_bundle(&index, &store, &mut std::fs::File::create(&zip).unwrap())
         .unwrap();
     let out_dir = tempfile::tempdir().unwrap();
@@ -241,7 +244,7 @@ fn gc_racing_ingestion_never_leaves_an_index_naming_a_missing_blob() {
             files.push(("own.js", own));
             let (index, _) = ingest(&store, &format!("race-{round}"), &files);
             // Right after ingestion the key is whole, whatever gc does next.
-            if let Some(current) = store.get_index(&index.key).unwrap() {
+            if let Some(current) = store.get_index(&crate::common::key(&index.key)).unwrap() {
                 for f in current.files() {
                     let present = blob_path(&root, &f.sha256).exists();
                     assert!(

@@ -119,7 +119,9 @@ fn stats_count_kept_bundles() {
     let store = DirStore::open(dir.path()).unwrap();
     let (a, _) = ingest(&store, "a", &[("a.js", noise(2, 3000))]);
     store
-        .keep_bundle(&a.key, 1, &mut |out| out.write_all(&[7u8; 4321]))
+        .keep_bundle(&crate::common::key(&a.key), 1, &mut |out| {
+            out.write_all(&[7u8; 4321])
+        })
         .unwrap();
     let s = admin_json(&["stats", "--cache-dir", dir.path().to_str().unwrap()]);
     assert_eq!(s["bundle_bytes"], 4321);

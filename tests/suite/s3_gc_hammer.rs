@@ -73,7 +73,9 @@ fn gc_hammered_beside_ingestions_never_breaks_a_key() {
             }
             if live.len() > 2 {
                 let old = live.pop_front().unwrap();
-                ingesting.delete_index(&old.key).unwrap();
+                ingesting
+                    .delete_index(&crate::common::key(&old.key))
+                    .unwrap();
             }
             round += 1;
         }

@@ -79,9 +79,10 @@ async fn a_server_killed_mid_miss_leaves_the_key_to_the_other_server() {
     let store: Arc<dyn Store> = Arc::new(store);
     let probe = store.clone();
     let k = key.clone();
-    let index = tokio::task::spawn_blocking(move || probe.get_index(&k).unwrap())
-        .await
-        .unwrap();
+    let index =
+        tokio::task::spawn_blocking(move || probe.get_index(&crate::common::key(&k)).unwrap())
+            .await
+            .unwrap();
     assert!(index.is_none(), "A wrote no index for a partial tree");
 
     let b = TestServer::start_on(ServerOptions::npm(), store, work, work_b).await;

@@ -127,14 +127,19 @@ fn an_index_naming_a_vanished_blob_is_not_published() {
     let store = bucket.open();
     let (index, _) = ingest(&store, "vanish", &[("x.js", noise(7, 5000))]);
     let file = index.files().next().unwrap().clone();
-    store.delete_index(&index.key).unwrap();
+    store.delete_index(&crate::common::key(&index.key)).unwrap();
     assert!(store.delete_blob(&file.sha256).unwrap());
     let clock = IngestClock {
         blobs_checked: std::time::Instant::now(),
     };
     let err = store.publish_index(&index, clock).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::Interrupted, "{err}");
-    assert!(store.get_index(&index.key).unwrap().is_none());
+    assert!(
+        store
+            .get_index(&crate::common::key(&index.key))
+            .unwrap()
+            .is_none()
+    );
 
     // Ingesting the tree again stores the blob anew and publishes.
     let work = tempfile::tempdir().unwrap();
@@ -148,7 +153,10 @@ fn an_index_naming_a_vanished_blob_is_not_published() {
     .unwrap();
     assert!(stats.new_blobs >= 1);
     assert!(store.blob_info(&file.sha256).unwrap().is_some());
-    assert_eq!(store.get_index(&again.key).unwrap(), Some(again));
+    assert_eq!(
+        store.get_index(&crate::common::key(&again.key)).unwrap(),
+        Some(again)
+    );
 }
 
 /// gc's half: a blob is only deleted when still older than the bucket's
@@ -278,8 +286,16 @@ fn admin_commands_work_on_s3_with_the_same_json_as_a_directory() {
     let (code, _, _) = admin(&bucket, &["verify"]);
     assert_eq!(code, Some(6), "a missing blob is a problem");
     admin_json(&bucket, &["verify", "--repair", "--json"]);
-    assert!(s3.get_index(&indexes[0].key).unwrap().is_none());
-    assert!(s3.get_index(&indexes[1].key).unwrap().is_some());
+    assert!(
+        s3.get_index(&crate::common::key(&indexes[0].key))
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s3.get_index(&crate::common::key(&indexes[1].key))
+            .unwrap()
+            .is_some()
+    );
 
     // gc evicts and, once blobs are past the bucket's grace, sweeps them.
     std::thread::sleep(Duration::from_secs(9));
@@ -324,5 +340,8 @@ fn the_first_index_put_for_a_key_wins() {
     let mut second = first.clone();
     second.created += 1000;
     store.put_index(&second).unwrap();
-    assert_eq!(store.get_index(&first.key).unwrap(), Some(first));
+    assert_eq!(
+        store.get_index(&crate::common::key(&first.key)).unwrap(),
+        Some(first)
+    );
 }

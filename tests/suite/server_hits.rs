@@ -232,7 +232,10 @@ async fn a_hot_key_is_served_from_its_kept_bundle() {
     let store = depcache::store::DirStore::open_existing(server.store.path()).unwrap();
     let hex = hit["key"].as_str().unwrap();
     use depcache::store::Store;
-    assert_eq!(store.delete_bundle(hex).unwrap(), first.len() as u64);
+    assert_eq!(
+        store.delete_bundle(&crate::common::key(hex)).unwrap(),
+        first.len() as u64
+    );
     assert_eq!(kept(), 0);
     server.stop().await;
 }

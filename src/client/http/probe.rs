@@ -6,7 +6,7 @@
 use reqwest::StatusCode;
 
 use super::{Attempt, Http, ServerError, body, stop_verify};
-use crate::error::CliError;
+use crate::client::ClientError;
 use crate::protocol::{CacheResponse, ValidRequest};
 
 /// A cache answer is a few hundred bytes; a longer body is not one.
@@ -46,10 +46,11 @@ impl Http {
                     body::Capped::TooLong(sentence) => stop_verify(sentence),
                 })?;
             let answer: CacheResponse = serde_json::from_slice(&bytes).map_err(|e| {
-                Attempt::Stop(ServerError::Fatal(CliError::Failure(format!(
-                    "{} answered the cache lookup with something that is not a depcache reply: {e}",
-                    self.settings.server
-                ))))
+                Attempt::Stop(ServerError::Fatal(ClientError::NotDepcache {
+                    server: self.settings.server.clone(),
+                    asked: "cache lookup",
+                    reason: e.to_string(),
+                }))
             })?;
             // Checked here, not only by the caller: this answer was asked for
             // by key, so anything else is a server that cannot be trusted.

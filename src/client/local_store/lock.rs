@@ -9,7 +9,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use crate::error::CliError;
+use crate::client::ClientError;
 
 /// A held `flock` on `DIR/lock`; released when dropped (or when the process
 /// dies, so a killed fetch never leaves the store locked).
@@ -20,19 +20,19 @@ pub struct StoreLock {
 
 impl StoreLock {
     /// Waits until no prune or verify is deleting.
-    pub fn shared(dir: &Path) -> Result<Self, CliError> {
+    pub fn shared(dir: &Path) -> Result<Self, ClientError> {
         Self::take(dir, libc::LOCK_SH)
     }
 
     /// Waits until no fetch is using the store.
-    pub fn exclusive(dir: &Path) -> Result<Self, CliError> {
+    pub fn exclusive(dir: &Path) -> Result<Self, ClientError> {
         Self::take(dir, libc::LOCK_EX)
     }
 
-    fn take(dir: &Path, how: libc::c_int) -> Result<Self, CliError> {
+    fn take(dir: &Path, how: libc::c_int) -> Result<Self, ClientError> {
         let path = dir.join("lock");
         let fail = |e: io::Error| {
-            CliError::Failure(format!(
+            ClientError::Failure(format!(
                 "cannot lock the local store ({}): {e}",
                 path.display()
             ))

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::lock::StoreLock;
 use super::scan::{self, Object};
-use crate::error::CliError;
+use crate::client::ClientError;
 use crate::units::human_bytes;
 
 /// Removals per hold of the exclusive lock: a fetch waiting for its shared
@@ -82,7 +82,7 @@ impl PruneReport {
     }
 }
 
-pub fn prune(dir: &Path, options: &PruneOptions) -> Result<PruneReport, CliError> {
+pub fn prune(dir: &Path, options: &PruneOptions) -> Result<PruneReport, ClientError> {
     super::check_exists(dir)?;
     let scan = scan::scan(dir).map_err(|e| super::upkeep_failed("prune", dir, e))?;
     prune_listed(dir, scan.objects, options, SystemTime::now())

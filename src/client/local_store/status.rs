@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::scan::{self, Problem};
-use crate::error::CliError;
+use crate::client::ClientError;
 use crate::units::human_bytes;
 use crate::units::human_time;
 
@@ -31,7 +31,7 @@ pub struct StatusReport {
     pub problems: Vec<Problem>,
 }
 
-pub fn status(dir: &Path) -> Result<StatusReport, CliError> {
+pub fn status(dir: &Path) -> Result<StatusReport, ClientError> {
     super::check_exists(dir)?;
     let scan = scan::scan(dir).map_err(|e| super::upkeep_failed("status", dir, e))?;
     let mut report = StatusReport {

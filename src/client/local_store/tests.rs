@@ -22,7 +22,7 @@ fn only_verified_untouched_contents_count_as_present() {
     assert!(!store.has(&f));
     // Wrong content never enters.
     let err = store.ingest(&f, &mut &b"module.exports = 2;\n"[..]);
-    assert!(matches!(err, Err(CliError::Verify(_))));
+    assert!(matches!(err, Err(ClientError::Verification(_))));
     assert!(!store.has(&f));
     store
         .ingest(&f, &mut &b"module.exports = 1;\n"[..])

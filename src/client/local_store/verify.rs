@@ -16,8 +16,8 @@ use sha2::{Digest, Sha256};
 
 use super::lock::StoreLock;
 use super::scan::{self, Problem};
+use crate::client::ClientError;
 use crate::client::tree::io_pool;
-use crate::error::CliError;
 use crate::units::human_bytes;
 
 /// The `--json` schema (docs/client.md).
@@ -62,7 +62,7 @@ struct Bad {
     problem: String,
 }
 
-pub fn verify(dir: &Path) -> Result<VerifyReport, CliError> {
+pub fn verify(dir: &Path) -> Result<VerifyReport, ClientError> {
     super::check_exists(dir)?;
     let failed = |e| super::upkeep_failed("verify", dir, e);
     let scan = scan::scan(dir).map_err(failed)?;

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::time::Instant;
 
-use crate::error::CliError;
+use crate::client::ClientError;
 use crate::protocol::{Manager, ValidRequest};
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -56,16 +56,6 @@ pub enum ScriptError {
     },
 }
 
-impl From<ScriptError> for CliError {
-    fn from(e: ScriptError) -> Self {
-        match e {
-            ScriptError::Io { .. } => CliError::Failure(e.to_string()),
-            // A failing script is a failing install, as with `npm ci`.
-            _ => CliError::Install(e.to_string()),
-        }
-    }
-}
-
 /// What ran, for the summary line.
 struct Ran {
     what: String,
@@ -76,7 +66,7 @@ pub fn after_install(
     request: &ValidRequest,
     dir: &Path,
     options: ScriptOptions,
-) -> Result<(), CliError> {
+) -> Result<(), ClientError> {
     let started = Instant::now();
     let ran = match request.manager {
         Manager::Npm => npm::run(request, dir, options)?,
