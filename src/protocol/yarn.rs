@@ -239,10 +239,11 @@ pub fn check_yarn_shape(files: &BTreeMap<String, Vec<u8>>) -> Result<(), YarnSha
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn files(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
+    /// A Berry project's request files with `pairs` added (yarnrc's tests use it too).
+    pub(in crate::protocol) fn files(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
         let mut map: BTreeMap<String, Vec<u8>> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))

@@ -278,22 +278,9 @@ fn unquote(value: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::protocol::check_yarn_config;
-
-    fn files(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
-        let mut map: BTreeMap<String, Vec<u8>> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
-            .collect();
-        map.entry("package.json".to_string())
-            .or_insert_with(|| b"{}".to_vec());
-        map.entry("yarn.lock".to_string())
-            .or_insert_with(|| b"__metadata:\n  version: 8\n".to_vec());
-        map
-    }
+    use crate::protocol::yarn::tests::files;
 
     fn berry(rc: &str) -> Result<YarnSettings, YarnConfigError> {
         check_yarn_config(&files(&[(".yarnrc.yml", rc)]), Some("4.1.0"))

@@ -23,15 +23,6 @@ fn project() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-/// The value of the sample line starting with `series` (name plus labels).
-fn sample(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|r| r.strip_prefix(' ')))
-        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
-        .parse()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn metrics_follow_hits_misses_and_downloads_and_hits_record_last_use() {
     let server = TestServer::start(ServerOptions::default()).await;

@@ -52,14 +52,6 @@ fn shown(dom: &str, id: &str) -> String {
         .to_string()
 }
 
-fn sample(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series).and_then(|r| r.strip_prefix(' ')))
-        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
-        .parse()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn the_status_page_shows_in_a_browser_the_numbers_metrics_shows() {
     let server = TestServer::start(ServerOptions::default()).await;

@@ -289,6 +289,15 @@ pub async fn metrics_text(server: &TestServer) -> String {
         .unwrap()
 }
 
+/// The value of the sample line starting with `series` (name plus labels).
+pub fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).and_then(|r| r.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
 /// One unlabelled counter or gauge from `/metrics`.
 pub async fn metric(server: &TestServer, name: &str) -> u64 {
     let text = metrics_text(server).await;
