@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::InstallOptions;
+use super::{InstallOptions, Key, Sha256};
 
 /// Bumped on any incompatible change to the index JSON.
 pub const INDEX_FORMAT: u32 = 1;
@@ -20,7 +20,7 @@ pub const INDEX_FORMAT_WORKSPACES: u32 = 2;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Index {
     pub format: u32,
-    pub key: String,
+    pub key: Key,
     pub manager: String,
     pub versions: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,7 +75,7 @@ pub const METHOD_DEFLATE: u16 = 8;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
     pub path: String,
-    pub sha256: String,
+    pub sha256: Sha256,
     pub size: u64,
     /// Permission bits (`0o644`, `0o755`).
     pub mode: u32,
