@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use depcache::admin::gc::{GcOptions, gc};
 use depcache::admin::stats::stats;
-use depcache::protocol::{Entry, FileEntry, INDEX_FORMAT, Index};
+use depcache::protocol::{Entry, FileEntry, INDEX_FORMAT, Index, Key};
 use depcache::store::{BlobInfo, DirStore, METHOD_STORED};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -30,7 +30,7 @@ fn content(n: u64) -> Vec<u8> {
 /// Writes one blob straight into `objects/` (no fsync: a benchmark fixture).
 fn write_blob(root: &Path, n: u64) -> FileEntry {
     let data = content(n);
-    let sha: [u8; 32] = Sha256::digest(&data).into();
+    let sha = depcache::protocol::Sha256::from_bytes(Sha256::digest(&data).into());
     let info = BlobInfo {
         sha256: sha,
         size: data.len() as u64,
@@ -38,7 +38,7 @@ fn write_blob(root: &Path, n: u64) -> FileEntry {
         method: METHOD_STORED,
         packed_size: data.len() as u64,
     };
-    let hex = info.sha256_hex();
+    let hex = sha.to_string();
     let dir = root.join("objects").join(&hex[..2]).join(&hex[2..4]);
     let path = dir.join(&hex);
     let mut file = fs::File::create(&path)
@@ -51,7 +51,7 @@ fn write_blob(root: &Path, n: u64) -> FileEntry {
     file.write_all(&data).unwrap();
     FileEntry {
         path: format!("pkg/f{n}.js"),
-        sha256: hex,
+        sha256: sha,
         size: info.size,
         mode: 0o644,
         crc32: info.crc32,
@@ -86,7 +86,7 @@ fn build(root: &Path, blobs: u64, keys: u64) {
             .collect();
         let index = Index {
             format: INDEX_FORMAT,
-            key: key.clone(),
+            key: Key::parse(&key).unwrap(),
             manager: "npm".to_string(),
             versions,
             platform: Some("linux-x64-glibc".to_string()),

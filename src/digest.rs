@@ -93,20 +93,19 @@ pub fn copy_hashing(
 }
 
 impl Hashed {
-    /// Checks size first (cheaper to explain), then the hex SHA-256 exactly
-    /// as the index spells it.
-    pub fn check(&self, size: u64, sha256_hex: &str) -> Result<(), Mismatch> {
+    /// Checks size first (cheaper to explain), then the SHA-256; the hex is
+    /// spelled only for the error.
+    pub fn check(&self, size: u64, sha256: &[u8; 32]) -> Result<(), Mismatch> {
         if self.size != size {
             return Err(Mismatch::Size {
                 actual: self.size,
                 expected: size,
             });
         }
-        let actual = hex::encode(self.sha256);
-        if actual != sha256_hex {
+        if self.sha256 != *sha256 {
             return Err(Mismatch::Sha256 {
-                actual,
-                expected: sha256_hex.to_string(),
+                actual: hex::encode(self.sha256),
+                expected: hex::encode(sha256),
             });
         }
         Ok(())
@@ -144,8 +143,7 @@ mod tests {
             hex::encode(hashed.sha256),
             "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
         );
-        let sha = hex::encode(hashed.sha256);
-        assert_eq!(hashed.check(11, &sha), Ok(()));
+        assert_eq!(hashed.check(11, &hashed.sha256), Ok(()));
     }
 
     #[test]
@@ -163,7 +161,7 @@ mod tests {
         assert_eq!(hashed.size, 5);
         assert_eq!(hashed.crc32, None);
         assert_eq!(
-            hashed.check(4, "00"),
+            hashed.check(4, &[0; 32]),
             Err(Mismatch::Size {
                 actual: 5,
                 expected: 4
@@ -174,7 +172,7 @@ mod tests {
     #[test]
     fn a_wrong_hash_names_both() {
         let (hashed, _) = run(b"abc", Hashing::default());
-        let err = hashed.check(3, &"0".repeat(64)).unwrap_err();
+        let err = hashed.check(3, &[0; 32]).unwrap_err();
         assert_eq!(
             err.to_string(),
             format!(

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
-use super::{human_bytes, human_time, parse_sha, scan_blobs, scan_indexes, short_hash, unix_secs};
-use crate::protocol::{Index, Key};
+use super::{human_bytes, human_time, scan_blobs, scan_indexes, short_hash, unix_secs};
+use crate::protocol::{Index, Key, Sha256};
 use crate::store::{
     BLOB_HEADER_LEN, GcSafety, Generation, IndexMeta, ProtocolTimes, Store, StoreLock,
 };
@@ -94,13 +94,10 @@ impl RefCounts {
 
     fn add(&self, index: &Index) {
         for file in index.files() {
-            // A malformed hash names no blob a sweep could delete.
-            let Some(sha) = parse_sha(&file.sha256) else {
-                continue;
-            };
-            let mut shard = self.shards[sha[0] as usize].lock().unwrap();
+            let sha = &file.sha256;
+            let mut shard = self.shards[sha.as_bytes()[0] as usize].lock().unwrap();
             let slot = shard
-                .entry(short_hash(&sha))
+                .entry(short_hash(sha))
                 .or_insert((0, BLOB_HEADER_LEN + file.packed_size));
             slot.0 = slot.0.saturating_add(1);
         }
@@ -111,11 +108,9 @@ impl RefCounts {
     fn remove(&self, index: &Index) -> u64 {
         let mut freed = 0;
         for file in index.files() {
-            let Some(sha) = parse_sha(&file.sha256) else {
-                continue;
-            };
-            let mut shard = self.shards[sha[0] as usize].lock().unwrap();
-            if let Some(slot) = shard.get_mut(&short_hash(&sha))
+            let sha = &file.sha256;
+            let mut shard = self.shards[sha.as_bytes()[0] as usize].lock().unwrap();
+            if let Some(slot) = shard.get_mut(&short_hash(sha))
                 && slot.0 > 0
             {
                 slot.0 -= 1;
@@ -140,8 +135,8 @@ impl RefCounts {
             .sum()
     }
 
-    fn is_referenced(&self, sha: &[u8; 32]) -> bool {
-        let shard = self.shards[sha[0] as usize].lock().unwrap();
+    fn is_referenced(&self, sha: &Sha256) -> bool {
+        let shard = self.shards[sha.as_bytes()[0] as usize].lock().unwrap();
         shard.get(&short_hash(sha)).is_some_and(|v| v.0 > 0)
     }
 }
@@ -334,7 +329,7 @@ fn sweep(
                 young += 1;
                 continue;
             }
-            if options.dry_run || store.delete_stale_blob(&hex::encode(blob.sha256), grace)? {
+            if options.dry_run || store.delete_stale_blob(&blob.sha256, grace)? {
                 removed += 1;
                 freed += blob.size;
             }

@@ -17,7 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rayon::prelude::*;
 
-use crate::protocol::Index;
+use crate::protocol::{Index, Sha256};
 use crate::store::{BlobMeta, IndexMeta, Store};
 
 /// Runs `f` on each of the 256 blob shards in parallel. A shard's listing
@@ -49,15 +49,8 @@ where
 /// The first 16 bytes of a sha256, as the key of the big in-memory sets
 /// (half the memory of the full hash). A collision could only make gc keep
 /// a blob it might have deleted, never the reverse.
-pub fn short_hash(sha256: &[u8; 32]) -> u128 {
-    u128::from_be_bytes(sha256[..16].try_into().unwrap())
-}
-
-/// Parses a hex sha256 from an index; `None` for a malformed one.
-pub fn parse_sha(hex_text: &str) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(hex_text, &mut out).ok()?;
-    Some(out)
+pub fn short_hash(sha256: &Sha256) -> u128 {
+    u128::from_be_bytes(sha256.as_bytes()[..16].try_into().unwrap())
 }
 
 pub fn unix_secs(t: SystemTime) -> u64 {

@@ -9,9 +9,9 @@ use std::io;
 
 use serde::Serialize;
 
-use super::{parse_sha, scan_blobs, scan_indexes};
+use super::{scan_blobs, scan_indexes};
 use crate::digest::{Hashing, copy_hashing};
-use crate::protocol::{Index, Key};
+use crate::protocol::{Index, Key, Sha256};
 use crate::store::{BLOB_HEADER_LEN, BlobInfo, BlobMeta, Generation, IndexMeta, Store, unpack};
 
 pub const VERIFY_FORMAT: u32 = 1;
@@ -31,7 +31,7 @@ pub struct VerifyReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CorruptBlob {
-    pub sha256: String,
+    pub sha256: Sha256,
     pub problem: String,
 }
 
@@ -50,8 +50,8 @@ impl VerifyReport {
 
 /// Rehashes one blob; `Err` says what is wrong with it.
 fn check_blob(store: &dyn Store, meta: &BlobMeta) -> Result<BlobInfo, String> {
-    let sha = hex::encode(meta.sha256);
-    let info = match store.blob_info(&sha) {
+    let sha = &meta.sha256;
+    let info = match store.blob_info(sha) {
         Ok(Some(info)) => info,
         Ok(None) => return Err("vanished while being checked".to_string()),
         Err(e) => return Err(format!("unreadable header: {e}")),
@@ -64,7 +64,7 @@ fn check_blob(store: &dyn Store, meta: &BlobMeta) -> Result<BlobInfo, String> {
         ));
     }
     let packed = store
-        .open_packed(&sha, 0)
+        .open_packed(sha, 0)
         .map_err(|e| format!("unreadable: {e}"))?;
     let mut reader = unpack(&info, packed);
     let mut buf = vec![0u8; 64 * 1024];
@@ -74,7 +74,7 @@ fn check_blob(store: &dyn Store, meta: &BlobMeta) -> Result<BlobInfo, String> {
     };
     let hashed = copy_hashing(&mut reader, &mut buf, options, &mut |_| Ok(()))
         .map_err(|e| format!("packed data does not unpack: {e}"))?;
-    if hashed.sha256 != meta.sha256 {
+    if hashed.sha256 != *sha.as_bytes() {
         return Err(format!("content hashes to {}", hex::encode(hashed.sha256)));
     }
     if hashed.size != info.size || hashed.crc32 != Some(info.crc32) {
@@ -87,15 +87,12 @@ fn check_blob(store: &dyn Store, meta: &BlobMeta) -> Result<BlobInfo, String> {
 fn check_index(
     store: &dyn Store,
     index: &Index,
-    good: &HashMap<[u8; 32], BlobInfo>,
-    corrupt: &HashSet<[u8; 32]>,
+    good: &HashMap<Sha256, BlobInfo>,
+    corrupt: &HashSet<Sha256>,
 ) -> Vec<String> {
     let mut problems = Vec::new();
     for file in index.files() {
-        let Some(sha) = parse_sha(&file.sha256) else {
-            problems.push(format!("{}: malformed sha256", file.path));
-            continue;
-        };
+        let sha = file.sha256;
         let info = if corrupt.contains(&sha) {
             problems.push(format!("{}: blob {} is corrupt", file.path, file.sha256));
             continue;
@@ -145,13 +142,13 @@ pub fn verify(store: &dyn Store, repair: bool) -> io::Result<VerifyReport> {
             Err(problem) => {
                 corrupt.insert(sha);
                 report.corrupt_blobs.push(CorruptBlob {
-                    sha256: hex::encode(sha),
+                    sha256: sha,
                     problem,
                 });
             }
         }
     }
-    report.corrupt_blobs.sort_by(|a, b| a.sha256.cmp(&b.sha256));
+    report.corrupt_blobs.sort_by_key(|b| b.sha256);
     let metas = store.list_indexes()?;
     report.indexes_checked = metas.len() as u64;
     let bad: Vec<(IndexMeta, Vec<String>)> = scan_indexes(store, &metas, |meta, index| {
@@ -187,13 +184,13 @@ pub fn verify(store: &dyn Store, repair: bool) -> io::Result<VerifyReport> {
 fn repair_store(
     store: &dyn Store,
     report: &mut VerifyReport,
-    corrupt: &HashSet<[u8; 32]>,
+    corrupt: &HashSet<Sha256>,
     bad: &[(IndexMeta, Vec<String>)],
     scanned: &[IndexMeta],
 ) -> io::Result<()> {
     let _lock = store.sweep_lock()?;
     for sha in corrupt {
-        if store.delete_blob(&hex::encode(sha))? {
+        if store.delete_blob(sha)? {
             report.blobs_removed += 1;
         }
     }
@@ -212,7 +209,7 @@ fn repair_store(
             // Written since the scan: it may reuse a blob just removed.
             match store.read_listed_index(meta) {
                 Ok(Some(index)) => index.files().any(|f| {
-                    parse_sha(&f.sha256).is_none_or(|s| corrupt.contains(&s))
+                    corrupt.contains(&f.sha256)
                         || store.blob_info(&f.sha256).ok().flatten().is_none()
                 }),
                 Ok(None) => false,

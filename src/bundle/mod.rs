@@ -12,7 +12,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 
-use crate::protocol::Index;
+use crate::protocol::{Index, Sha256};
 use crate::store::Store;
 
 pub use zip_layout::plan;
@@ -23,7 +23,7 @@ pub enum Segment {
     /// Headers, symlink targets, the central directory.
     Bytes(Bytes),
     /// The packed data of a blob, whole.
-    Blob { sha256: String, len: u64 },
+    Blob { sha256: Sha256, len: u64 },
 }
 
 impl Segment {
@@ -70,11 +70,11 @@ impl BundlePlan {
     /// client that has most contents already fetches just these byte ranges.
     /// Empty blobs take no bytes and are not listed; a blob several files
     /// share appears once per file.
-    pub fn blob_ranges(&self) -> impl Iterator<Item = (&str, Range<u64>)> {
+    pub fn blob_ranges(&self) -> impl Iterator<Item = (&Sha256, Range<u64>)> {
         self.segments
             .iter()
             .filter_map(|(start, segment)| match segment {
-                Segment::Blob { sha256, len } => Some((sha256.as_str(), *start..start + len)),
+                Segment::Blob { sha256, len } => Some((sha256, *start..start + len)),
                 Segment::Bytes(_) => None,
             })
     }
@@ -104,7 +104,7 @@ impl BundlePlan {
         let mut blobs = store.read_packed_ranges(
             in_range()
                 .filter_map(|(segment, from, to)| match segment {
-                    Segment::Blob { sha256, .. } => Some((sha256.clone(), from, to)),
+                    Segment::Blob { sha256, .. } => Some((*sha256, from, to)),
                     Segment::Bytes(_) => None,
                 })
                 .collect(),

@@ -81,7 +81,7 @@ pub fn plan(index: &Index) -> BundlePlan {
                         offset: 0,
                     };
                     let data = Segment::Blob {
-                        sha256: f.sha256.clone(),
+                        sha256: f.sha256,
                         len: f.packed_size,
                     };
                     add(&mut plan, c, Some(data));

@@ -30,7 +30,7 @@ fn stored_file(store: &dyn Store, path: &str, content: &[u8], mode: u32) -> Entr
         .unwrap();
     Entry::File(FileEntry {
         path: path.into(),
-        sha256: info.sha256_hex(),
+        sha256: info.sha256,
         size: info.size,
         mode,
         crc32: info.crc32,
@@ -97,7 +97,7 @@ fn an_entry_over_4_gib_and_one_after_it_use_zip64_fields() {
     let index = index(vec![
         Entry::File(FileEntry {
             path: "big".into(),
-            sha256: "a".repeat(64),
+            sha256: crate::protocol::Sha256::from_bytes([0xaa; 32]),
             size: BIG,
             mode: 0o644,
             crc32: 0,

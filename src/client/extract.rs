@@ -224,7 +224,7 @@ fn extract_file(
         },
     )?;
     hashed
-        .check(entry.size, &entry.sha256)
+        .check(entry.size, entry.sha256.as_bytes())
         .map_err(|e| verify(format!("{:?} {e}", entry.path)))?;
     let written = hashed.size;
     out.set_permissions(Permissions::from_mode(entry.mode & 0o777))

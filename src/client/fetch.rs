@@ -320,7 +320,7 @@ async fn download(
             url = %response.download_url,
             "server answered"
         );
-        if !response.key.is_empty() && response.key != request.hash {
+        if !response.key.is_empty() && response.key != request.hash.to_string() {
             return Err(fatal_verify(format!(
                 "the server answered for key {} but was asked for {}",
                 response.key, request.hash
@@ -445,13 +445,13 @@ async fn from_store(
 ) -> Result<Option<Downloaded>, ServerError> {
     let t = Instant::now();
     let missing = partial::missing(store, index);
-    let wanted: std::collections::HashSet<(&str, u32)> = missing
+    let wanted: std::collections::HashSet<(&crate::protocol::Sha256, u32)> = missing
         .iter()
-        .map(|f| (f.sha256.as_str(), f.mode & 0o777))
+        .map(|f| (&f.sha256, f.mode & 0o777))
         .collect();
     let from_store = index
         .files()
-        .filter(|f| !wanted.contains(&(f.sha256.as_str(), f.mode & 0o777)))
+        .filter(|f| !wanted.contains(&(&f.sha256, f.mode & 0o777)))
         .count() as u64;
     tracing::info!(missing = missing.len(), elapsed = ?t.elapsed(), "local store checked");
     let done = |downloaded| {

@@ -113,16 +113,9 @@ impl LocalStore {
     }
 
     /// Where the content of `f` with its mode lives. The sha256 comes from
-    /// the server: only 64 hex digits may become part of a path.
+    /// the server, but as a `Sha256` it is 64 hex digits, safe in a path.
     fn object(&self, f: &FileEntry) -> Result<PathBuf, ClientError> {
-        let sha = &f.sha256;
-        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(verify(format!(
-                "the index gives {:?} a malformed sha256 {sha:?}",
-                f.path
-            )));
-        }
-        let sha = sha.to_ascii_lowercase();
+        let sha = f.sha256.to_string();
         Ok(self
             .dir
             .join("objects")
@@ -142,9 +135,9 @@ impl LocalStore {
     fn check(&self, object: &Path, f: &FileEntry) -> io::Result<bool> {
         let key = seal::key(&f.sha256, f.mode);
         // One lstat, no open: what makes a warm restore cost about a link.
-        if let (Ok(meta), Some(key)) = (fs::symlink_metadata(object), &key)
+        if let Ok(meta) = fs::symlink_metadata(object)
             && sealed(&meta, f)
-            && self.seals.trusts(key, &meta)
+            && self.seals.trusts(&key, &meta)
         {
             return Ok(true);
         }
@@ -158,7 +151,7 @@ impl LocalStore {
         let started = SystemTime::now();
         self.seals.count_hash();
         let right = hashes_to(&file, f)?;
-        if right && let Some(key) = key {
+        if right {
             self.seals.hashed(key, &before, &file.metadata()?, started);
         }
         Ok(right)
@@ -223,8 +216,9 @@ impl LocalStore {
                 f.path, f.size
             )));
         }
-        let actual = hex::encode(hasher.finalize());
-        if !actual.eq_ignore_ascii_case(&f.sha256) {
+        let actual: [u8; 32] = hasher.finalize().into();
+        if actual != *f.sha256.as_bytes() {
+            let actual = hex::encode(actual);
             return Err(verify(format!(
                 "{:?} does not match its index hash (sha256 {actual}, expected {})",
                 f.path, f.sha256
@@ -299,9 +293,9 @@ impl LocalStore {
         let key = seal::key(&f.sha256, f.mode);
         let trusted = fs::symlink_metadata(&object)
             .ok()
-            .filter(|m| sealed(m, f) && key.as_ref().is_some_and(|k| self.seals.trusts(k, m)));
+            .filter(|m| sealed(m, f) && self.seals.trusts(&key, m));
         if fs::hard_link(&object, dest).is_ok() {
-            if let (Some(pre), Some(key)) = (&trusted, key)
+            if let Some(pre) = &trusted
                 && let Ok(post) = fs::symlink_metadata(dest)
                 && self.seals.linked(key, pre, &post)
             {
@@ -411,7 +405,7 @@ fn hashes_to(file: &File, f: &FileEntry) -> io::Result<bool> {
         hasher.update(&buf[..n]);
         read += n as u64;
     }
-    Ok(read == f.size && hex::encode(hasher.finalize()).eq_ignore_ascii_case(&f.sha256))
+    Ok(read == f.size && hasher.finalize()[..] == f.sha256.as_bytes()[..])
 }
 
 /// For reading a file that should be regular: never through a symlink, and

@@ -23,7 +23,7 @@ use super::stat_manifest::{self, Diff, Kind, Snapshot, State};
 use super::tree::{self, io_pool};
 use super::{partial, progress, remove};
 use crate::client::ClientError;
-use crate::protocol::{Entry, FileEntry, Index, ValidRequest};
+use crate::protocol::{Entry, FileEntry, Index, Key, ValidRequest};
 
 /// Why a tree that differs from its manifest is restored whole instead of
 /// entry by entry. Logged, never shown as a failure: the whole restore that
@@ -74,7 +74,7 @@ pub fn up_to_date(
         return Ok(false);
     };
     // Same key but another script setting is another tree.
-    if state.key != request.hash || state.ignore_scripts != options.ignore_scripts {
+    if state.key != request.hash.to_string() || state.ignore_scripts != options.ignore_scripts {
         stat_manifest::forget(&tree);
         return Ok(false);
     }
@@ -128,8 +128,8 @@ pub fn up_to_date(
     }
 }
 
-fn short(key: &str) -> &str {
-    &key[..12.min(key.len())]
+fn short(key: &Key) -> String {
+    key.to_string()[..12].to_string()
 }
 
 /// The tree right after a restore, before anything else the fetch runs;
@@ -144,7 +144,7 @@ pub fn after_restore(project: &Path, root: &str) -> Option<Snapshot> {
 pub fn record(
     options: &FetchOptions,
     root: &str,
-    key: &str,
+    key: &Key,
     index: &Index,
     restored: Option<Snapshot>,
 ) {
@@ -196,7 +196,7 @@ fn repair(
     let project = &options.project.dir;
     runtime.block_on(async {
         let response = http.ask_cache(request, true).await.map_err(server_reason)?;
-        if response.key != request.hash {
+        if response.key != request.hash.to_string() {
             return Err(NotRepairable::Server(format!(
                 "it answered for key {}",
                 response.key
@@ -351,7 +351,11 @@ fn write_files(
     })
 }
 
-fn copy_hashed(from: &mut dyn Read, to: &mut fs::File, sha256: &str) -> io::Result<u64> {
+fn copy_hashed(
+    from: &mut dyn Read,
+    to: &mut fs::File,
+    sha256: &crate::protocol::Sha256,
+) -> io::Result<u64> {
     use std::io::Write;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
@@ -365,7 +369,7 @@ fn copy_hashed(from: &mut dyn Read, to: &mut fs::File, sha256: &str) -> io::Resu
         to.write_all(&buf[..n])?;
         total += n as u64;
     }
-    if hex::encode(hasher.finalize()) != sha256 {
+    if hasher.finalize()[..] != sha256.as_bytes()[..] {
         return Err(io::Error::other(
             "content does not match the index's sha256",
         ));

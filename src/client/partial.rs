@@ -18,7 +18,7 @@ use super::swap;
 use super::tree::{io_pool, local, verify};
 use crate::bundle;
 use crate::client::ClientError;
-use crate::protocol::{FileEntry, Index, METHOD_DEFLATE, METHOD_STORED};
+use crate::protocol::{FileEntry, Index, METHOD_DEFLATE, METHOD_STORED, Sha256};
 
 /// Neighbouring ranges closer than this are fetched as one: a few wasted
 /// bytes cost less than another round trip.
@@ -48,7 +48,7 @@ impl RangePlan<'_> {
 /// (sha256, mode); a content stored under another mode is copied into this
 /// one instead (`LocalStore::provide`). Checked on every core.
 pub(super) fn missing<'a>(store: &LocalStore, index: &'a Index) -> Vec<&'a FileEntry> {
-    let mut unique: BTreeMap<(&str, u32), &FileEntry> = BTreeMap::new();
+    let mut unique: BTreeMap<(&Sha256, u32), &FileEntry> = BTreeMap::new();
     for f in index.files() {
         unique.entry((&f.sha256, f.mode & 0o777)).or_insert(f);
     }
@@ -72,7 +72,7 @@ pub(super) fn plan<'a>(
         ));
     }
     // Any copy of a blob will do: same sha256, same packed data.
-    let mut at: BTreeMap<&str, Range<u64>> = BTreeMap::new();
+    let mut at: BTreeMap<&Sha256, Range<u64>> = BTreeMap::new();
     for (sha, range) in layout.blob_ranges() {
         at.entry(sha).or_insert(range);
     }
@@ -83,7 +83,7 @@ pub(super) fn plan<'a>(
             items.push((f, None));
             continue;
         }
-        let Some(range) = at.get(f.sha256.as_str()) else {
+        let Some(range) = at.get(&f.sha256) else {
             return Err(format!("{:?} has no data in the bundle layout", f.path));
         };
         if range.end - range.start != f.packed_size {

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use crate::client::ClientError;
 use crate::install::{HostTools, detect_host_tools};
 use crate::protocol::{
-    CacheRequest, InstallOptions, MAX_WORKSPACES, Manager, ValidRequest, WorkspaceGlob, YarnFlavor,
-    check_file_name, check_platform, check_versions, compute_key, current_platform,
-    declared_workspaces, encode_file, is_workspace_manifest_name, package_manager_yarn,
+    CacheRequest, InstallOptions, Key, MAX_WORKSPACES, Manager, ValidRequest, WorkspaceGlob,
+    YarnFlavor, check_file_name, check_platform, check_versions, current_platform,
+    declared_workspaces, encode_file, is_workspace_manifest_name, key_of, package_manager_yarn,
     segment_matches, yarn_flavor,
 };
 
@@ -96,13 +96,14 @@ pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, ClientError> {
     });
     let mut request = ValidRequest {
         manager,
-        hash: String::new(),
+        // Set just below, from the request's own fields.
+        hash: Key::from_bytes([0; 32]),
         files,
         versions,
         platform: Some(platform),
         options,
     };
-    request.hash = compute_key(request.key_input());
+    request.hash = key_of(request.key_input());
     Ok(request)
 }
 
@@ -338,7 +339,7 @@ impl ValidRequest {
     pub fn to_wire(&self) -> CacheRequest {
         CacheRequest {
             manager: self.manager.name().to_string(),
-            hash: self.hash.clone(),
+            hash: self.hash.to_string(),
             files: self
                 .files
                 .iter()

@@ -50,7 +50,7 @@ impl FetchReport {
     pub fn new(request: &ValidRequest, started: Instant) -> Self {
         FetchReport {
             format: Self::FORMAT,
-            key: request.hash.clone(),
+            key: request.hash.to_string(),
             manager: request.manager.name().to_string(),
             output_dir: request.manager.output_dir().to_string(),
             cache_hit: None,

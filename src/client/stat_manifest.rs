@@ -20,6 +20,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::tree::io_pool;
+use crate::protocol::Key;
 
 /// The manifest's file name inside the restored folder. Never in an index
 /// (ingestion refuses nothing by that name, but a tree holding one would be
@@ -239,7 +240,7 @@ pub fn forget(root: &Path) {
 }
 
 impl State {
-    pub fn new(key: &str, snapshot: Snapshot, foreign: Vec<String>, ignore_scripts: bool) -> State {
+    pub fn new(key: &Key, snapshot: Snapshot, foreign: Vec<String>, ignore_scripts: bool) -> State {
         State {
             format: FORMAT,
             key: key.to_string(),

@@ -281,7 +281,7 @@ async fn built_installs_never_run_outside_a_container() {
     std::fs::write(project.join("package.json"), manifest).unwrap();
     let request = crate::protocol::ValidRequest {
         manager: crate::protocol::Manager::Npm,
-        hash: "0".repeat(64),
+        hash: crate::protocol::Key::from_bytes([0; 32]),
         files: BTreeMap::from([("package.json".to_string(), manifest.to_vec())]),
         versions: BTreeMap::new(),
         platform: None,

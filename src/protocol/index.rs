@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::InstallOptions;
+use super::{InstallOptions, Key, Sha256};
 
 /// Bumped on any incompatible change to the index JSON.
 pub const INDEX_FORMAT: u32 = 1;
@@ -20,7 +20,7 @@ pub const INDEX_FORMAT_WORKSPACES: u32 = 2;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Index {
     pub format: u32,
-    pub key: String,
+    pub key: Key,
     pub manager: String,
     pub versions: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,7 +75,7 @@ pub const METHOD_DEFLATE: u16 = 8;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
     pub path: String,
-    pub sha256: String,
+    pub sha256: Sha256,
     pub size: u64,
     /// Permission bits (`0o644`, `0o755`).
     pub mode: u32,
@@ -124,5 +124,47 @@ impl Index {
     /// Sum of regular file sizes: the tree's logical size.
     pub fn logical_size(&self) -> u64 {
         self.files().map(|f| f.size).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "00ff0123456789abcdef00000000000000000000000000000000000000000001";
+    const SHA: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+    fn json(key: &str, sha: &str) -> String {
+        format!(
+            r#"{{"format":1,"key":"{key}","manager":"npm","versions":{{}},"root":"node_modules","created":1,"entries":[{{"type":"file","path":"a.js","sha256":"{sha}","size":3,"mode":420,"crc32":1,"method":0,"packed_size":3}}]}}"#
+        )
+    }
+
+    /// The identities are typed, the JSON is not changed: what was stored
+    /// reads back and writes out byte for byte.
+    #[test]
+    fn an_index_round_trips_with_its_hex_spelled_as_before() {
+        let text = json(KEY, SHA);
+        let index: Index = serde_json::from_str(&text).unwrap();
+        assert_eq!(index.key.to_string(), KEY);
+        assert_eq!(index.files().next().unwrap().sha256.to_string(), SHA);
+        assert_eq!(serde_json::to_string(&index).unwrap(), text);
+    }
+
+    /// Parsed once where the index enters: a name that is no identity never
+    /// reaches a path or a store.
+    #[test]
+    fn an_index_naming_a_malformed_key_or_sha256_does_not_parse() {
+        for (key, sha) in [
+            ("../../etc/passwd", SHA),
+            (&KEY.to_uppercase(), SHA),
+            (KEY, "../x"),
+            (KEY, &SHA.to_uppercase()),
+        ] {
+            assert!(
+                serde_json::from_str::<Index>(&json(key, sha)).is_err(),
+                "{key} {sha}"
+            );
+        }
     }
 }

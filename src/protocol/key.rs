@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use super::{InstallOptions, Manager};
+use super::{InstallOptions, Key, Manager};
 
 /// First field of every encoding; a new recipe gets a new tag, so keys of
 /// different recipes can never collide.
@@ -21,8 +21,14 @@ pub struct KeyInput<'a> {
     pub files: &'a BTreeMap<String, Vec<u8>>,
 }
 
-/// Lowercase hex sha256 of the encoding.
+/// Lowercase hex sha256 of the encoding: the key as the wire spells it.
 pub fn compute_key(input: KeyInput<'_>) -> String {
+    key_of(input).to_string()
+}
+
+/// The key of `input`, as a [`Key`]: what a request carries once built or
+/// checked.
+pub fn key_of(input: KeyInput<'_>) -> Key {
     let mut enc = Encoder(Sha256::new());
     enc.field(KEY_RECIPE_TAG.as_bytes());
     enc.field(input.manager.name().as_bytes());
@@ -55,7 +61,7 @@ pub fn compute_key(input: KeyInput<'_>) -> String {
         enc.field(name.as_bytes());
         enc.field(content);
     }
-    hex::encode(enc.0.finalize())
+    Key::from_bytes(enc.0.finalize().into())
 }
 
 struct Encoder(Sha256);

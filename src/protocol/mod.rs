@@ -20,7 +20,7 @@ pub use index::{
     Entry, FileEntry, INDEX_FORMAT, INDEX_FORMAT_WORKSPACES, Index, METHOD_DEFLATE, METHOD_STORED,
     NestedTree,
 };
-pub use key::{KEY_RECIPE_TAG, KeyInput, compute_key};
+pub use key::{KEY_RECIPE_TAG, KeyInput, compute_key, key_of};
 pub use manager::Manager;
 pub use npmrc::{
     NpmrcCheck, NpmrcRefusal, RefusedKind, check_npmrc, check_pnpm_config, check_pnpm_shape,
@@ -32,7 +32,7 @@ pub use paths::{
 pub use platform::current_platform;
 pub use supported::{ContainerSupport, ManagerSupport, SupportedVersions};
 pub use validate::{
-    ValidationError, check_file_name, check_key, check_platform, check_version, check_versions,
+    ValidationError, check_file_name, check_platform, check_version, check_versions,
 };
 pub use wire::{
     CacheRequest, CacheResponse, ErrorBody, HealthResponse, InstallOptions, RequestError,

@@ -111,12 +111,6 @@ pub fn check_versions(
     Ok(())
 }
 
-/// Keys are lowercase hex sha256: they become file names in the store. The
-/// rule itself is `Key::parse`'s; this is for callers that keep the string.
-pub fn check_key(key: &str) -> Result<(), ValidationError> {
-    super::Key::parse(key).map(drop)
-}
-
 /// `os-arch` or `os-arch-libc`, lowercase alphanumerics and `_`.
 pub fn check_platform(platform: &str) -> Result<(), ValidationError> {
     let parts: Vec<&str> = platform.split('-').collect();
@@ -182,9 +176,9 @@ mod tests {
 
     #[test]
     fn keys_and_platforms() {
-        assert!(check_key(&"a".repeat(64)).is_ok());
-        assert!(check_key(&"A".repeat(64)).is_err());
-        assert!(check_key("../x").is_err());
+        assert!(super::super::Key::parse(&"a".repeat(64)).is_ok());
+        assert!(super::super::Key::parse(&"A".repeat(64)).is_err());
+        assert!(super::super::Key::parse("../x").is_err());
         assert!(check_platform("linux-x64-glibc").is_ok());
         assert!(check_platform("darwin-arm64").is_ok());
         assert!(check_platform("linux").is_err());

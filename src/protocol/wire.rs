@@ -6,7 +6,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Manager, ValidationError, check_file_name, check_key, check_platform, check_versions,
+    Key, Manager, ValidationError, check_file_name, check_platform, check_versions,
     declared_workspaces, is_workspace_manifest_name,
 };
 
@@ -134,7 +134,7 @@ pub struct HealthResponse {
 #[derive(Debug, Clone)]
 pub struct ValidRequest {
     pub manager: Manager,
-    pub hash: String,
+    pub hash: Key,
     pub files: BTreeMap<String, Vec<u8>>,
     pub versions: BTreeMap<String, String>,
     pub platform: Option<String>,
@@ -145,7 +145,7 @@ impl CacheRequest {
     /// Validates names, versions, key shape and file names, and decodes the files.
     pub fn validate(self) -> Result<ValidRequest, RequestError> {
         let manager: Manager = self.manager.parse().map_err(RequestError::UnknownManager)?;
-        check_key(&self.hash)?;
+        let hash = Key::parse(&self.hash)?;
         check_versions(manager, &self.versions)?;
         if let Some(p) = &self.platform {
             check_platform(p)?;
@@ -210,7 +210,7 @@ impl CacheRequest {
         }
         Ok(ValidRequest {
             manager,
-            hash: self.hash,
+            hash,
             files,
             versions: self.versions,
             platform: self.platform,

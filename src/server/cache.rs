@@ -14,7 +14,7 @@ use super::auth::{KeyScopes, check_scopes};
 use super::metrics::Metrics;
 use super::observe::RequestNote;
 use super::{ApiError, AppState};
-use crate::protocol::{CacheRequest, CacheResponse, check_project_shape, compute_key};
+use crate::protocol::{CacheRequest, CacheResponse, check_project_shape, key_of};
 use crate::store::KeySummary;
 
 pub async fn cache(
@@ -42,7 +42,7 @@ pub async fn cache(
     let request = request
         .validate()
         .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
-    let computed = compute_key(request.key_input());
+    let computed = key_of(request.key_input());
     if computed != request.hash {
         return Err(ApiError::bad_request(
             "key_mismatch",
@@ -66,7 +66,7 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
     // Before the store or an install: a key without the scope learns nothing.
     check_scopes(&scopes, &state.installer.registries_needed(&request))?;
 
-    let id = super::key_param::parse_key(&computed)?;
+    let id = computed;
     let (summary, hit) = match state.hit_summary(&id).await? {
         Some(summary) => (summary, true),
         None => {
@@ -98,7 +98,7 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
         ..super::hit::hit_response(&base, &summary)
     };
     let mut answer = Json(answer).into_response();
-    RequestNote::attach(&mut answer, &computed, Some(hit));
+    RequestNote::attach(&mut answer, &computed.to_string(), Some(hit));
     Ok(answer)
 }
 

@@ -48,7 +48,7 @@ pub fn hit_response(base: &str, summary: &KeySummary) -> CacheResponse {
     CacheResponse {
         download_url: format!("{base}/download/{}.zip", summary.key),
         cache_hit: true,
-        key: summary.key.clone(),
+        key: summary.key.to_string(),
         index_url: format!("{base}/v1/index/{}", summary.key),
         files: summary.files,
         size: summary.size,

@@ -18,7 +18,7 @@ use crate::install::node_tools::{NodeTools, ToolCli};
 use crate::install::npm::own_lifecycle_script;
 use crate::install::pnpm::{self, PnpmTreeError};
 use crate::install::{InstallSettings, RunError, Runner, Untrusted, install_with};
-use crate::protocol::{Index, InstallOptions, Manager, ValidRequest, workspace_folders};
+use crate::protocol::{Index, InstallOptions, Key, Manager, ValidRequest, workspace_folders};
 use crate::store::{IngestError, Store, TreeLimits, ingest_tree_needing};
 
 type InstallFuture = Shared<BoxFuture<'static, Result<Arc<Index>, ApiError>>>;
@@ -33,7 +33,7 @@ pub struct Installer {
     permits: Arc<Semaphore>,
     /// Distinct keys allowed to wait or run at once.
     max_pending: usize,
-    pending: Mutex<HashMap<String, InstallFuture>>,
+    pending: Mutex<HashMap<Key, InstallFuture>>,
     tree_limits: TreeLimits,
 }
 
@@ -134,7 +134,7 @@ does not run it after restoring a yarn tree, so it caches no such project"
             ));
         }
         let tool = self.manager_tool(&request, &runner).await?;
-        let key = request.hash.clone();
+        let key = request.hash;
         let future = {
             let mut pending = self.pending.lock().unwrap();
             if let Some(existing) = pending.get(&key) {
@@ -151,7 +151,7 @@ does not run it after restoring a yarn tree, so it caches no such project"
                     ));
                 }
                 let this = self.clone();
-                let task_key = key.clone();
+                let task_key = key;
                 let task = tokio::spawn(async move {
                     let result = this.run(request, runner, tool).await;
                     this.pending.lock().unwrap().remove(&task_key);
@@ -241,7 +241,7 @@ runs none; depcache caches pnpm 10 and later"
             )
         })?;
         // A twin request may have finished while this one queued.
-        let key = super::key_param::parse_key(&request.hash)?;
+        let key = request.hash;
         if let Some(index) = read_index(&self.store, &key).await? {
             return Ok(Arc::new(index));
         }
@@ -272,7 +272,7 @@ runs none; depcache caches pnpm 10 and later"
         if matches!(runner, Runner::Container(..)) {
             Metrics::add(&self.metrics.container_installs, 1);
         }
-        let (key, manager) = (request.hash.clone(), request.manager.to_string());
+        let (key, manager) = (request.hash, request.manager.to_string());
         let started = std::time::Instant::now();
         tracing::info!(key = %request.hash, manager = %request.manager, "installing");
         let result = install_with(
@@ -338,7 +338,7 @@ runs none; depcache caches pnpm 10 and later"
         self.metrics.observe_install(started.elapsed());
         self.metrics.recent.install(super::recent::InstallRecord {
             at: std::time::Instant::now(),
-            key: key.clone(),
+            key: key.to_string(),
             manager: manager.clone(),
             elapsed: started.elapsed(),
             ok: outcome.is_ok(),

@@ -26,7 +26,7 @@ use http_body::{Body as _, Frame, SizeHint};
 
 use super::AppState;
 use super::written::Pending;
-use crate::protocol::check_key;
+use crate::protocol::Key;
 
 /// What a handler knows that the middleware should log.
 #[derive(Debug, Clone, Default)]
@@ -122,7 +122,7 @@ fn key_in_path(route: &str, path: &str) -> Option<String> {
     }
     let last = path.rsplit('/').next()?;
     let key = last.strip_suffix(".zip").unwrap_or(last);
-    check_key(key).ok().map(|()| key.to_string())
+    Key::parse(key).ok().map(|key| key.to_string())
 }
 
 /// The response body, passed through, counting what was sent.

@@ -57,7 +57,7 @@ fn request(manager: Manager, versions: &[(&str, &str)]) -> ValidRequest {
     let manifest = manager.manifest().to_string();
     ValidRequest {
         manager,
-        hash: "0".repeat(64),
+        hash: crate::protocol::Key::from_bytes([0; 32]),
         files: BTreeMap::from([(manifest, b"{}".to_vec())]),
         versions: versions
             .iter()

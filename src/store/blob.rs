@@ -7,6 +7,7 @@ use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use crate::digest::{Hashing, copy_hashing};
+use crate::protocol::Sha256;
 pub use crate::protocol::{METHOD_DEFLATE, METHOD_STORED};
 
 pub const BLOB_HEADER_LEN: u64 = 32;
@@ -15,7 +16,7 @@ const CHUNK: usize = 256 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BlobInfo {
-    pub sha256: [u8; 32],
+    pub sha256: Sha256,
     pub size: u64,
     pub crc32: u32,
     pub method: u16,
@@ -23,10 +24,6 @@ pub struct BlobInfo {
 }
 
 impl BlobInfo {
-    pub fn sha256_hex(&self) -> String {
-        hex::encode(self.sha256)
-    }
-
     pub fn encode_header(&self) -> [u8; BLOB_HEADER_LEN as usize] {
         let mut h = [0u8; BLOB_HEADER_LEN as usize];
         h[0..4].copy_from_slice(MAGIC);
@@ -38,7 +35,7 @@ impl BlobInfo {
     }
 
     /// Parses a header; the sha256 comes from the blob's name.
-    pub fn decode_header(sha256: [u8; 32], h: &[u8]) -> io::Result<BlobInfo> {
+    pub fn decode_header(sha256: Sha256, h: &[u8]) -> io::Result<BlobInfo> {
         if h.len() < BLOB_HEADER_LEN as usize || &h[0..4] != MAGIC {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -68,7 +65,7 @@ impl BlobInfo {
 /// Content identity of a file on disk: the first, cheap pass of ingestion.
 #[derive(Debug, Clone, Copy)]
 pub struct HashedFile {
-    pub sha256: [u8; 32],
+    pub sha256: Sha256,
     pub crc32: u32,
     pub size: u64,
 }
@@ -83,7 +80,7 @@ impl HashedFile {
         };
         let hashed = copy_hashing(&mut file, &mut buf, options, &mut |_| Ok(()))?;
         Ok(HashedFile {
-            sha256: hashed.sha256,
+            sha256: Sha256::from_bytes(hashed.sha256),
             crc32: hashed.crc32.unwrap_or_default(),
             size: hashed.size,
         })
@@ -125,7 +122,7 @@ pub fn pack_file(
     } else {
         deflated
     };
-    if sha != hashed.sha256 {
+    if sha != *hashed.sha256.as_bytes() {
         return Err(io::Error::other(format!(
             "{} changed while it was being stored",
             path.display()
@@ -199,6 +196,8 @@ mod tests {
 
     use sha2::{Digest, Sha256};
 
+    use crate::protocol::Sha256 as Id;
+
     use super::*;
 
     fn pack(content: &[u8]) -> (BlobInfo, Vec<u8>) {
@@ -228,7 +227,10 @@ mod tests {
         assert_eq!(blob.len() as u64, BLOB_HEADER_LEN + info.packed_size);
         assert_eq!(info.size, content.len() as u64);
         assert_eq!(info.crc32, crc32fast::hash(&content));
-        assert_eq!(info.sha256_hex(), hex::encode(Sha256::digest(&content)));
+        assert_eq!(
+            info.sha256.to_string(),
+            hex::encode(Sha256::digest(&content))
+        );
         assert_eq!(unpacked(&info, &blob), content);
     }
 
@@ -255,7 +257,7 @@ mod tests {
     #[test]
     fn header_layout_is_fixed_and_round_trips() {
         let info = BlobInfo {
-            sha256: [7; 32],
+            sha256: Id::from_bytes([7; 32]),
             size: 0x0102_0304_0506_0708,
             crc32: 0xDEAD_BEEF,
             method: METHOD_DEFLATE,
@@ -269,25 +271,28 @@ mod tests {
         assert_eq!(&h[12..20], &0x0102_0304_0506_0708u64.to_le_bytes());
         assert_eq!(&h[20..28], &0x1_0000_0000u64.to_le_bytes());
         assert_eq!(&h[28..32], &[0; 4]);
-        assert_eq!(BlobInfo::decode_header([7; 32], &h).unwrap(), info);
+        assert_eq!(
+            BlobInfo::decode_header(Id::from_bytes([7; 32]), &h).unwrap(),
+            info
+        );
     }
 
     #[test]
     fn damaged_headers_are_refused() {
         let mut h = BlobInfo {
-            sha256: [0; 32],
+            sha256: Id::from_bytes([0; 32]),
             size: 1,
             crc32: 1,
             method: METHOD_STORED,
             packed_size: 1,
         }
         .encode_header();
-        assert!(BlobInfo::decode_header([0; 32], &h[..31]).is_err());
+        assert!(BlobInfo::decode_header(Id::from_bytes([0; 32]), &h[..31]).is_err());
         h[4] = 12; // bzip2: a ZIP method the bundle must never carry.
-        let err = BlobInfo::decode_header([0; 32], &h).unwrap_err();
+        let err = BlobInfo::decode_header(Id::from_bytes([0; 32]), &h).unwrap_err();
         assert!(err.to_string().contains("unknown method 12"), "{err}");
         h[4] = 0;
         h[0] = b'X';
-        assert!(BlobInfo::decode_header([0; 32], &h).is_err());
+        assert!(BlobInfo::decode_header(Id::from_bytes([0; 32]), &h).is_err());
     }
 }

@@ -18,7 +18,7 @@ use super::dir_maintenance as maint;
 use super::{
     BLOB_HEADER_LEN, BlobInfo, BlobMeta, GcSafety, IndexMeta, StagedBlob, Store, StoreLock,
 };
-use crate::protocol::{Index, Key, check_key};
+use crate::protocol::{Index, Key, Sha256};
 
 pub struct DirStore {
     root: PathBuf,
@@ -64,12 +64,13 @@ impl DirStore {
         &self.root
     }
 
-    pub fn blob_path(&self, sha256: &str) -> PathBuf {
+    pub fn blob_path(&self, sha256: &Sha256) -> PathBuf {
+        let sha256 = sha256.to_string();
         self.root
             .join("objects")
             .join(&sha256[0..2])
             .join(&sha256[2..4])
-            .join(sha256)
+            .join(&sha256)
     }
 
     fn index_dir(&self, key: &str) -> PathBuf {
@@ -136,25 +137,13 @@ impl DirStore {
     }
 }
 
-fn sha_bytes(sha256: &str) -> io::Result<[u8; 32]> {
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(sha256, &mut out).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{sha256:?} is not a sha256"),
-        )
-    })?;
-    Ok(out)
-}
-
 /// Makes a rename durable.
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
 impl Store for DirStore {
-    fn blob_info(&self, sha256: &str) -> io::Result<Option<BlobInfo>> {
-        let sha = sha_bytes(sha256)?;
+    fn blob_info(&self, sha256: &Sha256) -> io::Result<Option<BlobInfo>> {
         let mut file = match File::open(self.blob_path(sha256)) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -162,15 +151,15 @@ impl Store for DirStore {
         };
         let mut header = [0u8; BLOB_HEADER_LEN as usize];
         file.read_exact(&mut header)?;
-        BlobInfo::decode_header(sha, &header).map(Some)
+        BlobInfo::decode_header(*sha256, &header).map(Some)
     }
 
-    fn blob_infos(&self, sha256s: &[[u8; 32]]) -> io::Result<Vec<Option<BlobInfo>>> {
+    fn blob_infos(&self, sha256s: &[Sha256]) -> io::Result<Vec<Option<BlobInfo>>> {
         sha256s
             .par_iter()
             // An unreadable header counts as missing: storing the blob again
             // repairs it.
-            .map(|sha| Ok(self.blob_info(&hex::encode(sha)).ok().flatten()))
+            .map(|sha| Ok(self.blob_info(sha).ok().flatten()))
             .collect()
     }
 
@@ -183,7 +172,7 @@ impl Store for DirStore {
         }
         self.syncfs()?;
         for blob in blobs {
-            let path = self.blob_path(&blob.info.sha256_hex());
+            let path = self.blob_path(&blob.info.sha256);
             let parent = path.parent().expect("blob paths have parents");
             fs::create_dir_all(parent)?;
             blob.file.persist(&path).map_err(|e| e.error)?;
@@ -191,8 +180,7 @@ impl Store for DirStore {
         self.syncfs()
     }
 
-    fn open_packed(&self, sha256: &str, offset: u64) -> io::Result<Box<dyn Read + Send>> {
-        sha_bytes(sha256)?;
+    fn open_packed(&self, sha256: &Sha256, offset: u64) -> io::Result<Box<dyn Read + Send>> {
         let mut file = File::open(self.blob_path(sha256))?;
         file.seek(SeekFrom::Start(BLOB_HEADER_LEN + offset))?;
         Ok(Box::new(file))
@@ -206,8 +194,7 @@ impl Store for DirStore {
     }
 
     fn put_index(&self, index: &Index) -> io::Result<()> {
-        check_key(&index.key).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let dir = self.index_dir(&index.key);
+        let dir = self.index_dir(&index.key.to_string());
         fs::create_dir_all(&dir)?;
         let mut staged = tempfile::Builder::new()
             .prefix("index-")
@@ -225,7 +212,7 @@ impl Store for DirStore {
         &self.tmp
     }
 
-    fn list_keys(&self) -> io::Result<Vec<String>> {
+    fn list_keys(&self) -> io::Result<Vec<Key>> {
         let mut keys = Vec::new();
         for shard in fs::read_dir(self.root.join("indexes"))? {
             let shard = shard?;
@@ -235,10 +222,9 @@ impl Store for DirStore {
             for entry in fs::read_dir(shard.path())? {
                 let name = entry?.file_name();
                 let name = name.to_string_lossy();
-                let key = name.split_once('.').map(|(key, _)| key);
-                if let Some(key) = key.filter(|k| name.ends_with(".index") && check_key(k).is_ok())
-                {
-                    keys.push(key.to_string());
+                let key = name.split_once('.').map(|(key, _)| Key::parse(key));
+                if let Some(Ok(key)) = key.filter(|_| name.ends_with(".index")) {
+                    keys.push(key);
                 }
             }
         }
@@ -257,8 +243,7 @@ impl Store for DirStore {
         }
     }
 
-    fn delete_blob(&self, sha256: &str) -> io::Result<bool> {
-        sha_bytes(sha256)?;
+    fn delete_blob(&self, sha256: &Sha256) -> io::Result<bool> {
         match fs::remove_file(self.blob_path(sha256)) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use super::{BlobMeta, DirStore, Generation, IndexMeta, StoreLock};
-use crate::protocol::Key;
+use crate::protocol::{Key, Sha256};
 
 pub const LOCK_FILE: &str = "gc.lock";
 
@@ -135,12 +135,10 @@ pub fn list_blobs(root: &Path, shard: u8) -> io::Result<Vec<BlobMeta>> {
             let entry = entry?;
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            let mut sha256 = [0u8; 32];
-            if name.len() != 64
-                || !name.starts_with(&first)
-                || name[2..4] != second
-                || hex::decode_to_slice(name.as_bytes(), &mut sha256).is_err()
-            {
+            let Ok(sha256) = Sha256::parse(&name) else {
+                continue;
+            };
+            if !name.starts_with(&first) || name[2..4] != second {
                 continue;
             }
             let meta = match entry.metadata() {

@@ -12,9 +12,9 @@ use rayon::prelude::*;
 
 use super::{BlobInfo, HashedFile, IngestClock, StagedBlob, Store, pack_file};
 use crate::protocol::{
-    Entry, FileEntry, INDEX_FORMAT, INDEX_FORMAT_WORKSPACES, Index, NestedTree, ValidRequest,
-    check_entry_path, check_root_tree_link, check_symlink_target, check_workspace_link,
-    workspace_folders,
+    Entry, FileEntry, INDEX_FORMAT, INDEX_FORMAT_WORKSPACES, Index, NestedTree, Sha256,
+    ValidRequest, check_entry_path, check_root_tree_link, check_symlink_target,
+    check_workspace_link, workspace_folders,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -149,7 +149,7 @@ fn ingest_once(
         let info = &infos[&h.sha256];
         trees[*number].1.push(Entry::File(FileEntry {
             path: rel.clone(),
-            sha256: info.sha256_hex(),
+            sha256: info.sha256,
             size: info.size,
             mode: *mode,
             crc32: info.crc32,
@@ -206,12 +206,12 @@ fn store_blobs(
     files: &[TreeFile],
     hashed: &[HashedFile],
 ) -> Result<Stored, IngestError> {
-    let mut first_path: BTreeMap<[u8; 32], usize> = BTreeMap::new();
+    let mut first_path: BTreeMap<Sha256, usize> = BTreeMap::new();
     for (i, h) in hashed.iter().enumerate() {
         first_path.entry(h.sha256).or_insert(i);
     }
     let distinct: Vec<usize> = first_path.into_values().collect();
-    let shas: Vec<[u8; 32]> = distinct.iter().map(|&i| hashed[i].sha256).collect();
+    let shas: Vec<Sha256> = distinct.iter().map(|&i| hashed[i].sha256).collect();
     let stored = store
         .blob_infos(&shas)
         .map_err(|e| store_error("the blob lookup", e))?;
@@ -227,7 +227,7 @@ fn store_blobs(
         })
         .collect::<Result<_, _>>()?;
     let mut stats = IngestStats::default();
-    let mut infos: BTreeMap<[u8; 32], BlobInfo> = BTreeMap::new();
+    let mut infos: BTreeMap<Sha256, BlobInfo> = BTreeMap::new();
     let mut new_blobs = Vec::new();
     for (info, staged) in prepared {
         if let Some(file) = staged {
@@ -250,7 +250,7 @@ fn store_blobs(
 /// What [`store_blobs`] did: every content's blob header, what was new, and
 /// when the store was asked which blobs it had.
 struct Stored {
-    infos: BTreeMap<[u8; 32], BlobInfo>,
+    infos: BTreeMap<Sha256, BlobInfo>,
     stats: IngestStats,
     clock: IngestClock,
 }
@@ -276,7 +276,7 @@ fn index_of(
         } else {
             INDEX_FORMAT_WORKSPACES
         },
-        key: request.hash.clone(),
+        key: request.hash,
         manager: request.manager.name().to_string(),
         versions: request.versions.clone(),
         platform: request.platform.clone(),

@@ -10,12 +10,12 @@ use std::fmt;
 use std::io;
 use std::time::{Duration, SystemTime};
 
-use crate::protocol::Key;
+use crate::protocol::{Key, Sha256};
 
 /// One blob as listed for maintenance: identity, bytes on disk, age.
 #[derive(Debug, Clone, Copy)]
 pub struct BlobMeta {
-    pub sha256: [u8; 32],
+    pub sha256: Sha256,
     /// The blob file's size (header plus packed data).
     pub size: u64,
     /// When the blob was written; the gc grace period is measured from it.

@@ -12,7 +12,7 @@ use super::{
     BLOB_HEADER_LEN, BlobInfo, BlobMeta, GcSafety, Generation, IndexMeta, StagedBlob, Store,
     StoreLock,
 };
-use crate::protocol::{Index, Key, check_key};
+use crate::protocol::{Index, Key, Sha256};
 
 struct StoredIndex {
     json: Arc<Vec<u8>>,
@@ -23,8 +23,8 @@ struct StoredIndex {
 
 #[derive(Default)]
 struct Maps {
-    blobs: HashMap<[u8; 32], (Arc<Vec<u8>>, SystemTime)>,
-    indexes: HashMap<String, StoredIndex>,
+    blobs: HashMap<Sha256, (Arc<Vec<u8>>, SystemTime)>,
+    indexes: HashMap<Key, StoredIndex>,
     next_generation: u64,
 }
 
@@ -77,15 +77,13 @@ impl MemStore {
         })
     }
 
-    fn blob(&self, sha256: &str) -> io::Result<Option<Arc<Vec<u8>>>> {
-        let sha = sha_bytes(sha256)?;
-        Ok(self
-            .maps
+    fn blob(&self, sha256: &Sha256) -> Option<Arc<Vec<u8>>> {
+        self.maps
             .lock()
             .unwrap()
             .blobs
-            .get(&sha)
-            .map(|b| b.0.clone()))
+            .get(sha256)
+            .map(|b| b.0.clone())
     }
 }
 
@@ -103,22 +101,7 @@ impl Drop for Release {
     }
 }
 
-fn sha_bytes(sha256: &str) -> io::Result<[u8; 32]> {
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(sha256, &mut out).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{sha256:?} is not a sha256"),
-        )
-    })?;
-    Ok(out)
-}
-
-fn checked_key(key: &str) -> io::Result<()> {
-    check_key(key).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
-}
-
-fn parse_index(key: &str, json: &[u8]) -> io::Result<Index> {
+fn parse_index(key: &Key, json: &[u8]) -> io::Result<Index> {
     serde_json::from_slice(json).map_err(|e| {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -128,10 +111,9 @@ fn parse_index(key: &str, json: &[u8]) -> io::Result<Index> {
 }
 
 impl Store for MemStore {
-    fn blob_info(&self, sha256: &str) -> io::Result<Option<BlobInfo>> {
-        let sha = sha_bytes(sha256)?;
-        match self.blob(sha256)? {
-            Some(data) => BlobInfo::decode_header(sha, &data).map(Some),
+    fn blob_info(&self, sha256: &Sha256) -> io::Result<Option<BlobInfo>> {
+        match self.blob(sha256) {
+            Some(data) => BlobInfo::decode_header(*sha256, &data).map(Some),
             None => Ok(None),
         }
     }
@@ -149,8 +131,8 @@ impl Store for MemStore {
         Ok(())
     }
 
-    fn open_packed(&self, sha256: &str, offset: u64) -> io::Result<Box<dyn Read + Send>> {
-        let data = self.blob(sha256)?.ok_or_else(|| {
+    fn open_packed(&self, sha256: &Sha256, offset: u64) -> io::Result<Box<dyn Read + Send>> {
+        let data = self.blob(sha256).ok_or_else(|| {
             io::Error::new(io::ErrorKind::NotFound, format!("blob {sha256} is missing"))
         })?;
         let mut cursor = Cursor::new(ArcBytes(data));
@@ -159,7 +141,6 @@ impl Store for MemStore {
     }
 
     fn get_index(&self, key: &Key) -> io::Result<Option<Index>> {
-        let key = &key.to_string();
         let json = self
             .maps
             .lock()
@@ -171,13 +152,12 @@ impl Store for MemStore {
     }
 
     fn put_index(&self, index: &Index) -> io::Result<()> {
-        checked_key(&index.key)?;
         let json = Arc::new(serde_json::to_vec(index)?);
         let mut maps = self.maps.lock().unwrap();
         maps.next_generation += 1;
         let generation = maps.next_generation;
         maps.indexes.insert(
-            index.key.clone(),
+            index.key,
             StoredIndex {
                 json,
                 manager: index.manager.clone(),
@@ -192,20 +172,18 @@ impl Store for MemStore {
         self.staging.path()
     }
 
-    fn list_keys(&self) -> io::Result<Vec<String>> {
-        let mut keys: Vec<String> = self.maps.lock().unwrap().indexes.keys().cloned().collect();
+    fn list_keys(&self) -> io::Result<Vec<Key>> {
+        let mut keys: Vec<Key> = self.maps.lock().unwrap().indexes.keys().copied().collect();
         keys.sort();
         Ok(keys)
     }
 
     fn delete_index(&self, key: &Key) -> io::Result<bool> {
-        let key = &key.to_string();
         Ok(self.maps.lock().unwrap().indexes.remove(key).is_some())
     }
 
-    fn delete_blob(&self, sha256: &str) -> io::Result<bool> {
-        let sha = sha_bytes(sha256)?;
-        Ok(self.maps.lock().unwrap().blobs.remove(&sha).is_some())
+    fn delete_blob(&self, sha256: &Sha256) -> io::Result<bool> {
+        Ok(self.maps.lock().unwrap().blobs.remove(sha256).is_some())
     }
 
     fn gc_safety(&self) -> GcSafety {
@@ -225,7 +203,6 @@ impl Store for MemStore {
     }
 
     fn touch_index(&self, key: &Key) -> io::Result<()> {
-        let key = &key.to_string();
         if let Some(index) = self.maps.lock().unwrap().indexes.get_mut(key) {
             index.last_used = SystemTime::now();
         }
@@ -237,17 +214,13 @@ impl Store for MemStore {
         let mut out: Vec<IndexMeta> = maps
             .indexes
             .iter()
-            .filter_map(|(name, index)| {
-                // Written by put_index, which checked the key.
-                let key = Key::parse(name).ok()?;
-                Some(IndexMeta {
-                    key,
-                    manager: index.manager.clone(),
-                    name: name.clone(),
-                    size: index.json.len() as u64,
-                    last_used: index.last_used,
-                    generation: Generation::new(index.generation),
-                })
+            .map(|(key, index)| IndexMeta {
+                key: *key,
+                manager: index.manager.clone(),
+                name: key.to_string(),
+                size: index.json.len() as u64,
+                last_used: index.last_used,
+                generation: Generation::new(index.generation),
             })
             .collect();
         out.sort_by_key(|m| m.key);
@@ -256,7 +229,7 @@ impl Store for MemStore {
 
     fn delete_listed_index(&self, meta: &IndexMeta) -> io::Result<bool> {
         let mut maps = self.maps.lock().unwrap();
-        let key = meta.key.to_string();
+        let key = meta.key;
         let unchanged = maps.indexes.get(&key).is_some_and(|index| {
             Generation::new(index.generation) == meta.generation
                 && index.last_used == meta.last_used
@@ -269,7 +242,7 @@ impl Store for MemStore {
         Ok(maps
             .blobs
             .iter()
-            .filter(|(sha, _)| sha[0] == shard)
+            .filter(|(sha, _)| sha.as_bytes()[0] == shard)
             .map(|(sha, (data, modified))| BlobMeta {
                 sha256: *sha,
                 size: data.len() as u64,

@@ -40,7 +40,7 @@ pub use ready::{NotReady, check_ready};
 pub use s3::{S3Store, S3Times};
 pub use summary::KeySummary;
 
-use crate::protocol::{Index, Key};
+use crate::protocol::{Index, Key, Sha256};
 
 /// Readers of blobs' packed data, in the order they were asked for.
 pub type PackedReaders<'a> = Box<dyn Iterator<Item = io::Result<Box<dyn Read + Send>>> + 'a>;
@@ -50,17 +50,14 @@ pub type PackedReaders<'a> = Box<dyn Iterator<Item = io::Result<Box<dyn Read + S
 /// runs on each (tests/suite/store_contract.rs).
 pub trait Store: Send + Sync + 'static {
     /// Packing header of a stored blob, or `None` when absent.
-    fn blob_info(&self, sha256: &str) -> io::Result<Option<BlobInfo>>;
+    fn blob_info(&self, sha256: &Sha256) -> io::Result<Option<BlobInfo>>;
 
     /// The batch "which of these blobs are missing" call of an ingestion:
     /// for each hash, the stored blob's header, or `None` when the blob is
     /// missing or too old for a new index to rely on (see `GcSafety`; the
     /// ingestion then stores it again). Remote backends answer in parallel.
-    fn blob_infos(&self, sha256s: &[[u8; 32]]) -> io::Result<Vec<Option<BlobInfo>>> {
-        sha256s
-            .iter()
-            .map(|sha| self.blob_info(&hex::encode(sha)))
-            .collect()
+    fn blob_infos(&self, sha256s: &[Sha256]) -> io::Result<Vec<Option<BlobInfo>>> {
+        sha256s.iter().map(|sha| self.blob_info(sha)).collect()
     }
 
     /// Publishes blobs packed into `staging_dir()`: when it returns, every
@@ -68,12 +65,12 @@ pub trait Store: Send + Sync + 'static {
     fn put_blobs(&self, blobs: Vec<StagedBlob>) -> io::Result<()>;
 
     /// The packed data of a blob from `offset` on (past the header).
-    fn open_packed(&self, sha256: &str, offset: u64) -> io::Result<Box<dyn Read + Send>>;
+    fn open_packed(&self, sha256: &Sha256, offset: u64) -> io::Result<Box<dyn Read + Send>>;
 
     /// The packed data of many blobs, `(sha256, from, to)` each, as readers
     /// in the same order: one bundle's worth. Remote backends fetch ahead,
     /// a bounded number at a time, instead of a round trip per blob.
-    fn read_packed_ranges(&self, ranges: Vec<(String, u64, u64)>) -> PackedReaders<'_> {
+    fn read_packed_ranges(&self, ranges: Vec<(Sha256, u64, u64)>) -> PackedReaders<'_> {
         Box::new(ranges.into_iter().map(move |(sha256, from, to)| {
             let reader: Box<dyn Read + Send> =
                 Box::new(self.open_packed(&sha256, from)?.take(to - from));
@@ -100,11 +97,11 @@ pub trait Store: Send + Sync + 'static {
     /// rename), local scratch space for a remote one.
     fn staging_dir(&self) -> &Path;
 
-    fn list_keys(&self) -> io::Result<Vec<String>>;
+    fn list_keys(&self) -> io::Result<Vec<Key>>;
 
     fn delete_index(&self, key: &Key) -> io::Result<bool>;
 
-    fn delete_blob(&self, sha256: &str) -> io::Result<bool>;
+    fn delete_blob(&self, sha256: &Sha256) -> io::Result<bool>;
 
     // How gc stays safe beside live servers: required, so that no backend
     // inherits a lock that silently does nothing.
@@ -129,7 +126,7 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a blob a sweep found unreferenced and older than `grace`,
     /// if it still is that old now (a `Protocol` store looks again, since an
     /// ingestion may have stored it anew since the listing).
-    fn delete_stale_blob(&self, sha256: &str, _grace: std::time::Duration) -> io::Result<bool> {
+    fn delete_stale_blob(&self, sha256: &Sha256, _grace: std::time::Duration) -> io::Result<bool> {
         self.delete_blob(sha256)
     }
 
@@ -141,7 +138,7 @@ pub trait Store: Send + Sync + 'static {
     /// error when the store cannot be read. By default a blob-header lookup
     /// of a hash no blob has (a stat for a directory).
     fn check_read(&self) -> io::Result<()> {
-        self.blob_info(ready::PROBE_SHA).map(drop)
+        self.blob_info(&ready::PROBE_SHA).map(drop)
     }
 
     /// Records that `key` was just used (a hit or a download). Must be cheap

@@ -6,10 +6,10 @@
 use std::io::{self, Write};
 
 use super::Store;
+use crate::protocol::Sha256;
 
 /// A hash no blob has: the read asks for it and must hear "absent".
-pub(super) const PROBE_SHA: &str =
-    "0000000000000000000000000000000000000000000000000000000000000000";
+pub(super) const PROBE_SHA: Sha256 = Sha256::from_bytes([0; 32]);
 
 /// What failed, in words an operator can act on.
 #[derive(Debug, thiserror::Error)]

@@ -30,7 +30,7 @@ use object_store::{
 
 use super::s3_config::DEFAULT_GRACE;
 use super::{BLOB_HEADER_LEN, BlobInfo, IngestClock, StagedBlob};
-use crate::protocol::{Index, Key, Manager, check_key};
+use crate::protocol::{Index, Key, Manager, Sha256};
 
 /// Requests in flight at once for one batch (lookups, uploads, re-checks).
 pub(super) const PARALLEL: usize = 32;
@@ -83,21 +83,6 @@ pub(super) fn io_err(e: object_store::Error) -> io::Error {
         _ => io::ErrorKind::Other,
     };
     io::Error::new(kind, e.to_string())
-}
-
-pub(super) fn sha_bytes(sha256: &str) -> io::Result<[u8; 32]> {
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(sha256, &mut out).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{sha256:?} is not a sha256"),
-        )
-    })?;
-    Ok(out)
-}
-
-pub(super) fn checked_key(key: &str) -> io::Result<()> {
-    check_key(key).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
 }
 
 impl S3Store {
@@ -187,7 +172,8 @@ impl S3Store {
         Path::from(format!("{}{rest}", self.prefix))
     }
 
-    pub(super) fn blob_path(&self, sha256: &str) -> Path {
+    pub(super) fn blob_path(&self, sha256: &Sha256) -> Path {
+        let sha256 = sha256.to_string();
         self.path(&format!("objects/{}/{sha256}", &sha256[..2]))
     }
 
@@ -211,7 +197,7 @@ impl S3Store {
     async fn fetch_header(
         client: Arc<AmazonS3>,
         path: Path,
-        sha: [u8; 32],
+        sha: Sha256,
     ) -> io::Result<Option<(BlobInfo, SystemTime)>> {
         let options = GetOptions::new().with_range(Some(0..BLOB_HEADER_LEN));
         let got = match client.get_opts(&path, options).await {
@@ -265,12 +251,11 @@ impl Drop for S3Store {
 }
 
 impl super::Store for S3Store {
-    fn blob_info(&self, sha256: &str) -> io::Result<Option<BlobInfo>> {
-        let sha = sha_bytes(sha256)?;
+    fn blob_info(&self, sha256: &Sha256) -> io::Result<Option<BlobInfo>> {
         let found = self.block_on(Self::fetch_header(
             self.client.clone(),
             self.blob_path(sha256),
-            sha,
+            *sha256,
         ))?;
         Ok(found.map(|(info, _)| info))
     }
@@ -278,13 +263,13 @@ impl super::Store for S3Store {
     /// Ranged GETs of the headers, `PARALLEL` at a time. A blob older than
     /// the refresh age counts as missing, so the ingestion stores it anew
     /// (and a gc that saw it old will not delete the fresh copy).
-    fn blob_infos(&self, sha256s: &[[u8; 32]]) -> io::Result<Vec<Option<BlobInfo>>> {
+    fn blob_infos(&self, sha256s: &[Sha256]) -> io::Result<Vec<Option<BlobInfo>>> {
         let refresh_before = SystemTime::now()
             .checked_sub(self.times.refresh_age)
             .unwrap_or(SystemTime::UNIX_EPOCH);
         let jobs: Vec<_> = sha256s
             .iter()
-            .map(|sha| (self.blob_path(&hex::encode(sha)), *sha))
+            .map(|sha| (self.blob_path(sha), *sha))
             .collect();
         let client = self.client.clone();
         self.block_on(async move {
@@ -316,7 +301,7 @@ impl super::Store for S3Store {
         let client = self.client.clone();
         let jobs: Vec<_> = blobs
             .into_iter()
-            .map(|blob| (self.blob_path(&blob.info.sha256_hex()), blob))
+            .map(|blob| (self.blob_path(&blob.info.sha256), blob))
             .collect();
         self.block_on(async move {
             stream::iter(jobs)
@@ -338,17 +323,16 @@ impl super::Store for S3Store {
         Ok(())
     }
 
-    fn open_packed(&self, sha256: &str, offset: u64) -> io::Result<Box<dyn Read + Send>> {
+    fn open_packed(&self, sha256: &Sha256, offset: u64) -> io::Result<Box<dyn Read + Send>> {
         self.open_stream(sha256, offset)
     }
 
-    fn read_packed_ranges(&self, ranges: Vec<(String, u64, u64)>) -> super::PackedReaders<'_> {
+    fn read_packed_ranges(&self, ranges: Vec<(Sha256, u64, u64)>) -> super::PackedReaders<'_> {
         self.prefetch(ranges)
     }
 
     fn get_index(&self, key: &Key) -> io::Result<Option<Index>> {
-        let key = &key.to_string();
-        match self.find_index(key)? {
+        match self.find_index(&key.to_string())? {
             Some((bytes, _)) => Self::parse_index(key, &bytes).map(Some),
             None => Ok(None),
         }
@@ -357,8 +341,7 @@ impl super::Store for S3Store {
     /// Put only if absent (If-None-Match: *): two servers racing on a key
     /// never overwrite each other, and the first index stays.
     fn put_index(&self, index: &Index) -> io::Result<()> {
-        checked_key(&index.key)?;
-        let path = self.index_path(&index.key, &index.manager);
+        let path = self.index_path(&index.key.to_string(), &index.manager);
         let body = serde_json::to_vec(index)?;
         let client = self.client.clone();
         match self.block_on(async move { client.put_opts(&path, body.into(), create_mode()).await })
@@ -381,9 +364,6 @@ impl super::Store for S3Store {
         let mut paths: Vec<Path> = index.files().map(|f| self.blob_path(&f.sha256)).collect();
         paths.sort();
         paths.dedup();
-        for file in index.files() {
-            sha_bytes(&file.sha256)?;
-        }
         let present = self.block_on(Self::exist(self.client.clone(), paths.clone()))?;
         if let Some(gone) = paths.iter().zip(&present).find(|(_, p)| !**p) {
             return Err(io::Error::new(
@@ -411,11 +391,11 @@ impl super::Store for S3Store {
         &self.staging
     }
 
-    fn list_keys(&self) -> io::Result<Vec<String>> {
-        let mut keys: Vec<String> = self
+    fn list_keys(&self) -> io::Result<Vec<Key>> {
+        let mut keys: Vec<Key> = self
             .list_index_objects()?
             .into_iter()
-            .map(|i| i.0.to_string())
+            .map(|i| i.0)
             .collect();
         keys.sort();
         keys.dedup();
@@ -436,8 +416,7 @@ impl super::Store for S3Store {
         Ok(deleted)
     }
 
-    fn delete_blob(&self, sha256: &str) -> io::Result<bool> {
-        sha_bytes(sha256)?;
+    fn delete_blob(&self, sha256: &Sha256) -> io::Result<bool> {
         let path = self.blob_path(sha256);
         if !self.exists(path.clone())? {
             return Ok(false);
@@ -466,7 +445,7 @@ impl super::Store for S3Store {
         })
     }
 
-    fn delete_stale_blob(&self, sha256: &str, grace: Duration) -> io::Result<bool> {
+    fn delete_stale_blob(&self, sha256: &Sha256, grace: Duration) -> io::Result<bool> {
         self.delete_if_stale(sha256, grace)
     }
 

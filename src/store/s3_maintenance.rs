@@ -12,9 +12,9 @@ use std::time::{Duration, Instant, SystemTime};
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 
-use super::s3::{S3Store, io_err, not_found, sha_bytes};
+use super::s3::{S3Store, io_err, not_found};
 use super::{BlobMeta, Generation, IndexMeta};
-use crate::protocol::{Index, Key};
+use crate::protocol::{Index, Key, Sha256};
 
 /// One listed index object: key, manager, file name, the object's meta.
 pub(super) type IndexObject = (Key, String, String, object_store::ObjectMeta);
@@ -107,7 +107,7 @@ impl S3Store {
             }
         });
         match got.map_err(io_err)? {
-            Some(bytes) => Self::parse_index(&key, &bytes).map(Some),
+            Some(bytes) => Self::parse_index(&meta.key, &bytes).map(Some),
             None => Ok(None),
         }
     }
@@ -147,8 +147,7 @@ impl S3Store {
             .into_iter()
             .filter_map(|m| {
                 let name = m.location.filename()?;
-                let mut sha256 = [0u8; 32];
-                hex::decode_to_slice(name, &mut sha256).ok()?;
+                let sha256 = Sha256::parse(name).ok()?;
                 name.starts_with(&first).then_some(BlobMeta {
                     sha256,
                     size: m.size,
@@ -171,8 +170,7 @@ impl S3Store {
     /// gc's delete: a HEAD right before, and the DELETE only if the blob is
     /// still older than the grace period and the HEAD is recent enough that
     /// any ingestion relying on the blob re-checks after the delete lands.
-    pub(super) fn delete_if_stale(&self, sha256: &str, grace: Duration) -> io::Result<bool> {
-        sha_bytes(sha256)?;
+    pub(super) fn delete_if_stale(&self, sha256: &Sha256, grace: Duration) -> io::Result<bool> {
         let path = self.blob_path(sha256);
         let looked = Instant::now();
         let client = self.client.clone();

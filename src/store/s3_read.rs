@@ -11,15 +11,15 @@ use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 
 use super::BLOB_HEADER_LEN;
 use super::PackedReaders;
-use super::s3::{PARALLEL, S3Store, io_err, not_found, sha_bytes};
-use crate::protocol::{Index, Manager};
+use super::s3::{PARALLEL, S3Store, io_err, not_found};
+use crate::protocol::{Index, Key, Manager, Sha256};
 
 /// Blobs up to this size are fetched ahead of a download's reader.
 const PREFETCH_MAX: u64 = 1 << 20;
 enum Prefetched {
     Ready(Bytes),
     /// Too large to hold: opened when the reader reaches it.
-    Later(String, u64, u64),
+    Later(Sha256, u64, u64),
 }
 
 /// A blob's packed data as a blocking reader over one streaming GET.
@@ -46,10 +46,9 @@ impl Read for StreamReader {
 impl S3Store {
     pub(super) fn open_stream(
         &self,
-        sha256: &str,
+        sha256: &Sha256,
         offset: u64,
     ) -> io::Result<Box<dyn Read + Send>> {
-        sha_bytes(sha256)?;
         let path = self.blob_path(sha256);
         let options =
             GetOptions::new().with_range(Some(GetRange::Offset(BLOB_HEADER_LEN + offset)));
@@ -78,13 +77,13 @@ impl S3Store {
     /// Up to `PARALLEL` ranged GETs ahead of the reader, each small blob's
     /// range held in memory until its turn; a blob over `PREFETCH_MAX` is
     /// streamed when reached instead, so memory stays bounded.
-    pub(super) fn prefetch(&self, ranges: Vec<(String, u64, u64)>) -> PackedReaders<'_> {
+    pub(super) fn prefetch(&self, ranges: Vec<(Sha256, u64, u64)>) -> PackedReaders<'_> {
         let (tx, mut rx) = tokio::sync::mpsc::channel(PARALLEL);
         let client = self.client.clone();
         let jobs: Vec<_> = ranges
             .into_iter()
             .map(|(sha256, from, to)| {
-                let path = sha_bytes(&sha256).map(|_| self.blob_path(&sha256));
+                let path = self.blob_path(&sha256);
                 (sha256, path, from, to)
             })
             .collect();
@@ -98,7 +97,7 @@ impl S3Store {
                             return Ok(Prefetched::Later(sha256, from, to));
                         }
                         let range = BLOB_HEADER_LEN + from..BLOB_HEADER_LEN + to;
-                        let bytes = client.get_range(&path?, range).await.map_err(io_err)?;
+                        let bytes = client.get_range(&path, range).await.map_err(io_err)?;
                         Ok(Prefetched::Ready(bytes))
                     }
                 })
@@ -144,14 +143,14 @@ impl S3Store {
         Ok(None)
     }
 
-    pub(super) fn parse_index(key: &str, bytes: &[u8]) -> io::Result<Index> {
+    pub(super) fn parse_index(key: &Key, bytes: &[u8]) -> io::Result<Index> {
         let index: Index = serde_json::from_slice(bytes).map_err(|e| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("index {key} is corrupt: {e}"),
             )
         })?;
-        if index.key != key {
+        if index.key != *key {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("index {key} names another key, {}", index.key),

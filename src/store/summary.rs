@@ -19,7 +19,7 @@ use crate::protocol::{Index, Key};
 /// What a hit answers with, besides URLs built from the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeySummary {
-    pub key: String,
+    pub key: Key,
     /// Regular files in the tree.
     pub files: u64,
     /// Sum of the regular files' sizes.
@@ -41,7 +41,7 @@ impl KeySummary {
     /// key at ingestion (or at the first hit of an older key).
     pub fn of(index: &Index) -> KeySummary {
         KeySummary {
-            key: index.key.clone(),
+            key: index.key,
             files: index.file_count(),
             size: index.logical_size(),
             bundle_size: crate::bundle::plan(index).len(),
@@ -81,8 +81,8 @@ impl DirStore {
 
     /// The summary of `key` when one is kept and its index is still the one it
     /// was derived from; `None` otherwise (callers derive it again).
-    pub(super) fn read_summary(&self, key: &Key) -> io::Result<Option<KeySummary>> {
-        let key = &key.to_string();
+    pub(super) fn read_summary(&self, wanted: &Key) -> io::Result<Option<KeySummary>> {
+        let key = &wanted.to_string();
         let path = self.summary_path(key);
         let bytes = match fs::read(&path) {
             Ok(bytes) => bytes,
@@ -110,7 +110,7 @@ impl DirStore {
         match fs::symlink_metadata(&index_path) {
             Ok(meta) if meta.is_file() && meta.ino() == file.index_generation => {
                 Ok(Some(KeySummary {
-                    key: file.key,
+                    key: *wanted,
                     files: file.files,
                     size: file.size,
                     bundle_size: file.bundle_size,
@@ -131,10 +131,7 @@ impl DirStore {
     /// Records `summary` against the index of its key as it is now; nothing
     /// when the index is gone.
     pub(super) fn write_summary(&self, summary: &KeySummary) -> io::Result<()> {
-        // The summary's key comes from an index, not yet a typed `Key`.
-        let key =
-            Key::parse(&summary.key).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let Some(index_path) = self.index_path(&key)? else {
+        let Some(index_path) = self.index_path(&summary.key)? else {
             return Ok(());
         };
         let meta = fs::symlink_metadata(&index_path)?;
@@ -144,7 +141,7 @@ impl DirStore {
             .unwrap_or_default();
         let file = SummaryFile {
             format: SUMMARY_FORMAT,
-            key: summary.key.clone(),
+            key: summary.key.to_string(),
             index: name,
             index_generation: meta.ino(),
             files: summary.files,
@@ -152,7 +149,7 @@ impl DirStore {
             bundle_size: summary.bundle_size,
             registries: summary.registries.clone(),
         };
-        let path = self.summary_path(&summary.key);
+        let path = self.summary_path(&summary.key.to_string());
         fs::create_dir_all(path.parent().expect("summary paths have parents"))?;
         let mut staged = tempfile::Builder::new()
             .prefix("summary-")

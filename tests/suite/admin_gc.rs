@@ -28,13 +28,12 @@ fn three_keys(store: &DirStore) -> [depcache::protocol::Index; 3] {
     })
 }
 
-fn unique_sha(index: &depcache::protocol::Index) -> String {
+fn unique_sha(index: &depcache::protocol::Index) -> depcache::protocol::Sha256 {
     index
         .files()
         .find(|f| f.path == "unique.bin")
         .unwrap()
         .sha256
-        .clone()
 }
 
 #[test]
@@ -60,7 +59,7 @@ fn a_size_budget_evicts_least_recently_used_first_and_survivors_still_restore() 
         "0s",
     ]);
     assert_eq!(report["evicted"].as_array().unwrap().len(), 1, "{report}");
-    assert_eq!(report["evicted"][0]["key"], a.key);
+    assert_eq!(report["evicted"][0]["key"], a.key.to_string());
     assert_eq!(report["evicted"][0]["reason"], "max_size");
     assert!(!has_index(root, &a.key));
     assert!(has_index(root, &b.key) && has_index(root, &c.key));
@@ -85,7 +84,7 @@ fn a_size_budget_evicts_least_recently_used_first_and_survivors_still_restore() 
         "--grace",
         "0s",
     ]);
-    assert_eq!(report["evicted"][0]["key"], b.key, "{report}");
+    assert_eq!(report["evicted"][0]["key"], b.key.to_string(), "{report}");
     assert!(has_index(root, &c.key));
 
     // c's bundle assembles from what is left and unzips to the original tree.

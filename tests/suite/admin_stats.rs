@@ -81,19 +81,19 @@ fn list_names_every_key_with_its_details_most_recent_first() {
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2);
     assert!(list.iter().all(|e| e["format"] == 1), "{list:?}");
-    assert_eq!(list[0]["key"], b.key);
+    assert_eq!(list[0]["key"], b.key.to_string());
     assert_eq!(list[0]["manager"], "composer");
     assert_eq!(list[0]["versions"]["php"], "8.3.6");
     assert_eq!(list[0]["platform"], "linux-x64-glibc");
     assert_eq!(list[0]["files"], b.file_count());
     assert_eq!(list[0]["size"], b.logical_size());
-    assert_eq!(list[1]["key"], a.key);
+    assert_eq!(list[1]["key"], a.key.to_string());
     assert!(list[0]["last_used"].as_u64() > list[1]["last_used"].as_u64());
     let out = admin(&["list", "--cache-dir", dir.path().to_str().unwrap()]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("KEY"), "{text}");
     assert!(
-        text.contains(&a.key[..16]) && text.contains("node=20.20.2"),
+        text.contains(&a.key.to_string()[..16]) && text.contains("node=20.20.2"),
         "{text}"
     );
 }

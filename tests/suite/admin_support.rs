@@ -3,13 +3,14 @@
 //! binary for the CLI.
 
 use std::collections::BTreeMap;
+use std::fmt::Display;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};
 
-use depcache::protocol::{Index, KeyInput, Manager, ValidRequest, compute_key};
+use depcache::protocol::{Index, KeyInput, Manager, ValidRequest, key_of};
 use depcache::store::{Store, ingest_tree};
 
 /// A request for `manager` whose key depends on `seed`.
@@ -27,7 +28,7 @@ pub fn request(manager: Manager, seed: &str) -> ValidRequest {
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let platform = Some("linux-x64-glibc".to_string());
-    let hash = compute_key(KeyInput {
+    let hash = key_of(KeyInput {
         manager,
         versions: &versions,
         platform: platform.as_deref(),
@@ -95,7 +96,8 @@ pub fn ingest_as(
     (index, tree)
 }
 
-pub fn index_file(store: &Path, key: &str) -> PathBuf {
+pub fn index_file(store: &Path, key: &(impl Display + ?Sized)) -> PathBuf {
+    let key = &key.to_string();
     let dir = store.join("indexes").join(&key[..2]);
     fs::read_dir(&dir)
         .unwrap()
@@ -105,7 +107,7 @@ pub fn index_file(store: &Path, key: &str) -> PathBuf {
 }
 
 /// Makes `key` look last used `ago` ago.
-pub fn set_last_used(store: &Path, key: &str, ago: Duration) {
+pub fn set_last_used(store: &Path, key: &(impl Display + ?Sized), ago: Duration) {
     let file = fs::File::options()
         .write(true)
         .open(index_file(store, key))
@@ -113,13 +115,15 @@ pub fn set_last_used(store: &Path, key: &str, ago: Duration) {
     file.set_modified(SystemTime::now() - ago).unwrap();
 }
 
-pub fn has_index(store: &Path, key: &str) -> bool {
+pub fn has_index(store: &Path, key: &(impl Display + ?Sized)) -> bool {
+    let key = &key.to_string();
     let dir = store.join("indexes").join(&key[..2]);
     fs::read_dir(&dir)
         .is_ok_and(|mut d| d.any(|e| e.unwrap().file_name().to_string_lossy().starts_with(key)))
 }
 
-pub fn blob_path(store: &Path, sha: &str) -> PathBuf {
+pub fn blob_path(store: &Path, sha: &(impl Display + ?Sized)) -> PathBuf {
+    let sha = &sha.to_string();
     store
         .join("objects")
         .join(&sha[..2])

@@ -31,12 +31,7 @@ fn verify_finds_corruption_and_repair_removes_it() {
 
     // Flip one byte of a's deflated text blob; delete b's unique blob.
     let sha_of = |index: &depcache::protocol::Index, path: &str| {
-        index
-            .files()
-            .find(|f| f.path == path)
-            .unwrap()
-            .sha256
-            .clone()
+        index.files().find(|f| f.path == path).unwrap().sha256
     };
     let flipped = sha_of(&a, "text.js");
     let blob = blob_path(root, &flipped);
@@ -59,14 +54,15 @@ fn verify_finds_corruption_and_repair_removes_it() {
         1,
         "{report}"
     );
-    assert_eq!(report["corrupt_blobs"][0]["sha256"], flipped);
+    assert_eq!(report["corrupt_blobs"][0]["sha256"], flipped.to_string());
     let bad: Vec<&str> = report["bad_indexes"]
         .as_array()
         .unwrap()
         .iter()
         .map(|i| i["key"].as_str().unwrap())
         .collect();
-    let mut expected = vec![a.key.as_str(), b.key.as_str()];
+    let (a_key, b_key) = (a.key.to_string(), b.key.to_string());
+    let mut expected = vec![a_key.as_str(), b_key.as_str()];
     expected.sort();
     let mut bad_sorted = bad.clone();
     bad_sorted.sort();

@@ -24,7 +24,7 @@ fn index_with_files(store: &dyn Store, count: usize) -> Index {
     entries.extend((0..count).map(|i| {
         Entry::File(FileEntry {
             path: format!("d/{i:06}.txt"),
-            sha256: info.sha256_hex(),
+            sha256: info.sha256,
             size: info.size,
             mode: if i % 2 == 0 { 0o644 } else { 0o755 },
             crc32: info.crc32,
@@ -34,7 +34,7 @@ fn index_with_files(store: &dyn Store, count: usize) -> Index {
     }));
     Index {
         format: INDEX_FORMAT,
-        key: "c".repeat(64),
+        key: depcache::protocol::Key::from_bytes([0xcc; 32]),
         manager: "npm".into(),
         versions: BTreeMap::new(),
         platform: None,
@@ -118,7 +118,7 @@ fn blob_ranges_locate_each_file_s_packed_data() {
         .read_to_end(&mut packed)
         .unwrap();
     for (sha, range) in ranges {
-        assert_eq!(sha, file.sha256);
+        assert_eq!(*sha, file.sha256);
         assert_eq!(
             &bundle[range.start as usize..range.end as usize],
             &packed[..]

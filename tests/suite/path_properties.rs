@@ -186,7 +186,7 @@ proptest! {
         entries.sort_by(|a, b| a.path().cmp(b.path()));
         let index = Index {
             format: INDEX_FORMAT,
-            key: "0".repeat(64),
+            key: depcache::protocol::Key::from_bytes([0; 32]),
             manager: "npm".to_string(),
             versions: Default::default(),
             platform: None,

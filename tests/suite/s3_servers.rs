@@ -168,12 +168,7 @@ fn gc_on_s3_honours_the_bucket_grace_and_ingestion_refreshes_old_blobs() {
     let store = bucket.open();
     assert_eq!(store.times().refresh_age, Duration::from_secs(2));
     let (index, _) = ingest(&store, "old", &[("old.js", noise(9, 3000))]);
-    let sha = index
-        .files()
-        .find(|f| f.path == "old.js")
-        .unwrap()
-        .sha256
-        .clone();
+    let sha = index.files().find(|f| f.path == "old.js").unwrap().sha256;
     assert!(
         !store.delete_stale_blob(&sha, Duration::ZERO).unwrap(),
         "young"

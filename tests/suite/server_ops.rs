@@ -203,7 +203,7 @@ async fn a_download_is_logged_when_its_last_byte_is_sent_and_index_requests_name
     let (index, _) =
         crate::admin_support::ingest(&*store, "slow-reader", &[("big/data.bin", data)]);
     drop(store);
-    let key = index.key.clone();
+    let key = index.key;
     let log = tmp.path().join("serve.log");
     let (mut child, url) = serve_logging_to(&store_dir, &log);
 

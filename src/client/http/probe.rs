@@ -20,7 +20,7 @@ impl Http {
         request: &ValidRequest,
         probe: bool,
     ) -> Result<CacheResponse, ServerError> {
-        if probe && let Some(answer) = self.get_cache(&request.hash).await? {
+        if probe && let Some(answer) = self.get_cache(&request.hash.to_string()).await? {
             return Ok(answer);
         }
         self.post_cache(&request.to_wire()).await

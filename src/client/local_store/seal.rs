@@ -245,11 +245,9 @@ fn write_table(file: &Path, tmp_dir: &Path, table: &HashMap<Key, Stat>) -> io::R
     Ok(())
 }
 
-/// The key of an object name's parts; `None` for a malformed sha256.
-pub(super) fn key(sha256: &str, mode: u32) -> Option<Key> {
-    let mut sha = [0u8; 32];
-    hex::decode_to_slice(sha256, &mut sha).ok()?;
-    Some((sha, (mode & 0o777) as u16))
+/// The key of an object name's parts.
+pub(super) fn key(sha256: &crate::protocol::Sha256, mode: u32) -> Key {
+    (*sha256.as_bytes(), (mode & 0o777) as u16)
 }
 
 #[cfg(test)]
@@ -262,7 +260,7 @@ mod tests {
         let object = dir.path().join("o");
         fs::write(&object, b"x").unwrap();
         let meta = fs::metadata(&object).unwrap();
-        let k = key(&"ab".repeat(32), 0o644).unwrap();
+        let k = key(&crate::protocol::Sha256::from_bytes([0xab; 32]), 0o644);
         let mut table = HashMap::new();
         table.insert(k, Stat::of(&meta));
         write_table(&dir.path().join("seals"), dir.path(), &table).unwrap();
@@ -286,7 +284,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let object = dir.path().join("o");
         fs::write(&object, b"x").unwrap();
-        let k = key(&"cd".repeat(32), 0o644).unwrap();
+        let k = key(&crate::protocol::Sha256::from_bytes([0xcd; 32]), 0o644);
         let seals = Seals::load(dir.path());
         let meta = fs::metadata(&object).unwrap();
         // Hashed the moment it changed: a write in the same tick could hide.

@@ -16,7 +16,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_RANGE, LOCATION,
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use depcache::protocol::{Entry, FileEntry, INDEX_FORMAT, Index};
+use depcache::protocol::{Entry, FileEntry, INDEX_FORMAT, Index, Key};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
@@ -71,7 +71,7 @@ pub fn index_of(items: &[Item]) -> Index {
                 mode,
             } => Entry::File(FileEntry {
                 path: path.clone(),
-                sha256: hex::encode(Sha256::digest(content)),
+                sha256: depcache::protocol::Sha256::from_bytes(Sha256::digest(content).into()),
                 size: content.len() as u64,
                 mode: *mode,
                 crc32: crc32fast::hash(content),
@@ -91,7 +91,8 @@ pub fn index_of(items: &[Item]) -> Index {
     entries.sort_by(|a, b| a.path().cmp(b.path()));
     Index {
         format: INDEX_FORMAT,
-        key: String::new(),
+        // The served index takes the key the client asked for (`index`).
+        key: Key::from_bytes([0; 32]),
         manager: "npm".to_string(),
         versions: [("node", "20.20.2"), ("npm", "11.19.1")]
             .into_iter()
@@ -403,8 +404,9 @@ async fn index(
         }))
         .into_response();
     }
-    let mut index = s.script.index.clone();
-    index.key = key;
+    // Whatever the path says, well formed or not: the client must check it.
+    let mut index = serde_json::to_value(&s.script.index).unwrap();
+    index["key"] = key.into();
     Json(index).into_response()
 }
 

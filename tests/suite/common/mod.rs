@@ -22,8 +22,8 @@ pub use npm_project::{npm_ci_reference, npm_project, try_npm_ci, try_npm_project
 pub use registry::{NpmRegistry, registry};
 pub use tree::{Node, assert_same_tree, tree_manifest, unzip_into};
 
-/// A key the test holds as hex (from a request or an index), as the store
-/// takes it: parsed once, like the server's edge does.
-pub fn key(hex: &str) -> depcache::protocol::Key {
-    depcache::protocol::Key::parse(hex).expect("a well-formed key")
+/// A key the test holds as hex, or already as a `Key` (from a request or an
+/// index), as the store takes it: parsed once, like the server's edge does.
+pub fn key(hex: &(impl std::fmt::Display + ?Sized)) -> depcache::protocol::Key {
+    depcache::protocol::Key::parse(&hex.to_string()).expect("a well-formed key")
 }
