@@ -436,9 +436,7 @@ fn unique() -> u64 {
 /// separate inode. False where the file system cannot.
 #[cfg(target_os = "linux")]
 fn reflink(source: &File, out: &File) -> bool {
-    use std::os::fd::AsRawFd;
-    // SAFETY: both descriptors are open for the duration of the call.
-    unsafe { libc::ioctl(out.as_raw_fd(), libc::FICLONE, source.as_raw_fd()) == 0 }
+    rustix::fs::ioctl_ficlone(out, source).is_ok()
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -5,7 +5,6 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -21,15 +20,15 @@ pub struct StoreLock {
 impl StoreLock {
     /// Waits until no prune or verify is deleting.
     pub fn shared(dir: &Path) -> Result<Self, ClientError> {
-        Self::take(dir, libc::LOCK_SH)
+        Self::take(dir, true)
     }
 
     /// Waits until no fetch is using the store.
     pub fn exclusive(dir: &Path) -> Result<Self, ClientError> {
-        Self::take(dir, libc::LOCK_EX)
+        Self::take(dir, false)
     }
 
-    fn take(dir: &Path, how: libc::c_int) -> Result<Self, ClientError> {
+    fn take(dir: &Path, shared: bool) -> Result<Self, ClientError> {
         let path = dir.join("lock");
         let fail = |e: io::Error| {
             ClientError::Failure(format!(
@@ -50,14 +49,18 @@ impl StoreLock {
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&path)
             .map_err(fail)?;
+        // std's `File::lock*` is `flock` on Linux, as the server's store
+        // lock is; a signal may interrupt the wait.
         loop {
-            // SAFETY: flock only reads the descriptor, which `file` keeps open.
-            if unsafe { libc::flock(file.as_raw_fd(), how) } == 0 {
-                return Ok(StoreLock { _file: file });
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(fail(e));
+            let locked = if shared {
+                file.lock_shared()
+            } else {
+                file.lock()
+            };
+            match locked {
+                Ok(()) => return Ok(StoreLock { _file: file }),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(fail(e)),
             }
         }
     }
