@@ -245,26 +245,16 @@ runs none; depcache caches pnpm 10 and later"
         if let Some(index) = read_index(&self.store, &key).await? {
             return Ok(Arc::new(index));
         }
-        let work = tempfile::Builder::new()
-            .prefix("install-")
-            .tempdir_in(&self.work_root)
-            .map_err(|e| ApiError::internal(format!("could not create an install folder: {e}")))?;
+        // Creating the folder and writing the manifests are file-system
+        // calls: on the blocking pool, not the runtime's threads.
+        let work_root = self.work_root.clone();
+        let files = request.files.clone();
+        let work = blocking("install folder", move || {
+            prepare_project(&work_root, &files)
+        })
+        .await??;
         let project = work.path().join("project");
         let log = work.path().join("install.log");
-        // Workspace manifests go to their folders (names already checked:
-        // plain relative folders, no `..`); only the manifests are written,
-        // so a workspace's sources never reach the server.
-        let prepared = std::fs::create_dir(&project).and_then(|()| {
-            request.files.iter().try_for_each(|(name, bytes)| {
-                let path = project.join(name);
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                std::fs::write(path, bytes)
-            })
-        });
-        prepared
-            .map_err(|e| ApiError::internal(format!("could not write the project files: {e}")))?;
 
         Metrics::add(&self.metrics.installs_started, 1);
         Metrics::add(&self.metrics.installs_running, 1);
@@ -482,4 +472,31 @@ fn pnpm_tree_error(e: PnpmTreeError) -> ApiError {
         ),
         PnpmTreeError::Io { .. } => ApiError::internal(e.to_string()),
     }
+}
+
+/// A fresh install folder under `work_root` with the request's files in its
+/// `project/`. Workspace manifests go to their folders (names already
+/// checked: plain relative folders, no `..`); only the manifests are
+/// written, so a workspace's sources never reach the server.
+fn prepare_project(
+    work_root: &std::path::Path,
+    files: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Result<tempfile::TempDir, ApiError> {
+    let work = tempfile::Builder::new()
+        .prefix("install-")
+        .tempdir_in(work_root)
+        .map_err(|e| ApiError::internal(format!("could not create an install folder: {e}")))?;
+    let project = work.path().join("project");
+    std::fs::create_dir(&project)
+        .and_then(|()| {
+            files.iter().try_for_each(|(name, bytes)| {
+                let path = project.join(name);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::write(path, bytes)
+            })
+        })
+        .map_err(|e| ApiError::internal(format!("could not write the project files: {e}")))?;
+    Ok(work)
 }
