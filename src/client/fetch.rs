@@ -11,8 +11,8 @@ use super::extract;
 use super::fallback;
 use super::http::{Http, HttpSettings, ServerError};
 use super::linked;
-use super::local_store::LocalStore;
 use super::local_store::prune::BackgroundPrune;
+use super::local_store::{LocalStore, StoreLock};
 use super::partial;
 use super::progress;
 use super::report::{Fallback, FetchReport, summary, with_store};
@@ -88,19 +88,8 @@ pub fn fetch(options: FetchOptions) -> Result<FetchReport, ClientError> {
     }
     // Before asking: a shape the server would refuse (or, if older, cache
     // wrongly) is installed here straight away.
-    if let Err(e) = check_project_shape(request.manager, &request.files) {
-        return install_unsupported(&options, &request, e.to_string(), started);
-    }
-    if request.manager == Manager::Pnpm
-        && let Some(reason) = super::project::pnpm_refusal(dir)
-    {
+    if let Some(reason) = refused_before_asking(&request, dir) {
         return install_unsupported(&options, &request, reason, started);
-    }
-    if request.manager == Manager::Yarn {
-        let yarn = request.versions.get("yarn").map(String::as_str);
-        if let Err(e) = check_yarn_config(&request.files, yarn) {
-            return install_unsupported(&options, &request, e.to_string(), started);
-        }
     }
     // A fork's pull request gets an empty DEPCACHE_SERVER when secrets are
     // withheld: the job must still get its dependencies. Before the no-op
@@ -142,82 +131,7 @@ pub fn fetch(options: FetchOptions) -> Result<FetchReport, ClientError> {
         store_lock = None;
     }
     match downloaded {
-        Ok(d) => {
-            let t = Instant::now();
-            let bar = progress::extract_bar(options.quiet);
-            let result = match (&d.source, &store) {
-                (Source::Store, Some(store)) => linked::restore(store, &d.index, dir, root, &bar),
-                (Source::Bundle(bundle), _) => {
-                    extract::restore(bundle.path(), &d.index, dir, root, &bar)
-                }
-                (Source::Store, None) => unreachable!("only a local store yields Source::Store"),
-            };
-            bar.finish_and_clear();
-            let restored = result?;
-            let (files, bytes) = (restored.files, restored.bytes);
-            tracing::info!(elapsed = ?t.elapsed(), "restored and swapped in");
-            if let (Source::Bundle(_), Some(store)) = (&d.source, &store) {
-                let t = Instant::now();
-                linked::fill(store, &d.index, dir);
-                tracing::info!(elapsed = ?t.elapsed(), "local store filled");
-            }
-            // After the local store is filled: it keeps the contents the index
-            // names (with placeholders); the job's files become new ones.
-            if request.manager == Manager::Pnpm {
-                let version = request.versions.get("pnpm").map_or("", String::as_str);
-                let store = pnpm::client_store_path(dir, version);
-                let workspaces = workspace_folders(&request.files);
-                pnpm::adopt_restored(dir, &store, &workspaces).map_err(|e| {
-                    ClientError::Failure(format!("could not finish the restored pnpm tree: {e}"))
-                })?;
-            }
-            let restored_stats = super::noop::after_restore(dir, root);
-            drop(store_lock);
-            // After the restore, so it neither slows it nor misses what this
-            // run added; the summary is printed while it runs.
-            let budget = match (&options.local_store, options.local_store_max_size) {
-                (Some(path), Some(max)) => Some(BackgroundPrune::start(path.clone(), max)),
-                _ => None,
-            };
-            if !options.quiet {
-                let line = summary(root, restored, &d.response, started);
-                eprintln!(
-                    "{}",
-                    match store {
-                        Some(_) => with_store(line, d.from_store, d.downloaded),
-                        None => line,
-                    }
-                );
-            }
-            // Scripts may run while the budget's prune goes on: they write
-            // only into private copies, never into store objects.
-            // Both: the key says the client asked, the index that the server
-            // did it. A server that ignored the option leaves the work here.
-            let built = InstallOptions::builds_scripts(request.options.as_ref())
-                && InstallOptions::builds_scripts(d.index.options.as_ref());
-            let scripts = scripts::after_install(
-                &request,
-                dir,
-                ScriptOptions {
-                    built,
-                    ..script_options(&options)
-                },
-            );
-            if let Some(budget) = budget {
-                budget.finish();
-            }
-            // Last, and only for a finished run: the manifest must describe
-            // the tree as this run leaves it.
-            if scripts.is_ok() {
-                super::noop::record(&options, root, &request.hash, &d.index, restored_stats);
-            }
-            scripts.map(|()| FetchReport {
-                cache_hit: Some(d.response.cache_hit),
-                files: Some(files),
-                bytes: Some(bytes),
-                ..FetchReport::new(&request, started)
-            })
-        }
+        Ok(d) => finish(&options, &request, d, store, store_lock, started),
         Err(ServerError::Fatal(e)) => Err(e),
         Err(ServerError::Uncacheable(reason)) => install_unsupported(
             &options,
@@ -244,6 +158,113 @@ pub fn fetch(options: FetchOptions) -> Result<FetchReport, ClientError> {
             started,
         ),
     }
+}
+
+/// Why this project is installed here without asking the server: a shape it
+/// would refuse (or, if older, cache wrongly), a pnpm setting outside the
+/// project, a yarn config line the server would refuse.
+fn refused_before_asking(request: &ValidRequest, dir: &Path) -> Option<String> {
+    if let Err(e) = check_project_shape(request.manager, &request.files) {
+        return Some(e.to_string());
+    }
+    if request.manager == Manager::Pnpm
+        && let Some(reason) = super::project::pnpm_refusal(dir)
+    {
+        return Some(reason);
+    }
+    if request.manager == Manager::Yarn {
+        let yarn = request.versions.get("yarn").map(String::as_str);
+        if let Err(e) = check_yarn_config(&request.files, yarn) {
+            return Some(e.to_string());
+        }
+    }
+    None
+}
+
+/// After the download: restore the tree, fill the local store, finish what
+/// the manager would (pnpm's paths, scripts), record the no-op manifest.
+fn finish(
+    options: &FetchOptions,
+    request: &ValidRequest,
+    d: Downloaded,
+    store: Option<LocalStore>,
+    store_lock: Option<StoreLock>,
+    started: Instant,
+) -> Result<FetchReport, ClientError> {
+    let dir = &options.project.dir;
+    let root = request.manager.output_dir();
+    let t = Instant::now();
+    let bar = progress::extract_bar(options.quiet);
+    let result = match (&d.source, &store) {
+        (Source::Store, Some(store)) => linked::restore(store, &d.index, dir, root, &bar),
+        (Source::Bundle(bundle), _) => extract::restore(bundle.path(), &d.index, dir, root, &bar),
+        (Source::Store, None) => unreachable!("only a local store yields Source::Store"),
+    };
+    bar.finish_and_clear();
+    let restored = result?;
+    let (files, bytes) = (restored.files, restored.bytes);
+    tracing::info!(elapsed = ?t.elapsed(), "restored and swapped in");
+    if let (Source::Bundle(_), Some(store)) = (&d.source, &store) {
+        let t = Instant::now();
+        linked::fill(store, &d.index, dir);
+        tracing::info!(elapsed = ?t.elapsed(), "local store filled");
+    }
+    // After the local store is filled: it keeps the contents the index
+    // names (with placeholders); the job's files become new ones.
+    if request.manager == Manager::Pnpm {
+        let version = request.versions.get("pnpm").map_or("", String::as_str);
+        let store = pnpm::client_store_path(dir, version);
+        let workspaces = workspace_folders(&request.files);
+        pnpm::adopt_restored(dir, &store, &workspaces).map_err(|e| {
+            ClientError::Failure(format!("could not finish the restored pnpm tree: {e}"))
+        })?;
+    }
+    let restored_stats = super::noop::after_restore(dir, root);
+    drop(store_lock);
+    // After the restore, so it neither slows it nor misses what this
+    // run added; the summary is printed while it runs.
+    let budget = match (&options.local_store, options.local_store_max_size) {
+        (Some(path), Some(max)) => Some(BackgroundPrune::start(path.clone(), max)),
+        _ => None,
+    };
+    if !options.quiet {
+        let line = summary(root, restored, &d.response, started);
+        eprintln!(
+            "{}",
+            match store {
+                Some(_) => with_store(line, d.from_store, d.downloaded),
+                None => line,
+            }
+        );
+    }
+    // Scripts may run while the budget's prune goes on: they write
+    // only into private copies, never into store objects.
+    // Both: the key says the client asked, the index that the server
+    // did it. A server that ignored the option leaves the work here.
+    let built = InstallOptions::builds_scripts(request.options.as_ref())
+        && InstallOptions::builds_scripts(d.index.options.as_ref());
+    let scripts = scripts::after_install(
+        request,
+        dir,
+        ScriptOptions {
+            built,
+            ..script_options(options)
+        },
+    );
+    if let Some(budget) = budget {
+        budget.finish();
+    }
+    // Last, and only for a finished run: the manifest must describe
+    // the tree as this run leaves it.
+    if scripts.is_ok() {
+        super::noop::record(options, root, &request.hash, &d.index, restored_stats);
+    }
+    scripts.map(|()| FetchReport {
+        cache_hit: Some(d.response.cache_hit),
+        files: Some(files),
+        bytes: Some(bytes),
+        ..FetchReport::new(request, started)
+    })
 }
 
 fn script_options(options: &FetchOptions) -> ScriptOptions {
