@@ -62,12 +62,9 @@ pub fn no_lockfile_warning(request: &ValidRequest) -> Option<String> {
     {
         return None;
     }
-    let (verb, lockfile) = match request.manager {
-        Manager::Npm => ("npm install", "package-lock.json"),
-        Manager::Composer => ("composer install", "composer.lock"),
-        Manager::Pnpm => ("pnpm install", "pnpm-lock.yaml"),
-        Manager::Yarn => ("yarn install", "yarn.lock"),
-    };
+    // The lockfile each manager writes by default: the last one it reads.
+    let verb = format!("{} install", request.manager);
+    let lockfile = lockfiles.last().copied().unwrap_or_default();
     Some(format!(
         "warning: no lockfile ({}), so the tree comes from `{verb}`, which resolves versions \
 afresh: it is not reproducible and may differ from run to run; run `{verb}` once and commit \
