@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::client::ClientError;
-use crate::install::{HostTools, detect_host_tools};
+use crate::install::detect_tool;
 use crate::protocol::{
     CacheRequest, InstallOptions, Key, MAX_WORKSPACES, Manager, ValidRequest, WorkspaceGlob,
     YarnFlavor, check_file_name, check_platform, check_versions, current_platform,
@@ -301,26 +301,13 @@ fn resolve_versions(
         .copied()
         .collect();
     let mut versions = given.clone();
-    let mut host: Option<HostTools> = None;
+    // Only the tools this manager's key names: every other one asked would
+    // be a process start on every fetch, the no-op included.
     for name in &wanted {
-        if versions.contains_key(*name) {
-            continue;
-        }
-        let tools = host.get_or_insert_with(detect_host_tools);
-        if let Some(v) = tools.get(name) {
-            versions.insert(name.to_string(), v.to_string());
-        }
-    }
-    if manager == Manager::Pnpm && !versions.contains_key("pnpm") {
-        let out = std::process::Command::new("pnpm")
-            .arg("--version")
-            .env("COREPACK_ENABLE_STRICT", "0")
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output();
-        if let Some(out) = out.ok().filter(|o| o.status.success()) {
-            let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            versions.insert("pnpm".to_string(), v);
+        if !versions.contains_key(*name)
+            && let Some(v) = detect_tool(name)
+        {
+            versions.insert(name.to_string(), v);
         }
     }
     for required in manager.required_versions() {

@@ -1,5 +1,7 @@
-//! Which tool versions this host really provides, asked of the tools themselves.
+//! Which tool versions this host really provides, asked of the tools
+//! themselves, or read from the npm package a tool on PATH plainly is.
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Versions found on `PATH`; `None` when a tool is missing or unreadable.
@@ -25,15 +27,32 @@ impl HostTools {
     }
 }
 
-/// Blocking: runs each tool once.
+/// Blocking: runs each tool once (the server, at start-up, wants them all).
 pub fn detect_host_tools() -> HostTools {
     HostTools {
-        node: output_of("node", &["--version"]).map(|v| v.trim_start_matches('v').to_string()),
-        npm: output_of("npm", &["--version"]),
-        php: output_of("php", &["-r", "echo PHP_VERSION;"]),
-        composer: output_of("composer", &["--version", "--no-ansi"])
+        node: detect_tool("node"),
+        npm: detect_tool("npm"),
+        php: detect_tool("php"),
+        composer: detect_tool("composer"),
+        yarn: detect_tool("yarn"),
+    }
+}
+
+/// The version of one tool on PATH (blocking: runs it once). Asked one by
+/// one because each costs a process start (npm's and composer's about a
+/// tenth of a second): a client asks only what its manager's key names.
+pub fn detect_tool(name: &str) -> Option<String> {
+    match name {
+        "node" => output_of("node", &["--version"]).map(|v| v.trim_start_matches('v').to_string()),
+        "npm" => package_version("npm").or_else(|| output_of("npm", &["--version"])),
+        "php" => output_of("php", &["-r", "echo PHP_VERSION;"]),
+        "composer" => output_of("composer", &["--version", "--no-ansi"])
             .and_then(|out| parse_composer_version(&out)),
-        yarn: super::yarn::path_yarn_version(),
+        "yarn" => package_version("yarn").or_else(super::yarn::path_yarn_version),
+        // Strict corepack would refuse a pnpm the project's packageManager
+        // does not name; the version on PATH is what is asked here.
+        "pnpm" => package_version("pnpm").or_else(|| output_of("pnpm", &["--version"])),
+        _ => None,
     }
 }
 
@@ -45,11 +64,52 @@ pub fn find_on_path(name: &str) -> Option<std::path::PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// The version in the `package.json` of the npm package `name` on PATH is,
+/// when PATH's `name` resolves to the very file that package declares as its
+/// `name` bin (how npm, the node tarball, nvm and Homebrew install npm, pnpm
+/// and yarn): the number `name --version` prints, without the tenth of a
+/// second node takes to start and say it. Anything else (a shell shim such as
+/// volta's or corepack's, a wrapper, a package of another name) is asked.
+fn package_version(name: &str) -> Option<String> {
+    let entry = std::fs::canonicalize(find_on_path(name)?).ok()?;
+    let mut dir = entry.parent();
+    // bin/<file>, or a bin file a few folders deep: never above the package.
+    for _ in 0..3 {
+        let here = dir?;
+        if let Some(version) = declared_version(here, name, &entry) {
+            return Some(version);
+        }
+        dir = here.parent();
+    }
+    None
+}
+
+/// `dir/package.json` names package `name` and its `name` bin is `entry`.
+fn declared_version(dir: &Path, name: &str, entry: &Path) -> Option<String> {
+    let text = std::fs::read(dir.join("package.json")).ok()?;
+    let manifest: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    if manifest.get("name")?.as_str()? != name {
+        return None;
+    }
+    let bin = match manifest.get("bin")? {
+        serde_json::Value::String(path) => path.as_str(),
+        bins => bins.get(name)?.as_str()?,
+    };
+    let declared: PathBuf = std::fs::canonicalize(dir.join(bin)).ok()?;
+    if declared != entry {
+        return None;
+    }
+    let version = manifest.get("version")?.as_str()?;
+    crate::protocol::check_version(name, version).ok()?;
+    Some(version.to_string())
+}
+
 fn output_of(program: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(program)
         .args(args)
         .env("COMPOSER_ALLOW_SUPERUSER", "1")
         .env("NO_UPDATE_NOTIFIER", "1")
+        .env("COREPACK_ENABLE_STRICT", "0")
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
@@ -75,6 +135,62 @@ pub(super) fn parse_composer_version(out: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    /// A package laid out as npm installs it globally, its bin linked from
+    /// `bin_dir` as PATH sees it.
+    fn package(root: &Path, name: &str, bin: &str, version: &str) -> std::path::PathBuf {
+        let pkg = root.join("lib/node_modules").join(name);
+        std::fs::create_dir_all(pkg.join("bin")).unwrap();
+        std::fs::write(pkg.join("bin/cli.js"), "").unwrap();
+        std::fs::write(
+            pkg.join("package.json"),
+            format!(r#"{{"name":"{name}","version":"{version}","bin":{bin}}}"#),
+        )
+        .unwrap();
+        let bin_dir = root.join("bin");
+        std::fs::create_dir_all(&bin_dir).unwrap();
+        std::os::unix::fs::symlink(pkg.join("bin/cli.js"), bin_dir.join(name)).unwrap();
+        std::fs::canonicalize(pkg.join("bin/cli.js")).unwrap()
+    }
+
+    #[test]
+    fn a_package_bin_says_its_version_and_nothing_else_does() {
+        let root = tempfile::tempdir().unwrap();
+        let entry = package(root.path(), "npm", r#"{"npm":"bin/cli.js"}"#, "10.9.2");
+        let pkg = entry.parent().unwrap().parent().unwrap();
+        assert_eq!(
+            super::declared_version(pkg, "npm", &entry).as_deref(),
+            Some("10.9.2")
+        );
+        // Another package's bin, or a bin that is not this file: asked instead.
+        assert_eq!(super::declared_version(pkg, "pnpm", &entry), None);
+        let other = pkg.join("bin/other.js");
+        std::fs::write(&other, "").unwrap();
+        let other = std::fs::canonicalize(other).unwrap();
+        assert_eq!(super::declared_version(pkg, "npm", &other), None);
+        // A version that is no version is not believed.
+        let odd = package(
+            root.path().join("odd").as_path(),
+            "yarn",
+            r#""bin/cli.js""#,
+            "latest",
+        );
+        assert_eq!(
+            super::declared_version(odd.parent().unwrap().parent().unwrap(), "yarn", &odd),
+            None
+        );
+    }
+
+    /// The shortcut agrees with the tool itself, for the npm this host has.
+    #[test]
+    fn npm_on_path_reads_what_it_prints() {
+        let Some(asked) = super::output_of("npm", &["--version"]) else {
+            return; // no npm on this machine's PATH
+        };
+        assert_eq!(super::package_version("npm"), Some(asked));
+    }
+
     #[test]
     fn composer_version_line() {
         assert_eq!(

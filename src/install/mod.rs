@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use container::{ContainerConfig, ContainerPlan};
-pub use detect::{HostTools, detect_host_tools, find_on_path};
+pub use detect::{HostTools, detect_host_tools, detect_tool, find_on_path};
 pub use private::{PrivateRegistries, RegistryCa, ScopeRegistry, parse_credentials};
 pub use run::{RunError, run_logged};
 pub use toolchain::{NodeToolchain, PhpToolchain, ToolchainRun};
