@@ -9,9 +9,7 @@ use serde_json::json;
 use crate::common::assert_same_tree;
 use crate::common::registry::registry;
 use crate::common::server::{ServerOptions, TestServer, run_fetch};
-use crate::common::yarn_project::{
-    Flavor, berry_version, node_eval, yarn_project, yarn_reference,
-};
+use crate::common::yarn_project::{Flavor, berry_version, node_eval, yarn_project, yarn_reference};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn berry_is_fetched_from_the_registry_into_the_tool_cache_once() {

@@ -119,7 +119,6 @@ struct RegistryState {
     real: OnceLock<Served>,
 }
 
-
 /// One package version: extra package.json fields and its files.
 struct Spec {
     name: &'static str,
