@@ -1,6 +1,6 @@
-//! pnpm and yarn classic on the container fallback, end to end with podman:
-//! a server with no node on its PATH installs a pnpm project and a yarn
-//! project in the node image of the request's node (tests/container/setup.sh
+//! pnpm and yarn (classic, Berry node-modules) on the container fallback,
+//! end to end with podman: a server with no node on its PATH installs a pnpm
+//! project and yarn projects in the node image of the request's node (tests/container/setup.sh
 //! builds it), running the manager version fetched from the test registry
 //! into its tool cache with the image's node; the client restores exactly
 //! the folder the manager's own install makes in a control folder (pnpm:
@@ -12,6 +12,7 @@ use std::process::Command;
 use serde_json::json;
 
 use crate::common::assert_same_tree;
+use crate::common::real_tools::BERRY_DOWNLOADS;
 use crate::common::server::{ServerOptions, TestServer, metric, run_fetch};
 use crate::common::yarn_project::{
     Flavor, classic_version, node_eval, yarn_project, yarn_reference,
@@ -114,6 +115,38 @@ async fn yarn_classic_installs_in_the_node_container_as_yarn_itself_does() {
         fetched.join("bin/yarn.js").is_file(),
         "{}",
         fetched.display()
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn yarn_berry_installs_in_the_node_container_as_yarn_itself_does() {
+    let Some(server) = container_server().await else {
+        return;
+    };
+    // This server fetches @yarnpkg/cli-dist too: not while another test
+    // counts that package's downloads.
+    let _counting = BERRY_DOWNLOADS.lock().await;
+    let project = tempfile::tempdir().unwrap();
+    yarn_project(
+        Flavor::BerryNodeModules,
+        project.path(),
+        &[("dc-util", "1.0.0"), ("dc-other", "1.0.0")],
+        &[("dc-cli", "1.0.0")],
+        json!({}),
+    );
+    let reference = yarn_reference(Flavor::BerryNodeModules, project.path());
+    let modules = project.path().join("node_modules");
+    let out = run_fetch(&server, project.path(), "yarn", &[]).await;
+    assert!(out.contains("cache miss"), "{out}");
+    assert_same_tree(&modules, &reference.path().join("node_modules"));
+    assert_eq!(
+        node_eval(project.path(), "console.log(require('dc-util').version)"),
+        "1.0.0"
+    );
+    assert_eq!(
+        metric(&server, "depcache_container_installs_total").await,
+        1
     );
     server.stop().await;
 }

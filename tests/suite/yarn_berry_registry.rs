@@ -7,14 +7,16 @@
 use serde_json::json;
 
 use crate::common::assert_same_tree;
+use crate::common::real_tools::BERRY_DOWNLOADS;
 use crate::common::registry::registry;
 use crate::common::server::{ServerOptions, TestServer, run_fetch};
 use crate::common::yarn_project::{Flavor, berry_version, node_eval, yarn_project, yarn_reference};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn berry_is_fetched_from_the_registry_into_the_tool_cache_once() {
-    // Only this test asks any registry for @yarnpkg/cli-dist's tarball (the
-    // others pass the release as --yarn-release), so the count is its own.
+    // Other tests pass Berry as --yarn-release; the one that fetches it too
+    // (a container install) waits for this lock, so the count is our own.
+    let _counting = BERRY_DOWNLOADS.lock().await;
     let tarballs = || registry().tarball_requests_for("@yarnpkg/cli-dist");
     let server = TestServer::start(ServerOptions::npm()).await;
     let tool = server

@@ -15,6 +15,10 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha512};
 
+/// Held by the tests whose servers download `@yarnpkg/cli-dist`, so the one
+/// that counts those downloads (yarn_berry_registry) counts only its own.
+pub static BERRY_DOWNLOADS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The packages served from installed copies.
 pub const NAMES: &[&str] = &["pnpm", "yarn", "@yarnpkg/cli-dist"];
 
