@@ -241,6 +241,55 @@ e.g. registry.example/node:{{version}}"
         Ok(self.spec(args, project))
     }
 
+    /// The argv that runs a package manager that is a JS package (pnpm,
+    /// yarn) in `plan.image`: `command` exactly as built for a native
+    /// install (`node <tool>/bin/... install ...`, its environment but
+    /// PATH), run by the image's node. The project, the manager's cache
+    /// folders (`writable`) and the fetched package (`tool`, read-only) are
+    /// mounted at their host paths, so every absolute path the manager
+    /// writes into the tree (pnpm's `.bin` shims, `.modules.yaml`) is the one
+    /// a native install writes, and is swapped for placeholders alike.
+    pub fn node_manager_command(
+        &self,
+        name: &str,
+        plan: &ContainerPlan,
+        command: &CommandSpec,
+        tool: &Path,
+        writable: &[PathBuf],
+    ) -> Result<CommandSpec, String> {
+        if command.program != "node" {
+            return Err(format!(
+                "{} is not run by node, so the container's node cannot run it",
+                command.program
+            ));
+        }
+        let project = mount_source(&command.cwd)?;
+        let mut args = self.run_prefix(name);
+        let bind = |path: &Path, options: &str| -> Result<String, String> {
+            let path = mount_source(path)?;
+            Ok(format!(
+                "--mount=type=bind,source={path},target={path}{options}"
+            ))
+        };
+        args.push(bind(&command.cwd, "")?);
+        for dir in writable {
+            args.push(bind(dir, "")?);
+        }
+        args.push(bind(tool, ",readonly")?);
+        args.push(format!("--workdir={project}"));
+        for (k, v) in &command.env {
+            // The image's own PATH finds its node; the host's means nothing there.
+            if k != "PATH" {
+                args.push(format!("--env={k}={v}"));
+            }
+        }
+        args.extend(self.run_args.iter().cloned());
+        args.push(plan.image.clone());
+        args.push("node".to_string());
+        args.extend(command.args.iter().cloned());
+        Ok(self.spec(args, &command.cwd))
+    }
+
     /// `npm --version` in `image`, without mounts or network.
     pub fn probe_command(&self, name: &str, image: &str, project: &Path) -> CommandSpec {
         let mut args = self.run_prefix(name);

@@ -314,3 +314,60 @@ async fn built_installs_never_run_outside_a_container() {
     assert!(!project.join("ran").exists());
     assert!(!log.exists(), "nothing was started");
 }
+
+#[test]
+fn node_run_managers_keep_their_host_paths_and_a_read_only_package() {
+    let c = config();
+    let p = plan("node:22.1.0", &[("node", "22.1.0"), ("pnpm", "10.34.9")]);
+    let command = CommandSpec {
+        program: "node".to_string(),
+        args: strings(&[
+            "/srv/tc/pnpm@10.34.9/bin/pnpm.cjs",
+            "install",
+            "--frozen-lockfile",
+            "--store-dir=/srv/tc/pnpm-store",
+        ]),
+        cwd: PathBuf::from("/srv/w/p"),
+        env: vec![
+            ("HOME".to_string(), "/srv/w/p/.home".to_string()),
+            ("PATH".to_string(), "/usr/bin:/bin".to_string()),
+            ("CI".to_string(), "true".to_string()),
+        ],
+    };
+    let tool = Path::new("/srv/tc/pnpm@10.34.9");
+    let writable = [PathBuf::from("/srv/tc/pnpm-store")];
+    let spec = c
+        .node_manager_command("depcache-1", &p, &command, tool, &writable)
+        .unwrap();
+    assert_eq!(spec.program, "podman");
+    let mut want = strings(PREFIX);
+    want.extend(strings(&[
+        "--mount=type=bind,source=/srv/w/p,target=/srv/w/p",
+        "--mount=type=bind,source=/srv/tc/pnpm-store,target=/srv/tc/pnpm-store",
+        "--mount=type=bind,source=/srv/tc/pnpm@10.34.9,target=/srv/tc/pnpm@10.34.9,readonly",
+        "--workdir=/srv/w/p",
+        // The host's PATH stays out: the image's finds its node.
+        "--env=HOME=/srv/w/p/.home",
+        "--env=CI=true",
+        "node:22.1.0",
+        "node",
+        "/srv/tc/pnpm@10.34.9/bin/pnpm.cjs",
+        "install",
+        "--frozen-lockfile",
+        "--store-dir=/srv/tc/pnpm-store",
+    ]));
+    assert_eq!(spec.args, want);
+
+    // A PATH bin is not something the image's node can run.
+    let mut on_path = command.clone();
+    on_path.program = "/usr/bin/pnpm".to_string();
+    let err = c
+        .node_manager_command("depcache-1", &p, &on_path, tool, &writable)
+        .unwrap_err();
+    assert!(err.contains("/usr/bin/pnpm is not run by node"), "{err}");
+    // A path that would split the --mount value is refused.
+    let err = c
+        .node_manager_command("depcache-1", &p, &command, Path::new("/srv/a,b"), &writable)
+        .unwrap_err();
+    assert!(err.contains("cannot mount"), "{err}");
+}

@@ -102,12 +102,12 @@ would run outside one",
         }
         Manager::Composer => composer::command(project, omit_dev, settings),
         Manager::Pnpm => {
-            let Some(tool) = tool.filter(|_| !matches!(runner, Runner::Container(..))) else {
+            let Some(tool) = tool else {
                 return Err(RunError::Spawn {
                     program: "pnpm".to_string(),
                     source: std::io::Error::new(
                         std::io::ErrorKind::Unsupported,
-                        "pnpm installs run with a fetched pnpm outside containers only",
+                        "pnpm installs run with the pnpm the tool cache provides, and none was given",
                     ),
                 });
             };
@@ -166,7 +166,7 @@ would run outside one",
         source: std::io::Error::new(std::io::ErrorKind::InvalidInput, message),
     };
     // The runtime mounts these; they must exist and be the server's.
-    for tool in ["npm", "composer"] {
+    for tool in ["npm", "composer", "pnpm-store", "yarn"] {
         std::fs::create_dir_all(settings.tool_cache.join(tool)).map_err(|e| RunError::Log {
             path: settings.tool_cache.display().to_string(),
             source: e,
@@ -191,9 +191,23 @@ would run outside one",
         Manager::Composer => {
             config.composer_command(&name, plan, &command.args, project, &settings.tool_cache)
         }
-        Manager::Pnpm => unreachable!("refused above: pnpm does not run in containers"),
-        // `VersionPolicy` never plans one: yarn has no container fallback yet.
-        Manager::Yarn => Err("yarn installs do not run in containers".to_string()),
+        // The command built above, run by the image's node with the
+        // fetched package mounted; only the folder the manager writes its
+        // cache or store into is writable besides the project.
+        Manager::Pnpm | Manager::Yarn => match tool.map(|t| &t.origin) {
+            Some(node_tools::ToolOrigin::Cache(dir)) => {
+                let cache = if manager == Manager::Pnpm {
+                    "pnpm-store"
+                } else {
+                    "yarn"
+                };
+                let writable = settings.tool_cache.join(cache);
+                config.node_manager_command(&name, plan, &command, dir, &[writable])
+            }
+            _ => Err(format!(
+                "{manager} runs in a container only as the package fetched into the tool cache"
+            )),
+        },
     }
     .map_err(refused)?;
     tracing::info!(image = %plan.image, container = %name, "installing in a container");

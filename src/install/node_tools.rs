@@ -193,6 +193,19 @@ impl NodeTools {
                 origin: ToolOrigin::Path(path),
             });
         }
+        self.get_package(package, version).await
+    }
+
+    /// Exactly `package@version` as the registry publishes it, from the tool
+    /// cache (fetched now when missing), never the PATH: a container can
+    /// mount this folder and run its bin with its own node, where a PATH
+    /// bin may be a wrapper reaching outside its package.
+    pub async fn get_package(&self, package: &str, version: &str) -> Result<ToolCli, ToolError> {
+        let bin_name = bin_name(package)?;
+        check_version(package, version).map_err(|_| ToolError::BadVersion {
+            package: package.to_string(),
+            version: version.to_string(),
+        })?;
         let dir = self.dir_of(package, version);
         if !is_real_dir(&dir) {
             tokio::time::timeout(self.timeout, self.fetch(package, version, &dir))
@@ -361,10 +374,12 @@ impl NodeTools {
         packument: &serde_json::Value,
     ) -> ToolError {
         let mut options = Vec::new();
+        // Named by its bin: the PATH `yarn` may be classic, not the
+        // `@yarnpkg/cli-dist` package asked for.
         if let Ok(bin) = bin_name(package)
             && let Some((_, v)) = path_version(bin).await
         {
-            options.push(format!("{package} {v} (PATH)"));
+            options.push(format!("{bin} {v} (PATH)"));
         }
         options.extend(
             self.cached(package)

@@ -171,8 +171,9 @@ does not run it after restoring a yarn tree, so it caches no such project"
         future.await
     }
 
-    /// The package manager that is itself an npm package (pnpm), in exactly
-    /// the requested version: a 400 when the registry does not have it.
+    /// The package manager that is itself an npm package (pnpm, yarn), in
+    /// exactly the requested version: a 400 when the registry does not have
+    /// it. Container installs always get the registry's package.
     async fn manager_tool(
         &self,
         request: &ValidRequest,
@@ -211,7 +212,14 @@ runs none; depcache caches pnpm 10 and later"
             self.settings.timeout,
         )
         .map_err(ApiError::internal)?;
-        match tools.get(package, &version).await {
+        // A container mounts the package itself: a PATH bin of the same
+        // version may be a wrapper that reaches outside it.
+        let got = if matches!(runner, Runner::Container(..)) {
+            tools.get_package(package, &version).await
+        } else {
+            tools.get(package, &version).await
+        };
+        match got {
             Ok(tool) => Ok(Some(tool)),
             Err(e) if e.is_request_error() => {
                 Err(ApiError::bad_request("unsupported_version", e.to_string()))

@@ -25,6 +25,7 @@ mod status_page;
 mod supported;
 mod upkeep;
 mod versions;
+mod versions_pnpm;
 mod versions_yarn;
 mod written;
 

@@ -247,21 +247,7 @@ impl VersionPolicy {
                 }
                 format!("node {} / npm {}", wanted.0, wanted.1)
             }
-            Manager::Pnpm => {
-                let node = v("node");
-                if self.npm.iter().any(|(n, _)| *n == node) {
-                    return Ok(Runner::Native);
-                }
-                if let Some(t) = self.node_toolchains.iter().find(|t| t.node == node) {
-                    return Ok(Runner::Toolchain(t.run()));
-                }
-                // No container image carries a fetched pnpm yet.
-                return Err(Refusal::Version {
-                    asked: format!("node {node}"),
-                    why: " for pnpm".to_string(),
-                    supported: self.describe(Manager::Pnpm),
-                });
-            }
+            Manager::Pnpm => return self.decide_pnpm(request),
             Manager::Composer => {
                 let php = v("php");
                 let composer = request.versions.get("composer");
@@ -287,7 +273,11 @@ impl VersionPolicy {
     }
 
     /// The container fallback, or why there is none.
-    fn container_for(&self, request: &ValidRequest, asked: &str) -> Result<Runner, Refusal> {
+    pub(super) fn container_for(
+        &self,
+        request: &ValidRequest,
+        asked: &str,
+    ) -> Result<Runner, Refusal> {
         let supported = self.describe(request.manager);
         let refuse = |why: &str| Refusal::Version {
             asked: asked.to_string(),
@@ -435,7 +425,13 @@ impl VersionPolicy {
                             .map(move |r| set(&[("node", node), ("yarn", &r.version)]))
                     })
                     .collect(),
-                container: None,
+                // Any yarn the registry publishes, run by the image's node.
+                container: container.map(|c| ContainerSupport {
+                    runtime: c.runtime.clone(),
+                    image: c.node_image.clone(),
+                    any: vec!["node".to_string(), "yarn".to_string()],
+                    fixed: BTreeMap::new(),
+                }),
             },
             build_scripts: (self.build_scripts && self.container.is_some())
                 .then(|| "container".to_string()),
@@ -479,29 +475,6 @@ impl VersionPolicy {
                 }),
             },
         }
-    }
-
-    /// pnpm runs with any node this server has natively or as a toolchain,
-    /// and with whatever pnpm version the registry publishes.
-    fn describe_pnpm(&self) -> String {
-        let nodes: Vec<String> = self
-            .npm
-            .iter()
-            .map(|(n, _)| format!("node {n} (PATH)"))
-            .chain(
-                self.node_toolchains
-                    .iter()
-                    .map(|t| format!("node {} (toolchain)", t.node)),
-            )
-            .collect();
-        if nodes.is_empty() {
-            return "nothing (no node on this server)".to_string();
-        }
-        format!(
-            "{}, each with any pnpm version the npm registry publishes (fetched into the tool \
-cache) or the pnpm on PATH",
-            nodes.join(", ")
-        )
     }
 
     pub fn describe_npm(&self) -> String {

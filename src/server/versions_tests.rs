@@ -292,8 +292,11 @@ fn the_supported_table() {
                 "container": {"runtime": "podman", "image": "php:{version}-cli",
                               "any": ["php"], "fixed": {"composer": "2.7.1"}}
             },
-            // No yarn on this host's PATH and no --yarn-release.
-            "yarn": {"native": [], "toolchains": [], "container": null}
+            // No yarn on this host's PATH and no --yarn-release; any yarn
+            // the registry publishes runs in the node image.
+            "yarn": {"native": [], "toolchains": [],
+                     "container": {"runtime": "podman", "image": "node:{version}",
+                                   "any": ["node", "yarn"], "fixed": {}}}
         })
     );
     let off = serde_json::to_value(policy(false, true).supported()).unwrap();
@@ -403,5 +406,41 @@ fn built_requests_without_the_flag_or_a_runtime_are_refused() {
             StatusCode::SERVICE_UNAVAILABLE,
             "container_runtime_unavailable"
         )
+    );
+}
+
+#[test]
+fn pnpm_and_yarn_for_a_node_the_host_lacks_go_to_the_node_image() {
+    for (manager, tool) in [
+        (Manager::Pnpm, ("pnpm", "10.34.9")),
+        (Manager::Yarn, ("yarn", "1.22.22")),
+    ] {
+        let r = request(manager, &[("node", "22.1.0"), tool]);
+        match policy(true, true).decide(&r) {
+            Ok(Runner::Container(_, plan)) => assert_eq!(plan.image, "node:22.1.0"),
+            other => panic!("{manager}: {other:?}"),
+        }
+        // Without the flag: refused, saying what the server has.
+        let err = ApiError::from(policy(false, true).decide(&r).unwrap_err());
+        assert_eq!(err.code, "unsupported_version", "{manager}");
+        assert!(
+            err.message
+                .contains(&format!("node 22.1.0 is not supported here for {manager}")),
+            "{}",
+            err.message
+        );
+        // With it but no runtime answering: 503.
+        let err = ApiError::from(policy(true, false).decide(&r).unwrap_err());
+        assert_eq!(err.status, StatusCode::SERVICE_UNAVAILABLE, "{manager}");
+    }
+    let said = policy(true, true).describe(Manager::Pnpm);
+    assert!(
+        said.contains("any node in a container (podman image node:{version})"),
+        "{said}"
+    );
+    let said = policy(true, true).describe(Manager::Yarn);
+    assert!(
+        said.contains("any node / yarn in a container (podman image node:{version})"),
+        "{said}"
     );
 }

@@ -20,10 +20,14 @@ impl VersionPolicy {
     /// The PATH node with a `--yarn-release` file of exactly the request's
     /// yarn, else with the yarn the tool cache provides (the PATH one of
     /// that version, or fetched from the registry: `Installer` asks it and
-    /// refuses a version the registry lacks). No container fallback (yet).
+    /// refuses a version the registry lacks). Another node: the node
+    /// container, running the yarn fetched into the tool cache.
     pub(super) fn decide_yarn(&self, request: &ValidRequest) -> Result<Runner, Refusal> {
         let v = |name: &str| request.versions.get(name).cloned().unwrap_or_default();
         let (node, yarn) = (v("node"), v("yarn"));
+        if !self.npm.iter().any(|(n, _)| *n == node) && self.use_containers {
+            return self.container_for(request, &format!("node {node}"));
+        }
         if !self.npm.iter().any(|(n, _)| *n == node) {
             return Err(Refusal::Version {
                 asked: format!("node {node}"),

@@ -22,12 +22,12 @@ use crate::common::tree::{Node, diff_manifests, tree_manifest};
 /// Where the job keeps pnpm's home (its store) and how it reaches the
 /// registry: the environment, as a CI job would (a project `.npmrc` naming
 /// a registry is refused).
-struct Job {
+pub(crate) struct Job {
     home: tempfile::TempDir,
 }
 
 impl Job {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Job {
             home: tempfile::tempdir().unwrap(),
         }
@@ -42,7 +42,7 @@ impl Job {
             .env("CI", "true");
     }
 
-    fn pnpm(&self, dir: &Path, args: &[&str]) -> Output {
+    pub(crate) fn pnpm(&self, dir: &Path, args: &[&str]) -> Output {
         let mut cmd = Command::new("pnpm");
         self.env(&mut cmd);
         let out = cmd
@@ -59,7 +59,7 @@ impl Job {
         out
     }
 
-    fn fetch(&self, server: &TestServer, dir: &Path, extra: &[&str]) -> Output {
+    pub(crate) fn fetch(&self, server: &TestServer, dir: &Path, extra: &[&str]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_depcache"));
         self.env(&mut cmd);
         cmd.args(["fetch", "pnpm", "--server", &server.url, "--dir"])
@@ -71,14 +71,14 @@ impl Job {
     }
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// A runtime dep (dc-util 1.0.0, and dc-other with its own dependency), a
 /// dev dep with a bin (dc-cli), and a nested conflict: dc-pin needs dc-util
 /// 1.1.0 while the root pins 1.0.0.
-fn project(job: &Job) -> tempfile::TempDir {
+pub(crate) fn project(job: &Job) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let manifest = json!({
         "name": "pnpm-fixture",
@@ -97,7 +97,7 @@ fn project(job: &Job) -> tempfile::TempDir {
 }
 
 /// The tree with the two install-time fields blanked (see the module doc).
-fn manifest(root: &Path) -> BTreeMap<String, Node> {
+pub(crate) fn manifest(root: &Path) -> BTreeMap<String, Node> {
     let mut tree = tree_manifest(root);
     for (file, field) in [
         (".modules.yaml", "prunedAt"),
@@ -116,7 +116,11 @@ fn manifest(root: &Path) -> BTreeMap<String, Node> {
     tree
 }
 
-fn assert_same(actual: &BTreeMap<String, Node>, expected: &BTreeMap<String, Node>, what: &str) {
+pub(crate) fn assert_same(
+    actual: &BTreeMap<String, Node>,
+    expected: &BTreeMap<String, Node>,
+    what: &str,
+) {
     let (lines, total) = diff_manifests(actual, expected, 20);
     assert_eq!(
         total,

@@ -116,6 +116,13 @@ async fn a_yarn_version_the_server_cannot_get_is_refused_listing_what_it_can() {
         "{message}"
     );
     let classic = host_tools().yarn.clone().unwrap();
+    // The PATH yarn is classic: named as the bin it is, not as the
+    // @yarnpkg/cli-dist package that was asked for.
+    assert!(
+        message.contains(&format!("this server can use: yarn {classic} (PATH)")),
+        "{message}"
+    );
+    assert!(!message.contains("@yarnpkg/cli-dist 1."), "{message}");
     assert!(
         message.contains(&format!("/ yarn {classic} (PATH)")),
         "{message}"

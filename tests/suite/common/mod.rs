@@ -8,6 +8,7 @@ pub mod crafted_server;
 pub mod npm_project;
 pub mod private_composer;
 pub mod private_registry;
+pub mod real_tools;
 pub mod registry;
 pub mod s3;
 pub mod server;

@@ -19,6 +19,8 @@ use base64::Engine;
 use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{Value, json};
+
+use super::real_tools::Served;
 use sha2::{Digest, Sha512};
 
 /// Handle to the process-wide registry.
@@ -111,6 +113,10 @@ struct RegistryState {
     /// URL path (without leading slash) → tarball bytes.
     tarballs: HashMap<String, Bytes>,
     stats: Arc<Stats>,
+    base: String,
+    /// The installed package managers (`real_tools`), packed on first use,
+    /// with their packuments merged into the ones above.
+    real: OnceLock<Served>,
 }
 
 /// One package version: extra package.json fields and its files.
@@ -369,7 +375,15 @@ impl RegistryState {
             packuments,
             tarballs,
             stats,
+            base: base.to_string(),
+            real: OnceLock::new(),
         }
+    }
+
+    /// The installed managers, packed once (`real_tools::serve`).
+    fn real(&self) -> &Served {
+        self.real
+            .get_or_init(|| super::real_tools::serve(&self.base, &self.packuments))
     }
 }
 
@@ -385,13 +399,27 @@ impl Drop for OpenGuard {
 
 async fn handle(State(state): State<Arc<RegistryState>>, uri: Uri) -> Response {
     let path = uri.path().trim_start_matches('/');
-    if path.contains("/-/") {
-        return tarball_response(&state, path);
-    }
     // npm asks for scoped packuments as /@scope%2fname.
     let name = path.replace("%2f", "/").replace("%2F", "/");
+    let package = name.split("/-/").next().unwrap_or_default();
+    let real = if super::real_tools::NAMES.contains(&package) {
+        let packing = state.clone();
+        // Reading and gzipping the installed managers blocks for a while.
+        tokio::task::spawn_blocking(move || {
+            packing.real();
+        })
+        .await
+        .expect("packing the installed managers");
+        state.real.get()
+    } else {
+        None
+    };
+    if path.contains("/-/") {
+        return tarball_response(&state, real, path);
+    }
+    let served = real.and_then(|r| r.packuments.get(&name));
     // dc-fail is simply absent, so its packument is a 404 like any unknown name.
-    match state.packuments.get(&name) {
+    match served.or_else(|| state.packuments.get(&name)) {
         Some(doc) => ([(header::CONTENT_TYPE, "application/json")], doc.clone()).into_response(),
         None => not_found(),
     }
@@ -406,8 +434,10 @@ fn not_found() -> Response {
         .into_response()
 }
 
-fn tarball_response(state: &RegistryState, path: &str) -> Response {
-    let Some(tgz) = state.tarballs.get(path).cloned() else {
+fn tarball_response(state: &RegistryState, real: Option<&Served>, path: &str) -> Response {
+    let found = state.tarballs.get(path);
+    let found = found.or_else(|| real.and_then(|r| r.tarballs.get(path)));
+    let Some(tgz) = found.cloned() else {
         return not_found();
     };
     state.stats.tarball_requests.fetch_add(1, Ordering::SeqCst);

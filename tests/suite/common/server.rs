@@ -35,6 +35,9 @@ pub struct ServerOptions {
     pub scoped_keys: Vec<(String, depcache::server::KeyScopes)>,
     /// `--yarn-release` files.
     pub yarn_releases: Vec<std::path::PathBuf>,
+    /// A server with no node on its PATH, installing every node project in
+    /// this container runtime (`--use-docker-on-version-mismatch`).
+    pub node_container: Option<std::sync::Arc<depcache::install::ContainerConfig>>,
 }
 
 impl ServerOptions {
@@ -63,6 +66,7 @@ impl Default for ServerOptions {
             private: Default::default(),
             scoped_keys: Vec::new(),
             yarn_releases: Vec::new(),
+            node_container: None,
         }
     }
 }
@@ -101,9 +105,17 @@ impl TestServer {
             .iter()
             .map(|f| depcache::install::yarn::YarnRelease::detect(f).unwrap())
             .collect();
-        let policy = VersionPolicy::new(host_tools(), &[], &[], current_platform(), false)
+        let mut host = host_tools().clone();
+        if options.node_container.is_some() {
+            (host.node, host.npm, host.yarn) = (None, None, None);
+        }
+        let containers = options.node_container.is_some();
+        let mut policy = VersionPolicy::new(&host, &[], &[], current_platform(), containers)
             .unwrap()
             .with_yarn_releases(releases);
+        if let Some(config) = options.node_container {
+            policy = policy.with_container(config);
+        }
         let hosts = options
             .allow_registry_hosts
             .iter()
