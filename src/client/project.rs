@@ -150,8 +150,8 @@ fn default_files(spec: &ProjectSpec) -> Vec<String> {
     names
 }
 
-/// The `.npmrc` a pnpm request carries: its layout lines only (credentials
-/// and other settings never leave the job; a registry or path line makes
+/// The `.npmrc` a pnpm request carries: its layout lines only (credentials,
+/// registries and other settings never leave the job; a path line makes
 /// `fetch` install locally, see `pnpm_refusal`).
 fn pnpm_files(files: &mut BTreeMap<String, Vec<u8>>) {
     if let Some(bytes) = files.remove(".npmrc") {
@@ -172,9 +172,11 @@ fn pnpm_version(manifest: &[u8]) -> Option<String> {
 }
 
 /// Why `fetch` installs a pnpm project in the job instead of asking: a
-/// `.npmrc` line the server would refuse (other than a credential, which is
-/// just not sent), or a `.pnpmfile.cjs`, whose hooks rewrite resolution
-/// with code the server does not get.
+/// `.npmrc` line the server would refuse (other than a credential or a
+/// registry, which are just not sent: the lockfile's integrity pins every
+/// package whichever registry serves it, and the restored state file gets
+/// the job's registries), or a `.pnpmfile.cjs`, whose hooks rewrite
+/// resolution with code the server does not get.
 pub fn pnpm_refusal(dir: &Path) -> Option<String> {
     if std::fs::symlink_metadata(dir.join(".pnpmfile.cjs")).is_ok() {
         return Some(
@@ -190,7 +192,12 @@ pub fn pnpm_refusal(dir: &Path) -> Option<String> {
     check
         .refused
         .into_iter()
-        .find(|r| r.kind != crate::protocol::RefusedKind::Credential)
+        .find(|r| {
+            !matches!(
+                r.kind,
+                crate::protocol::RefusedKind::Credential | crate::protocol::RefusedKind::Registry
+            )
+        })
         .map(|r| r.to_string())
 }
 
