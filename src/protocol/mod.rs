@@ -23,7 +23,7 @@ pub use index::{
 pub use key::{KEY_RECIPE_TAG, KeyInput, compute_key, key_of};
 pub use manager::Manager;
 pub use npmrc::{
-    NpmrcCheck, NpmrcRefusal, RefusedKind, check_npmrc, check_pnpm_config, check_pnpm_shape,
+    NpmrcCheck, NpmrcDropped, NpmrcRefusal, RefusedKind, check_npmrc, check_pnpm_config, check_pnpm_shape,
     is_layout_setting, pnpm_importers, pnpm_workspace_globs,
 };
 pub use paths::{
