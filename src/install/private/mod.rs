@@ -1,9 +1,9 @@
 //! Private registries: npm scope registries (`--npm-scope-registry`), the
 //! credentials of registries (`--registry-credentials`, a file: never argv),
-//! the per-install config they become (an `.npmrc` and a composer
-//! `auth.json` outside the uploaded project), which credentialed registries
-//! a request needs (what API key scopes are checked against), and the
-//! scrubbing of every secret from install output. See
+//! the per-install config they become (an `.npmrc`, a composer `auth.json`
+//! and Yarn Berry's home `.yarnrc.yml`, outside the uploaded project), which
+//! credentialed registries a request needs (what API key scopes are checked
+//! against), and the scrubbing of every secret from install output. See
 //! docs/private-registries.md.
 
 mod berry;
@@ -27,7 +27,7 @@ use crate::protocol::Manager;
 /// What replaces a secret in anything that leaves the server.
 pub const REDACTED: &str = "<credential>";
 
-/// `@scope=URL`: npm fetches `@scope/*` packages from URL.
+/// `@scope=URL`: npm, pnpm and yarn fetch `@scope/*` packages from URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopeRegistry {
     scope: String,
