@@ -208,7 +208,11 @@ pub fn npmrc_not_in_key(manager: Manager, dir: &Path) -> Vec<String> {
             lines.push((r.line, r.key.clone(), why));
         }
         for d in &check.dropped {
-            lines.push((d.line, d.key.clone(), "not sent: not a node_modules layout setting"));
+            lines.push((
+                d.line,
+                d.key.clone(),
+                "not sent: not a node_modules layout setting",
+            ));
         }
     }
     lines.sort();

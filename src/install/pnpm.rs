@@ -219,10 +219,7 @@ fn rewrite_tree(tree: &Path, swaps: &[(String, String)]) -> Result<(), PnpmTreeE
 
 /// Replaces the regular file at `path` with `change` of its text, unless
 /// that is `None` or the same text.
-fn rewrite_file(
-    path: &Path,
-    change: impl Fn(&str) -> Option<String>,
-) -> Result<(), PnpmTreeError> {
+fn rewrite_file(path: &Path, change: impl Fn(&str) -> Option<String>) -> Result<(), PnpmTreeError> {
     use std::os::unix::fs::PermissionsExt;
     let io = |source| PnpmTreeError::Io {
         path: path.display().to_string(),

@@ -101,7 +101,12 @@ pub fn with_registries(state: &str, registries: &[(String, String)]) -> Option<S
             Some(format!("\n    {k}: {v}"))
         })
         .collect::<Option<_>>()?;
-    Some(format!("{}{}{}", &state[..start], lines.join(","), &state[end..]))
+    Some(format!(
+        "{}{}{}",
+        &state[..start],
+        lines.join(","),
+        &state[end..]
+    ))
 }
 
 #[cfg(test)]
@@ -113,7 +118,10 @@ mod tests {
         let listing = r#"{"@acme:registry": "http://a.example/x", "@jsr:registry": "https://npm.jsr.io/",
             "registry": "http://r.example", "//r.example/:_authToken": "t", "ca": ["x"]}"#;
         let registries = registries_of(listing).unwrap();
-        assert_eq!(registries[0], ("default".into(), "http://r.example/".into()));
+        assert_eq!(
+            registries[0],
+            ("default".into(), "http://r.example/".into())
+        );
         let state = "{\n  \"prunedAt\": \"x\",\n  \"registries\": {\n    \"default\": \
 \"https://s.example/\",\n    \"@jsr\": \"https://npm.jsr.io/\",\n    \"@srv\": \"http://s/\"\n  },\n  \
 \"skipped\": []\n}";

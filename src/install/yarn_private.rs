@@ -19,7 +19,10 @@ use crate::protocol::Manager;
 
 /// Whether a classic install of `files` needs the private registries, and
 /// so runs with yarn's default rc files on.
-pub(crate) fn classic_needs_rc(settings: &InstallSettings, files: &BTreeMap<String, Vec<u8>>) -> bool {
+pub(crate) fn classic_needs_rc(
+    settings: &InstallSettings,
+    files: &BTreeMap<String, Vec<u8>>,
+) -> bool {
     !super::yarn::is_berry(files) && settings.sources.uses_private(Manager::Yarn, files)
 }
 
@@ -104,7 +107,10 @@ pub(crate) fn prepare(
 /// and `.yarnrc.yml` in every folder above the project. Symlinks count
 /// (never followed).
 pub(crate) fn foreign_rc_files(project: &Path) -> Vec<PathBuf> {
-    let mut candidates = vec![PathBuf::from("/etc/yarn/config"), PathBuf::from("/etc/yarnrc")];
+    let mut candidates = vec![
+        PathBuf::from("/etc/yarn/config"),
+        PathBuf::from("/etc/yarnrc"),
+    ];
     for folder in project.ancestors().skip(1) {
         for name in [".npmrc", ".yarnrc", ".yarnrc.yml"] {
             candidates.push(folder.join(name));
@@ -134,7 +140,10 @@ mod tests {
         std::fs::create_dir_all(&project).unwrap();
         std::fs::write(project.join(".npmrc"), "save-exact=true\n").unwrap();
         let before = foreign_rc_files(&project);
-        assert!(!before.iter().any(|p| p.starts_with(dir.path())), "{before:?}");
+        assert!(
+            !before.iter().any(|p| p.starts_with(dir.path())),
+            "{before:?}"
+        );
         std::os::unix::fs::symlink("/nowhere", dir.path().join(".yarnrc")).unwrap();
         let after = foreign_rc_files(&project);
         assert!(after.contains(&dir.path().join(".yarnrc")), "{after:?}");

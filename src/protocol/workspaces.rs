@@ -36,7 +36,10 @@ workspaces inside the project named by plain folders and `*`"
         declared_in: &'static str,
     },
     #[error("{declared_in} declares {count} workspace globs; depcache accepts at most {MAX_GLOBS}")]
-    TooManyGlobs { count: usize, declared_in: &'static str },
+    TooManyGlobs {
+        count: usize,
+        declared_in: &'static str,
+    },
     #[error(
         "the project has {count} workspace manifests; depcache accepts at most {MAX_WORKSPACES}"
     )]
@@ -45,7 +48,10 @@ workspaces inside the project named by plain folders and `*`"
         "{path:?} is not a workspace manifest of this project: no glob in {declared_in} matches \
 its folder"
     )]
-    NotAWorkspace { path: String, declared_in: &'static str },
+    NotAWorkspace {
+        path: String,
+        declared_in: &'static str,
+    },
     #[error(
         "package.json declares npm workspaces but no lockfile was sent; depcache caches \
 workspace projects only from package-lock.json or npm-shrinkwrap.json"

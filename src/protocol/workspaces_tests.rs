@@ -37,9 +37,7 @@ fn both_forms_are_read() {
 fn globs() {
     let g = WorkspaceGlob::parse("./packages/*/").unwrap();
     assert!(g.matches("packages/a") && g.matches("packages/@x"));
-    assert!(
-        !g.matches("packages/.hidden") && !g.matches("packages") && !g.matches("packages/a/b")
-    );
+    assert!(!g.matches("packages/.hidden") && !g.matches("packages") && !g.matches("packages/a/b"));
     assert!(
         WorkspaceGlob::parse("apps/web")
             .unwrap()

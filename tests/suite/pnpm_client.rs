@@ -100,7 +100,10 @@ in the job\n",
             "{shown}"
         );
     }
-    assert!(shown.contains("not sent: npm requests carry no .npmrc"), "{shown}");
+    assert!(
+        shown.contains("not sent: npm requests carry no .npmrc"),
+        "{shown}"
+    );
     assert!(!shown.contains("s3cret"), "{shown}");
     write_json(
         &dir.path().join("package.json"),

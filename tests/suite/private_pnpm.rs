@@ -76,7 +76,12 @@ fn manifest(root: &Path) -> BTreeMap<String, Node> {
 
 fn assert_same(actual: &BTreeMap<String, Node>, expected: &BTreeMap<String, Node>, what: &str) {
     let (lines, total) = diff_manifests(actual, expected, 20);
-    assert_eq!(total, 0, "{what}: {total} paths differ:\n{}", lines.join("\n"));
+    assert_eq!(
+        total,
+        0,
+        "{what}: {total} paths differ:\n{}",
+        lines.join("\n")
+    );
 }
 
 fn assert_no_token(root: &Path) {
@@ -150,7 +155,12 @@ async fn pnpm_installs_a_private_scope_on_the_server_and_the_job_keeps_its_regis
             .args(["-e", "console.log(require('@acme/secret'))"])
             .output()
             .unwrap();
-        assert_eq!(text(&out.stdout).trim(), "acme internal", "{}", text(&out.stderr));
+        assert_eq!(
+            text(&out.stdout).trim(),
+            "acme internal",
+            "{}",
+            text(&out.stderr)
+        );
         if round == "miss" {
             std::fs::remove_dir_all(&modules).unwrap();
         }
@@ -160,7 +170,15 @@ async fn pnpm_installs_a_private_scope_on_the_server_and_the_job_keeps_its_regis
     assert_no_token(server.store.path());
 
     // The job's next install finds nothing to change.
-    pnpm(home.path(), dir, &["install", "--frozen-lockfile", "--offline"]);
-    assert_same(&manifest(&modules), &control, "after pnpm install --offline");
+    pnpm(
+        home.path(),
+        dir,
+        &["install", "--frozen-lockfile", "--offline"],
+    );
+    assert_same(
+        &manifest(&modules),
+        &control,
+        "after pnpm install --offline",
+    );
     server.stop().await;
 }

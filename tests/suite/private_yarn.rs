@@ -140,8 +140,8 @@ async fn installs_through_the_server(flavor: Flavor) {
     };
     let mut versions = host_versions(Manager::Yarn);
     versions.insert("yarn".to_string(), yarn_version);
-    let body = serde_json::to_value(cache_request_with(Manager::Yarn, &files, versions, None))
-        .unwrap();
+    let body =
+        serde_json::to_value(cache_request_with(Manager::Yarn, &files, versions, None)).unwrap();
 
     // The lockfile names the private scope: a key without it learns nothing.
     let (status, answer) = post_cache(&server, Some("public-only"), &body).await;

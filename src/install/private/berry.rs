@@ -43,7 +43,10 @@ impl PrivateRegistries {
                 continue;
             };
             let key = url.as_str().trim_end_matches('/');
-            let key = key.split_once(':').map_or(key, |(_, rest)| rest).to_string();
+            let key = key
+                .split_once(':')
+                .map_or(key, |(_, rest)| rest)
+                .to_string();
             if entries.iter().any(|(k, _)| *k == key) {
                 continue;
             }
@@ -95,7 +98,10 @@ fn auth_lines(credential: &Credential, quote: &dyn Fn(&str) -> String) -> String
     let secret = match &credential.secret {
         Secret::Token(token) => format!("    npmAuthToken: {}\n", quote(token)),
         Secret::Basic { user, password } => {
-            format!("    npmAuthIdent: {}\n", quote(&format!("{user}:{password}")))
+            format!(
+                "    npmAuthIdent: {}\n",
+                quote(&format!("{user}:{password}"))
+            )
         }
     };
     format!("{secret}    npmAlwaysAuth: true\n")

@@ -173,7 +173,10 @@ fn needed_registries_read_pnpm_and_yarn_lockfiles() {
     let want = BTreeSet::from(["127.0.0.1:4873".to_string()]);
     let with_lock = |manager, name: &str, lock: &str| {
         let files = BTreeMap::from([
-            ("package.json".to_string(), br#"{"dependencies":{"pub":"1"}}"#.to_vec()),
+            (
+                "package.json".to_string(),
+                br#"{"dependencies":{"pub":"1"}}"#.to_vec(),
+            ),
             (name.to_string(), lock.as_bytes().to_vec()),
         ]);
         r.needed(manager, None, &files)
@@ -208,14 +211,25 @@ npmAlwaysAuth: true\n  \"//repo.acme.example/npm\":\n    npmAuthIdent: \"alice:p
 npmAlwaysAuth: true\n"
     );
     let parsed: serde_json::Value = serde_yaml_ng::from_str(&rc).unwrap();
-    assert_eq!(parsed["npmScopes"]["acme"]["npmRegistryServer"], "http://127.0.0.1:4873");
-    assert_eq!(r.berry_http_hosts(Some(&default)).as_deref(), Some("127.0.0.1"));
+    assert_eq!(
+        parsed["npmScopes"]["acme"]["npmRegistryServer"],
+        "http://127.0.0.1:4873"
+    );
+    assert_eq!(
+        r.berry_http_hosts(Some(&default)).as_deref(),
+        Some("127.0.0.1")
+    );
     let plain = Url::parse("http://10.0.0.5:4873/").unwrap();
     assert_eq!(
-        PrivateRegistries::default().berry_http_hosts(Some(&plain)).as_deref(),
+        PrivateRegistries::default()
+            .berry_http_hosts(Some(&plain))
+            .as_deref(),
         Some("10.0.0.5")
     );
-    assert_eq!(PrivateRegistries::default().berry_http_hosts(Some(&default)), None);
+    assert_eq!(
+        PrivateRegistries::default().berry_http_hosts(Some(&default)),
+        None
+    );
 }
 
 #[test]
