@@ -225,7 +225,7 @@ set edit:completion:arg-completer[depcache] = {|@words|
             cand --npm-registry 'Registry npm installs from (default: npm''s own configuration)'
             cand --allow-registry-host 'Also trust this registry host (HOST or HOST:PORT, exact match) for npm tarballs and composer repositories and archives; repeatable'
             cand --allow-composer-path 'Let composer `path` repositories read packages from under this operator-managed folder; repeatable'
-            cand --npm-scope-registry 'npm installs `@scope/*` packages from URL (trusted like --npm-registry); repeatable'
+            cand --npm-scope-registry 'npm, pnpm and yarn install `@scope/*` packages from URL (trusted like --npm-registry); repeatable'
             cand --registry-credentials 'File of registry credentials, one `HOST[:PORT] token TOKEN` or `HOST[:PORT] basic USER:PASSWORD` per line (see docs/private-registries.md)'
             cand --registry-ca 'PEM CA certificates registries'' TLS is also verified against (an internal CA), in addition to the system''s'
             cand --max-body-size 'Largest accepted request body'

@@ -161,7 +161,7 @@ complete -c depcache -n "__fish_depcache_using_subcommand serve" -l api-keys-fil
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l npm-registry -d 'Registry npm installs from (default: npm\'s own configuration)' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l allow-registry-host -d 'Also trust this registry host (HOST or HOST:PORT, exact match) for npm tarballs and composer repositories and archives; repeatable' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l allow-composer-path -d 'Let composer `path` repositories read packages from under this operator-managed folder; repeatable' -r -F
-complete -c depcache -n "__fish_depcache_using_subcommand serve" -l npm-scope-registry -d 'npm installs `@scope/*` packages from URL (trusted like --npm-registry); repeatable' -r
+complete -c depcache -n "__fish_depcache_using_subcommand serve" -l npm-scope-registry -d 'npm, pnpm and yarn install `@scope/*` packages from URL (trusted like --npm-registry); repeatable' -r
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l registry-credentials -d 'File of registry credentials, one `HOST[:PORT] token TOKEN` or `HOST[:PORT] basic USER:PASSWORD` per line (see docs/private-registries.md)' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l registry-ca -d 'PEM CA certificates registries\' TLS is also verified against (an internal CA), in addition to the system\'s' -r -F
 complete -c depcache -n "__fish_depcache_using_subcommand serve" -l max-body-size -d 'Largest accepted request body' -r

@@ -138,6 +138,10 @@ pub fn run(args: HashArgs) -> Result<(), CliError> {
         for (name, bytes) in &request.files {
             println!("file     {name} ({} bytes)", bytes.len());
         }
+        let dir = &args.project.dir;
+        for line in crate::client::npmrc_not_in_key(request.manager, dir) {
+            println!("dropped  {line}");
+        }
     }
     println!("{}", request.hash);
     Ok(())

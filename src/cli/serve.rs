@@ -84,8 +84,8 @@ pub struct ServeArgs {
     /// operator-managed folder; repeatable.
     #[arg(long, value_name = "DIR")]
     pub allow_composer_path: Vec<PathBuf>,
-    /// npm installs `@scope/*` packages from URL (trusted like --npm-registry);
-    /// repeatable.
+    /// npm, pnpm and yarn install `@scope/*` packages from URL (trusted like
+    /// --npm-registry); repeatable.
     #[arg(long, value_name = "@SCOPE=URL")]
     pub npm_scope_registry: Vec<ScopeRegistry>,
     /// File of registry credentials, one `HOST[:PORT] token TOKEN` or

@@ -215,7 +215,8 @@ fn finish(
         let version = request.versions.get("pnpm").map_or("", String::as_str);
         let store = pnpm::client_store_path(dir, version);
         let workspaces = workspace_folders(&request.files);
-        pnpm::adopt_restored(dir, &store, &workspaces).map_err(|e| {
+        let registries = crate::install::pnpm_registries::client_registries(dir);
+        pnpm::adopt_restored(dir, &store, &workspaces, registries.as_deref()).map_err(|e| {
             ClientError::Failure(format!("could not finish the restored pnpm tree: {e}"))
         })?;
     }

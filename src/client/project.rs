@@ -150,8 +150,8 @@ fn default_files(spec: &ProjectSpec) -> Vec<String> {
     names
 }
 
-/// The `.npmrc` a pnpm request carries: its layout lines only (credentials
-/// and other settings never leave the job; a registry or path line makes
+/// The `.npmrc` a pnpm request carries: its layout lines only (credentials,
+/// registries and other settings never leave the job; a path line makes
 /// `fetch` install locally, see `pnpm_refusal`).
 fn pnpm_files(files: &mut BTreeMap<String, Vec<u8>>) {
     if let Some(bytes) = files.remove(".npmrc") {
@@ -160,6 +160,66 @@ fn pnpm_files(files: &mut BTreeMap<String, Vec<u8>>) {
             files.insert(".npmrc".to_string(), kept.into_bytes());
         }
     }
+}
+
+/// The settings of the project's `.npmrc` that are not in the key, one
+/// sentence each with its line (for `hash --explain`), as
+/// `protocol::check_npmrc` sorts them: for pnpm the lines it did not keep
+/// (credentials and registries stay in the job, other non-layout settings
+/// do not change the tree, a path or `${ENV}` line makes `fetch` install
+/// locally); for npm every line, since npm requests carry no `.npmrc`.
+/// Values are never shown: one may be a secret.
+pub fn npmrc_not_in_key(manager: Manager, dir: &Path) -> Vec<String> {
+    use crate::protocol::RefusedKind;
+    if !matches!(manager, Manager::Npm | Manager::Pnpm) {
+        return Vec::new();
+    }
+    let path = dir.join(".npmrc");
+    if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+        return Vec::new();
+    }
+    let Ok(bytes) = std::fs::read(&path) else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines: Vec<(usize, String, &str)> = Vec::new();
+    if manager == Manager::Npm {
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+                continue;
+            }
+            let key = line.split_once('=').map_or(line, |(k, _)| k).trim();
+            let key = key.chars().take(80).collect();
+            lines.push((i + 1, key, "not sent: npm requests carry no .npmrc"));
+        }
+    } else {
+        let check = crate::protocol::check_npmrc(&text);
+        for r in &check.refused {
+            let why = match r.kind {
+                RefusedKind::Credential => "not sent: a credential stays in the job",
+                RefusedKind::Registry => {
+                    "not sent: the lockfile pins every package whichever registry serves it"
+                }
+                RefusedKind::Path | RefusedKind::Environment => {
+                    "refused by the server: fetch installs in the job instead"
+                }
+            };
+            lines.push((r.line, r.key.clone(), why));
+        }
+        for d in &check.dropped {
+            lines.push((
+                d.line,
+                d.key.clone(),
+                "not sent: not a node_modules layout setting",
+            ));
+        }
+    }
+    lines.sort();
+    lines
+        .into_iter()
+        .map(|(line, key, why)| format!(".npmrc line {line} ({key}): {why}"))
+        .collect()
 }
 
 /// `packageManager: "pnpm@10.4.1+sha512..."` decides the pnpm version,
@@ -172,9 +232,11 @@ fn pnpm_version(manifest: &[u8]) -> Option<String> {
 }
 
 /// Why `fetch` installs a pnpm project in the job instead of asking: a
-/// `.npmrc` line the server would refuse (other than a credential, which is
-/// just not sent), or a `.pnpmfile.cjs`, whose hooks rewrite resolution
-/// with code the server does not get.
+/// `.npmrc` line the server would refuse (other than a credential or a
+/// registry, which are just not sent: the lockfile's integrity pins every
+/// package whichever registry serves it, and the restored state file gets
+/// the job's registries), or a `.pnpmfile.cjs`, whose hooks rewrite
+/// resolution with code the server does not get.
 pub fn pnpm_refusal(dir: &Path) -> Option<String> {
     if std::fs::symlink_metadata(dir.join(".pnpmfile.cjs")).is_ok() {
         return Some(
@@ -190,7 +252,12 @@ pub fn pnpm_refusal(dir: &Path) -> Option<String> {
     check
         .refused
         .into_iter()
-        .find(|r| r.kind != crate::protocol::RefusedKind::Credential)
+        .find(|r| {
+            !matches!(
+                r.kind,
+                crate::protocol::RefusedKind::Credential | crate::protocol::RefusedKind::Registry
+            )
+        })
         .map(|r| r.to_string())
 }
 

@@ -11,12 +11,14 @@ mod detect;
 pub mod node_tools;
 pub(crate) mod npm;
 pub(crate) mod pnpm;
+pub(crate) mod pnpm_registries;
 pub(crate) mod private;
 mod run;
 mod tool_unpack;
 pub mod toolchain;
 pub(crate) mod trusted;
 pub mod yarn;
+mod yarn_private;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -149,6 +151,14 @@ would run outside one",
                     path: "the registry config beside the project".to_string(),
                     source: e,
                 })?;
+            if manager == Manager::Yarn {
+                yarn_private::prepare(project, &request.files, settings).map_err(|source| {
+                    RunError::Spawn {
+                        program: "yarn".to_string(),
+                        source,
+                    }
+                })?;
+            }
         }
     }
     let (config, plan) = match runner {

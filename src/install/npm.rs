@@ -55,21 +55,9 @@ pub(crate) fn command(
         "npm_config_cache".to_string(),
         settings.tool_cache.join("npm").display().to_string(),
     ));
-    if !settings.sources.private().is_empty() {
-        // Scope registries and credentials come from a file beside the
-        // project (never argv); the request can send no .npmrc of its own.
-        let config = super::private::InstallConfig::beside(project);
-        env.push((
-            "npm_config_userconfig".to_string(),
-            config.npmrc.display().to_string(),
-        ));
-        if settings.sources.private().ca().is_some() {
-            env.push((
-                "NODE_EXTRA_CA_CERTS".to_string(),
-                config.extra_ca.display().to_string(),
-            ));
-        }
-    }
+    // Scope registries and credentials come from a file beside the project
+    // (never argv); the request can send no .npmrc of its own.
+    env.extend(settings.sources.private().npm_env(project));
     CommandSpec {
         program: "npm".to_string(),
         args,

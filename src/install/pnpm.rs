@@ -71,11 +71,15 @@ pub(crate) fn command(
     if let Some(registry) = &settings.npm_registry {
         args.push(format!("--registry={registry}"));
     }
+    let mut env = base_env(project);
+    // pnpm reads `.npmrc` like npm: the server's scope registries and
+    // credentials reach it as its user config, beside the project.
+    env.extend(settings.sources.private().npm_env(project));
     CommandSpec {
         program: tool.program.clone(),
         args,
         cwd: project.to_path_buf(),
-        env: base_env(project),
+        env,
     }
 }
 
@@ -107,11 +111,14 @@ pub fn prepare_for_store(project: &Path, workspaces: &[String]) -> Result<(), Pn
 }
 
 /// Client, after a restore into `dir`: the placeholders become this
-/// project's folder and the pnpm store this project's pnpm uses. Blocking.
+/// project's folder and the pnpm store this project's pnpm uses, and the
+/// state file's `registries` this project's pnpm's (when known, see
+/// `pnpm_registries`). Blocking.
 pub fn adopt_restored(
     dir: &Path,
     store: &Path,
     workspaces: &[String],
+    registries: Option<&[(String, String)]>,
 ) -> Result<(), PnpmTreeError> {
     let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let swaps = vec![
@@ -121,6 +128,12 @@ pub fn adopt_restored(
     rewrite_tree(&dir.join("node_modules"), &swaps)?;
     for folder in workspaces {
         rewrite_tree(&dir.join(folder).join("node_modules"), &swaps)?;
+    }
+    if let Some(registries) = registries {
+        let state = dir.join("node_modules/.modules.yaml");
+        rewrite_file(&state, |text| {
+            super::pnpm_registries::with_registries(text, registries)
+        })?;
     }
     Ok(())
 }
@@ -193,12 +206,20 @@ fn rewrite_tree(tree: &Path, swaps: &[(String, String)]) -> Result<(), PnpmTreeE
         }
     }
     for path in targets {
-        rewrite_file(&path, swaps)?;
+        rewrite_file(&path, |text| {
+            let mut new = text.to_string();
+            for (from, to) in swaps.iter().filter(|(from, _)| !from.is_empty()) {
+                new = new.replace(from.as_str(), to);
+            }
+            Some(new)
+        })?;
     }
     Ok(())
 }
 
-fn rewrite_file(path: &Path, swaps: &[(String, String)]) -> Result<(), PnpmTreeError> {
+/// Replaces the regular file at `path` with `change` of its text, unless
+/// that is `None` or the same text.
+fn rewrite_file(path: &Path, change: impl Fn(&str) -> Option<String>) -> Result<(), PnpmTreeError> {
     use std::os::unix::fs::PermissionsExt;
     let io = |source| PnpmTreeError::Io {
         path: path.display().to_string(),
@@ -213,15 +234,9 @@ fn rewrite_file(path: &Path, swaps: &[(String, String)]) -> Result<(), PnpmTreeE
     let Ok(text) = std::fs::read_to_string(path) else {
         return Ok(()); // not text: nothing pnpm wrote a path into
     };
-    let mut new = text.clone();
-    for (from, to) in swaps {
-        if !from.is_empty() {
-            new = new.replace(from.as_str(), to);
-        }
-    }
-    if new == text {
+    let Some(new) = change(&text).filter(|new| *new != text) else {
         return Ok(());
-    }
+    };
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".depcache-rewrite-")
@@ -268,7 +283,7 @@ mod tests {
         // A hard link stands for a local store's object: it must not change.
         let object = server.path().join("object");
         std::fs::hard_link(bin.join("x"), &object).unwrap();
-        adopt_restored(&project, Path::new("/home/u/store/v10"), &[]).unwrap();
+        adopt_restored(&project, Path::new("/home/u/store/v10"), &[], None).unwrap();
         let real = std::fs::canonicalize(&project).unwrap();
         let back = std::fs::read_to_string(bin.join("x")).unwrap();
         assert_eq!(

@@ -121,14 +121,17 @@ pub(crate) fn command(
                 "YARN_NPM_REGISTRY_SERVER".to_string(),
                 registry.trim_end_matches('/').to_string(),
             ));
-            // Berry refuses plain-http registries unless whitelisted: the
-            // operator chose this one, so it is, by env and never in the
-            // project's own file.
-            if let Some(host) = http_host(registry) {
-                env.push(("YARN_UNSAFE_HTTP_WHITELIST".to_string(), host));
-            }
         }
+        // Berry refuses plain-http registries unless whitelisted: the
+        // operator chose these (the registry, the scope registries), so
+        // they are, by env and never in the project's own file.
+        if let Some(hosts) = super::yarn_private::berry_http_hosts(settings) {
+            env.push(("YARN_UNSAFE_HTTP_WHITELIST".to_string(), hosts));
+        }
+        // Scopes and credentials: a HOME of the install's own.
+        env.extend(super::yarn_private::berry_env(project, settings));
     } else {
+        let with_rc = super::yarn_private::classic_needs_rc(settings, files);
         args.extend(
             [
                 "install",
@@ -136,13 +139,20 @@ pub(crate) fn command(
                 "--non-interactive",
                 "--ignore-scripts",
                 "--no-progress",
-                // Not the server's own (or its user's) yarnrc/npmrc; the
-                // project's are tree-neutral by `check_yarn_config`.
-                "--no-default-rc",
-                "--cache-folder",
             ]
             .map(str::to_string),
         );
+        if with_rc {
+            // Credentials reach yarn 1 only through `.npmrc` files: every
+            // place it reads is the install's own or refused
+            // (`yarn_private::prepare`).
+            env.extend(super::yarn_private::classic_env(project, settings));
+        } else {
+            // Not the server's own (or its user's) yarnrc/npmrc; the
+            // project's are tree-neutral by `check_yarn_config`.
+            args.push("--no-default-rc".to_string());
+        }
+        args.push("--cache-folder".to_string());
         args.push(cache.join("classic-cache").display().to_string());
         if omit_dev {
             args.push("--production".to_string());
@@ -165,14 +175,6 @@ pub fn is_berry(files: &BTreeMap<String, Vec<u8>>) -> bool {
     files
         .get("yarn.lock")
         .is_some_and(|l| yarn_flavor(l) == YarnFlavor::Berry)
-}
-
-/// `host` or `host:port` of an `http://` URL.
-fn http_host(url: &str) -> Option<String> {
-    let rest = url.strip_prefix("http://")?;
-    let authority = rest.split('/').next()?;
-    let host = authority.split(':').next()?;
-    (!host.is_empty()).then(|| host.to_string())
 }
 
 /// Why a finished install cannot be cached as the manager's own tree.
@@ -328,14 +330,5 @@ mod tests {
                 .contains("node_modules/a/node_modules/@s/b has an install script"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn http_hosts() {
-        assert_eq!(
-            http_host("http://127.0.0.1:4873/").as_deref(),
-            Some("127.0.0.1")
-        );
-        assert_eq!(http_host("https://registry.npmjs.org/"), None);
     }
 }

@@ -23,8 +23,8 @@ pub use index::{
 pub use key::{KEY_RECIPE_TAG, KeyInput, compute_key, key_of};
 pub use manager::Manager;
 pub use npmrc::{
-    NpmrcCheck, NpmrcRefusal, RefusedKind, check_npmrc, check_pnpm_config, check_pnpm_shape,
-    is_layout_setting, pnpm_importers, pnpm_workspace_globs,
+    NpmrcCheck, NpmrcDropped, NpmrcRefusal, RefusedKind, check_npmrc, check_pnpm_config,
+    check_pnpm_shape, is_layout_setting, pnpm_importers, pnpm_workspace_globs,
 };
 pub use paths::{
     PathError, check_entry_path, check_root_tree_link, check_symlink_target, check_workspace_link,

@@ -92,13 +92,21 @@ pub enum RefusedKind {
     Environment,
 }
 
+/// A line of `.npmrc` that is neither sent nor refused: it does not change
+/// the tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NpmrcDropped {
+    pub line: usize,
+    pub key: String,
+}
+
 /// What the rule made of a file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NpmrcCheck {
     /// The kept layout lines, one per line, in file order.
     pub kept: String,
-    /// Keys of settings dropped as neither layout nor refused.
-    pub dropped: Vec<String>,
+    /// Settings dropped as neither layout nor refused, in file order.
+    pub dropped: Vec<NpmrcDropped>,
     /// Every refused line, first one first.
     pub refused: Vec<NpmrcRefusal>,
 }
@@ -146,7 +154,10 @@ operator trusts",
         } else if LAYOUT.contains(&key) {
             out.kept.push_str(&format!("{key}={value}\n"));
         } else {
-            out.dropped.push(key.chars().take(80).collect());
+            out.dropped.push(NpmrcDropped {
+                line: i + 1,
+                key: key.chars().take(80).collect(),
+            });
         }
     }
     out
@@ -220,7 +231,7 @@ pub fn check_pnpm_config(
         if let Some(refused) = check.refused.first() {
             return Err(refused.to_string());
         }
-        if let Some(key) = check.dropped.first() {
+        if let Some(NpmrcDropped { key, .. }) = check.dropped.first() {
             return Err(format!(
                 ".npmrc setting {key:?} is not a node_modules layout setting; depcache clients \
 drop such settings before upload"
@@ -360,7 +371,12 @@ virtual-store-dir=node_modules/.vs\n_auth=abc\npublic-hoist-pattern[]=*eslint*\n
             "node-linker=hoisted\nshamefully-hoist=true\nvirtual-store-dir=node_modules/.vs\n\
 public-hoist-pattern[]=*eslint*\n"
         );
-        assert_eq!(check.dropped, ["fund"]);
+        let dropped: Vec<(usize, &str)> = check
+            .dropped
+            .iter()
+            .map(|d| (d.line, d.key.as_str()))
+            .collect();
+        assert_eq!(dropped, [(4, "fund")]);
         let lines: Vec<(usize, RefusedKind)> =
             check.refused.iter().map(|r| (r.line, r.kind)).collect();
         assert_eq!(

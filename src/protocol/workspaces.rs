@@ -18,25 +18,40 @@ pub const MAX_WORKSPACES: usize = 256;
 pub const MAX_WORKSPACE_DEPTH: usize = 4;
 /// At most this many globs in `workspaces`.
 const MAX_GLOBS: usize = 64;
+/// Where npm and yarn declare their workspace globs.
+const NPM_GLOBS: &str = "package.json's \"workspaces\"";
+/// Where pnpm declares them.
+const PNPM_GLOBS: &str = "pnpm-workspace.yaml's \"packages\"";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProjectShapeError {
     #[error(
-        "the workspace glob {glob:?} in package.json {reason}; depcache caches only \
+        "the workspace glob {glob:?} in {declared_in} {reason}; depcache caches only \
 workspaces inside the project named by plain folders and `*`"
     )]
-    Glob { glob: String, reason: &'static str },
-    #[error("package.json declares {count} workspace globs; depcache accepts at most {MAX_GLOBS}")]
-    TooManyGlobs { count: usize },
+    Glob {
+        glob: String,
+        reason: &'static str,
+        /// Where the globs are declared (`GlobSource::describe`).
+        declared_in: &'static str,
+    },
+    #[error("{declared_in} declares {count} workspace globs; depcache accepts at most {MAX_GLOBS}")]
+    TooManyGlobs {
+        count: usize,
+        declared_in: &'static str,
+    },
     #[error(
         "the project has {count} workspace manifests; depcache accepts at most {MAX_WORKSPACES}"
     )]
     TooManyWorkspaces { count: usize },
     #[error(
-        "{path:?} is not a workspace manifest of this project: no glob in package.json's \
-\"workspaces\" matches its folder"
+        "{path:?} is not a workspace manifest of this project: no glob in {declared_in} matches \
+its folder"
     )]
-    NotAWorkspace { path: String },
+    NotAWorkspace {
+        path: String,
+        declared_in: &'static str,
+    },
     #[error(
         "package.json declares npm workspaces but no lockfile was sent; depcache caches \
 workspace projects only from package-lock.json or npm-shrinkwrap.json"
@@ -125,9 +140,15 @@ impl WorkspaceGlob {
     /// `node_modules`, and glob syntax beyond `*` (`**`, `?`, `[]`, `{}`,
     /// `!`): what depcache cannot match exactly as npm does is not guessed at.
     pub fn parse(glob: &str) -> Result<Self, ProjectShapeError> {
+        Self::parse_from(glob, NPM_GLOBS)
+    }
+
+    /// `parse` for a glob declared in `source` (named in the refusal).
+    pub fn parse_from(glob: &str, source: &'static str) -> Result<Self, ProjectShapeError> {
         let bad = |reason| ProjectShapeError::Glob {
             glob: glob.chars().take(200).collect(),
             reason,
+            declared_in: source,
         };
         let trimmed = glob.strip_prefix("./").unwrap_or(glob);
         let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
@@ -236,6 +257,12 @@ pub fn check_project_shape(
     files: &BTreeMap<String, Vec<u8>>,
 ) -> Result<(), ProjectShapeError> {
     let pnpm = |reason| ProjectShapeError::Pnpm { reason };
+    // Named in refusals: pnpm's globs are not in package.json.
+    let source = if manager == Manager::Pnpm {
+        PNPM_GLOBS
+    } else {
+        NPM_GLOBS
+    };
     let declared = match manager {
         Manager::Pnpm => {
             super::check_pnpm_shape(files).map_err(pnpm)?;
@@ -260,11 +287,12 @@ pub fn check_project_shape(
     if declared.len() > MAX_GLOBS {
         return Err(ProjectShapeError::TooManyGlobs {
             count: declared.len(),
+            declared_in: source,
         });
     }
     let globs = declared
         .iter()
-        .map(|g| WorkspaceGlob::parse(g))
+        .map(|g| WorkspaceGlob::parse_from(g, source))
         .collect::<Result<Vec<_>, _>>()?;
     if sent.len() > MAX_WORKSPACES {
         return Err(ProjectShapeError::TooManyWorkspaces { count: sent.len() });
@@ -272,6 +300,7 @@ pub fn check_project_shape(
     if let Some(stray) = sent.iter().find(|f| !globs.iter().any(|g| g.matches(f))) {
         return Err(ProjectShapeError::NotAWorkspace {
             path: format!("{stray}/package.json"),
+            declared_in: source,
         });
     }
     if globs.is_empty() {
@@ -363,155 +392,5 @@ fn linked_workspaces(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LOCK: &str = r#"{"lockfileVersion":3,"packages":{
-        "":{"workspaces":["packages/*"]},
-        "node_modules/a":{"resolved":"packages/a","link":true},
-        "node_modules/b":{"resolved":"packages/b","link":true},
-        "packages/a":{"version":"1.0.0"}}}"#;
-
-    fn files(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
-        pairs
-            .iter()
-            .map(|(n, c)| (n.to_string(), c.as_bytes().to_vec()))
-            .collect()
-    }
-
-    fn shape(pairs: &[(&str, &str)]) -> Result<(), ProjectShapeError> {
-        check_project_shape(Manager::Npm, &files(pairs))
-    }
-
-    #[test]
-    fn both_forms_are_read() {
-        assert_eq!(
-            declared_workspaces(br#"{"workspaces":["packages/*","tools/x"]}"#).unwrap(),
-            ["packages/*", "tools/x"]
-        );
-        assert_eq!(
-            declared_workspaces(br#"{"workspaces":{"packages":["a"],"nohoist":["x"]}}"#).unwrap(),
-            ["a"]
-        );
-        assert!(declared_workspaces(br#"{"name":"x"}"#).unwrap().is_empty());
-        assert!(declared_workspaces(b"\xEF\xBB\xBF{\"workspaces\":[\"a\"]}").unwrap() == ["a"]);
-    }
-
-    #[test]
-    fn globs() {
-        let g = WorkspaceGlob::parse("./packages/*/").unwrap();
-        assert!(g.matches("packages/a") && g.matches("packages/@x"));
-        assert!(
-            !g.matches("packages/.hidden") && !g.matches("packages") && !g.matches("packages/a/b")
-        );
-        assert!(
-            WorkspaceGlob::parse("apps/web")
-                .unwrap()
-                .matches("apps/web")
-        );
-        assert!(WorkspaceGlob::parse("pkg-*-x").unwrap().matches("pkg-1-x"));
-        assert!(!WorkspaceGlob::parse("pkg-*-x").unwrap().matches("pkg-x"));
-        for bad in [
-            "../other/*",
-            "/abs/*",
-            "a/../b",
-            ".hidden/*",
-            "**",
-            "packages/**",
-            "a/{b,c}",
-            "!a",
-            "a?",
-            "",
-            "node_modules/*",
-            "a/b/c/d/e",
-        ] {
-            assert!(WorkspaceGlob::parse(bad).is_err(), "{bad}");
-        }
-        let message = WorkspaceGlob::parse("../other/*").unwrap_err().to_string();
-        assert!(message.contains("outside the project"), "{message}");
-    }
-
-    #[test]
-    fn workspace_projects_must_be_consistent() {
-        let root = r#"{"workspaces":["packages/*"]}"#;
-        let ok = [
-            ("package.json", root),
-            ("package-lock.json", LOCK),
-            ("packages/a/package.json", "{}"),
-            ("packages/b/package.json", "{}"),
-        ];
-        assert!(shape(&ok).is_ok());
-        assert!(shape(&[("package.json", r#"{"name":"x"}"#)]).is_ok());
-        assert!(shape(&[("package.json", r#"{"workspaces":[]}"#)]).is_ok());
-        // A workspace left out, one too many, one no glob matches, no lockfile.
-        assert!(matches!(
-            shape(&ok[..3]),
-            Err(ProjectShapeError::MissingWorkspace { .. })
-        ));
-        let mut extra = ok.to_vec();
-        extra.push(("packages/c/package.json", "{}"));
-        assert!(matches!(
-            shape(&extra),
-            Err(ProjectShapeError::UnlinkedWorkspace { .. })
-        ));
-        let mut with_bin = ok.to_vec();
-        with_bin[2] = ("packages/a/package.json", r#"{"bin":{"x":"cli.js"}}"#);
-        assert!(matches!(
-            shape(&with_bin),
-            Err(ProjectShapeError::WorkspaceBin { .. })
-        ));
-        let nested = [
-            (
-                "package.json",
-                r#"{"workspaces":["packages/*","packages/a/*"]}"#,
-            ),
-            ("packages/a/package.json", "{}"),
-            ("packages/a/x/package.json", "{}"),
-        ];
-        assert!(matches!(
-            shape(&nested),
-            Err(ProjectShapeError::NestedWorkspace { .. })
-        ));
-        let mut stray = ok.to_vec();
-        stray.push(("tools/c/package.json", "{}"));
-        assert!(matches!(
-            shape(&stray),
-            Err(ProjectShapeError::NotAWorkspace { .. })
-        ));
-        assert!(matches!(
-            shape(&[("package.json", root)]),
-            Err(ProjectShapeError::NoLockfile)
-        ));
-        for refused in [
-            r#"{"workspaces":"packages/*"}"#,
-            r#"{"workspaces":[1]}"#,
-            r#"{"workspaces":["../x/*"]}"#,
-            "{not json",
-        ] {
-            assert!(shape(&[("package.json", refused)]).is_err(), "{refused}");
-        }
-        let composer = BTreeMap::from([(
-            "composer.json".to_string(),
-            br#"{"workspaces":["a"]}"#.to_vec(),
-        )]);
-        assert!(check_project_shape(Manager::Composer, &composer).is_ok());
-    }
-
-    #[test]
-    fn manifest_names() {
-        assert!(is_workspace_manifest_name("packages/a/package.json"));
-        for bad in [
-            "package.json",
-            "../a/package.json",
-            "/a/package.json",
-            "a/../package.json",
-            ".git/package.json",
-            "a//package.json",
-            "node_modules/x/package.json",
-            "a/b/c/d/e/package.json",
-            "a/package-lock.json",
-        ] {
-            assert!(!is_workspace_manifest_name(bad), "{bad}");
-        }
-    }
-}
+#[path = "workspaces_tests.rs"]
+mod tests;

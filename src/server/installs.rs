@@ -99,25 +99,6 @@ server builds only dependency scripts; fetch without --server-scripts"
                 ),
             ));
         }
-        // pnpm and yarn get no scope registries or credentials yet: they
-        // would fetch `@scope/*` from the main registry (dependency
-        // confusion).
-        if matches!(request.manager, Manager::Pnpm | Manager::Yarn)
-            && self
-                .settings
-                .sources
-                .uses_private(Manager::Npm, &request.files)
-        {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unsupported_project",
-                format!(
-                    "the project uses a private registry configured on this server, which {} \
-installs do not use yet; it is installed in the job",
-                    request.manager
-                ),
-            ));
-        }
         // The server runs yarn with scripts off and the client runs none
         // after a yarn restore: a project whose own install scripts yarn
         // would run is installed in the job instead.

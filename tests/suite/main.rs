@@ -37,6 +37,8 @@ mod openapi;
 mod path_properties;
 mod pnpm;
 mod pnpm_client;
+mod private_pnpm;
+mod private_yarn;
 mod readme;
 mod s3_gc_hammer;
 mod s3_kill;

@@ -314,31 +314,6 @@ async fn npmrc_credentials_and_registry_overrides_are_400s_naming_the_line() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn a_project_using_a_private_scope_registry_is_not_installed_without_it() {
-    let scope = format!("@dc={}", registry().url()).parse().unwrap();
-    let options = ServerOptions {
-        private: depcache::install::PrivateRegistries::new(vec![scope], vec![]).unwrap(),
-        ..ServerOptions::npm()
-    };
-    let server = TestServer::start(options).await;
-    let manifest = r#"{"dependencies": {"@dc/scoped": "1.0.0"}}"#;
-    let body = pnpm_request(
-        &[("package.json", manifest), ("pnpm-lock.yaml", LOCK)],
-        "10.0.0",
-    );
-    let (status, answer) = post_cache(&server, Some(API_KEY), &body).await;
-    assert_eq!(status, 422, "{answer}");
-    assert!(
-        answer["message"]
-            .as_str()
-            .unwrap()
-            .contains("private registry"),
-        "{answer}"
-    );
-    server.stop().await;
-}
-
 /// A pnpm workspace: the root's `node_modules` and each package's, with
 /// links from the packages' trees into the root's `.pnpm` and to each other,
 /// restored as pnpm makes them.

@@ -1,7 +1,8 @@
-//! The client's side of pnpm projects: what `hash --explain` shows, a
-//! `.npmrc` credential never leaving the job, and the shapes the server
-//! does not cache (a registry override, a pnpmfile, a layout setting from
-//! outside the project) installed in the job with a sentence saying why.
+//! The client's side of pnpm projects: what `hash --explain` shows (and
+//! which `.npmrc` lines it left out of the key, also for npm), a `.npmrc`
+//! credential never leaving the job, and the shapes the server does not
+//! cache (a path override, a pnpmfile, a layout setting from outside the
+//! project) installed in the job with a sentence saying why.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -79,6 +80,35 @@ fn hash_explain_shows_the_pnpm_version_and_only_the_layout_lines_of_npmrc() {
     // Only `node-linker=hoisted\n` (20 bytes) is sent and keyed.
     assert!(shown.contains("file     .npmrc (20 bytes)"), "{shown}");
     assert!(!shown.contains("s3cret"), "{shown}");
+    // Each line left out, with its reason; the kept one is not listed.
+    for line in [
+        "dropped  .npmrc line 2 (//registry.example/:_authToken): not sent: a credential stays \
+in the job\n",
+        "dropped  .npmrc line 3 (fund): not sent: not a node_modules layout setting\n",
+    ] {
+        assert!(shown.contains(line), "{shown}");
+    }
+    assert!(!shown.contains("line 1 (node-linker)"), "{shown}");
+    // npm sends no .npmrc: every line is listed.
+    write_json(&dir.path().join("package.json"), json!({"name": "x"}));
+    let npm = depcache(dir.path(), home.path(), &["hash", "npm", "--explain"]);
+    let shown = text(&npm);
+    assert!(npm.status.success(), "{shown}");
+    for n in 1..=3 {
+        assert!(
+            shown.contains(&format!("dropped  .npmrc line {n} (")),
+            "{shown}"
+        );
+    }
+    assert!(
+        shown.contains("not sent: npm requests carry no .npmrc"),
+        "{shown}"
+    );
+    assert!(!shown.contains("s3cret"), "{shown}");
+    write_json(
+        &dir.path().join("package.json"),
+        json!({"name": "x", "packageManager": "pnpm@10.4.1+sha512.abc"}),
+    );
     // The stripped lines are not in the key: removing them changes nothing.
     std::fs::write(dir.path().join(".npmrc"), "node-linker=hoisted\n").unwrap();
     let again = depcache(dir.path(), home.path(), &["hash", "pnpm"]);
@@ -108,7 +138,7 @@ fn assert_installed_locally(dir: &Path, home: &Path, server: &TestServer, why: &
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_registry_override_in_npmrc_is_installed_in_the_job_naming_the_line() {
+async fn a_path_override_in_npmrc_is_installed_in_the_job_naming_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     write_json(
@@ -116,9 +146,11 @@ async fn a_registry_override_in_npmrc_is_installed_in_the_job_naming_the_line() 
         json!({"name": "root", "private": true, "dependencies": {"dc-util": "1.0.0"}}),
     );
     pnpm(dir.path(), home.path(), &["install", "--lockfile-only"]);
+    // A registry line is the job's own business (not sent, see
+    // private_pnpm.rs); a store elsewhere is not the server's to know.
     std::fs::write(
         dir.path().join(".npmrc"),
-        format!("registry={}\n", registry().url()),
+        format!("registry={}\nstore-dir=/tmp/elsewhere\n", registry().url()),
     )
     .unwrap();
     let server = TestServer::start(ServerOptions::npm()).await;
@@ -126,7 +158,7 @@ async fn a_registry_override_in_npmrc_is_installed_in_the_job_naming_the_line() 
         dir.path(),
         home.path(),
         &server,
-        ".npmrc line 1 (registry) overrides",
+        ".npmrc line 2 (store-dir) names a path",
     );
     server.stop().await;
 }

@@ -214,42 +214,11 @@ async fn trees_with_install_scripts_are_installed_locally_with_them() {
     server.stop().await;
 }
 
-/// yarn gets none of the server's scope registries or credentials yet: a
-/// project naming a private scope would fetch it from the main registry, so
-/// it is installed in the job. And Berry has no production install.
+/// Berry has no production install: `--omit-dev` with a Berry lockfile is
+/// refused on validation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn private_scopes_and_berry_omit_dev_are_refused() {
-    use crate::common::private_registry::start_private_registry;
-    use depcache::install::{PrivateRegistries, parse_credentials};
-
-    let acme = start_private_registry("acme-yarn-token");
-    let credentials =
-        parse_credentials(&format!("{} token acme-yarn-token\n", acme.host()), "test").unwrap();
-    let scope = format!("@acme={}", acme.url()).parse().unwrap();
-    let server = TestServer::start(ServerOptions {
-        private: PrivateRegistries::new(vec![scope], credentials).unwrap(),
-        ..ServerOptions::npm()
-    })
-    .await;
-    let files = [
-        (
-            "package.json",
-            br#"{"name":"x","dependencies":{"@acme/secret":"^1.0.0"}}"#.to_vec(),
-        ),
-        ("yarn.lock", b"# yarn lockfile v1\n".to_vec()),
-    ];
-    let classic = host_tools().yarn.clone().unwrap();
-    let request = cache_request_with(Manager::Yarn, &files, versions(&classic), None);
-    let (status, body) = post_cache(&server, Some(API_KEY), &json!(request)).await;
-    assert_eq!(status, 422, "{body}");
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("private registry configured on this server, which yarn installs"),
-        "{body}"
-    );
-
+async fn berry_omit_dev_is_refused() {
+    let server = server().await;
     let mut berry = berry_request("nodeLinker: node-modules\n");
     berry["options"] = json!({"omit_dev": true});
     // Refused on validation, before the key is even compared.

@@ -1,11 +1,12 @@
 //! Private registries: npm scope registries (`--npm-scope-registry`), the
 //! credentials of registries (`--registry-credentials`, a file: never argv),
-//! the per-install config they become (an `.npmrc` and a composer
-//! `auth.json` outside the uploaded project), which credentialed registries
-//! a request needs (what API key scopes are checked against), and the
-//! scrubbing of every secret from install output. See
+//! the per-install config they become (an `.npmrc`, a composer `auth.json`
+//! and Yarn Berry's home `.yarnrc.yml`, outside the uploaded project), which
+//! credentialed registries a request needs (what API key scopes are checked
+//! against), and the scrubbing of every secret from install output. See
 //! docs/private-registries.md.
 
+mod berry;
 mod ca;
 mod scrub;
 
@@ -26,7 +27,7 @@ use crate::protocol::Manager;
 /// What replaces a secret in anything that leaves the server.
 pub const REDACTED: &str = "<credential>";
 
-/// `@scope=URL`: npm fetches `@scope/*` packages from URL.
+/// `@scope=URL`: npm, pnpm and yarn fetch `@scope/*` packages from URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopeRegistry {
     scope: String,
@@ -254,10 +255,13 @@ impl PrivateRegistries {
     }
 
     /// The credentialed registries `files` fetch from, by name (`HOST[:PORT]`):
-    /// URLs on their origins anywhere in the JSON files, `@scope/` names of a
-    /// scope registry on them, and for npm the default registry when it has a
-    /// credential. Errs towards more: a wrong extra name refuses a key, a
-    /// missing one would hand a private tree to it.
+    /// URLs on their origins anywhere in the files, `@scope/` names of a
+    /// scope registry on them, and for the JavaScript managers the default
+    /// registry when it has a credential. JSON files are read as JSON, the
+    /// rest (pnpm-lock.yaml, yarn.lock) word by word: pnpm's and Berry's
+    /// lockfiles name a registry package by name alone. Errs towards more: a
+    /// wrong extra name refuses a key, a missing one would hand a private
+    /// tree to it.
     pub fn needed(
         &self,
         manager: Manager,
@@ -273,18 +277,22 @@ impl PrivateRegistries {
                 needed.insert(c.registry());
             }
         };
-        if manager == Manager::Npm
-            && let Some(registry) = default_registry
-        {
+        let javascript = is_javascript(manager);
+        if javascript && let Some(registry) = default_registry {
             on(registry, &mut needed);
         }
         let mut strings = Vec::new();
         for bytes in files.values() {
             match serde_json::from_slice::<Value>(bytes) {
                 Ok(doc) => collect_strings(&doc, &mut strings),
-                // Unparsable files are refused by the trust check; count
-                // their text anyway rather than nothing.
-                Err(_) => strings.push(String::from_utf8_lossy(bytes).into_owned()),
+                // YAML and yarn's own format (and files the trust check
+                // will refuse): every word, so no name or URL is missed.
+                Err(_) => strings.extend(
+                    String::from_utf8_lossy(bytes)
+                        .split(|c: char| c.is_whitespace() || "\"',{}[]".contains(c))
+                        .map(|w| w.trim_end_matches(':').to_string())
+                        .filter(|w| !w.is_empty()),
+                ),
             }
         }
         for s in &strings {
@@ -294,7 +302,7 @@ impl PrivateRegistries {
             {
                 on(&url, &mut needed);
             }
-            if manager == Manager::Npm {
+            if javascript {
                 for scope in self.scopes.iter().filter(|r| names_scope(s, &r.scope)) {
                     on(&scope.url, &mut needed);
                 }
@@ -304,7 +312,7 @@ impl PrivateRegistries {
     }
 
     /// Whether an install of `files` would use anything configured here: a
-    /// credentialed registry, or a scope registry (npm).
+    /// credentialed registry, or a scope registry (npm, pnpm, yarn).
     pub fn applies(
         &self,
         manager: Manager,
@@ -314,13 +322,34 @@ impl PrivateRegistries {
         if !self.needed(manager, default_registry, files).is_empty() {
             return true;
         }
-        manager == Manager::Npm
+        is_javascript(manager)
             && files.values().any(|bytes| {
                 let text = String::from_utf8_lossy(bytes);
                 self.scopes
                     .iter()
                     .any(|s| text.contains(&format!("{}/", s.scope)))
             })
+    }
+
+    /// The environment that points npm, pnpm and yarn classic at the
+    /// install's config beside `project`: its `.npmrc` as their user config
+    /// (never argv) and, with `--registry-ca`, the extra CA certificates.
+    pub fn npm_env(&self, project: &Path) -> Vec<(String, String)> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        let config = InstallConfig::beside(project);
+        let mut env = vec![(
+            "npm_config_userconfig".to_string(),
+            config.npmrc.display().to_string(),
+        )];
+        if self.ca.is_some() {
+            env.push((
+                "NODE_EXTRA_CA_CERTS".to_string(),
+                config.extra_ca.display().to_string(),
+            ));
+        }
+        env
     }
 
     /// `text` without any configured secret in any of its forms, nor the
@@ -344,7 +373,12 @@ impl PrivateRegistries {
 /// the install's own private folder.
 #[derive(Debug, Clone)]
 pub struct InstallConfig {
+    /// The folder holding all of them, the install's alone.
+    pub dir: PathBuf,
     pub npmrc: PathBuf,
+    /// The HOME of a Yarn Berry install, whose `.yarnrc.yml` holds the
+    /// scopes and credentials (Berry reads no `.npmrc`).
+    pub berry_home: PathBuf,
     pub composer_home: PathBuf,
     /// `--registry-ca`'s certificates alone, for `NODE_EXTRA_CA_CERTS`.
     pub extra_ca: PathBuf,
@@ -358,9 +392,11 @@ impl InstallConfig {
         let dir = project.parent().unwrap_or(project).join("registry-config");
         InstallConfig {
             npmrc: dir.join("npmrc"),
+            berry_home: dir.join("home"),
             composer_home: dir.join("composer-home"),
             extra_ca: dir.join("extra-ca.pem"),
             ca_bundle: dir.join("ca-bundle.pem"),
+            dir,
         }
     }
 }
@@ -373,6 +409,11 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .mode(0o600)
         .open(path)?;
     file.write_all(bytes)
+}
+
+/// The managers that read npm registries (and npm scopes).
+fn is_javascript(manager: Manager) -> bool {
+    matches!(manager, Manager::Npm | Manager::Pnpm | Manager::Yarn)
 }
 
 fn collect_strings(value: &Value, out: &mut Vec<String>) {

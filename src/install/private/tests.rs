@@ -165,6 +165,73 @@ fn needed_registries_follow_urls_and_scopes() {
     assert!(composer.is_empty());
 }
 
+/// pnpm's and Berry's lockfiles name a registry package by name alone, in
+/// YAML: a private package only a public one depends on still counts.
+#[test]
+fn needed_registries_read_pnpm_and_yarn_lockfiles() {
+    let r = registries();
+    let want = BTreeSet::from(["127.0.0.1:4873".to_string()]);
+    let with_lock = |manager, name: &str, lock: &str| {
+        let files = BTreeMap::from([
+            (
+                "package.json".to_string(),
+                br#"{"dependencies":{"pub":"1"}}"#.to_vec(),
+            ),
+            (name.to_string(), lock.as_bytes().to_vec()),
+        ]);
+        r.needed(manager, None, &files)
+    };
+    let pnpm = "packages:\n  '@acme/inner@1.0.0':\n    resolution: {integrity: sha512-x}\n";
+    assert_eq!(with_lock(Manager::Pnpm, "pnpm-lock.yaml", pnpm), want);
+    let berry = "\"@acme/inner@npm:^1.0.0\":\n  resolution: \"@acme/inner@npm:1.0.0\"\n";
+    assert_eq!(with_lock(Manager::Yarn, "yarn.lock", berry), want);
+    let classic = "pub@1:\n  resolved \"http://127.0.0.1:4873/pub/-/pub-1.tgz#abc\"\n";
+    assert_eq!(with_lock(Manager::Yarn, "yarn.lock", classic), want);
+    let public = "packages:\n  pub@1.0.0:\n    resolution: {integrity: sha512-x}\n";
+    assert!(with_lock(Manager::Pnpm, "pnpm-lock.yaml", public).is_empty());
+    // Everything a pnpm or yarn project installs comes through a
+    // credentialed default registry.
+    let default = Url::parse("https://repo.acme.example/npm/").unwrap();
+    for manager in [Manager::Pnpm, Manager::Yarn] {
+        let all = r.needed(manager, Some(&default), &BTreeMap::new());
+        assert_eq!(all, BTreeSet::from(["repo.acme.example".to_string()]));
+    }
+}
+
+#[test]
+fn berry_gets_scopes_and_credentials_in_its_home_rc() {
+    let r = registries();
+    let default = Url::parse("https://repo.acme.example/npm/").unwrap();
+    let rc = r.berry_rc(Some(&default));
+    assert_eq!(
+        rc,
+        "npmScopes:\n  \"acme\":\n    npmRegistryServer: \"http://127.0.0.1:4873\"\n\
+npmRegistries:\n  \"//127.0.0.1:4873\":\n    npmAuthToken: \"s3cr3t-t0ken\"\n    \
+npmAlwaysAuth: true\n  \"//repo.acme.example/npm\":\n    npmAuthIdent: \"alice:pa55w0rd\"\n    \
+npmAlwaysAuth: true\n"
+    );
+    let parsed: serde_json::Value = serde_yaml_ng::from_str(&rc).unwrap();
+    assert_eq!(
+        parsed["npmScopes"]["acme"]["npmRegistryServer"],
+        "http://127.0.0.1:4873"
+    );
+    assert_eq!(
+        r.berry_http_hosts(Some(&default)).as_deref(),
+        Some("127.0.0.1")
+    );
+    let plain = Url::parse("http://10.0.0.5:4873/").unwrap();
+    assert_eq!(
+        PrivateRegistries::default()
+            .berry_http_hosts(Some(&plain))
+            .as_deref(),
+        Some("10.0.0.5")
+    );
+    assert_eq!(
+        PrivateRegistries::default().berry_http_hosts(Some(&default)),
+        None
+    );
+}
+
 #[test]
 fn a_registry_ca_must_hold_a_certificate_and_joins_the_system_bundle() {
     let dir = tempfile::tempdir().unwrap();
