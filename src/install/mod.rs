@@ -17,6 +17,7 @@ mod tool_unpack;
 pub mod toolchain;
 pub(crate) mod trusted;
 pub mod yarn;
+mod yarn_pnp;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
