@@ -22,8 +22,8 @@ use super::{ProjectSpec, load_project};
 use crate::client::ClientError;
 use crate::install::pnpm;
 use crate::protocol::{
-    CacheResponse, Index, InstallOptions, Manager, ValidRequest, check_project_shape,
-    check_yarn_config, workspace_folders,
+    CacheResponse, Index, InstallOptions, Manager, PNP_ROOT, ValidRequest, check_project_shape,
+    check_yarn_config, output_root, workspace_folders,
 };
 
 #[derive(Debug, Clone)]
@@ -74,12 +74,18 @@ pub fn fetch(options: FetchOptions) -> Result<FetchReport, ClientError> {
         eprintln!("depcache: {warning}");
     }
     let dir = &options.project.dir;
-    let root = request.manager.output_dir();
+    let root = output_root(request.manager, &request.files);
+    let pnp = root == PNP_ROOT;
     // Held until this run ends: a second fetch in the same project waits
     // instead of sweeping this run's temp folders away as leftovers.
     let _project_lock = swap::lock_project(dir)?;
     swap::clean_leftovers(dir, root);
-    for workspace in workspace_folders(&request.files) {
+    let mut swept = workspace_folders(&request.files);
+    if pnp {
+        // Plug'n'Play stages its `.yarn` trees and files in `.yarn`.
+        swept.push(".yarn".to_string());
+    }
+    for workspace in swept {
         // Only in a real folder: a symlink would lead the sweep elsewhere.
         let folder = dir.join(workspace);
         if std::fs::symlink_metadata(&folder).is_ok_and(|m| m.file_type().is_dir()) {
@@ -95,10 +101,12 @@ pub fn fetch(options: FetchOptions) -> Result<FetchReport, ClientError> {
     // withheld: the job must still get its dependencies. Before the no-op
     // check, which may ask the server to repair a tree.
     if let Some(reason) = &options.no_server {
-        super::stat_manifest::forget(&dir.join(root));
+        super::stat_manifest::forget(&dir.join(request.manager.output_dir()));
         return install_unsupported(&options, &request, reason.clone(), started);
     }
-    if super::noop::up_to_date(&options, &request, started)? {
+    // Plug'n'Play outputs have no stat manifest (it describes one folder):
+    // every fetch restores them.
+    if !pnp && super::noop::up_to_date(&options, &request, started)? {
         return Ok(FetchReport {
             up_to_date: true,
             ..FetchReport::new(&request, started)
@@ -107,6 +115,14 @@ pub fn fetch(options: FetchOptions) -> Result<FetchReport, ClientError> {
     tracing::info!(key = %request.hash, server = %options.http.server, "cache request");
 
     let store = match &options.local_store {
+        Some(_) if pnp => {
+            eprintln!(
+                "depcache: --local-store is not used for Yarn Plug'n'Play projects (yarn rewrites \
+.pnp.cjs and .yarn/install-state.gz in place, which would change the store's shared copies); \
+restoring from the bundle"
+            );
+            None
+        }
         Some(path) => Some(LocalStore::open(path)?),
         None => None,
     };
@@ -192,7 +208,8 @@ fn finish(
     started: Instant,
 ) -> Result<FetchReport, ClientError> {
     let dir = &options.project.dir;
-    let root = request.manager.output_dir();
+    let root = output_root(request.manager, &request.files);
+    let pnp = root == PNP_ROOT;
     let t = Instant::now();
     let bar = progress::extract_bar(options.quiet);
     let result = match (&d.source, &store) {
@@ -219,7 +236,11 @@ fn finish(
             ClientError::Failure(format!("could not finish the restored pnpm tree: {e}"))
         })?;
     }
-    let restored_stats = super::noop::after_restore(dir, root);
+    let restored_stats = if pnp {
+        None
+    } else {
+        super::noop::after_restore(dir, root)
+    };
     drop(store_lock);
     // After the restore, so it neither slows it nor misses what this
     // run added; the summary is printed while it runs.
@@ -228,7 +249,8 @@ fn finish(
         _ => None,
     };
     if !options.quiet {
-        let line = summary(root, restored, &d.response, started);
+        let shown = if pnp { ".pnp.cjs and .yarn" } else { root };
+        let line = summary(shown, restored, &d.response, started);
         eprintln!(
             "{}",
             match store {
@@ -256,7 +278,7 @@ fn finish(
     }
     // Last, and only for a finished run: the manifest must describe
     // the tree as this run leaves it.
-    if scripts.is_ok() {
+    if scripts.is_ok() && !pnp {
         super::noop::record(options, root, &request.hash, &d.index, restored_stats);
     }
     scripts.map(|()| FetchReport {
@@ -405,7 +427,7 @@ async fn fetch_answer(
             workspace_folders(&request.files)
         )));
     }
-    let root = request.manager.output_dir();
+    let root = output_root(request.manager, &request.files);
     if let Some(store) = store
         && let Some(d) = from_store(http, store, &response, &index, dir, root, quiet).await?
     {

@@ -12,6 +12,7 @@ mod linked;
 mod local_store;
 mod noop;
 mod partial;
+mod pnp_tree;
 mod progress;
 mod project;
 mod remove;

@@ -61,3 +61,4 @@ mod store_contract;
 mod systemd_unit;
 mod yarn_errors;
 mod yarn_fetch;
+mod yarn_pnp;
