@@ -23,7 +23,7 @@ use crate::client::ClientError;
 use crate::install::pnpm;
 use crate::protocol::{
     CacheResponse, Index, InstallOptions, Manager, PNP_ROOT, ValidRequest, check_project_shape,
-    check_yarn_config, output_root, workspace_folders,
+    YarnFlavor, check_yarn_config, output_root, workspace_folders, yarn_flavor,
 };
 
 #[derive(Debug, Clone)]
@@ -192,6 +192,14 @@ fn refused_before_asking(request: &ValidRequest, dir: &Path) -> Option<String> {
         let yarn = request.versions.get("yarn").map(String::as_str);
         if let Err(e) = check_yarn_config(&request.files, yarn) {
             return Some(e.to_string());
+        }
+        if request
+            .files
+            .get("yarn.lock")
+            .is_some_and(|l| yarn_flavor(l) == YarnFlavor::Berry)
+            && let Some(reason) = super::yarn_env::berry_refusal(dir)
+        {
+            return Some(reason);
         }
     }
     None

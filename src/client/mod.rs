@@ -21,6 +21,7 @@ mod scripts;
 mod stat_manifest;
 mod swap;
 mod tree;
+mod yarn_env;
 
 pub use error::ClientError;
 pub use fetch::{FetchOptions, fetch};

@@ -178,3 +178,57 @@ fn real(project: &Path, folder: &str) -> Option<PathBuf> {
 fn remove(path: &Path) -> Result<(), ClientError> {
     super::remove::remove_tree(path).map_err(|e| local(path, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{INDEX_FORMAT_PNP, NestedTree};
+
+    fn file(path: &str) -> Entry {
+        let sha = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        serde_json::from_value(serde_json::json!({"type": "file", "path": path, "sha256": sha,
+            "size": 1, "mode": 420, "crc32": 0, "method": 0, "packed_size": 1}))
+        .unwrap()
+    }
+
+    fn index(root: Vec<Entry>, nested: Vec<(&str, Vec<Entry>)>) -> Index {
+        serde_json::from_value::<Index>(serde_json::json!({"format": INDEX_FORMAT_PNP,
+            "key": "00".repeat(32), "manager": "yarn", "versions": {}, "root": PNP_ROOT,
+            "created": 1, "entries": []}))
+        .map(|mut i| {
+            i.entries = root;
+            i.nested = nested
+                .into_iter()
+                .map(|(root, entries)| NestedTree {
+                    root: root.to_string(),
+                    entries,
+                })
+                .collect();
+            i
+        })
+        .unwrap()
+    }
+
+    /// The project's own files and folders are out of an index's reach: a
+    /// files tree writes only its named files, and only PnP folders exist.
+    #[test]
+    fn an_index_reaching_beyond_the_pnp_outputs_is_refused() {
+        let ok = index(
+            vec![file(".pnp.cjs")],
+            vec![
+                (".yarn", vec![file("install-state.gz")]),
+                (".yarn/cache", vec![file("a.zip")]),
+            ],
+        );
+        check_pnp_index(&ok).unwrap();
+        for bad in [
+            index(vec![file("package.json")], vec![]),
+            index(vec![file(".pnp.cjs")], vec![(".yarn", vec![file("releases/y.cjs")])]),
+            index(vec![file(".pnp.cjs")], vec![(".yarn/releases", vec![file("y.cjs")])]),
+            index(vec![], vec![(".yarn/cache", vec![]), (".yarn/cache", vec![])]),
+            index(vec![], vec![(".", vec![])]),
+        ] {
+            assert!(check_pnp_index(&bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -208,3 +208,31 @@ async fn yarn_berry_pnp_packages_with_install_scripts_are_unsupported() {
     assert_eq!(server.index_count(), 0);
     server.stop().await;
 }
+
+/// A layout setting the job's yarn would read from its environment is not
+/// in the key: the client does not ask the server (exit 5 under
+/// --no-fallback) and says which variable.
+#[test]
+fn a_yarn_layout_setting_in_the_environment_is_not_cached() {
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    write(
+        &dir.join("package.json"),
+        &json!({"name": "x", "packageManager": format!("yarn@{}", berry_version())}).to_string(),
+    );
+    write(&dir.join("yarn.lock"), "__metadata:\n  version: 8\n");
+    write(&dir.join(".yarnrc.yml"), "enableGlobalCache: false\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .args(["fetch", "yarn", "--no-fallback", "--server", "http://127.0.0.1:9"])
+        .arg("--dir")
+        .arg(dir)
+        .env("YARN_ENABLE_GLOBAL_CACHE", "true")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("the environment sets YARN_ENABLE_GLOBAL_CACHE, a Yarn layout setting"),
+        "{stderr}"
+    );
+}
