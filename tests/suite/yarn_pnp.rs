@@ -106,6 +106,7 @@ async fn fetch_yarn_berry_pnp_restores_what_yarn_installs() {
     for said in ["cache miss", "cache hit"] {
         make_stale(dir);
         let out = run_fetch(&server, dir, "yarn", &[]).await;
+        assert!(!out.contains("already holds"), "no stat manifest for PnP: {out}");
         assert!(out.contains(said), "{out}");
         assert!(out.contains("restored .pnp.cjs and .yarn"), "{out}");
         assert_same_tree(dir, reference.path());
@@ -121,12 +122,26 @@ async fn fetch_yarn_berry_pnp_restores_what_yarn_installs() {
         // The next round starts from what a job would have.
         std::fs::remove_file(dir.join(".pnp.cjs")).unwrap();
     }
+    // `--json` names the project as the output: PnP has no one folder.
+    let out = Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .args(["fetch", "yarn", "--json", "--no-fallback", "--server", &server.url])
+        .arg("--dir")
+        .arg(dir)
+        .env("DEPCACHE_API_KEY", API_KEY)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["output_dir"], ".", "{report}");
+    assert_eq!(report["cache_hit"], true, "{report}");
+    assert_same_tree(dir, reference.path());
     assert_eq!(server.index_count(), 1);
     server.stop().await;
 }
 
 /// A PnP workspace project: one `.pnp.cjs` for all, workspace `a` resolving
-/// its own dc-util; with `pnpEnableEsmLoader` the loader is restored too.
+/// its own dc-util; with `pnpEnableEsmLoader` the loader is restored too;
+/// a stale workspace `node_modules` goes as Yarn removes it; the hit asked
+/// with `--local-store` says it restores from the bundle instead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetch_yarn_berry_pnp_workspaces() {
     let project = tempfile::tempdir().unwrap();
@@ -152,10 +167,20 @@ async fn fetch_yarn_berry_pnp_workspaces() {
     let reference = yarn_reference_with(Flavor::BerryPnp, dir, &members);
     assert!(reference.path().join(".pnp.loader.mjs").is_file());
     let server = server().await;
-    for said in ["cache miss", "cache hit"] {
+    let store = tempfile::tempdir().unwrap();
+    for (said, extra) in [
+        ("cache miss", vec![]),
+        ("cache hit", vec!["--local-store".as_ref(), store.path().as_os_str()]),
+    ] {
         write(&dir.join("packages/a/node_modules/x/index.js"), "stale\n");
-        let out = run_fetch(&server, dir, "yarn", &[]).await;
+        let out = run_fetch(&server, dir, "yarn", &extra).await;
         assert!(out.contains(said), "{out}");
+        // Yarn rewrites .pnp.cjs in place: no hard links into a store.
+        assert_eq!(
+            out.contains("--local-store is not used for Yarn Plug'n'Play projects"),
+            !extra.is_empty(),
+            "{out}"
+        );
         assert_same_tree(dir, reference.path());
         let a = dir.join("packages/a");
         assert_eq!(
