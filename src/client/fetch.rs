@@ -22,8 +22,8 @@ use super::{ProjectSpec, load_project};
 use crate::client::ClientError;
 use crate::install::pnpm;
 use crate::protocol::{
-    CacheResponse, Index, InstallOptions, Manager, PNP_ROOT, ValidRequest, check_project_shape,
-    YarnFlavor, check_yarn_config, output_root, workspace_folders, yarn_flavor,
+    CacheResponse, Index, InstallOptions, Manager, PNP_ROOT, ValidRequest, YarnFlavor,
+    check_project_shape, check_yarn_config, output_root, workspace_folders, yarn_flavor,
 };
 
 #[derive(Debug, Clone)]

@@ -145,7 +145,10 @@ fn remove_node_modules(modules: &Path) -> Result<(), ClientError> {
     for item in fs::read_dir(modules).map_err(|e| local(modules, e))? {
         let item = item.map_err(|e| local(modules, e))?;
         let name = item.file_name().to_string_lossy().into_owned();
-        let dir = item.file_type().map_err(|e| local(&item.path(), e))?.is_dir();
+        let dir = item
+            .file_type()
+            .map_err(|e| local(&item.path(), e))?
+            .is_dir();
         if dir && name != ".bin" && name.starts_with('.') {
             kept = true;
         } else {
@@ -186,8 +189,10 @@ mod tests {
 
     fn file(path: &str) -> Entry {
         let sha = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
-        serde_json::from_value(serde_json::json!({"type": "file", "path": path, "sha256": sha,
-            "size": 1, "mode": 420, "crc32": 0, "method": 0, "packed_size": 1}))
+        serde_json::from_value(
+            serde_json::json!({"type": "file", "path": path, "sha256": sha,
+            "size": 1, "mode": 420, "crc32": 0, "method": 0, "packed_size": 1}),
+        )
         .unwrap()
     }
 
@@ -223,9 +228,18 @@ mod tests {
         check_pnp_index(&ok).unwrap();
         for bad in [
             index(vec![file("package.json")], vec![]),
-            index(vec![file(".pnp.cjs")], vec![(".yarn", vec![file("releases/y.cjs")])]),
-            index(vec![file(".pnp.cjs")], vec![(".yarn/releases", vec![file("y.cjs")])]),
-            index(vec![], vec![(".yarn/cache", vec![]), (".yarn/cache", vec![])]),
+            index(
+                vec![file(".pnp.cjs")],
+                vec![(".yarn", vec![file("releases/y.cjs")])],
+            ),
+            index(
+                vec![file(".pnp.cjs")],
+                vec![(".yarn/releases", vec![file("y.cjs")])],
+            ),
+            index(
+                vec![],
+                vec![(".yarn/cache", vec![]), (".yarn/cache", vec![])],
+            ),
             index(vec![], vec![(".", vec![])]),
         ] {
             assert!(check_pnp_index(&bad).is_err(), "{bad:?}");

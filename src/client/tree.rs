@@ -1,7 +1,8 @@
 //! What every restore shares, whatever the file contents come from (a
 //! downloaded bundle or the local store): the index's own safety checks, the
 //! staging folder beside each target (`node_modules`, and with npm workspaces
-//! each `<workspace>/node_modules`), folders, symlinks, modes and the swaps.
+//! each `<workspace>/node_modules`; Yarn Plug'n'Play's outputs by
+//! `pnp_tree`'s rules), folders, symlinks, modes and the swaps.
 //! Any error before the swaps drops every staging folder and leaves the old
 //! trees as they were.
 
@@ -306,7 +307,7 @@ fn real_folder(project: &Path, folder: &str) -> Result<std::path::PathBuf, Clien
         let real = fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_dir());
         if !real {
             return Err(ClientError::Failure(format!(
-                "{} is not a folder of the project (missing, or a symlink); the workspace tree is not restored through it",
+                "{} is not a folder of the project (missing, or a symlink); no tree is restored through it",
                 path.display()
             )));
         }

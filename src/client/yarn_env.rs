@@ -64,7 +64,11 @@ pub fn berry_refusal(dir: &Path) -> Option<String> {
             continue;
         };
         for (i, line) in text.lines().enumerate() {
-            let key = line.split(':').next().unwrap_or_default().trim_matches(['"', '\'']);
+            let key = line
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .trim_matches(['"', '\'']);
             if LAYOUT.contains(&key) {
                 return Some(format!(
                     "{} line {} sets {key}, a Yarn layout setting that is not part of the key \

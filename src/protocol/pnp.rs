@@ -70,7 +70,9 @@ mod tests {
     #[test]
     fn the_table_names_the_root_first_and_kinds_by_folder() {
         assert_eq!(PNP_OUTPUTS[0].0, PNP_ROOT);
-        assert!(matches!(pnp_output(".yarn"), Some(PnpOutput::Files(f)) if f == ["install-state.gz"]));
+        assert!(
+            matches!(pnp_output(".yarn"), Some(PnpOutput::Files(f)) if f == ["install-state.gz"])
+        );
         assert_eq!(pnp_output(".yarn/cache"), Some(PnpOutput::Folder));
         assert_eq!(pnp_output(".yarn/releases"), None);
         assert_eq!(pnp_output("node_modules"), None);

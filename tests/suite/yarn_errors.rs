@@ -135,7 +135,10 @@ async fn a_yarn_version_the_server_cannot_get_is_refused_listing_what_it_can() {
 async fn plug_n_play_with_the_global_cache_and_yarn_path_are_unsupported_projects() {
     let server = server().await;
     for (rc, said) in [
-        ("", "Plug'n'Play with the global cache (enableGlobalCache true)"),
+        (
+            "",
+            "Plug'n'Play with the global cache (enableGlobalCache true)",
+        ),
         (
             "nodeLinker: pnp\nenableGlobalCache: true\n",
             "set enableGlobalCache: false in .yarnrc.yml",

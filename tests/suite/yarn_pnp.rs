@@ -76,8 +76,14 @@ fn yarn_run(dir: &Path, bin: &str) -> String {
 fn make_stale(project: &Path) {
     write(&project.join("node_modules/stale/index.js"), "stale\n");
     write(&project.join(".pnp.loader.mjs"), "stale\n");
-    write(&project.join(".yarn/unplugged/stale-npm-1.0.0/x"), "stale\n");
-    write(&project.join(".yarn/cache/stale-npm-1.0.0-0-0.zip"), "stale\n");
+    write(
+        &project.join(".yarn/unplugged/stale-npm-1.0.0/x"),
+        "stale\n",
+    );
+    write(
+        &project.join(".yarn/cache/stale-npm-1.0.0-0-0.zip"),
+        "stale\n",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,7 +112,10 @@ async fn fetch_yarn_berry_pnp_restores_what_yarn_installs() {
     for said in ["cache miss", "cache hit"] {
         make_stale(dir);
         let out = run_fetch(&server, dir, "yarn", &[]).await;
-        assert!(!out.contains("already holds"), "no stat manifest for PnP: {out}");
+        assert!(
+            !out.contains("already holds"),
+            "no stat manifest for PnP: {out}"
+        );
         assert!(out.contains(said), "{out}");
         assert!(out.contains("restored .pnp.cjs and .yarn"), "{out}");
         assert_same_tree(dir, reference.path());
@@ -124,7 +133,14 @@ async fn fetch_yarn_berry_pnp_restores_what_yarn_installs() {
     }
     // `--json` names the project as the output: PnP has no one folder.
     let out = Command::new(env!("CARGO_BIN_EXE_depcache"))
-        .args(["fetch", "yarn", "--json", "--no-fallback", "--server", &server.url])
+        .args([
+            "fetch",
+            "yarn",
+            "--json",
+            "--no-fallback",
+            "--server",
+            &server.url,
+        ])
         .arg("--dir")
         .arg(dir)
         .env("DEPCACHE_API_KEY", API_KEY)
@@ -134,6 +150,24 @@ async fn fetch_yarn_berry_pnp_restores_what_yarn_installs() {
     assert_eq!(report["output_dir"], ".", "{report}");
     assert_eq!(report["cache_hit"], true, "{report}");
     assert_same_tree(dir, reference.path());
+    // A `.yarn` that is a symlink is never written through.
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::remove_dir_all(dir.join(".yarn")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), dir.join(".yarn")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .args(["fetch", "yarn", "--no-fallback", "--server", &server.url])
+        .arg("--dir")
+        .arg(dir)
+        .env("DEPCACHE_API_KEY", API_KEY)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(".yarn is not a folder of the project"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
     assert_eq!(server.index_count(), 1);
     server.stop().await;
 }
@@ -170,7 +204,10 @@ async fn fetch_yarn_berry_pnp_workspaces() {
     let store = tempfile::tempdir().unwrap();
     for (said, extra) in [
         ("cache miss", vec![]),
-        ("cache hit", vec!["--local-store".as_ref(), store.path().as_os_str()]),
+        (
+            "cache hit",
+            vec!["--local-store".as_ref(), store.path().as_os_str()],
+        ),
     ] {
         write(&dir.join("packages/a/node_modules/x/index.js"), "stale\n");
         let out = run_fetch(&server, dir, "yarn", &extra).await;
@@ -184,12 +221,20 @@ async fn fetch_yarn_berry_pnp_workspaces() {
         assert_same_tree(dir, reference.path());
         let a = dir.join("packages/a");
         assert_eq!(
-            pnp_eval(&a, "../../.pnp.cjs", "console.log(require('dc-util').version)"),
+            pnp_eval(
+                &a,
+                "../../.pnp.cjs",
+                "console.log(require('dc-util').version)"
+            ),
             "1.1.0"
         );
         // PnP is strict: only a (which declares it) may require b.
         assert_eq!(
-            pnp_eval(&a, "../../.pnp.cjs", "console.log(require('b/package.json').name)"),
+            pnp_eval(
+                &a,
+                "../../.pnp.cjs",
+                "console.log(require('b/package.json').name)"
+            ),
             "b"
         );
         std::fs::remove_dir_all(dir.join(".yarn/cache")).unwrap();
@@ -248,7 +293,13 @@ fn a_yarn_layout_setting_in_the_environment_is_not_cached() {
     write(&dir.join("yarn.lock"), "__metadata:\n  version: 8\n");
     write(&dir.join(".yarnrc.yml"), "enableGlobalCache: false\n");
     let out = Command::new(env!("CARGO_BIN_EXE_depcache"))
-        .args(["fetch", "yarn", "--no-fallback", "--server", "http://127.0.0.1:9"])
+        .args([
+            "fetch",
+            "yarn",
+            "--no-fallback",
+            "--server",
+            "http://127.0.0.1:9",
+        ])
         .arg("--dir")
         .arg(dir)
         .env("YARN_ENABLE_GLOBAL_CACHE", "true")
