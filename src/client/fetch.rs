@@ -15,15 +15,15 @@ use super::local_store::prune::BackgroundPrune;
 use super::local_store::{LocalStore, StoreLock};
 use super::partial;
 use super::progress;
-use super::report::{Fallback, FetchReport, summary, with_store};
+use super::report::{FetchReport, summary, with_store};
 use super::scripts::{self, ScriptOptions};
 use super::swap;
 use super::{ProjectSpec, load_project};
 use crate::client::ClientError;
 use crate::install::pnpm;
 use crate::protocol::{
-    CacheResponse, Index, InstallOptions, Manager, PNP_ROOT, ValidRequest, YarnFlavor,
-    check_project_shape, check_yarn_config, output_root, workspace_folders, yarn_flavor,
+    CacheResponse, Index, InstallOptions, Manager, PNP_ROOT, ValidRequest, output_root,
+    workspace_folders,
 };
 
 #[derive(Debug, Clone)]
@@ -94,15 +94,15 @@ pub fn fetch(options: FetchOptions) -> Result<FetchReport, ClientError> {
     }
     // Before asking: a shape the server would refuse (or, if older, cache
     // wrongly) is installed here straight away.
-    if let Some(reason) = refused_before_asking(&request, dir) {
-        return install_unsupported(&options, &request, reason, started);
+    if let Some(reason) = super::project::refused_before_asking(&request, dir) {
+        return fallback::install_unsupported(&options, &request, reason, started);
     }
     // A fork's pull request gets an empty DEPCACHE_SERVER when secrets are
     // withheld: the job must still get its dependencies. Before the no-op
     // check, which may ask the server to repair a tree.
     if let Some(reason) = &options.no_server {
         super::stat_manifest::forget(&dir.join(request.manager.output_dir()));
-        return install_unsupported(&options, &request, reason.clone(), started);
+        return fallback::install_unsupported(&options, &request, reason.clone(), started);
     }
     // Plug'n'Play outputs have no stat manifest (it describes one folder):
     // every fetch restores them.
@@ -149,7 +149,7 @@ restoring from the bundle"
     match downloaded {
         Ok(d) => finish(&options, &request, d, store, store_lock, started),
         Err(ServerError::Fatal(e)) => Err(e),
-        Err(ServerError::Uncacheable(reason)) => install_unsupported(
+        Err(ServerError::Uncacheable(reason)) => fallback::install_unsupported(
             &options,
             &request,
             format!(
@@ -164,45 +164,18 @@ restoring from the bundle"
                 http.server()
             )))
         }
-        Err(ServerError::Down(reason) | ServerError::Gone(reason)) => install_locally_saying(
-            &options,
-            &request,
-            format!(
-                "the depcache server {} is unavailable ({reason})",
-                http.server()
-            ),
-            started,
-        ),
-    }
-}
-
-/// Why this project is installed here without asking the server: a shape it
-/// would refuse (or, if older, cache wrongly), a pnpm setting outside the
-/// project, a yarn config line the server would refuse.
-fn refused_before_asking(request: &ValidRequest, dir: &Path) -> Option<String> {
-    if let Err(e) = check_project_shape(request.manager, &request.files) {
-        return Some(e.to_string());
-    }
-    if request.manager == Manager::Pnpm
-        && let Some(reason) = super::project::pnpm_refusal(dir)
-    {
-        return Some(reason);
-    }
-    if request.manager == Manager::Yarn {
-        let yarn = request.versions.get("yarn").map(String::as_str);
-        if let Err(e) = check_yarn_config(&request.files, yarn) {
-            return Some(e.to_string());
-        }
-        if request
-            .files
-            .get("yarn.lock")
-            .is_some_and(|l| yarn_flavor(l) == YarnFlavor::Berry)
-            && let Some(reason) = super::yarn_env::berry_refusal(dir)
-        {
-            return Some(reason);
+        Err(ServerError::Down(reason) | ServerError::Gone(reason)) => {
+            fallback::install_locally_saying(
+                &options,
+                &request,
+                format!(
+                    "the depcache server {} is unavailable ({reason})",
+                    http.server()
+                ),
+                started,
+            )
         }
     }
-    None
 }
 
 /// After the download: restore the tree, fill the local store, finish what
@@ -297,57 +270,12 @@ fn finish(
     })
 }
 
-fn script_options(options: &FetchOptions) -> ScriptOptions {
+pub(super) fn script_options(options: &FetchOptions) -> ScriptOptions {
     ScriptOptions {
         ignore: options.ignore_scripts,
         quiet: options.quiet,
         built: false,
     }
-}
-
-/// A project the cache cannot reproduce exactly: the local install, said in
-/// one sentence even with -q, or a refusal (exit 5) under --no-fallback.
-fn install_unsupported(
-    options: &FetchOptions,
-    request: &ValidRequest,
-    reason: String,
-    started: Instant,
-) -> Result<FetchReport, ClientError> {
-    if !options.fallback {
-        return Err(ClientError::Refused(format!(
-            "{reason}; --no-fallback forbids a local install"
-        )));
-    }
-    install_locally_saying(options, request, reason, started)
-}
-
-/// Every fallback: one line saying why (even with -q: a silent fallback would
-/// hide a slow, uncached build), the local install, then its scripts.
-fn install_locally_saying(
-    options: &FetchOptions,
-    request: &ValidRequest,
-    reason: String,
-    started: Instant,
-) -> Result<FetchReport, ClientError> {
-    let shown = fallback::command_line(request).join(" ");
-    eprintln!("depcache: {reason}; installing locally with `{shown}`");
-    fallback::install_locally(request, &options.project.dir)?;
-    if !options.quiet {
-        eprintln!(
-            "installed {} locally, {}",
-            request.manager.output_dir(),
-            progress::seconds(started.elapsed())
-        );
-    }
-    scripts::after_install(request, &options.project.dir, script_options(options))?;
-    Ok(FetchReport {
-        fallback: Fallback {
-            used: true,
-            reason: Some(reason),
-            command: Some(shown),
-        },
-        ..FetchReport::new(request, started)
-    })
 }
 
 /// POST, index, then the bundle or the contents the local store lacks:

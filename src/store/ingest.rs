@@ -13,8 +13,8 @@ use rayon::prelude::*;
 use super::{BlobInfo, HashedFile, IngestClock, StagedBlob, Store, pack_file};
 use crate::protocol::{
     Entry, FileEntry, INDEX_FORMAT, INDEX_FORMAT_PNP, INDEX_FORMAT_WORKSPACES, Index, NestedTree,
-    PNP_OUTPUTS, PNP_ROOT, PnpOutput, Sha256, ValidRequest, check_entry_path, check_root_tree_link,
-    check_symlink_target, check_workspace_link, output_root, workspace_folders,
+    PNP_ROOT, Sha256, ValidRequest, check_entry_path, check_root_tree_link, check_symlink_target,
+    check_workspace_link, output_root, workspace_folders,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -182,7 +182,7 @@ fn walk_trees(
         for folder in workspaces {
             check_workspace_folder(project, folder)?;
         }
-        return walk_pnp(project, limits);
+        return super::ingest_pnp::walk_pnp(project, limits);
     }
     let root_name = request.manager.output_dir();
     let mut roots = vec![(root_name.to_string(), tree_root.to_path_buf())];
@@ -200,56 +200,6 @@ fn walk_trees(
         let (entries, jobs) = walk(path, folder, workspaces, limits, &mut used)?;
         trees.push((folder.clone(), entries));
         files.extend(jobs.into_iter().map(|job| (number, job)));
-    }
-    Ok((trees, files))
-}
-
-/// A Plug'n'Play install's outputs (`PNP_OUTPUTS`), the root's files first:
-/// the named files that exist, as regular files only, and the folders that
-/// exist, walked as any tree.
-fn walk_pnp(project: &Path, limits: TreeLimits) -> Result<(Vec<Tree>, Vec<TreeFile>), IngestError> {
-    let mut trees = Vec::new();
-    let mut files = Vec::new();
-    let mut used = Used::default();
-    for (folder, kind) in PNP_OUTPUTS {
-        let path = project.join(folder);
-        let meta = std::fs::symlink_metadata(&path).ok();
-        let number = trees.len();
-        match kind {
-            PnpOutput::Files(names) => {
-                for name in names.iter() {
-                    let file = path.join(name);
-                    let Ok(meta) = std::fs::symlink_metadata(&file) else {
-                        continue;
-                    };
-                    let shown = format!("{folder}/{name}");
-                    if !meta.file_type().is_file() {
-                        return Err(IngestError::Unsupported {
-                            path: shown,
-                            what: "not a regular file".to_string(),
-                        });
-                    }
-                    used.add_file(meta.len(), limits)?;
-                    let mode = meta.permissions().mode() & 0o7777;
-                    files.push((number, (name.to_string(), file, mode)));
-                }
-                if *folder == PNP_ROOT || files.iter().any(|(n, _)| *n == number) {
-                    trees.push((folder.to_string(), Vec::new()));
-                }
-            }
-            PnpOutput::Folder => {
-                let Some(meta) = meta else { continue };
-                if !meta.file_type().is_dir() {
-                    return Err(IngestError::Unsupported {
-                        path: folder.to_string(),
-                        what: "not a folder".to_string(),
-                    });
-                }
-                let (entries, jobs) = walk(&path, folder, &[], limits, &mut used)?;
-                trees.push((folder.to_string(), entries));
-                files.extend(jobs.into_iter().map(|job| (number, job)));
-            }
-        }
     }
     Ok((trees, files))
 }
@@ -384,43 +334,24 @@ fn store_error(what: &str, source: io::Error) -> IngestError {
     }
 }
 
-type FileJob = (String, PathBuf, u32);
+pub(super) type FileJob = (String, PathBuf, u32);
 /// A tree's folder in the project and its entries.
-type Tree = (String, Vec<Entry>);
+pub(super) type Tree = (String, Vec<Entry>);
 /// A file to store, with the number of the tree it belongs to.
-type TreeFile = (usize, FileJob);
+pub(super) type TreeFile = (usize, FileJob);
 
 /// What the trees walked so far hold, against `TreeLimits`.
 #[derive(Debug, Default)]
-struct Used {
-    entries: u64,
-    bytes: u64,
-}
-
-impl Used {
-    /// Counts one regular file of `len` bytes against `limits`.
-    fn add_file(&mut self, len: u64, limits: TreeLimits) -> Result<(), IngestError> {
-        self.entries += 1;
-        if self.entries > limits.max_entries {
-            return Err(IngestError::TooManyEntries {
-                max: limits.max_entries,
-            });
-        }
-        self.bytes = self.bytes.saturating_add(len);
-        if self.bytes > limits.max_bytes {
-            return Err(IngestError::TooLarge {
-                max: limits.max_bytes,
-            });
-        }
-        Ok(())
-    }
+pub(super) struct Used {
+    pub(super) entries: u64,
+    pub(super) bytes: u64,
 }
 
 /// Dirs and symlinks become entries right away; regular files are returned as
 /// jobs for the parallel pass. `folder` is the tree's place in the project,
 /// for workspace links, which alone may leave the tree. Stops at the first
 /// entry that takes `used` over `limits`.
-fn walk(
+pub(super) fn walk(
     tree_root: &Path,
     folder: &str,
     workspaces: &[String],
