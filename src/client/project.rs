@@ -192,7 +192,8 @@ pub(super) fn refused_before_asking(request: &ValidRequest, dir: &Path) -> Optio
             .files
             .get("yarn.lock")
             .is_some_and(|l| crate::protocol::yarn_flavor(l) == crate::protocol::YarnFlavor::Berry)
-            && let Some(reason) = super::yarn_env::berry_refusal(dir)
+            && let Some(reason) =
+                super::yarn_env::berry_refusal(dir, crate::protocol::is_yarn_pnp(&request.files))
         {
             return Some(reason);
         }

@@ -8,9 +8,17 @@
 
 use std::path::Path;
 
-/// Settings that shape what a Berry install writes into the project.
+/// Settings that shape a Berry `node_modules` (and which linker is used).
 const LAYOUT: &[&str] = &[
     "nodeLinker",
+    "nmMode",
+    "nmHoistingLimits",
+    "nmSelfReferences",
+];
+
+/// Settings that shape what a Plug'n'Play install writes besides: where the
+/// cache is (its path is in `.pnp.cjs`) and how the zips and the map are made.
+const PNP_LAYOUT: &[&str] = &[
     "enableGlobalCache",
     "cacheFolder",
     "compressionLevel",
@@ -23,9 +31,6 @@ const LAYOUT: &[&str] = &[
     "pnpIgnorePatterns",
     "pnpUnpluggedFolder",
     "pnpDataPath",
-    "nmMode",
-    "nmHoistingLimits",
-    "nmSelfReferences",
 ];
 
 /// `YARN_NODE_LINKER` for `nodeLinker`: Berry's spelling of a setting in the
@@ -42,9 +47,13 @@ fn env_name(setting: &str) -> String {
 }
 
 /// Why a Berry project in `dir` is installed in the job: the first layout
-/// setting from outside the project, named with where it comes from.
-pub fn berry_refusal(dir: &Path) -> Option<String> {
-    for setting in LAYOUT {
+/// setting from outside the project, named with where it comes from. The
+/// cache's settings count only for Plug'n'Play (`pnp`): a `node_modules`
+/// tree is the same wherever the zips were kept.
+pub fn berry_refusal(dir: &Path, pnp: bool) -> Option<String> {
+    let extra = if pnp { PNP_LAYOUT } else { &[] };
+    let settings: Vec<&str> = LAYOUT.iter().chain(extra).copied().collect();
+    for setting in &settings {
         let name = env_name(setting);
         if std::env::var_os(&name).is_some() {
             return Some(format!(
@@ -69,7 +78,7 @@ pub fn berry_refusal(dir: &Path) -> Option<String> {
                 .next()
                 .unwrap_or_default()
                 .trim_matches(['"', '\'']);
-            if LAYOUT.contains(&key) {
+            if settings.contains(&key) {
                 return Some(format!(
                     "{} line {} sets {key}, a Yarn layout setting that is not part of the key \
 (only the project's .yarnrc.yml is)",

@@ -281,34 +281,48 @@ async fn yarn_berry_pnp_packages_with_install_scripts_are_unsupported() {
 
 /// A layout setting the job's yarn would read from its environment is not
 /// in the key: the client does not ask the server (exit 5 under
-/// --no-fallback) and says which variable.
+/// --no-fallback) and says which variable. The cache's settings count for
+/// Plug'n'Play only; `YARN_NODE_LINKER` for the node-modules linker too.
 #[test]
 fn a_yarn_layout_setting_in_the_environment_is_not_cached() {
-    let project = tempfile::tempdir().unwrap();
-    let dir = project.path();
-    write(
-        &dir.join("package.json"),
-        &json!({"name": "x", "packageManager": format!("yarn@{}", berry_version())}).to_string(),
-    );
-    write(&dir.join("yarn.lock"), "__metadata:\n  version: 8\n");
-    write(&dir.join(".yarnrc.yml"), "enableGlobalCache: false\n");
-    let out = Command::new(env!("CARGO_BIN_EXE_depcache"))
-        .args([
-            "fetch",
-            "yarn",
-            "--no-fallback",
-            "--server",
-            "http://127.0.0.1:9",
-        ])
-        .arg("--dir")
-        .arg(dir)
-        .env("YARN_ENABLE_GLOBAL_CACHE", "true")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(5), "{stderr}");
-    assert!(
-        stderr.contains("the environment sets YARN_ENABLE_GLOBAL_CACHE, a Yarn layout setting"),
-        "{stderr}"
-    );
+    let fetch = |rc: &str, var: &str| {
+        let project = tempfile::tempdir().unwrap();
+        let dir = project.path();
+        write(
+            &dir.join("package.json"),
+            &json!({"name": "x", "packageManager": format!("yarn@{}", berry_version())})
+                .to_string(),
+        );
+        write(&dir.join("yarn.lock"), "__metadata:\n  version: 8\n");
+        write(&dir.join(".yarnrc.yml"), rc);
+        let out = Command::new(env!("CARGO_BIN_EXE_depcache"))
+            .args(["fetch", "yarn", "--no-fallback", "--server", "http://127.0.0.1:9"])
+            .arg("--dir")
+            .arg(dir)
+            .env(var, "true")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let pnp = "enableGlobalCache: false\n";
+    let node_modules = "nodeLinker: node-modules\n";
+    for (rc, var) in [
+        (pnp, "YARN_ENABLE_GLOBAL_CACHE"),
+        (pnp, "YARN_PNP_ENABLE_ESM_LOADER"),
+        (node_modules, "YARN_NODE_LINKER"),
+    ] {
+        let (code, stderr) = fetch(rc, var);
+        assert_eq!(code, Some(5), "{var}: {stderr}");
+        assert!(
+            stderr.contains(&format!("the environment sets {var}, a Yarn layout setting")),
+            "{stderr}"
+        );
+    }
+    // The server is asked (and is down): the setting did not matter.
+    let (code, stderr) = fetch(node_modules, "YARN_ENABLE_GLOBAL_CACHE");
+    assert_ne!(code, Some(5), "{stderr}");
+    assert!(stderr.contains("unavailable"), "{stderr}");
 }
