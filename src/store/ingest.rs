@@ -182,6 +182,7 @@ fn walk_trees(
         for folder in workspaces {
             check_workspace_folder(project, folder)?;
         }
+        super::ingest_pnp::check_nothing_else(project, &request.files)?;
         return super::ingest_pnp::walk_pnp(project, limits);
     }
     let root_name = request.manager.output_dir();

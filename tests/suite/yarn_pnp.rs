@@ -296,7 +296,13 @@ fn a_yarn_layout_setting_in_the_environment_is_not_cached() {
         write(&dir.join("yarn.lock"), "__metadata:\n  version: 8\n");
         write(&dir.join(".yarnrc.yml"), rc);
         let out = Command::new(env!("CARGO_BIN_EXE_depcache"))
-            .args(["fetch", "yarn", "--no-fallback", "--server", "http://127.0.0.1:9"])
+            .args([
+                "fetch",
+                "yarn",
+                "--no-fallback",
+                "--server",
+                "http://127.0.0.1:9",
+            ])
             .arg("--dir")
             .arg(dir)
             .env(var, "true")
@@ -317,7 +323,9 @@ fn a_yarn_layout_setting_in_the_environment_is_not_cached() {
         let (code, stderr) = fetch(rc, var);
         assert_eq!(code, Some(5), "{var}: {stderr}");
         assert!(
-            stderr.contains(&format!("the environment sets {var}, a Yarn layout setting")),
+            stderr.contains(&format!(
+                "the environment sets {var}, a Yarn layout setting"
+            )),
             "{stderr}"
         );
     }
