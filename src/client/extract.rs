@@ -68,7 +68,8 @@ pub fn restore(
 /// Every ZIP entry's name and kind against the (already checked) index, and
 /// that both list the same entries; nothing is extracted yet. Each entry
 /// belongs to the tree whose folder prefixes its name (workspace folders
-/// never hold `node_modules`, so at most one does).
+/// never hold `node_modules`, so at most one does; of PnP's nested folders
+/// the longest).
 fn check_layout<'a>(bundle: &Path, trees: &Trees<'a>) -> Result<Plan<'a>, ClientError> {
     let prefixes: Vec<(String, &Layout<'a>)> = trees
         .trees
@@ -94,10 +95,13 @@ fn check_layout<'a>(bundle: &Path, trees: &Trees<'a>) -> Result<Plan<'a>, Client
         let name = zip_entry
             .name()
             .map_err(|e| verify(format!("bundle entry {number} has an unreadable name: {e}")))?;
+        // The longest folder that prefixes it: a Plug'n'Play index has trees
+        // inside a tree's folder (`.yarn/cache` beside `.yarn`'s own files).
         let Some((tree, rest, by_path)) = prefixes
             .iter()
             .enumerate()
-            .find_map(|(i, (p, l))| name.strip_prefix(p.as_str()).map(|r| (i, r, &l.by_path)))
+            .filter_map(|(i, (p, l))| name.strip_prefix(p.as_str()).map(|r| (i, r, &l.by_path)))
+            .min_by_key(|(_, rest, _)| rest.len())
         else {
             return Err(verify(format!(
                 "bundle entry {name:?} lies outside {}",

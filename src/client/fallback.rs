@@ -1,11 +1,15 @@
 //! The local install that stands in when the server cannot answer: the same
 //! command the server would run, in the project itself, with the user's own
-//! environment (their registry settings and credentials apply here).
+//! environment (their registry settings and credentials apply here); and
+//! saying why, once, before it runs.
 
 use std::os::fd::AsFd;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Instant;
 
+use super::fetch::FetchOptions;
+use super::report::{Fallback, FetchReport};
 use crate::client::ClientError;
 use crate::protocol::{InstallOptions, Manager, ValidRequest, YarnFlavor, yarn_flavor};
 
@@ -120,5 +124,54 @@ fn unlink_symlinked_root(root: &Path) -> Result<(), ClientError> {
             "could not remove the symlink {} before installing: {e}",
             root.display()
         ))
+    })
+}
+
+/// A project the cache cannot reproduce exactly: the local install, said in
+/// one sentence even with -q, or a refusal (exit 5) under --no-fallback.
+pub(super) fn install_unsupported(
+    options: &FetchOptions,
+    request: &ValidRequest,
+    reason: String,
+    started: Instant,
+) -> Result<FetchReport, ClientError> {
+    if !options.fallback {
+        return Err(ClientError::Refused(format!(
+            "{reason}; --no-fallback forbids a local install"
+        )));
+    }
+    install_locally_saying(options, request, reason, started)
+}
+
+/// Every fallback: one line saying why (even with -q: a silent fallback would
+/// hide a slow, uncached build), the local install, then its scripts.
+pub(super) fn install_locally_saying(
+    options: &FetchOptions,
+    request: &ValidRequest,
+    reason: String,
+    started: Instant,
+) -> Result<FetchReport, ClientError> {
+    let shown = command_line(request).join(" ");
+    eprintln!("depcache: {reason}; installing locally with `{shown}`");
+    install_locally(request, &options.project.dir)?;
+    if !options.quiet {
+        eprintln!(
+            "installed {} locally, {}",
+            request.manager.output_dir(),
+            super::progress::seconds(started.elapsed())
+        );
+    }
+    super::scripts::after_install(
+        request,
+        &options.project.dir,
+        super::fetch::script_options(options),
+    )?;
+    Ok(FetchReport {
+        fallback: Fallback {
+            used: true,
+            reason: Some(reason),
+            command: Some(shown),
+        },
+        ..FetchReport::new(request, started)
     })
 }

@@ -15,15 +15,15 @@ use super::local_store::prune::BackgroundPrune;
 use super::local_store::{LocalStore, StoreLock};
 use super::partial;
 use super::progress;
-use super::report::{Fallback, FetchReport, summary, with_store};
+use super::report::{FetchReport, summary, with_store};
 use super::scripts::{self, ScriptOptions};
 use super::swap;
 use super::{ProjectSpec, load_project};
 use crate::client::ClientError;
 use crate::install::pnpm;
 use crate::protocol::{
-    CacheResponse, Index, InstallOptions, Manager, ValidRequest, check_project_shape,
-    check_yarn_config, workspace_folders,
+    CacheResponse, Index, InstallOptions, Manager, PNP_ROOT, ValidRequest, output_root,
+    workspace_folders,
 };
 
 #[derive(Debug, Clone)]
@@ -74,12 +74,18 @@ pub fn fetch(options: FetchOptions) -> Result<FetchReport, ClientError> {
         eprintln!("depcache: {warning}");
     }
     let dir = &options.project.dir;
-    let root = request.manager.output_dir();
+    let root = output_root(request.manager, &request.files);
+    let pnp = root == PNP_ROOT;
     // Held until this run ends: a second fetch in the same project waits
     // instead of sweeping this run's temp folders away as leftovers.
     let _project_lock = swap::lock_project(dir)?;
     swap::clean_leftovers(dir, root);
-    for workspace in workspace_folders(&request.files) {
+    let mut swept = workspace_folders(&request.files);
+    if pnp {
+        // Plug'n'Play stages its `.yarn` trees and files in `.yarn`.
+        swept.push(".yarn".to_string());
+    }
+    for workspace in swept {
         // Only in a real folder: a symlink would lead the sweep elsewhere.
         let folder = dir.join(workspace);
         if std::fs::symlink_metadata(&folder).is_ok_and(|m| m.file_type().is_dir()) {
@@ -88,17 +94,19 @@ pub fn fetch(options: FetchOptions) -> Result<FetchReport, ClientError> {
     }
     // Before asking: a shape the server would refuse (or, if older, cache
     // wrongly) is installed here straight away.
-    if let Some(reason) = refused_before_asking(&request, dir) {
-        return install_unsupported(&options, &request, reason, started);
+    if let Some(reason) = super::project::refused_before_asking(&request, dir) {
+        return fallback::install_unsupported(&options, &request, reason, started);
     }
     // A fork's pull request gets an empty DEPCACHE_SERVER when secrets are
     // withheld: the job must still get its dependencies. Before the no-op
     // check, which may ask the server to repair a tree.
     if let Some(reason) = &options.no_server {
-        super::stat_manifest::forget(&dir.join(root));
-        return install_unsupported(&options, &request, reason.clone(), started);
+        super::stat_manifest::forget(&dir.join(request.manager.output_dir()));
+        return fallback::install_unsupported(&options, &request, reason.clone(), started);
     }
-    if super::noop::up_to_date(&options, &request, started)? {
+    // Plug'n'Play outputs have no stat manifest (it describes one folder):
+    // every fetch restores them.
+    if !pnp && super::noop::up_to_date(&options, &request, started)? {
         return Ok(FetchReport {
             up_to_date: true,
             ..FetchReport::new(&request, started)
@@ -107,6 +115,14 @@ pub fn fetch(options: FetchOptions) -> Result<FetchReport, ClientError> {
     tracing::info!(key = %request.hash, server = %options.http.server, "cache request");
 
     let store = match &options.local_store {
+        Some(_) if pnp => {
+            eprintln!(
+                "depcache: --local-store is not used for Yarn Plug'n'Play projects (yarn rewrites \
+.pnp.cjs and .yarn/install-state.gz in place, which would change the store's shared copies); \
+restoring from the bundle"
+            );
+            None
+        }
         Some(path) => Some(LocalStore::open(path)?),
         None => None,
     };
@@ -133,7 +149,7 @@ pub fn fetch(options: FetchOptions) -> Result<FetchReport, ClientError> {
     match downloaded {
         Ok(d) => finish(&options, &request, d, store, store_lock, started),
         Err(ServerError::Fatal(e)) => Err(e),
-        Err(ServerError::Uncacheable(reason)) => install_unsupported(
+        Err(ServerError::Uncacheable(reason)) => fallback::install_unsupported(
             &options,
             &request,
             format!(
@@ -148,37 +164,18 @@ pub fn fetch(options: FetchOptions) -> Result<FetchReport, ClientError> {
                 http.server()
             )))
         }
-        Err(ServerError::Down(reason) | ServerError::Gone(reason)) => install_locally_saying(
-            &options,
-            &request,
-            format!(
-                "the depcache server {} is unavailable ({reason})",
-                http.server()
-            ),
-            started,
-        ),
-    }
-}
-
-/// Why this project is installed here without asking the server: a shape it
-/// would refuse (or, if older, cache wrongly), a pnpm setting outside the
-/// project, a yarn config line the server would refuse.
-fn refused_before_asking(request: &ValidRequest, dir: &Path) -> Option<String> {
-    if let Err(e) = check_project_shape(request.manager, &request.files) {
-        return Some(e.to_string());
-    }
-    if request.manager == Manager::Pnpm
-        && let Some(reason) = super::project::pnpm_refusal(dir)
-    {
-        return Some(reason);
-    }
-    if request.manager == Manager::Yarn {
-        let yarn = request.versions.get("yarn").map(String::as_str);
-        if let Err(e) = check_yarn_config(&request.files, yarn) {
-            return Some(e.to_string());
+        Err(ServerError::Down(reason) | ServerError::Gone(reason)) => {
+            fallback::install_locally_saying(
+                &options,
+                &request,
+                format!(
+                    "the depcache server {} is unavailable ({reason})",
+                    http.server()
+                ),
+                started,
+            )
         }
     }
-    None
 }
 
 /// After the download: restore the tree, fill the local store, finish what
@@ -192,7 +189,8 @@ fn finish(
     started: Instant,
 ) -> Result<FetchReport, ClientError> {
     let dir = &options.project.dir;
-    let root = request.manager.output_dir();
+    let root = output_root(request.manager, &request.files);
+    let pnp = root == PNP_ROOT;
     let t = Instant::now();
     let bar = progress::extract_bar(options.quiet);
     let result = match (&d.source, &store) {
@@ -220,7 +218,11 @@ fn finish(
             ClientError::Failure(format!("could not finish the restored pnpm tree: {e}"))
         })?;
     }
-    let restored_stats = super::noop::after_restore(dir, root);
+    let restored_stats = if pnp {
+        None
+    } else {
+        super::noop::after_restore(dir, root)
+    };
     drop(store_lock);
     // After the restore, so it neither slows it nor misses what this
     // run added; the summary is printed while it runs.
@@ -229,7 +231,8 @@ fn finish(
         _ => None,
     };
     if !options.quiet {
-        let line = summary(root, restored, &d.response, started);
+        let shown = if pnp { ".pnp.cjs and .yarn" } else { root };
+        let line = summary(shown, restored, &d.response, started);
         eprintln!(
             "{}",
             match store {
@@ -257,7 +260,7 @@ fn finish(
     }
     // Last, and only for a finished run: the manifest must describe
     // the tree as this run leaves it.
-    if scripts.is_ok() {
+    if scripts.is_ok() && !pnp {
         super::noop::record(options, root, &request.hash, &d.index, restored_stats);
     }
     scripts.map(|()| FetchReport {
@@ -268,57 +271,12 @@ fn finish(
     })
 }
 
-fn script_options(options: &FetchOptions) -> ScriptOptions {
+pub(super) fn script_options(options: &FetchOptions) -> ScriptOptions {
     ScriptOptions {
         ignore: options.ignore_scripts,
         quiet: options.quiet,
         built: false,
     }
-}
-
-/// A project the cache cannot reproduce exactly: the local install, said in
-/// one sentence even with -q, or a refusal (exit 5) under --no-fallback.
-fn install_unsupported(
-    options: &FetchOptions,
-    request: &ValidRequest,
-    reason: String,
-    started: Instant,
-) -> Result<FetchReport, ClientError> {
-    if !options.fallback {
-        return Err(ClientError::Refused(format!(
-            "{reason}; --no-fallback forbids a local install"
-        )));
-    }
-    install_locally_saying(options, request, reason, started)
-}
-
-/// Every fallback: one line saying why (even with -q: a silent fallback would
-/// hide a slow, uncached build), the local install, then its scripts.
-fn install_locally_saying(
-    options: &FetchOptions,
-    request: &ValidRequest,
-    reason: String,
-    started: Instant,
-) -> Result<FetchReport, ClientError> {
-    let shown = fallback::command_line(request).join(" ");
-    eprintln!("depcache: {reason}; installing locally with `{shown}`");
-    fallback::install_locally(request, &options.project.dir)?;
-    if !options.quiet {
-        eprintln!(
-            "installed {} locally, {}",
-            request.manager.output_dir(),
-            progress::seconds(started.elapsed())
-        );
-    }
-    scripts::after_install(request, &options.project.dir, script_options(options))?;
-    Ok(FetchReport {
-        fallback: Fallback {
-            used: true,
-            reason: Some(reason),
-            command: Some(shown),
-        },
-        ..FetchReport::new(request, started)
-    })
 }
 
 /// POST, index, then the bundle or the contents the local store lacks:
@@ -406,7 +364,7 @@ async fn fetch_answer(
             workspace_folders(&request.files)
         )));
     }
-    let root = request.manager.output_dir();
+    let root = output_root(request.manager, &request.files);
     if let Some(store) = store
         && let Some(d) = from_store(http, store, &response, &index, dir, root, quiet).await?
     {

@@ -12,6 +12,7 @@ mod linked;
 mod local_store;
 mod noop;
 mod partial;
+mod pnp_tree;
 mod progress;
 mod project;
 mod remove;
@@ -20,6 +21,7 @@ mod scripts;
 mod stat_manifest;
 mod swap;
 mod tree;
+mod yarn_env;
 
 pub use error::ClientError;
 pub use fetch::{FetchOptions, fetch};

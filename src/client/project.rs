@@ -231,6 +231,36 @@ fn pnpm_version(manifest: &[u8]) -> Option<String> {
     Some(version.split('+').next().unwrap_or(version).to_string())
 }
 
+/// Why this project is installed here without asking the server: a shape it
+/// would refuse (or, if older, cache wrongly), a pnpm setting outside the
+/// project, a yarn config line the server would refuse.
+pub(super) fn refused_before_asking(request: &ValidRequest, dir: &Path) -> Option<String> {
+    if let Err(e) = crate::protocol::check_project_shape(request.manager, &request.files) {
+        return Some(e.to_string());
+    }
+    if request.manager == Manager::Pnpm
+        && let Some(reason) = pnpm_refusal(dir)
+    {
+        return Some(reason);
+    }
+    if request.manager == Manager::Yarn {
+        let yarn = request.versions.get("yarn").map(String::as_str);
+        if let Err(e) = crate::protocol::check_yarn_config(&request.files, yarn) {
+            return Some(e.to_string());
+        }
+        if request
+            .files
+            .get("yarn.lock")
+            .is_some_and(|l| crate::protocol::yarn_flavor(l) == crate::protocol::YarnFlavor::Berry)
+            && let Some(reason) =
+                super::yarn_env::berry_refusal(dir, crate::protocol::is_yarn_pnp(&request.files))
+        {
+            return Some(reason);
+        }
+    }
+    None
+}
+
 /// Why `fetch` installs a pnpm project in the job instead of asking: a
 /// `.npmrc` line the server would refuse (other than a credential or a
 /// registry, which are just not sent: the lockfile's integrity pins every

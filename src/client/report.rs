@@ -16,7 +16,7 @@ pub struct FetchReport {
     /// The cache key of the project.
     pub key: String,
     pub manager: String,
-    /// `node_modules` or `vendor`.
+    /// `node_modules` or `vendor`; `.` (the project) for Yarn Plug'n'Play.
     pub output_dir: String,
     /// The server's answer; `null` when it was not asked or did not answer.
     pub cache_hit: Option<bool>,
@@ -52,7 +52,7 @@ impl FetchReport {
             format: Self::FORMAT,
             key: request.hash.to_string(),
             manager: request.manager.name().to_string(),
-            output_dir: request.manager.output_dir().to_string(),
+            output_dir: crate::protocol::output_root(request.manager, &request.files).to_string(),
             cache_hit: None,
             up_to_date: false,
             files: None,

@@ -1,7 +1,8 @@
 //! What every restore shares, whatever the file contents come from (a
 //! downloaded bundle or the local store): the index's own safety checks, the
 //! staging folder beside each target (`node_modules`, and with npm workspaces
-//! each `<workspace>/node_modules`), folders, symlinks, modes and the swaps.
+//! each `<workspace>/node_modules`; Yarn Plug'n'Play's outputs by
+//! `pnp_tree`'s rules), folders, symlinks, modes and the swaps.
 //! Any error before the swaps drops every staging folder and leaves the old
 //! trees as they were.
 
@@ -11,11 +12,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use super::swap;
+use super::{pnp_tree, swap};
 use crate::client::ClientError;
 use crate::protocol::{
-    Entry, FileEntry, Index, check_entry_path, check_root_tree_link, check_symlink_target,
-    check_workspace_link, is_workspace_manifest_name,
+    Entry, FileEntry, Index, PNP_ROOT, check_entry_path, check_root_tree_link,
+    check_symlink_target, check_workspace_link, is_workspace_manifest_name,
 };
 
 /// The index, checked, sorted by kind.
@@ -59,6 +60,9 @@ pub(super) struct Trees<'a> {
     pub trees: Vec<(&'a str, Layout<'a>)>,
     /// The workspace folders links may point at (npm workspaces).
     pub workspaces: &'a [String],
+    /// A Yarn Plug'n'Play index (`protocol::pnp`), restored by `pnp_tree`'s
+    /// rules; `None` for `node_modules`/`vendor` trees.
+    pub pnp: Option<&'a Index>,
 }
 
 impl Trees<'_> {
@@ -84,8 +88,17 @@ pub(super) fn check_trees<'a>(index: &'a Index, root: &str) -> Result<Trees<'a>,
             )));
         }
     }
+    let pnp = root == PNP_ROOT;
+    if pnp {
+        pnp_tree::check_pnp_index(index)?;
+    }
     let mut trees = Vec::with_capacity(1 + index.nested.len());
     for (folder, entries) in index.trees() {
+        if pnp {
+            // Yarn's outputs hold no links: nothing may point elsewhere.
+            trees.push((folder, check_entries(entries, folder, &[])?));
+            continue;
+        }
         if folder != root {
             let allowed = index
                 .workspaces
@@ -103,6 +116,7 @@ pub(super) fn check_trees<'a>(index: &'a Index, root: &str) -> Result<Trees<'a>,
     Ok(Trees {
         trees,
         workspaces: &index.workspaces,
+        pnp: pnp.then_some(index),
     })
 }
 
@@ -187,8 +201,15 @@ pub(super) fn build(
 ) -> Result<u64, ClientError> {
     // Dropping `staging` (on any error below) deletes the half-built trees.
     let mut staging = Vec::with_capacity(trees.trees.len());
+    if trees.pnp.is_some() {
+        let folders: Vec<&str> = trees.trees.iter().map(|(f, _)| *f).collect();
+        pnp_tree::prepare(project, &folders)?;
+    }
     for (folder, _) in &trees.trees {
-        let parent = real_folder(project, folder.rsplit_once('/').map_or("", |(p, _)| p))?;
+        let parent = match trees.pnp {
+            Some(_) => real_folder(project, pnp_tree::staging_folder(folder))?,
+            None => real_folder(project, folder.rsplit_once('/').map_or("", |(p, _)| p))?,
+        };
         let dir = tempfile::Builder::new()
             .prefix(&swap::staging_prefix(root))
             .tempdir_in(&parent)
@@ -223,6 +244,21 @@ pub(super) fn build(
                 .map_err(|e| local(&dir, e))?;
         }
         fs::set_permissions(base, Permissions::from_mode(0o755)).map_err(|e| local(base, e))?;
+    }
+    if let Some(index) = trees.pnp {
+        // Folders first, `.pnp.cjs` last: it names what they hold.
+        let mut staged: Vec<_> = trees.trees.iter().zip(staging).collect();
+        staged.sort_by_key(|((folder, _), _)| !pnp_tree::is_folder(folder));
+        for ((folder, layout), dir) in staged {
+            let target = project.join(pnp_tree::staging_folder(folder));
+            if pnp_tree::is_folder(folder) {
+                swap::swap_in(dir, &project.join(folder))?;
+            } else {
+                pnp_tree::place_files(dir.path(), &target, layout)?;
+            }
+        }
+        pnp_tree::remove_absent(project, index, trees.workspaces)?;
+        return Ok(bytes);
     }
     for ((folder, _), dir) in trees.trees.iter().zip(staging) {
         swap::swap_in(dir, &project.join(folder))?;
@@ -271,7 +307,7 @@ fn real_folder(project: &Path, folder: &str) -> Result<std::path::PathBuf, Clien
         let real = fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_dir());
         if !real {
             return Err(ClientError::Failure(format!(
-                "{} is not a folder of the project (missing, or a symlink); the workspace tree is not restored through it",
+                "{} is not a folder of the project (missing, or a symlink); no tree is restored through it",
                 path.display()
             )));
         }

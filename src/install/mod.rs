@@ -19,6 +19,7 @@ pub mod toolchain;
 pub(crate) mod trusted;
 pub mod yarn;
 mod yarn_private;
+mod yarn_pnp;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::{CommandSpec, InstallSettings, base_env};
-use crate::protocol::{YarnFlavor, workspace_folders, yarn_flavor};
+use crate::protocol::{YarnFlavor, is_yarn_pnp, workspace_folders, yarn_flavor};
 
 /// A yarn release as a JS file (`@yarnpkg/cli-dist`'s `bin/yarn.js`, or
 /// classic's `bin/yarn.js`), run with the node on PATH.
@@ -108,10 +108,16 @@ pub(crate) fn command(
         ] {
             env.push((name.to_string(), value.to_string()));
         }
-        env.push((
-            "YARN_CACHE_FOLDER".to_string(),
-            cache.join("berry-cache").display().to_string(),
-        ));
+        // Plug'n'Play writes the cache's path into `.pnp.cjs`: it stays the
+        // project's own `.yarn/cache` (its `enableGlobalCache: false`, which
+        // the shape check requires); the global folder's mirror still saves
+        // the downloads.
+        if !is_yarn_pnp(files) {
+            env.push((
+                "YARN_CACHE_FOLDER".to_string(),
+                cache.join("berry-cache").display().to_string(),
+            ));
+        }
         env.push((
             "YARN_GLOBAL_FOLDER".to_string(),
             cache.join("berry-global").display().to_string(),
@@ -199,6 +205,12 @@ does not; depcache does not cache yarn trees whose packages build"
 /// everything); with no script to run the flag changed nothing, so it is
 /// dropped, leaving the file a plain `yarn install --frozen-lockfile` writes.
 pub fn finish(project: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<(), YarnTreeError> {
+    if is_yarn_pnp(files) {
+        return match super::yarn_pnp::first_build_in_cache(project)? {
+            Some((package, what)) => Err(YarnTreeError::BuildScript { package, what }),
+            None => Ok(()),
+        };
+    }
     let modules = project.join("node_modules");
     let mut trees = vec![String::new()];
     trees.extend(

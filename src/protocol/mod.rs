@@ -8,6 +8,7 @@ mod manager;
 mod npmrc;
 mod paths;
 mod platform;
+mod pnp;
 mod supported;
 mod validate;
 mod wire;
@@ -30,6 +31,7 @@ pub use paths::{
     PathError, check_entry_path, check_root_tree_link, check_symlink_target, check_workspace_link,
 };
 pub use platform::current_platform;
+pub use pnp::{INDEX_FORMAT_PNP, PNP_OUTPUTS, PNP_ROOT, PnpOutput, output_root, pnp_output};
 pub use supported::{ContainerSupport, ManagerSupport, SupportedVersions};
 pub use validate::{
     ValidationError, check_file_name, check_platform, check_version, check_versions,
@@ -44,5 +46,5 @@ pub use workspaces::{
 };
 pub use yarn::{
     YarnConfigError, YarnFlavor, YarnSettings, YarnShapeError, check_yarn_config, check_yarn_shape,
-    package_manager_yarn, yarn_flavor,
+    is_yarn_pnp, package_manager_yarn, yarn_flavor,
 };

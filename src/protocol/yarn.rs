@@ -4,8 +4,8 @@
 //! the check before uploading, the server again on receipt: a config file is
 //! accepted only when every setting in it is one that depcache knows cannot
 //! carry a credential, move the registry or name a path, line by line. The
-//! project shapes depcache cannot reproduce exactly (Plug'n'Play, workspaces,
-//! a checked-in `yarnPath` release) are refused by `check_yarn_shape`, which
+//! project shapes depcache cannot reproduce exactly (Plug'n'Play with the
+//! global cache, the pnpm linker, a checked-in `yarnPath` release) are refused by `check_yarn_shape`, which
 //! makes the client install locally. See docs/installs.md, "Yarn".
 
 use std::collections::BTreeMap;
@@ -28,6 +28,8 @@ pub struct YarnSettings {
     pub node_linker: Option<String>,
     /// The line of `yarnPath`, when set.
     pub yarn_path_line: Option<usize>,
+    /// `enableGlobalCache` as written; Yarn 4's default is `true`.
+    pub global_cache: Option<String>,
 }
 
 /// A config file depcache will not pass on, or a request that is not a
@@ -104,10 +106,16 @@ the server will not execute and cannot prove equal to a published one"
     )]
     YarnPath { line: usize },
     #[error(
-        "the project uses Yarn Plug'n'Play (nodeLinker {linker}); depcache caches only \
-node_modules trees of Yarn so far (set nodeLinker: node-modules to use it)"
+        "the project uses Yarn's nodeLinker {linker}; depcache caches the pnp and node-modules \
+linkers only"
     )]
-    PlugNPlay { linker: String },
+    Linker { linker: String },
+    #[error(
+        "the project uses Yarn Plug'n'Play with the global cache (enableGlobalCache {value}): \
+.pnp.cjs then points into each machine's own cache folder, which depcache does not write; set \
+enableGlobalCache: false in .yarnrc.yml (the cache then lives in .yarn/cache) to use depcache"
+    )]
+    PnpGlobalCache { value: String },
 }
 
 /// The flavor of a lockfile: Berry's is YAML with a `__metadata:` block.
@@ -228,14 +236,38 @@ pub fn check_yarn_shape(files: &BTreeMap<String, Vec<u8>>) -> Result<(), YarnSha
         .get("yarn.lock")
         .is_some_and(|l| yarn_flavor(l) == YarnFlavor::Berry);
     if berry {
-        let linker = settings.node_linker.as_deref().unwrap_or("pnp");
-        if linker != "node-modules" {
-            return Err(YarnShapeError::PlugNPlay {
-                linker: linker.to_string(),
-            });
+        match settings.node_linker.as_deref().unwrap_or("pnp") {
+            "node-modules" => {}
+            "pnp" => {
+                // Only a project-local cache makes `.pnp.cjs` the same on
+                // every machine (its paths are relative to the project).
+                let global = settings.global_cache.as_deref().unwrap_or("true");
+                if global != "false" {
+                    return Err(YarnShapeError::PnpGlobalCache {
+                        value: global.to_string(),
+                    });
+                }
+            }
+            linker => {
+                return Err(YarnShapeError::Linker {
+                    linker: linker.to_string(),
+                });
+            }
         }
     }
     Ok(())
+}
+
+/// Whether a request is a Yarn Berry Plug'n'Play project (Berry lockfile,
+/// `nodeLinker` `pnp` or unset), whose outputs are the ones `pnp` lists
+/// rather than a `node_modules` folder.
+pub fn is_yarn_pnp(files: &BTreeMap<String, Vec<u8>>) -> bool {
+    let berry = files
+        .get("yarn.lock")
+        .is_some_and(|l| yarn_flavor(l) == YarnFlavor::Berry);
+    berry
+        && check_yarn_config(files, None)
+            .is_ok_and(|s| s.node_linker.as_deref().unwrap_or("pnp") == "pnp")
 }
 
 #[cfg(test)]
@@ -283,7 +315,22 @@ pub(super) mod tests {
     fn shapes() {
         assert!(matches!(
             check_yarn_shape(&files(&[])).unwrap_err(),
-            YarnShapeError::PlugNPlay { .. }
+            YarnShapeError::PnpGlobalCache { .. }
+        ));
+        let local_cache = files(&[(".yarnrc.yml", "enableGlobalCache: false\n")]);
+        assert!(check_yarn_shape(&local_cache).is_ok());
+        assert!(is_yarn_pnp(&local_cache));
+        assert!(matches!(
+            check_yarn_shape(&files(&[(
+                ".yarnrc.yml",
+                "nodeLinker: pnp\nenableGlobalCache: true\n"
+            )]))
+            .unwrap_err(),
+            YarnShapeError::PnpGlobalCache { .. }
+        ));
+        assert!(matches!(
+            check_yarn_shape(&files(&[(".yarnrc.yml", "nodeLinker: pnpm\n")])).unwrap_err(),
+            YarnShapeError::Linker { .. }
         ));
         assert!(check_yarn_shape(&files(&[(".yarnrc.yml", "nodeLinker: node-modules\n")])).is_ok());
         assert!(matches!(

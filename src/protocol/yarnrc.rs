@@ -165,6 +165,7 @@ pub(super) fn check_berry_rc(bytes: &[u8]) -> Result<YarnSettings, YarnConfigErr
         })?;
         match key {
             "nodeLinker" => settings.node_linker = Some(value.to_string()),
+            "enableGlobalCache" => settings.global_cache = Some(value.to_string()),
             "yarnPath" => settings.yarn_path_line = Some(line),
             _ => {}
         }

@@ -12,9 +12,9 @@ use rayon::prelude::*;
 
 use super::{BlobInfo, HashedFile, IngestClock, StagedBlob, Store, pack_file};
 use crate::protocol::{
-    Entry, FileEntry, INDEX_FORMAT, INDEX_FORMAT_WORKSPACES, Index, NestedTree, Sha256,
-    ValidRequest, check_entry_path, check_root_tree_link, check_symlink_target,
-    check_workspace_link, workspace_folders,
+    Entry, FileEntry, INDEX_FORMAT, INDEX_FORMAT_PNP, INDEX_FORMAT_WORKSPACES, Index, NestedTree,
+    PNP_ROOT, Sha256, ValidRequest, check_entry_path, check_root_tree_link, check_symlink_target,
+    check_workspace_link, output_root, workspace_folders,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -178,6 +178,13 @@ fn walk_trees(
     limits: TreeLimits,
 ) -> Result<(Vec<Tree>, Vec<TreeFile>), IngestError> {
     let project = tree_root.parent().unwrap_or(tree_root);
+    if output_root(request.manager, &request.files) == PNP_ROOT {
+        for folder in workspaces {
+            check_workspace_folder(project, folder)?;
+        }
+        super::ingest_pnp::check_nothing_else(project, &request.files)?;
+        return super::ingest_pnp::walk_pnp(project, limits);
+    }
     let root_name = request.manager.output_dir();
     let mut roots = vec![(root_name.to_string(), tree_root.to_path_buf())];
     for folder in workspaces {
@@ -270,8 +277,11 @@ fn index_of(
     let nested: Vec<NestedTree> = trees
         .map(|(root, entries)| NestedTree { root, entries })
         .collect();
+    let root = output_root(request.manager, &request.files);
     Index {
-        format: if workspaces.is_empty() {
+        format: if root == PNP_ROOT {
+            INDEX_FORMAT_PNP
+        } else if workspaces.is_empty() {
             INDEX_FORMAT
         } else {
             INDEX_FORMAT_WORKSPACES
@@ -281,7 +291,7 @@ fn index_of(
         versions: request.versions.clone(),
         platform: request.platform.clone(),
         options: request.options.clone(),
-        root: request.manager.output_dir().to_string(),
+        root: root.to_string(),
         created: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -325,24 +335,24 @@ fn store_error(what: &str, source: io::Error) -> IngestError {
     }
 }
 
-type FileJob = (String, PathBuf, u32);
+pub(super) type FileJob = (String, PathBuf, u32);
 /// A tree's folder in the project and its entries.
-type Tree = (String, Vec<Entry>);
+pub(super) type Tree = (String, Vec<Entry>);
 /// A file to store, with the number of the tree it belongs to.
-type TreeFile = (usize, FileJob);
+pub(super) type TreeFile = (usize, FileJob);
 
 /// What the trees walked so far hold, against `TreeLimits`.
 #[derive(Debug, Default)]
-struct Used {
-    entries: u64,
-    bytes: u64,
+pub(super) struct Used {
+    pub(super) entries: u64,
+    pub(super) bytes: u64,
 }
 
 /// Dirs and symlinks become entries right away; regular files are returned as
 /// jobs for the parallel pass. `folder` is the tree's place in the project,
 /// for workspace links, which alone may leave the tree. Stops at the first
 /// entry that takes `used` over `limits`.
-fn walk(
+pub(super) fn walk(
     tree_root: &Path,
     folder: &str,
     workspaces: &[String],

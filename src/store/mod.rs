@@ -7,6 +7,7 @@ mod bundle_cache;
 mod dir;
 mod dir_maintenance;
 mod ingest;
+mod ingest_pnp;
 mod location;
 mod maintenance;
 mod mem;

@@ -65,3 +65,4 @@ mod systemd_unit;
 mod yarn_berry_registry;
 mod yarn_errors;
 mod yarn_fetch;
+mod yarn_pnp;

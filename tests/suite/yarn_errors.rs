@@ -139,11 +139,18 @@ async fn a_yarn_version_the_server_cannot_get_is_refused_listing_what_it_can() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plug_n_play_and_yarn_path_are_unsupported_projects() {
+async fn plug_n_play_with_the_global_cache_and_yarn_path_are_unsupported_projects() {
     let server = server().await;
     for (rc, said) in [
-        ("", "Plug'n'Play (nodeLinker pnp)"),
-        ("nodeLinker: pnp\n", "Plug'n'Play (nodeLinker pnp)"),
+        (
+            "",
+            "Plug'n'Play with the global cache (enableGlobalCache true)",
+        ),
+        (
+            "nodeLinker: pnp\nenableGlobalCache: true\n",
+            "set enableGlobalCache: false in .yarnrc.yml",
+        ),
+        ("nodeLinker: pnpm\n", "nodeLinker pnpm"),
         (
             "nodeLinker: node-modules\nyarnPath: .yarn/releases/yarn-4.1.0.cjs\n",
             ".yarnrc.yml line 2 sets yarnPath",

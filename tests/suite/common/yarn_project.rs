@@ -55,6 +55,15 @@ pub enum Flavor {
     Classic,
     /// Berry with `nodeLinker: node-modules`.
     BerryNodeModules,
+    /// Berry with Plug'n'Play (no `nodeLinker`) and `enableGlobalCache:
+    /// false`: the zip cache in the project's `.yarn/cache`.
+    BerryPnp,
+}
+
+impl Flavor {
+    fn berry(self) -> bool {
+        self != Flavor::Classic
+    }
 }
 
 /// yarn (classic from PATH, Berry as `node <release>`) in `cwd`, with
@@ -63,15 +72,18 @@ pub fn yarn_command(flavor: Flavor, cwd: &Path, scratch: &Path) -> Command {
     let url = registry().url();
     let mut cmd = match flavor {
         Flavor::Classic => Command::new("yarn"),
-        Flavor::BerryNodeModules => {
+        Flavor::BerryNodeModules | Flavor::BerryPnp => {
             let mut c = Command::new("node");
             c.arg(berry_release());
             c
         }
     };
+    // Plug'n'Play keeps its cache where the project says (`.yarn/cache`).
+    if flavor != Flavor::BerryPnp {
+        cmd.env("YARN_CACHE_FOLDER", scratch.join("yarn-cache"));
+    }
     cmd.current_dir(cwd)
         .env("HOME", scratch.join("home"))
-        .env("YARN_CACHE_FOLDER", scratch.join("yarn-cache"))
         .env("YARN_GLOBAL_FOLDER", scratch.join("yarn-global"))
         .env("YARN_ENABLE_TELEMETRY", "0")
         .env("YARN_ENABLE_GLOBAL_CACHE", "0")
@@ -118,7 +130,9 @@ fn deps_map(deps: &[(&str, &str)]) -> Value {
 pub fn project_files(flavor: Flavor) -> &'static [&'static str] {
     match flavor {
         Flavor::Classic => &["package.json", "yarn.lock"],
-        Flavor::BerryNodeModules => &["package.json", "yarn.lock", ".yarnrc.yml"],
+        Flavor::BerryNodeModules | Flavor::BerryPnp => {
+            &["package.json", "yarn.lock", ".yarnrc.yml"]
+        }
     }
 }
 
@@ -140,9 +154,15 @@ pub fn yarn_project(
         "dependencies": deps_map(deps),
         "devDependencies": deps_map(dev_deps),
     });
-    if flavor == Flavor::BerryNodeModules {
+    if flavor.berry() {
         manifest["packageManager"] = json!(format!("yarn@{}", berry_version()));
-        std::fs::write(dir.join(".yarnrc.yml"), "nodeLinker: node-modules\n").unwrap();
+        let rc = match flavor {
+            Flavor::BerryPnp => "enableGlobalCache: false\n",
+            _ => "nodeLinker: node-modules\n",
+        };
+        if !dir.join(".yarnrc.yml").exists() {
+            std::fs::write(dir.join(".yarnrc.yml"), rc).unwrap();
+        }
     }
     if let (Some(m), Some(e)) = (manifest.as_object_mut(), extra.as_object()) {
         for (k, v) in e {
@@ -156,7 +176,7 @@ pub fn yarn_project(
     .unwrap();
     let out = match flavor {
         Flavor::Classic => run(flavor, dir, &["install", "--ignore-scripts"]),
-        Flavor::BerryNodeModules => {
+        Flavor::BerryNodeModules | Flavor::BerryPnp => {
             let scratch = tempfile::tempdir().unwrap();
             yarn_command(flavor, dir, scratch.path())
                 .args(["install", "--mode=update-lockfile"])
@@ -195,7 +215,9 @@ pub fn yarn_reference_with(flavor: Flavor, project: &Path, extra: &[&str]) -> te
     }
     let result = match flavor {
         Flavor::Classic => run(flavor, out.path(), &["install", "--frozen-lockfile"]),
-        Flavor::BerryNodeModules => run(flavor, out.path(), &["install", "--immutable"]),
+        Flavor::BerryNodeModules | Flavor::BerryPnp => {
+            run(flavor, out.path(), &["install", "--immutable"])
+        }
     };
     check("the control install", &result);
     out
