@@ -18,8 +18,8 @@ mod tool_unpack;
 pub mod toolchain;
 pub(crate) mod trusted;
 pub mod yarn;
-mod yarn_private;
 mod yarn_pnp;
+mod yarn_private;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -38,7 +38,7 @@ fn job_home(flavor: Flavor, scratch: &Path, acme: &PrivateRegistry) {
         ),
         // The private registry sends no publish times, which Yarn 4
         // quarantines while resolving unless the scope's gate is off.
-        Flavor::BerryNodeModules => std::fs::write(
+        Flavor::BerryNodeModules | Flavor::BerryPnp => std::fs::write(
             home.join(".yarnrc.yml"),
             format!(
                 concat!(
@@ -91,7 +91,7 @@ fn project(
     std::fs::write(dir.path().join("package.json"), manifest.to_string()).unwrap();
     match flavor {
         Flavor::Classic => yarn(flavor, dir.path(), scratch.path(), &["install"]),
-        Flavor::BerryNodeModules => yarn(
+        Flavor::BerryNodeModules | Flavor::BerryPnp => yarn(
             flavor,
             dir.path(),
             scratch.path(),
@@ -108,7 +108,7 @@ fn project(
     }
     let install: &[&str] = match flavor {
         Flavor::Classic => &["install", "--frozen-lockfile"],
-        Flavor::BerryNodeModules => &["install", "--immutable"],
+        Flavor::BerryNodeModules | Flavor::BerryPnp => &["install", "--immutable"],
     };
     yarn(flavor, control.path(), scratch.path(), install);
     (files, control)
@@ -136,7 +136,7 @@ async fn installs_through_the_server(flavor: Flavor) {
     .await;
     let yarn_version = match flavor {
         Flavor::Classic => classic_version(),
-        Flavor::BerryNodeModules => berry_version(),
+        Flavor::BerryNodeModules | Flavor::BerryPnp => berry_version(),
     };
     let mut versions = host_versions(Manager::Yarn);
     versions.insert("yarn".to_string(), yarn_version);
