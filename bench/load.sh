@@ -27,9 +27,12 @@ else
   trap 'kill ${server_pid:-} ${ref_pid:-} 2>/dev/null || true; rm -rf "$work"' EXIT
 fi
 
-echo "building release binary..." >&2
-cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-depcache="${CARGO_TARGET_DIR:-$here/target}/release/depcache"
+# BENCH_DEPCACHE=path runs that binary instead (to compare two builds).
+if [ -z "${BENCH_DEPCACHE:-}" ]; then
+  echo "building release binary..." >&2
+  cargo build --release --quiet --manifest-path "$here/Cargo.toml"
+fi
+depcache="${BENCH_DEPCACHE:-${CARGO_TARGET_DIR:-$here/target}/release/depcache}"
 
 project="$work/project"
 mkdir -p "$project"
