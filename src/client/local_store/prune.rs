@@ -142,8 +142,15 @@ fn prune_listed(
             remover.remove(o, &mut report, &mut left)?;
         }
     }
+    // Its batch lock released first: taken again below, it would wait on itself.
+    drop(remover);
     report.kept = count - report.removed;
     report.kept_bytes = left;
+    if report.removed > 0 && !options.dry_run {
+        // Under the lock: no fetch saves its records while they are trimmed.
+        let _lock = StoreLock::exclusive(dir).map_err(|e| io::Error::other(e.to_string()))?;
+        super::seal::forget_missing(dir);
+    }
     Ok(report)
 }
 

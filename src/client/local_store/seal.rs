@@ -184,6 +184,32 @@ impl Seals {
     }
 }
 
+/// Drops the records of objects that are gone or are another inode now (a
+/// prune removed them, a verify replaced them): the table would otherwise
+/// grow with every object this store ever held. Run under the exclusive
+/// store lock (no fetch is saving meanwhile). Best effort, like `save`.
+pub(super) fn forget_missing(store: &Path) {
+    let file = store.join("seals");
+    let Ok(mut table) = read_table(&file) else {
+        return;
+    };
+    let before = table.len();
+    table.retain(|(sha, mode), stat| {
+        let hex: String = sha.iter().map(|b| format!("{b:02x}")).collect();
+        let object = store
+            .join("objects")
+            .join(&hex[..2])
+            .join(format!("{hex}.{mode:o}"));
+        fs::symlink_metadata(object).is_ok_and(|m| m.dev() == stat.dev && m.ino() == stat.ino)
+    });
+    if table.len() == before {
+        return;
+    }
+    if let Err(e) = write_table(&file, &store.join("tmp"), &table) {
+        tracing::warn!("could not trim the local store's seal records: {e}");
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -253,6 +279,47 @@ pub(super) fn key(sha256: &crate::protocol::Sha256, mode: u32) -> Key {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_of_objects_gone_or_replaced_are_forgotten() {
+        let store = tempfile::tempdir().unwrap();
+        let dir = store.path();
+        fs::create_dir_all(dir.join("tmp")).unwrap();
+        let write = |hex: &str| {
+            let object = dir
+                .join("objects")
+                .join(&hex[..2])
+                .join(format!("{hex}.644"));
+            fs::create_dir_all(object.parent().unwrap()).unwrap();
+            fs::write(&object, hex).unwrap();
+            object
+        };
+        let (kept, gone, replaced) = ("aa".repeat(32), "bb".repeat(32), "cc".repeat(32));
+        let mut table = HashMap::new();
+        for hex in [&kept, &gone, &replaced] {
+            let object = write(hex);
+            let sha: [u8; 32] =
+                std::array::from_fn(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap());
+            table.insert(
+                (sha, 0o644),
+                Stat::of(&fs::symlink_metadata(&object).unwrap()),
+            );
+        }
+        write_table(&dir.join("seals"), &dir.join("tmp"), &table).unwrap();
+        fs::remove_file(dir.join(format!("objects/bb/{gone}.644"))).unwrap();
+        // Another inode under the same name: its record is no seal for it.
+        let path = dir.join(format!("objects/cc/{replaced}.644"));
+        fs::write(dir.join("tmp/new"), "x").unwrap();
+        fs::rename(dir.join("tmp/new"), &path).unwrap();
+
+        forget_missing(dir);
+        let left: Vec<u8> = read_table(&dir.join("seals"))
+            .unwrap()
+            .keys()
+            .map(|(sha, _)| sha[0])
+            .collect();
+        assert_eq!(left, [0xaa]);
+    }
 
     #[test]
     fn a_damaged_or_foreign_table_is_empty() {
