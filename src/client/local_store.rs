@@ -114,22 +114,19 @@ impl LocalStore {
 
     /// Where the content of `f` with its mode lives. The sha256 comes from
     /// the server, but as a `Sha256` it is 64 hex digits, safe in a path.
-    fn object(&self, f: &FileEntry) -> Result<PathBuf, ClientError> {
+    fn object(&self, f: &FileEntry) -> PathBuf {
         let sha = f.sha256.to_string();
-        Ok(self
-            .dir
+        self.dir
             .join("objects")
             .join(&sha[..2])
-            .join(format!("{sha}.{:o}", f.mode & 0o777)))
+            .join(format!("{sha}.{:o}", f.mode & 0o777))
     }
 
     /// The store holds `f`'s content with `f`'s mode: its seal record still
     /// matches, or else hashing it now says so (a write through any tree
     /// linked to it may have changed it).
     pub fn has(&self, f: &FileEntry) -> bool {
-        self.object(f)
-            .ok()
-            .is_some_and(|p| self.check(&p, f).unwrap_or(false))
+        self.check(&self.object(f), f).unwrap_or(false)
     }
 
     fn check(&self, object: &Path, f: &FileEntry) -> io::Result<bool> {
@@ -171,9 +168,7 @@ impl LocalStore {
         if self.has(f) {
             return true;
         }
-        let Ok(object) = self.object(f) else {
-            return false;
-        };
+        let object = self.object(f);
         OTHER_MODES
             .iter()
             .filter(|&&mode| mode != f.mode & 0o777)
@@ -191,7 +186,7 @@ impl LocalStore {
     /// Reads `content`, checks its size and sha256 against `f`, and only then
     /// moves it into the store (replacing a damaged copy, if any).
     pub fn ingest(&self, f: &FileEntry, content: &mut dyn Read) -> Result<(), ClientError> {
-        let object = self.object(f)?;
+        let object = self.object(f);
         let tmp_dir = self.dir.join("tmp");
         let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir).map_err(|e| local(&tmp_dir, e))?;
         let mut hasher = Sha256::new();
@@ -236,14 +231,12 @@ impl LocalStore {
         if self.has(f) {
             // This restore wanted it though it extracted its own copy: a use,
             // for prune's least-recently-used order (ctime, see `place`).
-            if let Ok(object) = self.object(f)
-                && let Ok(handle) = open_nofollow(&object)
-            {
+            if let Ok(handle) = open_nofollow(&self.object(f)) {
                 let _ = handle.set_permissions(Permissions::from_mode(f.mode & 0o777));
             }
             return Ok(());
         }
-        let object = self.object(f)?;
+        let object = self.object(f);
         let tmp = self
             .dir
             .join("tmp")
@@ -281,7 +274,7 @@ impl LocalStore {
     /// reflink or copy where linking fails (another file system, too many
     /// links). Returns the bytes placed.
     pub fn place(&self, f: &FileEntry, dest: &Path) -> Result<u64, ClientError> {
-        let object = self.object(f)?;
+        let object = self.object(f);
         let gone = || {
             verify(format!(
                 "the local store's copy of {:?} changed while it was used",
