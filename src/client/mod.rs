@@ -30,6 +30,6 @@ pub use local_store::prune::{PruneOptions, PruneReport, prune};
 pub use local_store::scan::Problem;
 pub use local_store::status::{StatusReport, status};
 pub use local_store::verify::{VerifyReport, verify as verify_store};
-pub use project::{ProjectSpec, load_project, npmrc_not_in_key};
+pub use project::{NotInKey, ProjectSpec, load_project, npmrc_not_in_key};
 pub use report::{Fallback, FetchReport};
 pub use scripts::ScriptError;

@@ -169,7 +169,7 @@ fn pnpm_files(files: &mut BTreeMap<String, Vec<u8>>) {
 /// do not change the tree, a path or `${ENV}` line makes `fetch` install
 /// locally); for npm every line, since npm requests carry no `.npmrc`.
 /// Values are never shown: one may be a secret.
-pub fn npmrc_not_in_key(manager: Manager, dir: &Path) -> Vec<String> {
+pub fn npmrc_not_in_key(manager: Manager, dir: &Path) -> Vec<NotInKey> {
     use crate::protocol::RefusedKind;
     if !matches!(manager, Manager::Npm | Manager::Pnpm) {
         return Vec::new();
@@ -218,8 +218,37 @@ pub fn npmrc_not_in_key(manager: Manager, dir: &Path) -> Vec<String> {
     lines.sort();
     lines
         .into_iter()
-        .map(|(line, key, why)| format!(".npmrc line {line} ({key}): {why}"))
+        .map(|(line, key, reason)| NotInKey {
+            file: ".npmrc",
+            line,
+            key,
+            reason,
+        })
         .collect()
+}
+
+/// One config line left out of the key: `hash --explain` prints it,
+/// `hash --json` lists its fields (`dropped`, docs/client.md).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NotInKey {
+    pub file: &'static str,
+    /// 1-based.
+    pub line: usize,
+    /// The setting's name (at most 80 characters), never its value.
+    pub key: String,
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for NotInKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let NotInKey {
+            file,
+            line,
+            key,
+            reason,
+        } = self;
+        write!(f, "{file} line {line} ({key}): {reason}")
+    }
 }
 
 /// `packageManager: "pnpm@10.4.1+sha512..."` decides the pnpm version,
