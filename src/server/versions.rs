@@ -433,6 +433,7 @@ impl VersionPolicy {
                     fixed: BTreeMap::new(),
                 }),
             },
+            pnpm: self.supported_pnpm(),
             build_scripts: (self.build_scripts && self.container.is_some())
                 .then(|| "container".to_string()),
             npm: ManagerSupport {

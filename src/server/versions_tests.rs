@@ -296,11 +296,17 @@ fn the_supported_table() {
             // the registry publishes runs in the node image.
             "yarn": {"native": [], "toolchains": [],
                      "container": {"runtime": "podman", "image": "node:{version}",
-                                   "any": ["node", "yarn"], "fixed": {}}}
+                                   "any": ["node", "yarn"], "fixed": {}}},
+            // Where pnpm runs: each node takes any pnpm the registry
+            // publishes, so the sets name no pnpm.
+            "pnpm": {"native": [{"node": "20.20.2"}], "toolchains": [{"node": "18.19.0"}],
+                     "container": {"runtime": "podman", "image": "node:{version}",
+                                   "any": ["node", "pnpm"], "fixed": {}}}
         })
     );
     let off = serde_json::to_value(policy(false, true).supported()).unwrap();
     assert_eq!(off["npm"]["container"], serde_json::Value::Null);
+    assert_eq!(off["pnpm"]["container"], serde_json::Value::Null);
 }
 
 #[test]
