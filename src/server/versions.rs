@@ -376,9 +376,14 @@ impl VersionPolicy {
             ));
         }
         if manager == Manager::Yarn {
-            parts.extend(self.npm.iter().map(|(node, _)| {
+            let nodes = self.npm.iter().map(|(node, _)| format!("node {node}"));
+            let toolchains = self
+                .node_toolchains
+                .iter()
+                .map(|t| format!("node {} (toolchain)", t.node));
+            parts.extend(nodes.chain(toolchains).map(|node| {
                 format!(
-                    "node {node} with any yarn version the npm registry publishes (yarn, or \
+                    "{node} with any yarn version the npm registry publishes (yarn, or \
 @yarnpkg/cli-dist for Berry; fetched into the tool cache)"
                 )
             }));
@@ -415,7 +420,9 @@ impl VersionPolicy {
                         Some(set(&[("node", node), ("yarn", self.yarn.as_ref()?)]))
                     })
                     .collect(),
-                // `--yarn-release` files: local releases, as toolchains are.
+                // `--yarn-release` files: local releases, as toolchains are;
+                // then the `--node-toolchain` nodes, with any yarn (no
+                // `yarn` in the set, as in pnpm's).
                 toolchains: self
                     .npm
                     .iter()
@@ -424,6 +431,7 @@ impl VersionPolicy {
                             .iter()
                             .map(move |r| set(&[("node", node), ("yarn", &r.version)]))
                     })
+                    .chain(self.node_toolchains.iter().map(|t| set(&[("node", &t.node)])))
                     .collect(),
                 // Any yarn the registry publishes, run by the image's node.
                 container: container.map(|c| ContainerSupport {
