@@ -96,7 +96,7 @@ impl ProjectArgs {
 
 pub fn run(args: HashArgs) -> Result<(), CliError> {
     let request = load_project(&args.project.spec(args.manager))?;
-    let dropped = crate::client::npmrc_not_in_key(request.manager, &args.project.dir);
+    let dropped = crate::client::config_not_in_key(request.manager, &args.project.dir);
     if args.json {
         let files: Vec<_> = request
             .files

@@ -431,7 +431,11 @@ impl VersionPolicy {
                             .iter()
                             .map(move |r| set(&[("node", node), ("yarn", &r.version)]))
                     })
-                    .chain(self.node_toolchains.iter().map(|t| set(&[("node", &t.node)])))
+                    .chain(
+                        self.node_toolchains
+                            .iter()
+                            .map(|t| set(&[("node", &t.node)])),
+                    )
                     .collect(),
                 // Any yarn the registry publishes, run by the image's node.
                 container: container.map(|c| ContainerSupport {

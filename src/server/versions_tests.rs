@@ -99,7 +99,11 @@ fn other_local_toolchains_come_before_containers() {
     // pnpm and yarn run on a toolchain's node too, with any version of
     // themselves (the tool cache's), with containers on or off.
     for manager in [Manager::Pnpm, Manager::Yarn] {
-        let name = if manager == Manager::Pnpm { "pnpm" } else { "yarn" };
+        let name = if manager == Manager::Pnpm {
+            "pnpm"
+        } else {
+            "yarn"
+        };
         for p in [policy(true, true), policy(false, false)] {
             let r = request(manager, &[("node", "18.19.0"), (name, "4.18.1")]);
             match p.decide(&r) {
@@ -110,7 +114,10 @@ fn other_local_toolchains_come_before_containers() {
             }
         }
         let said = p.describe(manager);
-        assert!(said.contains("node 18.19.0 (toolchain)"), "{manager}: {said}");
+        assert!(
+            said.contains("node 18.19.0 (toolchain)"),
+            "{manager}: {said}"
+        );
     }
     let php = request(Manager::Composer, &[("php", "8.1.2")]);
     match p.decide(&php) {

@@ -132,7 +132,11 @@ fn hash_json_lists_the_npmrc_lines_left_out_of_the_key() {
         &dir.path().join("package.json"),
         json!({"name": "x", "packageManager": "pnpm@10.4.1"}),
     );
-    std::fs::write(dir.path().join("pnpm-lock.yaml"), "lockfileVersion: '9.0'\n").unwrap();
+    std::fs::write(
+        dir.path().join("pnpm-lock.yaml"),
+        "lockfileVersion: '9.0'\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.path().join(".npmrc"),
         "node-linker=hoisted\n//registry.example/:_authToken=s3cret\n@corp:registry=https://r.example/\n",
