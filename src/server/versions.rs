@@ -356,10 +356,12 @@ impl VersionPolicy {
                 .iter()
                 .map(|s| format!("{} (PATH)", words(s))),
         );
+        // Yarn's `{"node"}` sets (toolchain nodes, any yarn) are said below.
         parts.extend(
             support
                 .toolchains
                 .iter()
+                .filter(|s| manager != Manager::Yarn || s.contains_key("yarn"))
                 .map(|s| format!("{} (toolchain)", words(s))),
         );
         if let Some(c) = &support.container {

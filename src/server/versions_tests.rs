@@ -114,8 +114,9 @@ fn other_local_toolchains_come_before_containers() {
             }
         }
         let said = p.describe(manager);
-        assert!(
-            said.contains("node 18.19.0 (toolchain)"),
+        assert_eq!(
+            said.matches("node 18.19.0 (toolchain)").count(),
+            1,
             "{manager}: {said}"
         );
     }
