@@ -96,6 +96,7 @@ impl ProjectArgs {
 
 pub fn run(args: HashArgs) -> Result<(), CliError> {
     let request = load_project(&args.project.spec(args.manager))?;
+    let dropped = crate::client::config_not_in_key(request.manager, &args.project.dir);
     if args.json {
         let files: Vec<_> = request
             .files
@@ -118,6 +119,7 @@ pub fn run(args: HashArgs) -> Result<(), CliError> {
             "platform": request.platform,
             "options": options,
             "files": files,
+            "dropped": dropped,
         });
         println!("{document}");
         return Ok(());
@@ -138,8 +140,7 @@ pub fn run(args: HashArgs) -> Result<(), CliError> {
         for (name, bytes) in &request.files {
             println!("file     {name} ({} bytes)", bytes.len());
         }
-        let dir = &args.project.dir;
-        for line in crate::client::npmrc_not_in_key(request.manager, dir) {
+        for line in &dropped {
             println!("dropped  {line}");
         }
     }

@@ -71,6 +71,10 @@ pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, ClientError> {
             given.insert("pnpm".to_string(), v);
         }
     }
+    if manager == Manager::Yarn {
+        // The job's registries and credentials stay in the job, as pnpm's.
+        crate::protocol::strip_yarn_config(&mut files);
+    }
     if manager == Manager::Yarn && !given.contains_key("yarn") {
         let asked = package_manager_yarn(&files[manager.manifest()])
             .map_err(|e| ClientError::BadProject(e.to_string()))?;
@@ -160,66 +164,6 @@ fn pnpm_files(files: &mut BTreeMap<String, Vec<u8>>) {
             files.insert(".npmrc".to_string(), kept.into_bytes());
         }
     }
-}
-
-/// The settings of the project's `.npmrc` that are not in the key, one
-/// sentence each with its line (for `hash --explain`), as
-/// `protocol::check_npmrc` sorts them: for pnpm the lines it did not keep
-/// (credentials and registries stay in the job, other non-layout settings
-/// do not change the tree, a path or `${ENV}` line makes `fetch` install
-/// locally); for npm every line, since npm requests carry no `.npmrc`.
-/// Values are never shown: one may be a secret.
-pub fn npmrc_not_in_key(manager: Manager, dir: &Path) -> Vec<String> {
-    use crate::protocol::RefusedKind;
-    if !matches!(manager, Manager::Npm | Manager::Pnpm) {
-        return Vec::new();
-    }
-    let path = dir.join(".npmrc");
-    if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
-        return Vec::new();
-    }
-    let Ok(bytes) = std::fs::read(&path) else {
-        return Vec::new();
-    };
-    let text = String::from_utf8_lossy(&bytes);
-    let mut lines: Vec<(usize, String, &str)> = Vec::new();
-    if manager == Manager::Npm {
-        for (i, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-                continue;
-            }
-            let key = line.split_once('=').map_or(line, |(k, _)| k).trim();
-            let key = key.chars().take(80).collect();
-            lines.push((i + 1, key, "not sent: npm requests carry no .npmrc"));
-        }
-    } else {
-        let check = crate::protocol::check_npmrc(&text);
-        for r in &check.refused {
-            let why = match r.kind {
-                RefusedKind::Credential => "not sent: a credential stays in the job",
-                RefusedKind::Registry => {
-                    "not sent: the lockfile pins every package whichever registry serves it"
-                }
-                RefusedKind::Path | RefusedKind::Environment => {
-                    "refused by the server: fetch installs in the job instead"
-                }
-            };
-            lines.push((r.line, r.key.clone(), why));
-        }
-        for d in &check.dropped {
-            lines.push((
-                d.line,
-                d.key.clone(),
-                "not sent: not a node_modules layout setting",
-            ));
-        }
-    }
-    lines.sort();
-    lines
-        .into_iter()
-        .map(|(line, key, why)| format!(".npmrc line {line} ({key}): {why}"))
-        .collect()
 }
 
 /// `packageManager: "pnpm@10.4.1+sha512..."` decides the pnpm version,

@@ -15,6 +15,7 @@ mod wire;
 mod workspaces;
 mod yarn;
 mod yarnrc;
+mod yarnrc_strip;
 
 pub use ids::{Key, Sha256};
 pub use index::{
@@ -48,3 +49,4 @@ pub use yarn::{
     YarnConfigError, YarnFlavor, YarnSettings, YarnShapeError, check_yarn_config, check_yarn_shape,
     is_yarn_pnp, package_manager_yarn, yarn_flavor,
 };
+pub use yarnrc_strip::{StrippedKind, StrippedLine, strip_yarn_config};

@@ -16,6 +16,11 @@ pub struct SupportedVersions {
     /// with the PATH node. Absent from older servers.
     #[serde(default)]
     pub yarn: ManagerSupport,
+    /// Sets of `node` alone: each takes any pnpm version the npm registry
+    /// publishes (fetched into the server's tool cache). Absent from older
+    /// servers.
+    #[serde(default)]
+    pub pnpm: ManagerSupport,
     /// `container` when npm requests may ask for the tree built with its
     /// install scripts (`options.build_scripts`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -178,80 +178,91 @@ pub(super) fn check_berry_rc(bytes: &[u8]) -> Result<YarnSettings, YarnConfigErr
 pub(super) fn check_classic_rc(file: &str, bytes: &[u8]) -> Result<(), YarnConfigError> {
     let text = String::from_utf8_lossy(bytes);
     for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        let content = raw.trim();
-        if content.is_empty() || content.starts_with('#') || content.starts_with(';') {
-            continue;
-        }
-        let key = content
-            .split(['=', ' ', '\t'])
-            .next()
-            .unwrap_or_default()
-            .trim_matches('"')
-            .trim_start_matches("--");
-        let lower = key.to_ascii_lowercase();
-        let last = lower.rsplit(':').next().unwrap_or(&lower);
-        let credential = [
-            "_authtoken",
-            "_auth",
-            "_password",
-            "username",
-            "always-auth",
-        ]
+        check_classic_line(file, i + 1, raw)?;
+    }
+    Ok(())
+}
+
+/// One line of a `.yarnrc` or `.npmrc`: accepted, blank or a comment, else
+/// why not (a credential or registry line is stripped by the client before
+/// sending, see `yarnrc_strip`).
+pub(super) fn check_classic_line(
+    file: &str,
+    line: usize,
+    raw: &str,
+) -> Result<(), YarnConfigError> {
+    let content = raw.trim();
+    if content.is_empty() || content.starts_with('#') || content.starts_with(';') {
+        return Ok(());
+    }
+    let key = content
+        .split(['=', ' ', '\t'])
+        .next()
+        .unwrap_or_default()
+        .trim_matches('"')
+        .trim_start_matches("--");
+    let lower = key.to_ascii_lowercase();
+    let last = lower.rsplit(':').next().unwrap_or(&lower);
+    let credential = [
+        "_authtoken",
+        "_auth",
+        "_password",
+        "username",
+        "always-auth",
+    ]
+    .iter()
+    .any(|c| last == *c || last.ends_with(&format!(".{c}")))
+        || lower.starts_with("//");
+    if credential {
+        return Err(YarnConfigError::Credential {
+            file: file.to_string(),
+            line,
+            key: key.chars().take(64).collect(),
+        });
+    }
+    if last == "registry" || last.ends_with(".registry") || lower.contains("proxy") {
+        return Err(YarnConfigError::Registry {
+            file: file.to_string(),
+            line,
+            key: key.chars().take(64).collect(),
+        });
+    }
+    let path_like = [
+        "yarn-path",
+        "cache-folder",
+        "modules-folder",
+        "global-folder",
+        "link-folder",
+        "offline-mirror",
+        "cafile",
+        "prefix",
+        "cache",
+        "userconfig",
+        "globalconfig",
+    ];
+    if path_like
         .iter()
-        .any(|c| last == *c || last.ends_with(&format!(".{c}")))
-            || lower.starts_with("//");
-        if credential {
-            return Err(YarnConfigError::Credential {
-                file: file.to_string(),
-                line,
-                key: key.chars().take(64).collect(),
-            });
-        }
-        if last == "registry" || last.ends_with(".registry") || lower.contains("proxy") {
-            return Err(YarnConfigError::Registry {
-                file: file.to_string(),
-                line,
-                key: key.chars().take(64).collect(),
-            });
-        }
-        let path_like = [
-            "yarn-path",
-            "cache-folder",
-            "modules-folder",
-            "global-folder",
-            "link-folder",
-            "offline-mirror",
-            "cafile",
-            "prefix",
-            "cache",
-            "userconfig",
-            "globalconfig",
-        ];
-        if path_like
-            .iter()
-            .any(|p| last == *p || last.ends_with(&format!(".{p}")) || last.contains("mirror"))
-        {
-            return Err(YarnConfigError::Path {
-                file: file.to_string(),
-                line,
-                key: key.chars().take(64).collect(),
-            });
-        }
-        if !CLASSIC_ACCEPTED.contains(&key) {
-            return Err(YarnConfigError::NotAccepted {
-                file: file.to_string(),
-                line,
-                key: key.chars().take(64).collect(),
-                accepted: CLASSIC_ACCEPTED.join(", "),
-            });
-        }
+        .any(|p| last == *p || last.ends_with(&format!(".{p}")) || last.contains("mirror"))
+    {
+        return Err(YarnConfigError::Path {
+            file: file.to_string(),
+            line,
+            key: key.chars().take(64).collect(),
+        });
+    }
+    if !CLASSIC_ACCEPTED.contains(&key) {
+        return Err(YarnConfigError::NotAccepted {
+            file: file.to_string(),
+            line,
+            key: key.chars().take(64).collect(),
+            accepted: CLASSIC_ACCEPTED.join(", "),
+        });
     }
     Ok(())
 }
 
 /// The line without a `#` comment (YAML: at the start or after a space).
-fn strip_comment(line: &str) -> &str {
+pub(super) fn strip_comment(line: &str) -> &str {
     if line.trim_start().starts_with('#') {
         return "";
     }

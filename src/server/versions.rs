@@ -356,10 +356,12 @@ impl VersionPolicy {
                 .iter()
                 .map(|s| format!("{} (PATH)", words(s))),
         );
+        // Yarn's `{"node"}` sets (toolchain nodes, any yarn) are said below.
         parts.extend(
             support
                 .toolchains
                 .iter()
+                .filter(|s| manager != Manager::Yarn || s.contains_key("yarn"))
                 .map(|s| format!("{} (toolchain)", words(s))),
         );
         if let Some(c) = &support.container {
@@ -376,9 +378,14 @@ impl VersionPolicy {
             ));
         }
         if manager == Manager::Yarn {
-            parts.extend(self.npm.iter().map(|(node, _)| {
+            let nodes = self.npm.iter().map(|(node, _)| format!("node {node}"));
+            let toolchains = self
+                .node_toolchains
+                .iter()
+                .map(|t| format!("node {} (toolchain)", t.node));
+            parts.extend(nodes.chain(toolchains).map(|node| {
                 format!(
-                    "node {node} with any yarn version the npm registry publishes (yarn, or \
+                    "{node} with any yarn version the npm registry publishes (yarn, or \
 @yarnpkg/cli-dist for Berry; fetched into the tool cache)"
                 )
             }));
@@ -415,7 +422,9 @@ impl VersionPolicy {
                         Some(set(&[("node", node), ("yarn", self.yarn.as_ref()?)]))
                     })
                     .collect(),
-                // `--yarn-release` files: local releases, as toolchains are.
+                // `--yarn-release` files: local releases, as toolchains are;
+                // then the `--node-toolchain` nodes, with any yarn (no
+                // `yarn` in the set, as in pnpm's).
                 toolchains: self
                     .npm
                     .iter()
@@ -424,6 +433,11 @@ impl VersionPolicy {
                             .iter()
                             .map(move |r| set(&[("node", node), ("yarn", &r.version)]))
                     })
+                    .chain(
+                        self.node_toolchains
+                            .iter()
+                            .map(|t| set(&[("node", &t.node)])),
+                    )
                     .collect(),
                 // Any yarn the registry publishes, run by the image's node.
                 container: container.map(|c| ContainerSupport {
@@ -433,6 +447,7 @@ impl VersionPolicy {
                     fixed: BTreeMap::new(),
                 }),
             },
+            pnpm: self.supported_pnpm(),
             build_scripts: (self.build_scripts && self.container.is_some())
                 .then(|| "container".to_string()),
             npm: ManagerSupport {

@@ -3,9 +3,11 @@
 //! mounted into it), each with any pnpm version the registry publishes
 //! (`Installer` fetches it and refuses a version the registry lacks).
 
+use std::collections::BTreeMap;
+
 use super::versions::{Refusal, VersionPolicy};
 use crate::install::Runner;
-use crate::protocol::{Manager, ValidRequest};
+use crate::protocol::{ContainerSupport, Manager, ManagerSupport, ValidRequest};
 
 impl VersionPolicy {
     pub(super) fn decide_pnpm(&self, request: &ValidRequest) -> Result<Runner, Refusal> {
@@ -54,5 +56,29 @@ impl VersionPolicy {
 cache){path}",
             nodes.join(", ")
         )
+    }
+
+    /// pnpm's row of `GET /v1/versions`, on the same decision as
+    /// `decide_pnpm`: the nodes it runs natively or as toolchains, each set
+    /// without `pnpm` because any published pnpm is fetched for it; the node
+    /// image for any other node.
+    pub(super) fn supported_pnpm(&self) -> ManagerSupport {
+        let node = |n: &str| BTreeMap::from([("node".to_string(), n.to_string())]);
+        let mut native: Vec<_> = self.npm.iter().map(|(n, _)| node(n)).collect();
+        native.dedup();
+        ManagerSupport {
+            native,
+            toolchains: self.node_toolchains.iter().map(|t| node(&t.node)).collect(),
+            container: self
+                .container
+                .as_ref()
+                .filter(|_| self.use_containers)
+                .map(|c| ContainerSupport {
+                    runtime: c.runtime.clone(),
+                    image: c.node_image.clone(),
+                    any: vec!["node".to_string(), "pnpm".to_string()],
+                    fixed: BTreeMap::new(),
+                }),
+        }
     }
 }

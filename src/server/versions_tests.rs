@@ -96,6 +96,30 @@ fn other_local_toolchains_come_before_containers() {
         Ok(Runner::Toolchain(run)) => assert_eq!(run.bin, PathBuf::from("/opt/node-18/bin")),
         other => panic!("{other:?}"),
     }
+    // pnpm and yarn run on a toolchain's node too, with any version of
+    // themselves (the tool cache's), with containers on or off.
+    for manager in [Manager::Pnpm, Manager::Yarn] {
+        let name = if manager == Manager::Pnpm {
+            "pnpm"
+        } else {
+            "yarn"
+        };
+        for p in [policy(true, true), policy(false, false)] {
+            let r = request(manager, &[("node", "18.19.0"), (name, "4.18.1")]);
+            match p.decide(&r) {
+                Ok(Runner::Toolchain(run)) => {
+                    assert_eq!(run.bin, PathBuf::from("/opt/node-18/bin"), "{manager}")
+                }
+                other => panic!("{manager}: {other:?}"),
+            }
+        }
+        let said = p.describe(manager);
+        assert_eq!(
+            said.matches("node 18.19.0 (toolchain)").count(),
+            1,
+            "{manager}: {said}"
+        );
+    }
     let php = request(Manager::Composer, &[("php", "8.1.2")]);
     match p.decide(&php) {
         Ok(Runner::Toolchain(run)) => {
@@ -292,15 +316,22 @@ fn the_supported_table() {
                 "container": {"runtime": "podman", "image": "php:{version}-cli",
                               "any": ["php"], "fixed": {"composer": "2.7.1"}}
             },
-            // No yarn on this host's PATH and no --yarn-release; any yarn
-            // the registry publishes runs in the node image.
-            "yarn": {"native": [], "toolchains": [],
+            // No yarn on this host's PATH and no --yarn-release; the
+            // --node-toolchain node runs any yarn, and any yarn the registry
+            // publishes runs in the node image.
+            "yarn": {"native": [], "toolchains": [{"node": "18.19.0"}],
                      "container": {"runtime": "podman", "image": "node:{version}",
-                                   "any": ["node", "yarn"], "fixed": {}}}
+                                   "any": ["node", "yarn"], "fixed": {}}},
+            // Where pnpm runs: each node takes any pnpm the registry
+            // publishes, so the sets name no pnpm.
+            "pnpm": {"native": [{"node": "20.20.2"}], "toolchains": [{"node": "18.19.0"}],
+                     "container": {"runtime": "podman", "image": "node:{version}",
+                                   "any": ["node", "pnpm"], "fixed": {}}}
         })
     );
     let off = serde_json::to_value(policy(false, true).supported()).unwrap();
     assert_eq!(off["npm"]["container"], serde_json::Value::Null);
+    assert_eq!(off["pnpm"]["container"], serde_json::Value::Null);
 }
 
 #[test]

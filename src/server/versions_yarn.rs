@@ -20,11 +20,19 @@ impl VersionPolicy {
     /// The PATH node with a `--yarn-release` file of exactly the request's
     /// yarn, else with the yarn the tool cache provides (the PATH one of
     /// that version, or fetched from the registry: `Installer` asks it and
-    /// refuses a version the registry lacks). Another node: the node
-    /// container, running the yarn fetched into the tool cache.
+    /// refuses a version the registry lacks). A `--node-toolchain` node, as
+    /// for pnpm: that node first on PATH, running the tool cache's yarn (a
+    /// release file stays with the PATH node it was checked with). Another
+    /// node: the node container, running the yarn fetched into the tool
+    /// cache.
     pub(super) fn decide_yarn(&self, request: &ValidRequest) -> Result<Runner, Refusal> {
         let v = |name: &str| request.versions.get(name).cloned().unwrap_or_default();
         let (node, yarn) = (v("node"), v("yarn"));
+        if !self.npm.iter().any(|(n, _)| *n == node)
+            && let Some(t) = self.node_toolchains.iter().find(|t| t.node == node)
+        {
+            return Ok(Runner::Toolchain(t.run()));
+        }
         if !self.npm.iter().any(|(n, _)| *n == node) && self.use_containers {
             return self.container_for(request, &format!("node {node}"));
         }

@@ -65,4 +65,6 @@ mod systemd_unit;
 mod yarn_berry_registry;
 mod yarn_errors;
 mod yarn_fetch;
+mod yarn_job_config;
 mod yarn_pnp;
+mod yarn_toolchain;

@@ -122,6 +122,47 @@ in the job\n",
     assert_eq!(key(&again), key(&out));
 }
 
+/// `hash --json` lists what `--explain` prints as dropped, field by field,
+/// and never a value.
+#[test]
+fn hash_json_lists_the_npmrc_lines_left_out_of_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    write_json(
+        &dir.path().join("package.json"),
+        json!({"name": "x", "packageManager": "pnpm@10.4.1"}),
+    );
+    std::fs::write(
+        dir.path().join("pnpm-lock.yaml"),
+        "lockfileVersion: '9.0'\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join(".npmrc"),
+        "node-linker=hoisted\n//registry.example/:_authToken=s3cret\n@corp:registry=https://r.example/\n",
+    )
+    .unwrap();
+    let out = depcache(dir.path(), home.path(), &["hash", "pnpm", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc["dropped"],
+        json!([
+            {"file": ".npmrc", "line": 2, "key": "//registry.example/:_authToken",
+             "reason": "not sent: a credential stays in the job"},
+            {"file": ".npmrc", "line": 3, "key": "@corp:registry",
+             "reason": "not sent: the lockfile pins every package whichever registry serves it"},
+        ]),
+        "{doc}"
+    );
+    assert!(!text(&out).contains("s3cret"));
+    // A project without one lists nothing, still as a list.
+    std::fs::remove_file(dir.path().join(".npmrc")).unwrap();
+    let out = depcache(dir.path(), home.path(), &["hash", "pnpm", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["dropped"], json!([]), "{doc}");
+}
+
 /// Not cached, so installed in the job: says why, and the job gets pnpm's own
 /// tree.
 fn assert_installed_locally(dir: &Path, home: &Path, server: &TestServer, why: &str) {

@@ -38,6 +38,8 @@ pub struct ServerOptions {
     /// A server with no node on its PATH, installing every node project in
     /// this container runtime (`--use-docker-on-version-mismatch`).
     pub node_container: Option<std::sync::Arc<depcache::install::ContainerConfig>>,
+    /// `--node-toolchain` directories, checked as at start-up.
+    pub node_toolchains: Vec<depcache::install::NodeToolchain>,
 }
 
 impl ServerOptions {
@@ -67,6 +69,7 @@ impl Default for ServerOptions {
             scoped_keys: Vec::new(),
             yarn_releases: Vec::new(),
             node_container: None,
+            node_toolchains: Vec::new(),
         }
     }
 }
@@ -112,7 +115,8 @@ impl TestServer {
         let containers = options.node_container.is_some();
         let mut policy = VersionPolicy::new(&host, &[], &[], current_platform(), containers)
             .unwrap()
-            .with_yarn_releases(releases);
+            .with_yarn_releases(releases)
+            .with_toolchains(options.node_toolchains, Vec::new());
         if let Some(config) = options.node_container {
             policy = policy.with_container(config);
         }
