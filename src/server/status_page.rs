@@ -161,6 +161,10 @@ fn versions_section(out: &mut String, state: &AppState) {
     );
     manager_row(out, "npm", &supported.npm);
     manager_row(out, "composer", &supported.composer);
+    // pnpm and yarn sets name only node: any published manager version is
+    // fetched for them (see /v1/versions).
+    manager_row(out, "pnpm", &supported.pnpm);
+    manager_row(out, "yarn", &supported.yarn);
     let _ = writeln!(
         out,
         "</table>\n<p>Platform <code>{}</code>.</p>",

@@ -110,6 +110,13 @@ async fn the_status_page_shows_in_a_browser_the_numbers_metrics_shows() {
     assert!(dom.contains(&format!("title=\"{key}\"")), "{dom}");
     let npm = host_versions(Manager::Npm);
     assert!(dom.contains(&format!("npm {}", npm["npm"])), "{dom}");
+    // Every manager the server installs has its row, as /v1/versions says.
+    for manager in ["npm", "composer", "pnpm", "yarn"] {
+        assert!(
+            dom.contains(&format!("id=\"versions-{manager}\"")),
+            "{manager}: {dom}"
+        );
+    }
     assert!(!dom.contains("<script"), "the page has no JavaScript");
     server.stop().await;
 }
