@@ -38,9 +38,11 @@ const BERRY_ACCEPTED: &[&str] = &[
 ];
 
 /// Keys (at any depth) that hold a secret.
-const BERRY_CREDENTIALS: &[&str] = &["npmAuthToken", "npmAuthIdent", "npmAlwaysAuth"];
-/// Keys that change where packages come from.
-const BERRY_REGISTRY: &[&str] = &[
+pub(super) const BERRY_CREDENTIALS: &[&str] = &["npmAuthToken", "npmAuthIdent", "npmAlwaysAuth"];
+/// Keys that say where packages are fetched from and how that host is
+/// reached (`npmScopes` and `npmRegistries` also hold credentials): the
+/// job's business, which a client may strip (`yarnrc_strip`).
+pub(super) const BERRY_SOURCES: &[&str] = &[
     "npmRegistryServer",
     "npmScopes",
     "npmRegistries",
@@ -48,6 +50,10 @@ const BERRY_REGISTRY: &[&str] = &[
     "unsafeHttpWhitelist",
     "httpProxy",
     "httpsProxy",
+];
+/// Keys that change what is installed (network, offline mode, extensions,
+/// plugins): refused with the sources, never stripped.
+const BERRY_INSTALL_CHANGING: &[&str] = &[
     "enableNetwork",
     "enableOfflineMode",
     "packageExtensions",
@@ -138,7 +144,7 @@ pub(super) fn check_berry_rc(bytes: &[u8]) -> Result<YarnSettings, YarnConfigErr
         };
         let key = key.trim();
         let named = |list: &[&str]| list.contains(&key);
-        if named(BERRY_REGISTRY) {
+        if named(BERRY_SOURCES) || named(BERRY_INSTALL_CHANGING) {
             return Err(YarnConfigError::Registry {
                 file: FILE.to_string(),
                 line,

@@ -11,25 +11,12 @@
 use std::collections::BTreeMap;
 
 use super::yarn::YarnConfigError;
-use super::yarnrc::{check_classic_line, strip_comment};
+use super::yarnrc::{BERRY_CREDENTIALS, BERRY_SOURCES, check_classic_line, strip_comment};
 
-/// `.yarnrc.yml` top-level keys taken out with their whole block: secrets.
-const BERRY_CREDENTIALS: &[&str] = &["npmAuthToken", "npmAuthIdent", "npmAlwaysAuth"];
-
-/// `.yarnrc.yml` top-level keys taken out with their whole block: where
-/// packages are fetched from and how that host is reached (`npmScopes` and
-/// `npmRegistries` also hold their credentials). Not here, so still refused:
-/// the settings that change what is installed (`packageExtensions`,
-/// `plugins`, `enableNetwork`, offline mode) and paths.
-const BERRY_REGISTRY: &[&str] = &[
-    "npmRegistryServer",
-    "npmScopes",
-    "npmRegistries",
-    "npmPublishRegistry",
-    "unsafeHttpWhitelist",
-    "httpProxy",
-    "httpsProxy",
-];
+// Taken out with their whole block: the secrets and the sources `yarnrc`
+// refuses in a request. Not among them, so still refused: the settings that
+// change what is installed (`packageExtensions`, `plugins`, `enableNetwork`,
+// offline mode) and paths.
 
 /// What a stripped line was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,7 +123,7 @@ fn strip_berry(bytes: &[u8]) -> (Vec<u8>, Vec<StrippedLine>) {
                 .trim_matches(['"', '\'']);
             let kind = if BERRY_CREDENTIALS.contains(&key) {
                 Some(StrippedKind::Credential)
-            } else if BERRY_REGISTRY.contains(&key) {
+            } else if BERRY_SOURCES.contains(&key) {
                 Some(StrippedKind::Registry)
             } else {
                 None
