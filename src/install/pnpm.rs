@@ -138,20 +138,27 @@ pub fn adopt_restored(
     Ok(())
 }
 
-/// The store pnpm would use in `dir`: what `pnpm store path` says there,
-/// else pnpm's default for `version` (`<data home>/pnpm/store/v10`, `v3`
-/// before pnpm 10).
-pub fn client_store_path(dir: &Path, version: &str) -> PathBuf {
-    let asked = std::process::Command::new("pnpm")
-        .args(["store", "path"])
+/// What the job's pnpm prints for `args` in `dir`; `None` when it cannot
+/// be run or fails (the callers then keep what they know).
+pub(crate) fn ask_pnpm(dir: &Path, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("pnpm")
+        .args(args)
         .current_dir(dir)
         .env("COREPACK_ENABLE_STRICT", "0")
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .output()
         .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|o| o.status.success())?;
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The store pnpm would use in `dir`: what `pnpm store path` says there,
+/// else pnpm's default for `version` (`<data home>/pnpm/store/v10`, `v3`
+/// before pnpm 10).
+pub fn client_store_path(dir: &Path, version: &str) -> PathBuf {
+    let asked = ask_pnpm(dir, &["store", "path"])
+        .map(|out| out.trim().to_string())
         .filter(|s| s.starts_with('/'));
     if let Some(path) = asked {
         return PathBuf::from(path);

@@ -40,16 +40,7 @@ impl<'de> Deserialize<'de> for Ordered {
 /// The registries the pnpm in `dir` is configured for, as it records them
 /// (`default` first); `None` when pnpm cannot say.
 pub fn client_registries(dir: &Path) -> Option<Vec<(String, String)>> {
-    let out = std::process::Command::new("pnpm")
-        .args(["config", "list", "--json"])
-        .current_dir(dir)
-        .env("COREPACK_ENABLE_STRICT", "0")
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())?;
-    registries_of(&String::from_utf8_lossy(&out.stdout))
+    registries_of(&super::pnpm::ask_pnpm(dir, &["config", "list", "--json"])?)
 }
 
 /// `registries` from the text of `pnpm config list --json`.
