@@ -66,3 +66,4 @@ mod yarn_berry_registry;
 mod yarn_errors;
 mod yarn_fetch;
 mod yarn_pnp;
+mod yarn_registry_ca;
