@@ -63,6 +63,7 @@ mod status_page;
 mod store_contract;
 mod systemd_unit;
 mod yarn_berry_registry;
+mod yarn_builtin_patches;
 mod yarn_errors;
 mod yarn_fetch;
 mod yarn_pnp;
