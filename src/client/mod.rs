@@ -11,6 +11,7 @@ mod http;
 mod linked;
 mod local_store;
 mod noop;
+mod npm_config;
 mod partial;
 mod pnp_tree;
 mod progress;

@@ -243,6 +243,14 @@ pub(super) fn refused_before_asking(request: &ValidRequest, dir: &Path) -> Optio
     {
         return Some(reason);
     }
+    if request.manager == Manager::Npm
+        && let Some(reason) = super::npm_config::npm_refusal(
+            dir,
+            crate::protocol::InstallOptions::omits_dev(request.options.as_ref()),
+        )
+    {
+        return Some(reason);
+    }
     if request.manager == Manager::Yarn {
         let yarn = request.versions.get("yarn").map(String::as_str);
         if let Err(e) = crate::protocol::check_yarn_config(&request.files, yarn) {

@@ -25,6 +25,7 @@ mod container_e2e;
 mod container_node_managers;
 mod container_registry;
 mod fetch_e2e;
+mod fetch_npm_config;
 mod fetch_scripts;
 mod fetch_workspaces;
 mod fixtures;
