@@ -7,6 +7,9 @@
 //! fail where the server's succeeded (`legacy-peer-deps` accepts a lockfile
 //! strict peers reject). Such a project is installed in the job, saying
 //! which line; `omit=dev` is served when fetch was given `--omit-dev`.
+//! Yarn classic has the same trap in `NODE_ENV=production` (and its own
+//! `production` setting from the environment or `~/.yarnrc`): `yarn install`
+//! then leaves devDependencies out.
 
 use std::path::{Path, PathBuf};
 
@@ -92,6 +95,36 @@ asks for that tree"
         )),
         _ => None,
     }
+}
+
+/// Why a yarn classic project is installed in the job: the job's yarn
+/// would leave devDependencies out while fetch asks for them.
+pub(super) fn yarn_classic_refusal(omit_dev: bool) -> Option<String> {
+    if omit_dev {
+        return None;
+    }
+    let why = if std::env::var("NODE_ENV").is_ok_and(|v| v == "production") {
+        Some("the environment sets NODE_ENV=production".to_string())
+    } else if let Some((name, _)) = std::env::vars().find(|(name, value)| {
+        ["yarn_production", "npm_config_production"].contains(&name.to_ascii_lowercase().as_str())
+            && value.trim() == "true"
+    }) {
+        Some(format!("the environment sets {name}=true"))
+    } else {
+        let home = std::env::var_os("HOME").map(PathBuf::from)?;
+        let rc = home.join(".yarnrc");
+        let text = std::fs::read_to_string(&rc).ok()?;
+        text.lines().enumerate().find_map(|(i, line)| {
+            let mut words = line.split_whitespace();
+            (words.next() == Some("production")
+                && words.next().map(|v| v.trim_matches('"')) == Some("true"))
+            .then(|| format!("{} line {} sets production true", rc.display(), i + 1))
+        })
+    }?;
+    Some(format!(
+        "{why}, so yarn install leaves devDependencies out; fetch --omit-dev (DEPCACHE_OMIT_DEV) \
+asks for that tree"
+    ))
 }
 
 fn changes(s: &Setting, key: &str, value: &str) -> String {
