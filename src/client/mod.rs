@@ -12,6 +12,7 @@ mod linked;
 mod local_store;
 mod noop;
 mod not_in_key;
+mod npm_config;
 mod partial;
 mod pnp_tree;
 mod progress;

@@ -187,6 +187,24 @@ pub(super) fn refused_before_asking(request: &ValidRequest, dir: &Path) -> Optio
     {
         return Some(reason);
     }
+    if request.manager == Manager::Npm
+        && let Some(reason) = super::npm_config::npm_refusal(
+            dir,
+            crate::protocol::InstallOptions::omits_dev(request.options.as_ref()),
+        )
+    {
+        return Some(reason);
+    }
+    if request.manager == Manager::Yarn
+        && request.files.get("yarn.lock").is_some_and(|l| {
+            crate::protocol::yarn_flavor(l) == crate::protocol::YarnFlavor::Classic
+        })
+        && let Some(reason) = super::npm_config::yarn_classic_refusal(
+            crate::protocol::InstallOptions::omits_dev(request.options.as_ref()),
+        )
+    {
+        return Some(reason);
+    }
     if request.manager == Manager::Yarn {
         let yarn = request.versions.get("yarn").map(String::as_str);
         if let Err(e) = crate::protocol::check_yarn_config(&request.files, yarn) {

@@ -157,6 +157,10 @@ pub(crate) fn command(
             // Not the server's own (or its user's) yarnrc/npmrc; the
             // project's are tree-neutral by `check_yarn_config`.
             args.push("--no-default-rc".to_string());
+            // `--registry-ca` is about TLS, not about rc files: node reads
+            // it from the environment, so a public-registry install behind
+            // an intercepting proxy trusts it too (as npm and pnpm do).
+            env.extend(super::yarn_private::classic_ca_env(project, settings));
         }
         args.push("--cache-folder".to_string());
         args.push(cache.join("classic-cache").display().to_string());

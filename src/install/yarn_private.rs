@@ -40,6 +40,22 @@ pub(crate) fn classic_env(project: &Path, settings: &InstallSettings) -> Vec<(St
     env
 }
 
+/// `NODE_EXTRA_CA_CERTS` for a classic install with rc files off, when the
+/// operator gave `--registry-ca` (written beside the project like the rest
+/// of the install's config).
+pub(crate) fn classic_ca_env(project: &Path, settings: &InstallSettings) -> Vec<(String, String)> {
+    match settings.sources.private().ca() {
+        Some(_) => vec![(
+            "NODE_EXTRA_CA_CERTS".to_string(),
+            InstallConfig::beside(project)
+                .extra_ca
+                .display()
+                .to_string(),
+        )],
+        None => Vec::new(),
+    }
+}
+
 /// The environment of a Berry install when private registries are
 /// configured: the HOME whose `.yarnrc.yml` holds them, and the CA.
 pub(crate) fn berry_env(project: &Path, settings: &InstallSettings) -> Vec<(String, String)> {

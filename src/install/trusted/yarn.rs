@@ -3,7 +3,7 @@
 //! as written) and Berry's YAML lockfile (each `resolution`, which must be an
 //! `npm:` registry version: Berry fetches those from the registry the server
 //! sets, and anything else — git, `patch:`, `file:`, `exec:`, URLs — is
-//! refused).
+//! refused, but for the compat patches built into Yarn itself).
 
 use std::collections::BTreeMap;
 
@@ -152,12 +152,10 @@ fn check_berry(lock: &[u8], workspaces: &[String]) -> Result<(), Untrusted> {
         if workspace.is_some_and(|f| f == "." || workspaces.iter().any(|w| w == f)) {
             continue;
         }
-        let plain = protocol_part.strip_prefix("npm:").is_some_and(|v| {
-            !v.is_empty()
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".-+".contains(&b))
-        });
-        if !plain {
+        let plain = protocol_part
+            .strip_prefix("npm:")
+            .is_some_and(plain_version);
+        if !plain && !builtin_compat_patch(protocol_part) {
             let kind = match protocol_part.split(':').next().unwrap_or_default() {
                 "patch" => "patch",
                 "workspace" | "portal" | "link" => "linked folder",
@@ -176,6 +174,55 @@ fn check_berry(lock: &[u8], workspaces: &[String]) -> Result<(), Untrusted> {
         }
     }
     Ok(())
+}
+
+fn plain_version(v: &str) -> bool {
+    !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-+".contains(&b))
+}
+
+/// `patch:NAME@npm%3AVERSION#optional!builtin<compat/X>::version=V&hash=H`:
+/// a registry version with one of the patches compiled into Yarn itself
+/// (fsevents, resolve, typescript), which Berry adds to every lockfile that
+/// has those packages. The patch text is the yarn version's own (in the
+/// key), the package comes from the registry: nothing the request names.
+/// Any other patch (a file in the project, a patch of a non-registry
+/// source, an unknown parameter) stays refused.
+fn builtin_compat_patch(protocol_part: &str) -> bool {
+    let Some((source, rest)) = protocol_part
+        .strip_prefix("patch:")
+        .and_then(|r| r.split_once('#'))
+    else {
+        return false;
+    };
+    let inner = match source[1.min(source.len())..].find('@') {
+        Some(j) => &source[j + 2..],
+        None => return false,
+    };
+    let registry = inner.strip_prefix("npm%3A").is_some_and(plain_version);
+    let (patches, params) = rest.split_once("::").unwrap_or((rest, ""));
+    let builtin = patches.split('&').all(|p| {
+        p.strip_prefix("optional!")
+            .unwrap_or(p)
+            .strip_prefix("builtin<compat/")
+            .and_then(|n| n.strip_suffix('>'))
+            .is_some_and(|n| {
+                !n.is_empty()
+                    && n.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            })
+    });
+    let known_params =
+        params
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .all(|p| match p.split_once('=') {
+                Some(("version", v)) => plain_version(v),
+                Some(("hash", h)) => !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric()),
+                _ => false,
+            });
+    registry && builtin && known_params
 }
 
 #[cfg(test)]
@@ -233,9 +280,28 @@ mod tests {
     fn berry_lockfiles() {
         let ok = "__metadata:\n  version: 8\n\n\"a@npm:^1.0.0, a@npm:1.0.0\":\n  version: 1.0.0\n  resolution: \"a@npm:1.0.0\"\n\n\"@s/b@npm:2\":\n  resolution: \"@s/b@npm:2.0.0\"\n\n\"root@workspace:.\":\n  resolution: \"root@workspace:.\"\n";
         assert!(check_files(&[("yarn.lock", ok)]).is_ok());
+        // Yarn's own compat patches, as Berry 4 writes them.
+        let builtin = "__metadata:\n  version: 8\n\n\"fsevents@patch:fsevents@npm%3A^2.3.2#optional!builtin<compat/fsevents>\":\n  resolution: \"fsevents@patch:fsevents@npm%3A2.3.3#optional!builtin<compat/fsevents>::version=2.3.3&hash=df0bf1\"\n\n\"@s/typescript@patch:@s/typescript@npm%3A5#builtin<compat/typescript>\":\n  resolution: \"@s/typescript@patch:@s/typescript@npm%3A5.9.3#builtin<compat/typescript>::version=5.9.3&hash=5786d5\"\n";
+        assert!(
+            check_files(&[("yarn.lock", builtin)]).is_ok(),
+            "{:?}",
+            check_files(&[("yarn.lock", builtin)])
+        );
         for (resolution, kind) in [
             ("x@https://evil.example/x.tgz", "remote tarball"),
             ("x@patch:x@npm%3A1.0.0#./p.patch::version=1.0.0", "patch"),
+            (
+                "x@patch:x@file%3A../x#optional!builtin<compat/x>::version=1.0.0&hash=a1",
+                "patch",
+            ),
+            (
+                "x@patch:x@npm%3A1.0.0#optional!builtin<compat/x>&./p.patch::version=1.0.0",
+                "patch",
+            ),
+            (
+                "x@patch:x@npm%3A1.0.0#optional!builtin<compat/x>::locator=evil%40file%3A..",
+                "patch",
+            ),
             ("x@file:../x", "file"),
             ("x@exec:./gen.js", "exec"),
             ("x@workspace:packages/x", "linked folder"),

@@ -12,6 +12,7 @@ pub mod real_tools;
 pub mod registry;
 pub mod s3;
 pub mod server;
+pub mod tls_proxy;
 pub mod tree;
 pub mod yarn_project;
 

@@ -53,7 +53,7 @@ fn locked_package(url: &str) -> Value {
     })
 }
 
-fn openssl(dir: &Path) {
+pub(crate) fn openssl(dir: &Path) {
     let out = Command::new("openssl")
         .current_dir(dir)
         .args([

@@ -236,6 +236,14 @@ fn specs() -> Vec<Spec> {
             "module.exports = require('dc-util').version;\n",
         )],
     });
+    // A name Yarn Berry patches with its own compat patch (its lockfile
+    // then records `resolve@patch:...#optional!builtin<compat/resolve>`).
+    out.push(Spec {
+        name: "resolve",
+        version: "1.22.8",
+        extra: json!({"main": "index.js"}),
+        files: vec![text("index.js", "module.exports = 'resolve fixture';\n")],
+    });
     out
 }
 
