@@ -106,23 +106,28 @@ fn dist_zip(dir: &Path) -> Vec<u8> {
     std::fs::read(dir.join("dist.zip")).unwrap()
 }
 
-/// Starts the repository; `expected` is the whole Authorization value.
-pub fn start_composer_repo(expected: &str) -> ComposerRepo {
+/// A TLS server config for 127.0.0.1 whose self-signed certificate (also
+/// the CA a client must trust) `openssl` writes into `dir` as `cert.pem`.
+pub fn self_signed_tls(dir: &std::path::Path) -> Arc<rustls::ServerConfig> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let dir = tempfile::tempdir().unwrap();
-    openssl(dir.path());
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(dir.path().join("cert.pem"))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-    let key = PrivateKeyDer::from_pem_file(dir.path().join("key.pem")).unwrap();
-    let config = Arc::new(
+    openssl(dir);
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("cert.pem"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(dir.join("key.pem")).unwrap();
+    Arc::new(
         rustls::ServerConfig::builder()
             .with_no_client_auth()
             .with_single_cert(certs, key)
             .unwrap(),
-    );
+    )
+}
+
+/// Starts the repository; `expected` is the whole Authorization value.
+pub fn start_composer_repo(expected: &str) -> ComposerRepo {
+    let dir = tempfile::tempdir().unwrap();
+    let config = self_signed_tls(dir.path());
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let zip = Arc::new(dist_zip(dir.path()));

@@ -33,21 +33,8 @@ impl TlsProxy {
 }
 
 pub fn start_tls_proxy(upstream: SocketAddr) -> TlsProxy {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
-    super::private_composer::openssl(dir.path());
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(dir.path().join("cert.pem"))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-    let key = PrivateKeyDer::from_pem_file(dir.path().join("key.pem")).unwrap();
-    let config = Arc::new(
-        rustls::ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .unwrap(),
-    );
+    let config = super::private_composer::self_signed_tls(dir.path());
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let relayed = Arc::new(AtomicUsize::new(0));
