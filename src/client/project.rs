@@ -62,6 +62,11 @@ pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, ClientError> {
             "--server-scripts is for npm projects only".to_string(),
         ));
     }
+    // Before the job's registry lines are stripped: the scopes they name.
+    let job_scopes = match manager {
+        Manager::Pnpm | Manager::Yarn => crate::protocol::job_scopes(&files),
+        Manager::Npm | Manager::Composer => Default::default(),
+    };
     let mut given = spec.versions.clone();
     if manager == Manager::Pnpm {
         pnpm_files(&mut files);
@@ -106,7 +111,11 @@ pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, ClientError> {
         versions,
         platform: Some(platform),
         options,
+        private_scopes: Vec::new(),
     };
+    // After stripping: only what the sent files use, so a scope the job
+    // maps but does not use is not named to the server.
+    request.private_scopes = crate::protocol::used_scopes(&job_scopes, &request.files);
     request.hash = key_of(request.key_input());
     Ok(request)
 }
@@ -394,6 +403,7 @@ impl ValidRequest {
             versions: self.versions.clone(),
             platform: self.platform.clone(),
             options: self.options.clone(),
+            private_scopes: self.private_scopes.clone(),
         }
     }
 }
