@@ -221,8 +221,12 @@ async fn yarn_berry_scope_the_server_lacks_never_reaches_its_default_registry() 
     let mut request = cache_request_with(Manager::Yarn, &files, versions, None);
     request.private_scopes = vec!["@acme".to_string()];
     let before = registry().requests_for_scope("@acme");
-    let (status, answer) =
-        post_cache(&server, Some(API_KEY), &serde_json::to_value(request).unwrap()).await;
+    let (status, answer) = post_cache(
+        &server,
+        Some(API_KEY),
+        &serde_json::to_value(request).unwrap(),
+    )
+    .await;
     assert_eq!(status, 422, "{answer}");
     assert_eq!(answer["error"], "unsupported_project", "{answer}");
     assert!(
