@@ -81,6 +81,16 @@ async fn pnpm_scope_the_server_lacks_is_installed_in_the_job_and_never_asked_of_
     let explained = text(&run(cmd).stdout);
     assert!(explained.contains("scope    @acme "), "{explained}");
     assert!(!explained.contains("@unused "), "{explained}");
+    // The job's user config maps scopes too (actions/setup-node writes one).
+    let npmrc = std::fs::read(dir.join(".npmrc")).unwrap();
+    std::fs::remove_file(dir.join(".npmrc")).unwrap();
+    std::fs::write(home.path().join("user.npmrc"), &npmrc).unwrap();
+    let mut cmd = job(env!("CARGO_BIN_EXE_depcache"), home.path(), dir);
+    cmd.args(["hash", "pnpm", "--json"])
+        .env("NPM_CONFIG_USERCONFIG", home.path().join("user.npmrc"));
+    let doc: serde_json::Value = serde_json::from_slice(&run(cmd).stdout).unwrap();
+    assert_eq!(doc["private_scopes"], json!(["@acme"]), "{doc}");
+    std::fs::write(dir.join(".npmrc"), &npmrc).unwrap();
 
     let server = TestServer::start(ServerOptions::npm()).await;
     let before = registry().requests_for_scope("@acme");
