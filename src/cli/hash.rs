@@ -120,6 +120,7 @@ pub fn run(args: HashArgs) -> Result<(), CliError> {
             "options": options,
             "files": files,
             "dropped": dropped,
+            "private_scopes": request.private_scopes,
         });
         println!("{document}");
         return Ok(());
@@ -142,6 +143,9 @@ pub fn run(args: HashArgs) -> Result<(), CliError> {
         }
         for line in &dropped {
             println!("dropped  {line}");
+        }
+        for scope in &request.private_scopes {
+            println!("scope    {scope} (from the job's own registry; sent, not in the key)");
         }
     }
     println!("{}", request.hash);

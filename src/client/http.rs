@@ -423,6 +423,14 @@ are sent only to the server's own origin with a 307 or 308 (pass the right URL a
             StatusCode::UNPROCESSABLE_ENTITY => Attempt::Stop(ServerError::Fatal(
                 ClientError::Install(format!("the install on {server} failed: {message}")),
             )),
+            // A server older than the field refuses it as unknown; it could
+            // not keep the job's private scopes from its default registry.
+            StatusCode::BAD_REQUEST if message.contains("unknown field `private_scopes`") => {
+                Attempt::Stop(ServerError::Uncacheable(format!(
+                    "{server} is older than this client and cannot keep the job's private \
+scopes from its default registry"
+                )))
+            }
             s if s.is_client_error() => Attempt::Stop(ServerError::Fatal(ClientError::Refused(
                 format!("{server} refused the request ({code}): {message}"),
             ))),

@@ -62,6 +62,15 @@ pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, ClientError> {
             "--server-scripts is for npm projects only".to_string(),
         ));
     }
+    // Before the job's registry lines are stripped: the scopes they name.
+    let job_scopes = match manager {
+        Manager::Pnpm | Manager::Yarn => {
+            let mut scopes = crate::protocol::job_scopes(&files);
+            scopes.extend(crate::protocol::job_scopes(&user_config(manager)));
+            scopes
+        }
+        Manager::Npm | Manager::Composer => Default::default(),
+    };
     let mut given = spec.versions.clone();
     if manager == Manager::Pnpm {
         pnpm_files(&mut files);
@@ -106,7 +115,11 @@ pub fn load_project(spec: &ProjectSpec) -> Result<ValidRequest, ClientError> {
         versions,
         platform: Some(platform),
         options,
+        private_scopes: Vec::new(),
     };
+    // After stripping: only what the sent files use, so a scope the job
+    // maps but does not use is not named to the server.
+    request.private_scopes = crate::protocol::used_scopes(&job_scopes, &request.files);
     request.hash = key_of(request.key_input());
     Ok(request)
 }
@@ -164,6 +177,36 @@ fn pnpm_files(files: &mut BTreeMap<String, Vec<u8>>) {
             files.insert(".npmrc".to_string(), kept.into_bytes());
         }
     }
+}
+
+/// The job's user config files that may map a scope to a registry (as
+/// `actions/setup-node` writes one): the npm user config (`npm_config_userconfig`
+/// or `~/.npmrc`), for yarn also `~/.yarnrc` and `~/.yarnrc.yml`. Only
+/// regular files: a symlink is not followed.
+fn user_config(manager: Manager) -> BTreeMap<String, Vec<u8>> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let userconfig = std::env::vars_os()
+        .find(|(k, _)| {
+            k.to_string_lossy()
+                .eq_ignore_ascii_case("npm_config_userconfig")
+        })
+        .map(|(_, v)| PathBuf::from(v))
+        .or_else(|| home.as_ref().map(|h| h.join(".npmrc")));
+    let mut paths = vec![(".npmrc", userconfig)];
+    if manager == Manager::Yarn {
+        paths.push((".yarnrc", home.as_ref().map(|h| h.join(".yarnrc"))));
+        paths.push((".yarnrc.yml", home.as_ref().map(|h| h.join(".yarnrc.yml"))));
+    }
+    let mut files = BTreeMap::new();
+    for (name, path) in paths {
+        let Some(path) = path else { continue };
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+            && let Ok(bytes) = std::fs::read(&path)
+        {
+            files.insert(name.to_string(), bytes);
+        }
+    }
+    files
 }
 
 /// `packageManager: "pnpm@10.4.1+sha512..."` decides the pnpm version,
@@ -394,6 +437,7 @@ impl ValidRequest {
             versions: self.versions.clone(),
             platform: self.platform.clone(),
             options: self.options.clone(),
+            private_scopes: self.private_scopes.clone(),
         }
     }
 }

@@ -289,6 +289,7 @@ async fn built_installs_never_run_outside_a_container() {
             omit_dev: None,
             build_scripts: Some(true),
         }),
+        private_scopes: Vec::new(),
     };
     let settings = crate::install::InstallSettings {
         npm_registry: None,

@@ -9,6 +9,7 @@ mod npmrc;
 mod paths;
 mod platform;
 mod pnp;
+mod scopes;
 mod supported;
 mod validate;
 mod wire;
@@ -33,6 +34,9 @@ pub use paths::{
 };
 pub use platform::current_platform;
 pub use pnp::{INDEX_FORMAT_PNP, PNP_OUTPUTS, PNP_ROOT, PnpOutput, output_root, pnp_output};
+pub use scopes::{
+    MAX_PRIVATE_SCOPES, ScopeListError, check_private_scopes, is_scope, job_scopes, used_scopes,
+};
 pub use supported::{ContainerSupport, ManagerSupport, SupportedVersions};
 pub use validate::{
     ValidationError, check_file_name, check_platform, check_version, check_versions,

@@ -43,6 +43,8 @@ declares no workspaces"
         "options.omit_dev is for yarn classic only: Yarn Berry's install has no production mode"
     )]
     BerryOmitDev,
+    #[error(transparent)]
+    Scopes(#[from] super::ScopeListError),
 }
 
 /// `POST /v1/cache` body. Unknown fields are refused: a field the server would
@@ -59,6 +61,12 @@ pub struct CacheRequest {
     pub platform: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<InstallOptions>,
+    /// The npm scopes the job fetches from registries of its own (names
+    /// only). Not part of the key: the tree does not depend on where a
+    /// package came from, the lockfile pins it; a miss is refused when the
+    /// server has no registry for one of them (docs/protocol.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub private_scopes: Vec<String>,
 }
 
 /// Install options that change the tree; each one is part of the key.
@@ -139,6 +147,8 @@ pub struct ValidRequest {
     pub versions: BTreeMap<String, String>,
     pub platform: Option<String>,
     pub options: Option<InstallOptions>,
+    /// Checked and sorted `private_scopes`.
+    pub private_scopes: Vec<String>,
 }
 
 impl CacheRequest {
@@ -146,6 +156,10 @@ impl CacheRequest {
     pub fn validate(self) -> Result<ValidRequest, RequestError> {
         let manager: Manager = self.manager.parse().map_err(RequestError::UnknownManager)?;
         let hash = Key::parse(&self.hash)?;
+        let private_scopes = super::check_private_scopes(&self.private_scopes)?;
+        if !private_scopes.is_empty() && manager == Manager::Composer {
+            return Err(super::ScopeListError::NotNpmFamily.into());
+        }
         check_versions(manager, &self.versions)?;
         if let Some(p) = &self.platform {
             check_platform(p)?;
@@ -215,6 +229,7 @@ impl CacheRequest {
             versions: self.versions,
             platform: self.platform,
             options: self.options,
+            private_scopes,
         })
     }
 }
@@ -257,6 +272,7 @@ mod tests {
                 omit_dev: None,
                 build_scripts,
             }),
+            private_scopes: Vec::new(),
         }
     }
 

@@ -70,6 +70,7 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
     let (summary, hit) = match state.hit_summary(&id).await? {
         Some(summary) => (summary, true),
         None => {
+            refuse_unknown_scopes(&state, &request.private_scopes)?;
             let manager = request.manager;
             let index = state
                 .installer
@@ -100,6 +101,25 @@ contents; client and server disagree on the key recipe (see docs/protocol.md)",
     let mut answer = Json(answer).into_response();
     RequestNote::attach(&mut answer, &computed.to_string(), Some(hit));
     Ok(answer)
+}
+
+/// On a miss, before anything is installed: a scope the job fetches from its
+/// own registry and this server has none for would be asked of the default
+/// registry, naming the private packages to it (and letting a public
+/// package of the same name be tried). A hit fetches nothing, so it needs
+/// no check.
+fn refuse_unknown_scopes(state: &AppState, scopes: &[String]) -> Result<(), ApiError> {
+    match scopes.iter().find(|s| !state.installer.has_scope(s)) {
+        None => Ok(()),
+        Some(scope) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unsupported_project",
+            format!(
+                "the project fetches {scope} from its own registry, which this server does not \
+have; installing in the job"
+            ),
+        )),
+    }
 }
 
 fn body_rejection(state: &AppState, rejection: BytesRejection) -> ApiError {

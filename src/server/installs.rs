@@ -72,6 +72,12 @@ impl Installer {
             .registries_needed(request.manager, &request.files)
     }
 
+    /// Whether the operator gave a registry for npm scope `scope` (`@acme`).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        let private = self.settings.sources.private();
+        private.scopes().iter().any(|s| s.scope() == scope)
+    }
+
     /// Installs and stores the tree of `request`, or joins the install already
     /// running for its key. The install runs in its own task: a client that
     /// hangs up does not cancel it for the others. `runner` is how the

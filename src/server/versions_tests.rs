@@ -65,6 +65,7 @@ fn request(manager: Manager, versions: &[(&str, &str)]) -> ValidRequest {
             .collect(),
         platform: Some(PLATFORM.to_string()),
         options: None,
+        private_scopes: Vec::new(),
     }
 }
 

@@ -42,6 +42,7 @@ pub fn request(manager: Manager, seed: &str) -> ValidRequest {
         versions,
         platform,
         options: None,
+        private_scopes: Vec::new(),
     }
 }
 

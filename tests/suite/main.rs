@@ -39,6 +39,7 @@ mod path_properties;
 mod pnpm;
 mod pnpm_client;
 mod private_pnpm;
+mod private_scopes;
 mod private_yarn;
 mod readme;
 mod s3_gc_hammer;

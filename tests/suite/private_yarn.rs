@@ -140,8 +140,10 @@ async fn installs_through_the_server(flavor: Flavor) {
     };
     let mut versions = host_versions(Manager::Yarn);
     versions.insert("yarn".to_string(), yarn_version);
-    let body =
-        serde_json::to_value(cache_request_with(Manager::Yarn, &files, versions, None)).unwrap();
+    // As `fetch` sends it when the job maps the scope: this server has it.
+    let mut request = cache_request_with(Manager::Yarn, &files, versions, None);
+    request.private_scopes = vec!["@acme".to_string()];
+    let body = serde_json::to_value(request).unwrap();
 
     // The lockfile names the private scope: a key without it learns nothing.
     let (status, answer) = post_cache(&server, Some("public-only"), &body).await;
@@ -199,4 +201,66 @@ async fn yarn_classic_installs_a_private_scope_through_the_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn yarn_berry_installs_a_private_scope_through_the_server() {
     installs_through_the_server(Flavor::BerryNodeModules).await;
+}
+
+/// A Berry project whose job maps `@acme` to a registry of its own, asked of
+/// a server that has no registry for it: refused before the install, so the
+/// server's default registry never hears of `@acme/*`; `hash --json` lists
+/// the scope the client sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn yarn_berry_scope_the_server_lacks_never_reaches_its_default_registry() {
+    let acme = start_private_registry(&format!("Bearer {TOKEN}"));
+    let (files, _control) = project(Flavor::BerryNodeModules, &acme);
+    let server = TestServer::start(ServerOptions {
+        yarn_releases: vec![berry_release()],
+        ..ServerOptions::npm()
+    })
+    .await;
+    let mut versions = host_versions(Manager::Yarn);
+    versions.insert("yarn".to_string(), berry_version());
+    let mut request = cache_request_with(Manager::Yarn, &files, versions, None);
+    request.private_scopes = vec!["@acme".to_string()];
+    let before = registry().requests_for_scope("@acme");
+    let (status, answer) = post_cache(
+        &server,
+        Some(API_KEY),
+        &serde_json::to_value(request).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["error"], "unsupported_project", "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("fetches @acme from its own registry"),
+        "{answer}"
+    );
+    assert_eq!(registry().requests_for_scope("@acme"), before);
+    server.stop().await;
+
+    // The client finds the scope in the project's own `.yarnrc.yml`.
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in &files {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    std::fs::write(
+        dir.path().join(".yarnrc.yml"),
+        format!(
+            "nodeLinker: node-modules\nnpmScopes:\n  acme:\n    npmRegistryServer: \"{}\"\n  \
+unused:\n    npmRegistryServer: \"{}\"\n",
+            acme.url(),
+            acme.url()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_depcache"))
+        .args(["hash", "yarn", "--json", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["private_scopes"], json!(["@acme"]), "{doc}");
 }

@@ -75,6 +75,11 @@ impl std::str::FromStr for ScopeRegistry {
 }
 
 impl ScopeRegistry {
+    /// `@scope`.
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+
     pub(crate) fn same_origin(&self, url: &Url) -> bool {
         self.url.scheme() == url.scheme()
             && self.url.host_str() == url.host_str()

@@ -37,6 +37,9 @@ struct Stats {
     tarball_requests_by_name: Mutex<HashMap<String, usize>>,
     stall_hits: AtomicUsize,
     stall_open: AtomicUsize,
+    /// Every request (packument or tarball, found or not) per package name:
+    /// a name that must never reach this registry is asserted on here.
+    requests_by_name: Mutex<HashMap<String, usize>>,
 }
 
 impl NpmRegistry {
@@ -58,6 +61,22 @@ impl NpmRegistry {
     pub fn tarball_requests_for(&self, name: &str) -> usize {
         let map = self.stats.tarball_requests_by_name.lock().unwrap();
         map.get(name).copied().unwrap_or(0)
+    }
+
+    /// Requests of any kind (packument, tarball, found or not) for one name.
+    pub fn requests_for(&self, name: &str) -> usize {
+        let map = self.stats.requests_by_name.lock().unwrap();
+        map.get(name).copied().unwrap_or(0)
+    }
+
+    /// Requests of any kind for any name of npm scope `scope` (`@acme`).
+    pub fn requests_for_scope(&self, scope: &str) -> usize {
+        let map = self.stats.requests_by_name.lock().unwrap();
+        let prefix = format!("{scope}/");
+        map.iter()
+            .filter(|(name, _)| name.starts_with(&prefix) || name.as_str() == scope)
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Tarball requests for dc-stall that arrived.
@@ -410,6 +429,13 @@ async fn handle(State(state): State<Arc<RegistryState>>, uri: Uri) -> Response {
     // npm asks for scoped packuments as /@scope%2fname.
     let name = path.replace("%2f", "/").replace("%2F", "/");
     let package = name.split("/-/").next().unwrap_or_default();
+    *state
+        .stats
+        .requests_by_name
+        .lock()
+        .unwrap()
+        .entry(package.to_string())
+        .or_default() += 1;
     let real = if super::real_tools::NAMES.contains(&package) {
         let packing = state.clone();
         // Reading and gzipping the installed managers blocks for a while.

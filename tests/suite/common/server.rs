@@ -256,6 +256,7 @@ pub fn cache_request_with(
         versions,
         platform: Some(platform),
         options,
+        private_scopes: Vec::new(),
     }
 }
 
