@@ -71,3 +71,4 @@ mod yarn_job_config;
 mod yarn_pnp;
 mod yarn_registry_ca;
 mod yarn_toolchain;
+mod registry_unreachable;
