@@ -114,12 +114,16 @@ fn the_line_shown_is_the_tools_own_reason() {
     );
     let got = registry_unreachable(Manager::Composer, COMPOSER_DNS).unwrap();
     assert!(
-        got.line.starts_with("The \"http://nonexistent.invalid/packages.json\" file could not")
+        got.line
+            .starts_with("The \"http://nonexistent.invalid/packages.json\" file could not")
             && got.line.contains("Name or service not known"),
         "{got:?}"
     );
     let got = registry_unreachable(Manager::Composer, COMPOSER_CURL).unwrap();
-    assert!(got.line.starts_with("curl error 60 while downloading"), "{got:?}");
+    assert!(
+        got.line.starts_with("curl error 60 while downloading"),
+        "{got:?}"
+    );
 }
 
 #[test]
@@ -127,10 +131,16 @@ fn a_broken_project_is_not_a_reach_failure() {
     for (manager, output) in [
         (Manager::Npm, NPM_MISSING_VERSION),
         (Manager::Pnpm, PNPM_MISSING_VERSION),
-        (Manager::Pnpm, " ERR_PNPM_FETCH_404  GET http://127.0.0.1:9/x: Not Found - 404"),
+        (
+            Manager::Pnpm,
+            " ERR_PNPM_FETCH_404  GET http://127.0.0.1:9/x: Not Found - 404",
+        ),
         (Manager::Yarn, YARN_MISSING_VERSION),
         (Manager::Composer, COMPOSER_MISSING),
-        (Manager::Composer, "curl error 22 while downloading https://r/x.zip: 404"),
+        (
+            Manager::Composer,
+            "curl error 22 while downloading https://r/x.zip: 404",
+        ),
         // One tool's failure is not read as another's.
         (Manager::Composer, NPM_REFUSED),
         (Manager::Npm, PNPM_REFUSED),

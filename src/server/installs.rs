@@ -450,7 +450,7 @@ fn install_error(manager: Manager, e: RunError) -> ApiError {
                 ),
             ),
             None => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+                StatusCode::UNPROCESSABLE_ENTITY,
                 "install_failed",
                 e.to_string(),
             ),

@@ -114,7 +114,10 @@ async fn a_lockfile_naming_a_missing_version_still_fails_the_job() {
         let text = text
             .replace("\"dc-util\": \"1.0.0\"", "\"dc-util\": \"1.0.99\"")
             .replace("dc-util-1.0.0.tgz", "dc-util-1.0.99.tgz")
-            .replace("\"version\": \"1.0.0\",\n      \"resolved\"", "\"version\": \"1.0.99\",\n      \"resolved\"");
+            .replace(
+                "\"version\": \"1.0.0\",\n      \"resolved\"",
+                "\"version\": \"1.0.99\",\n      \"resolved\"",
+            );
         std::fs::write(&path, text).unwrap();
     }
     let server = TestServer::start(ServerOptions::npm()).await;
