@@ -6,9 +6,10 @@
 #
 #   bash tests/schemathesis.sh            # ST_MAX_EXAMPLES=100 per operation
 #
-# The server gets a throwaway store and API key, and an npm registry on a
-# closed port so an install that needs the network fails fast (422), never
-# hangs. The one request in the spec whose key is right (an npm project
+# The server gets a throwaway store and API key, and an npm registry that
+# answers 404 to everything so an install that needs the network fails fast
+# as the project's fault (422), never hangs (a closed port would be the
+# server's own reach failing: a 502 `registry_unreachable`). The one request in the spec whose key is right (an npm project
 # without dependencies) is sent first, so downloads and indexes have a real
 # key to hit.
 set -euo pipefail
@@ -28,8 +29,10 @@ bin="${CARGO_TARGET_DIR:-target}/debug/depcache"
 
 work=$(mktemp -d)
 server=""
+registry=""
 cleanup() {
   if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+  if [ -n "$registry" ]; then kill "$registry" 2>/dev/null || true; wait "$registry" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -38,8 +41,13 @@ key="st-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 printf '%s\n' "$key" > "$work/keys"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url="http://127.0.0.1:$port"
+mkdir "$work/empty-registry"
+registry_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -m http.server "$registry_port" --bind 127.0.0.1 --directory "$work/empty-registry" \
+  >/dev/null 2>&1 &
+registry=$!
 "$bin" serve "$port" --bind 127.0.0.1 --cache-dir "$work/store" \
-  --api-keys-file "$work/keys" --npm-registry http://127.0.0.1:9/ \
+  --api-keys-file "$work/keys" --npm-registry "http://127.0.0.1:$registry_port/" \
   --install-timeout 60s >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 100); do

@@ -24,7 +24,8 @@ use crate::protocol::{CacheRequest, CacheResponse, ErrorBody, Index};
 /// How a request ended when it did not succeed.
 #[derive(Debug)]
 pub enum ServerError {
-    /// Unreachable, or kept answering 5xx, or the install timed out there (504):
+    /// Unreachable, or kept answering 5xx, or the install timed out there
+    /// (504), or it could not reach its registry (502 `registry_unreachable`):
     /// the local install may stand in.
     Down(String),
     /// A definite answer (401, 4xx, a broken reply) that a fallback would not
@@ -438,6 +439,11 @@ scopes from its default registry"
             StatusCode::GATEWAY_TIMEOUT => {
                 Attempt::Stop(ServerError::Down(format!("it answered 504: {message}")))
             }
+            // The server could not reach its registry: asking again fails
+            // the same way, and the job's own install may get there.
+            StatusCode::BAD_GATEWAY if error_code == "registry_unreachable" => Attempt::Stop(
+                ServerError::Down(format!("it answered 502 {error_code}: {message}")),
+            ),
             s if s.is_server_error() => {
                 let reason = format!("it answered {code}: {message}");
                 match retry_after {

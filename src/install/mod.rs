@@ -17,6 +17,7 @@ mod run;
 mod tool_unpack;
 pub mod toolchain;
 pub(crate) mod trusted;
+pub mod unreachable;
 pub mod yarn;
 mod yarn_pnp;
 mod yarn_private;

@@ -56,11 +56,14 @@ pub async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> A
 /// Seconds a client should wait before retrying a 503 of this code: a full
 /// queue drains within seconds; a missing container runtime or an unready
 /// store needs an operator, so clients are told to wait longer rather than
-/// hammer. Every 503 carries one (docs/protocol.md lists them).
+/// hammer. Every 503 carries one (docs/protocol.md lists them), and so does
+/// the 502 `registry_unreachable`.
 pub fn retry_after(code: &str) -> u32 {
     match code {
         "install_queue_full" | "shutting_down" => 5,
         "store_unavailable" => 10,
+        // The registry outage or missing CA rarely clears within a job.
+        "registry_unreachable" => 60,
         _ => 30,
     }
 }
@@ -75,7 +78,7 @@ impl IntoResponse for ApiError {
             message: self.message,
         });
         let mut response = (self.status, body).into_response();
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if self.status == StatusCode::SERVICE_UNAVAILABLE || self.code == "registry_unreachable" {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, retry_after(self.code).into());
@@ -105,6 +108,9 @@ mod tests {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, "busy").into_response();
             assert_eq!(response.headers()[header::RETRY_AFTER], seconds, "{code}");
         }
+        let response =
+            ApiError::new(StatusCode::BAD_GATEWAY, "registry_unreachable", "no").into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "60");
         let response = ApiError::internal("boom").into_response();
         assert!(response.headers().get(header::RETRY_AFTER).is_none());
     }

@@ -17,6 +17,7 @@ use super::metrics::Metrics;
 use crate::install::node_tools::{NodeTools, ToolCli};
 use crate::install::npm::own_lifecycle_script;
 use crate::install::pnpm::{self, PnpmTreeError};
+use crate::install::unreachable::registry_unreachable;
 use crate::install::{InstallSettings, RunError, Runner, Untrusted, install_with};
 use crate::protocol::{Index, InstallOptions, Key, Manager, ValidRequest, workspace_folders};
 use crate::store::{IngestError, Store, TreeLimits, ingest_tree_needing};
@@ -279,7 +280,7 @@ runs none; depcache caches pnpm 10 and later"
                     .and_then(|r| r.map_err(pnpm_tree_error))
             }
             Ok(()) => Ok(()),
-            Err(e) => Err(install_error(e)),
+            Err(e) => Err(install_error(request.manager, e)),
         };
         let result = match result {
             Ok(()) if request.manager == Manager::Yarn => {
@@ -440,13 +441,26 @@ fn untrusted_error(e: Untrusted) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, e.to_string())
 }
 
-fn install_error(e: RunError) -> ApiError {
+fn install_error(manager: Manager, e: RunError) -> ApiError {
     match e {
-        RunError::Failed { .. } => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "install_failed",
-            e.to_string(),
-        ),
+        // The server's own reach, not the project: the job may well get
+        // there, so the client installs locally instead (docs/decisions.md).
+        RunError::Failed { ref tail, .. } => match registry_unreachable(manager, tail) {
+            Some(reach) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "registry_unreachable",
+                format!(
+                    "the server could not reach the registry{} to install this project: {}",
+                    reach.host.map(|h| format!(" {h}")).unwrap_or_default(),
+                    reach.line
+                ),
+            ),
+            None => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "install_failed",
+                e.to_string(),
+            ),
+        },
         RunError::TimedOut { .. } => ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,
             "install_timeout",

@@ -42,6 +42,7 @@ mod private_pnpm;
 mod private_scopes;
 mod private_yarn;
 mod readme;
+mod registry_unreachable;
 mod s3_gc_hammer;
 mod s3_kill;
 mod s3_servers;
