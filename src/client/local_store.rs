@@ -115,11 +115,7 @@ impl LocalStore {
     /// Where the content of `f` with its mode lives. The sha256 comes from
     /// the server, but as a `Sha256` it is 64 hex digits, safe in a path.
     fn object(&self, f: &FileEntry) -> PathBuf {
-        let sha = f.sha256.to_string();
-        self.dir
-            .join("objects")
-            .join(&sha[..2])
-            .join(format!("{sha}.{:o}", f.mode & 0o777))
+        object_path(&self.dir, &f.sha256, f.mode)
     }
 
     /// The store holds `f`'s content with `f`'s mode: its seal record still
@@ -359,6 +355,15 @@ fn sealed(meta: &fs::Metadata, f: &FileEntry) -> bool {
         && meta.len() == f.size
         && meta.mode() & 0o777 == f.mode & 0o777
         && meta.modified().ok() == Some(SystemTime::UNIX_EPOCH + SEALED)
+}
+
+/// Where the store in `dir` keeps `sha256`'s content with `mode`:
+/// `objects/<first two hex digits>/<sha256>.<mode in octal>`.
+fn object_path(dir: &Path, sha256: &crate::protocol::Sha256, mode: u32) -> PathBuf {
+    let sha = sha256.to_string();
+    dir.join("objects")
+        .join(&sha[..2])
+        .join(format!("{sha}.{:o}", mode & 0o777))
 }
 
 /// `path` is a regular file (not followed if a symlink) with `f`'s size,

@@ -195,11 +195,8 @@ pub(super) fn forget_missing(store: &Path) {
     };
     let before = table.len();
     table.retain(|(sha, mode), stat| {
-        let hex: String = sha.iter().map(|b| format!("{b:02x}")).collect();
-        let object = store
-            .join("objects")
-            .join(&hex[..2])
-            .join(format!("{hex}.{mode:o}"));
+        let sha = crate::protocol::Sha256::from_bytes(*sha);
+        let object = super::object_path(store, &sha, u32::from(*mode));
         fs::symlink_metadata(object).is_ok_and(|m| m.dev() == stat.dev && m.ino() == stat.ino)
     });
     if table.len() == before {
